@@ -1,0 +1,203 @@
+//! Activations and gating, as `#[cube]` functions usable inside any kernel.
+//!
+//! Parameters that are not compile-time constants live in a small runtime array so that one
+//! compiled kernel serves every slope value: see [`ActivationParams`] for the layout.
+
+mod launch;
+
+pub use launch::{launch_activation, launch_gating};
+
+use cubecl::prelude::*;
+
+/// Which activation a kernel applies; a compile-time choice (one specialised kernel per kind).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum ActivationKind {
+    Identity,
+    /// `tanh` as the device's libm computes it.
+    Tanh,
+    /// NAM's rational approximation (the plugin's default), see [`fast_tanh`].
+    FastTanh,
+    Sigmoid,
+    ReLU,
+    /// `x > 0 ? x : slope·x`.
+    LeakyReLU,
+    /// Per-channel slope.
+    PReLU,
+    Hardtanh,
+    LeakyHardtanh,
+    Softsign,
+    SiLU,
+    Hardswish,
+}
+
+/// How the two halves of a gated layer combine (NAM WaveNet `gating_mode`).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum GatingMode {
+    /// `act(a) ⊙ sec(b)`.
+    Gated,
+    /// `α ⊙ act(a) + (1 − α) ⊙ a` with `α = sec(b)`.
+    Blended,
+}
+
+/// Host view of the runtime parameter array an activation reads.
+///
+/// Layout: `[slope, lo, hi, lo_slope, hi_slope, prelu_slope[0..channels]...]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationParams {
+    pub negative_slope: f32,
+    pub min_val: f32,
+    pub max_val: f32,
+    pub min_slope: f32,
+    pub max_slope: f32,
+    pub channel_slopes: Vec<f32>,
+}
+
+impl Default for ActivationParams {
+    fn default() -> Self {
+        Self {
+            negative_slope: 0.01,
+            min_val: -1.0,
+            max_val: 1.0,
+            min_slope: 0.01,
+            max_slope: 0.01,
+            channel_slopes: Vec::new(),
+        }
+    }
+}
+
+/// Index of the first per-channel slope in the parameter array.
+pub const PRELU_OFFSET: usize = 5;
+
+impl ActivationParams {
+    pub fn to_array(&self) -> Vec<f32> {
+        let mut v = vec![self.negative_slope, self.min_val, self.max_val, self.min_slope, self.max_slope];
+        v.extend_from_slice(&self.channel_slopes);
+        v
+    }
+}
+
+/// NAM's fast tanh (SPEC §2.4), float32 constants and arithmetic.
+#[cube]
+pub fn fast_tanh(x: f32) -> f32 {
+    let ax = f32::abs(x);
+    let x2 = x * x;
+    let num = x * (2.455_507_5 + 2.455_507_5 * ax + (0.893_229_85 + 0.821_226_7 * ax) * x2);
+    let den = 2.445_066_3 + (2.445_066_3 + x2) * f32::abs(x + 0.814_642_73 * x * ax);
+    num / den
+}
+
+/// `1 / (1 + e^-x)`, written so that large |x| saturates instead of producing NaN.
+#[cube]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + f32::exp(-x))
+}
+
+/// tanh that saturates for large |x| on every backend (some libms return NaN from e^x/e^x).
+#[cube]
+pub fn exact_tanh(x: f32) -> f32 {
+    let c = f32::clamp(x, -15.0, 15.0);
+    f32::tanh(c)
+}
+
+/// Applies `kind` to `x`; `channel` selects the PReLU slope.
+#[cube]
+pub fn activate(x: f32, params: &Array<f32>, channel: usize, #[comptime] kind: ActivationKind) -> f32 {
+    let mut y = x;
+    if comptime!(kind == ActivationKind::Tanh) {
+        y = exact_tanh(x);
+    }
+    if comptime!(kind == ActivationKind::FastTanh) {
+        y = fast_tanh(x);
+    }
+    if comptime!(kind == ActivationKind::Sigmoid) {
+        y = sigmoid(x);
+    }
+    if comptime!(kind == ActivationKind::ReLU) {
+        y = select(x > 0.0, x, 0.0);
+    }
+    if comptime!(kind == ActivationKind::LeakyReLU) {
+        y = select(x > 0.0, x, params[0] * x);
+    }
+    if comptime!(kind == ActivationKind::PReLU) {
+        y = select(x > 0.0, x, params[PRELU_OFFSET + channel] * x);
+    }
+    if comptime!(kind == ActivationKind::Hardtanh) {
+        y = f32::clamp(x, -1.0, 1.0);
+    }
+    if comptime!(kind == ActivationKind::LeakyHardtanh) {
+        let lo = params[1];
+        let hi = params[2];
+        let below = (x - lo) * params[3] + lo;
+        let above = (x - hi) * params[4] + hi;
+        y = select(x < lo, below, select(x > hi, above, x));
+    }
+    if comptime!(kind == ActivationKind::Softsign) {
+        y = x / (1.0 + f32::abs(x));
+    }
+    if comptime!(kind == ActivationKind::SiLU) {
+        y = x * sigmoid(x);
+    }
+    if comptime!(kind == ActivationKind::Hardswish) {
+        y = x * f32::clamp(x + 3.0, 0.0, 6.0) * (1.0 / 6.0);
+    }
+    y
+}
+
+/// Combines the two halves of a gated unit.
+#[cube]
+pub fn gate(
+    a: f32,
+    b: f32,
+    primary_params: &Array<f32>,
+    secondary_params: &Array<f32>,
+    channel: usize,
+    #[comptime] primary: ActivationKind,
+    #[comptime] secondary: ActivationKind,
+    #[comptime] mode: GatingMode,
+) -> f32 {
+    let act = activate(a, primary_params, channel, primary);
+    let sec = activate(b, secondary_params, channel, secondary);
+    let mut y = act * sec;
+    if comptime!(mode == GatingMode::Blended) {
+        y = sec * act + (1.0 - sec) * a;
+    }
+    y
+}
+
+/// Applies `kind` to every element of a `channels × frames` block.
+#[cube(launch)]
+pub fn activation_kernel(
+    input: &Array<f32>,
+    output: &mut Array<f32>,
+    params: &Array<f32>,
+    frames: u32,
+    #[comptime] kind: ActivationKind,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos < input.len() {
+        let channel = pos / frames as usize;
+        output[pos] = activate(input[pos], params, channel, kind);
+    }
+}
+
+/// Gates a `2B × frames` block into `B × frames`: rows `[0, B)` through `primary`, rows
+/// `[B, 2B)` through `secondary`.
+#[cube(launch)]
+pub fn gating_kernel(
+    input: &Array<f32>,
+    output: &mut Array<f32>,
+    primary_params: &Array<f32>,
+    secondary_params: &Array<f32>,
+    frames: u32,
+    #[comptime] primary: ActivationKind,
+    #[comptime] secondary: ActivationKind,
+    #[comptime] mode: GatingMode,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos < output.len() {
+        let channel = pos / frames as usize;
+        let a = input[pos];
+        let b = input[pos + output.len()];
+        output[pos] = gate(a, b, primary_params, secondary_params, channel, primary, secondary, mode);
+    }
+}

@@ -1,0 +1,39 @@
+//! Device-side building blocks of cubeaudio, written once in cubecl and JIT-compiled for CUDA,
+//! Vulkan (SPIR-V), WGSL and Metal.
+//!
+//! Entry points, one module per building block; each has `#[cube]` functions usable inside other
+//! kernels, a launchable kernel, and a host helper in its `launch` module that validates sizes and
+//! returns a [`KernelError`] instead of launching something wrong:
+//!
+//! | module | block | host helper |
+//! |---|---|---|
+//! | [`delay_line`] | multichannel ring buffer (`CHANNELS × SIZE`, masked wrap) | [`delay_line::DelayLine`] |
+//! | [`conv1x1`] | `M × K` pointwise conv over `N` frames, bias and fused activation | [`conv1x1::launch_conv1x1`] |
+//! | [`matrix_tile`] | plane-cooperative small matmul (plane ops or shared-memory fallback) | [`matrix_tile::launch_matrix_tile`] |
+//! | [`dilated_conv`] | causal dilated Conv1D reading history from a delay line | [`dilated_conv::DilatedConv`] |
+//! | [`activation`] | tanh, NAM fast-tanh, sigmoid, ReLU family, softsign, SiLU, gating | [`activation::launch_activation`], [`activation::launch_gating`] |
+//! | [`gain`] | gain and dry/wet mix with per-sample one-pole smoothing | [`gain::SmoothedGain`], [`gain::SmoothedMix`] |
+//! | [`biquad`] | bank of independent TDF-II biquads | [`biquad::BiquadBank`] |
+//! | [`fir`] | multichannel FIR over a delay line | [`fir::FirBank`] |
+//! | [`fft`] | radix-2 complex FFT in shared memory | [`fft::launch_fft`] |
+//! | [`partitioned_conv`] | uniformly partitioned FFT convolution (cabinet IRs) | [`partitioned_conv::PartitionedConvolver`] |
+//!
+//! [`device`] finds a CUDA device or a wgpu adapter without panicking when there is none.
+//!
+//! Layout convention everywhere: planar, channel-major (`x[channel * frames + frame]`), f32.
+
+pub mod activation;
+// pub mod biquad;
+pub mod conv1x1;
+pub mod delay_line;
+pub mod device;
+pub mod dilated_conv;
+pub mod error;
+// pub mod fft;
+// pub mod fir;
+// pub mod gain;
+pub mod matrix_tile;
+// pub mod partitioned_conv;
+pub mod util;
+
+pub use error::KernelError;

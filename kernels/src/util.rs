@@ -1,0 +1,96 @@
+//! Validation and transfer helpers shared by the launch modules.
+
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+use crate::KernelError;
+
+pub(crate) fn nonzero(kernel: &'static str, what: &'static str, value: usize) -> Result<(), KernelError> {
+    if value == 0 {
+        Err(KernelError::Zero { kernel, what })
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn power_of_two(kernel: &'static str, what: &'static str, value: usize) -> Result<(), KernelError> {
+    if value.is_power_of_two() {
+        Ok(())
+    } else {
+        Err(KernelError::NotPowerOfTwo { kernel, what, value })
+    }
+}
+
+pub(crate) fn len_eq(
+    kernel: &'static str,
+    what: &'static str,
+    expected: usize,
+    actual: usize,
+) -> Result<(), KernelError> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(KernelError::SizeMismatch { kernel, what, expected, actual })
+    }
+}
+
+pub(crate) fn at_most(
+    kernel: &'static str,
+    what: &'static str,
+    value: usize,
+    limit: usize,
+) -> Result<(), KernelError> {
+    if value <= limit {
+        Ok(())
+    } else {
+        Err(KernelError::TooLarge { kernel, what, value, limit })
+    }
+}
+
+/// A device buffer of f32 with its element count, so helpers can check sizes before launching.
+#[derive(Clone, Debug)]
+pub struct Buffer {
+    pub handle: Handle,
+    pub len: usize,
+}
+
+impl Buffer {
+    pub fn upload<R: Runtime>(client: &ComputeClient<R>, data: &[f32]) -> Self {
+        // A zero-length device allocation is not portable; keep one element so the handle is valid.
+        let handle = if data.is_empty() {
+            client.create_from_slice(f32::as_bytes(&[0.0]))
+        } else {
+            client.create_from_slice(f32::as_bytes(data))
+        };
+        Self { handle, len: data.len() }
+    }
+
+    pub fn filled<R: Runtime>(client: &ComputeClient<R>, len: usize, value: f32) -> Self {
+        Self::upload(client, &vec![value; len])
+    }
+
+    pub fn read<R: Runtime>(&self, client: &ComputeClient<R>, kernel: &'static str) -> Result<Vec<f32>, KernelError> {
+        let bytes = client
+            .read_one(self.handle.clone())
+            .map_err(|e| KernelError::Device { kernel, message: format!("{e:?}") })?;
+        let mut values = f32::from_bytes(&bytes).to_vec();
+        values.truncate(self.len);
+        Ok(values)
+    }
+
+    pub fn arg<R: Runtime>(&self) -> ArrayArg<R> {
+        // SAFETY: `len` is the element count the handle was created with.
+        unsafe { ArrayArg::from_raw_parts(self.handle.clone(), self.len.max(1)) }
+    }
+}
+
+/// Surfaces an asynchronous launch failure as a typed error.
+pub(crate) fn flush<R: Runtime>(client: &ComputeClient<R>, kernel: &'static str) -> Result<(), KernelError> {
+    client
+        .flush()
+        .map_err(|e| KernelError::Device { kernel, message: format!("{e:?}") })
+}
+
+pub(crate) fn cube_count_1d(units: usize, per_cube: usize) -> CubeCount {
+    CubeCount::Static(units.div_ceil(per_cube).max(1) as u32, 1, 1)
+}

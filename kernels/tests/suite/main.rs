@@ -1,0 +1,8 @@
+//! Every kernel of `cubeaudio-kernels` against a plain-Rust reference on random inputs, on every
+//! runtime compiled in. Outputs are poisoned with NaN before each launch so that an element the
+//! kernel forgot to write fails the comparison.
+
+#[macro_use]
+mod harness;
+
+mod activation;
