@@ -4,5 +4,10 @@
 
 #[macro_use]
 mod harness;
+mod oracle;
 
 mod activation;
+mod conv1x1;
+mod delay_line;
+mod dilated_conv;
+mod matrix_tile;
