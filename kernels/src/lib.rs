@@ -23,17 +23,17 @@
 //! Layout convention everywhere: planar, channel-major (`x[channel * frames + frame]`), f32.
 
 pub mod activation;
-// pub mod biquad;
+pub mod biquad;
 pub mod conv1x1;
 pub mod delay_line;
 pub mod device;
 pub mod dilated_conv;
 pub mod error;
-// pub mod fft;
-// pub mod fir;
-// pub mod gain;
+pub mod fft;
+pub mod fir;
+pub mod gain;
 pub mod matrix_tile;
-// pub mod partitioned_conv;
+pub mod partitioned_conv;
 pub mod util;
 
 pub use error::KernelError;

@@ -84,13 +84,6 @@ impl Buffer {
     }
 }
 
-/// Surfaces an asynchronous launch failure as a typed error.
-pub(crate) fn flush<R: Runtime>(client: &ComputeClient<R>, kernel: &'static str) -> Result<(), KernelError> {
-    client
-        .flush()
-        .map_err(|e| KernelError::Device { kernel, message: format!("{e:?}") })
-}
-
 pub(crate) fn cube_count_1d(units: usize, per_cube: usize) -> CubeCount {
     CubeCount::Static(units.div_ceil(per_cube).max(1) as u32, 1, 1)
 }

@@ -11,3 +11,4 @@ mod conv1x1;
 mod delay_line;
 mod dilated_conv;
 mod matrix_tile;
+mod dsp;

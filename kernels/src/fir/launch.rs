@@ -1,0 +1,82 @@
+use cubecl::prelude::*;
+
+use super::{fir_kernel, fir_push_kernel};
+use crate::delay_line::DelayLineConfig;
+use crate::util::{at_most, cube_count_1d, len_eq, nonzero, Buffer};
+use crate::KernelError;
+
+const KERNEL: &str = "fir";
+
+/// `channels` FIR filters of `tap_count` taps each, streaming blocks of up to `max_frames`.
+#[derive(Debug, Clone)]
+pub struct FirBank {
+    pub channels: usize,
+    pub tap_count: usize,
+    pub max_frames: usize,
+    ring_size: usize,
+    taps: Buffer,
+    ring: Buffer,
+    cursor: u32,
+}
+
+impl FirBank {
+    /// `taps[channel * tap_count + k]`.
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        channels: usize,
+        tap_count: usize,
+        max_frames: usize,
+        taps: &[f32],
+    ) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", channels)?;
+        nonzero(KERNEL, "tap_count", tap_count)?;
+        nonzero(KERNEL, "max_frames", max_frames)?;
+        at_most(KERNEL, "tap_count", tap_count, 1 << 16)?;
+        at_most(KERNEL, "max_frames", max_frames, 1 << 16)?;
+        len_eq(KERNEL, "taps", channels * tap_count, taps.len())?;
+        if taps.iter().any(|t| !t.is_finite()) {
+            return Err(KernelError::Invalid { kernel: KERNEL, reason: "taps must be finite".into() });
+        }
+        let ring_size = DelayLineConfig::size_for(tap_count - 1, max_frames);
+        Ok(Self {
+            channels,
+            tap_count,
+            max_frames,
+            ring_size,
+            taps: Buffer::upload(client, taps),
+            ring: Buffer::filled(client, channels * ring_size, 0.0),
+            cursor: 0,
+        })
+    }
+
+    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, input: &Buffer, output: &Buffer, frames: usize) -> Result<(), KernelError> {
+        nonzero(KERNEL, "frames", frames)?;
+        at_most(KERNEL, "frames", frames, self.max_frames)?;
+        len_eq(KERNEL, "input", self.channels * frames, input.len)?;
+        len_eq(KERNEL, "output", self.channels * frames, output.len)?;
+        fir_push_kernel::launch::<R>(
+            client,
+            cube_count_1d(input.len, 256),
+            CubeDim::new_1d(256),
+            self.ring.arg(),
+            input.arg(),
+            self.cursor,
+            frames as u32,
+            self.ring_size,
+        );
+        fir_kernel::launch::<R>(
+            client,
+            cube_count_1d(output.len, 256),
+            CubeDim::new_1d(256),
+            self.ring.arg(),
+            self.taps.arg(),
+            output.arg(),
+            self.cursor,
+            frames as u32,
+            self.tap_count,
+            self.ring_size,
+        );
+        self.cursor = self.cursor.wrapping_add(frames as u32);
+        Ok(())
+    }
+}
