@@ -1,0 +1,165 @@
+//! Activations exactly as the core evaluates them (float32, SPEC §2.4).
+
+use serde_json::Value;
+
+use crate::error::{NamError, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Activation {
+    Identity,
+    Tanh,
+    FastTanh,
+    Hardtanh,
+    ReLU,
+    LeakyReLU(f32),
+    PReLU(Vec<f32>),
+    Sigmoid,
+    SiLU,
+    Hardswish,
+    LeakyHardtanh { lo: f32, hi: f32, lo_slope: f32, hi_slope: f32 },
+    Softsign,
+}
+
+/// NAM's fast tanh in float32 arithmetic.
+#[inline]
+pub fn fast_tanh(x: f32) -> f32 {
+    let ax = x.abs();
+    let x2 = x * x;
+    (x * (2.455_507_5_f32 + 2.455_507_5_f32 * ax + (0.893_229_85_f32 + 0.821_226_7_f32 * ax) * x2))
+        / (2.445_066_3_f32 + (2.445_066_3_f32 + x2) * (x + 0.814_642_73_f32 * x * ax).abs())
+}
+
+#[inline]
+pub fn fast_sigmoid(x: f32) -> f32 {
+    0.5 * (fast_tanh(0.5 * x) + 1.0)
+}
+
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn number(obj: &serde_json::Map<String, Value>, key: &str, default: f32) -> Result<f32> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_f64()
+            .map(|f| f as f32)
+            .ok_or_else(|| NamError::config(format!("activation parameter `{key}` must be a number"))),
+    }
+}
+
+impl Activation {
+    /// Parses a string or object activation; `fast_tanh` maps `Tanh` to the fast form, as the
+    /// core does when fast tanh is enabled at construction.
+    pub fn parse(value: &Value, fast_tanh: bool) -> Result<Self> {
+        let (name, obj) = match value {
+            Value::String(s) => (s.as_str(), None),
+            Value::Object(o) => (
+                o.get("type")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| NamError::config("activation object without a string `type`"))?,
+                Some(o),
+            ),
+            other => return Err(NamError::config(format!("activation must be a string or object, got {other}"))),
+        };
+        let empty = serde_json::Map::new();
+        let o = obj.unwrap_or(&empty);
+        Ok(match name {
+            "Tanh" if fast_tanh => Self::FastTanh,
+            "Tanh" => Self::Tanh,
+            "Fasttanh" => Self::FastTanh,
+            "Hardtanh" => Self::Hardtanh,
+            "ReLU" => Self::ReLU,
+            "LeakyReLU" => Self::LeakyReLU(number(o, "negative_slope", 0.01)?),
+            "PReLU" => match o.get("negative_slopes") {
+                Some(Value::Array(a)) => Self::PReLU(
+                    a.iter()
+                        .map(|v| v.as_f64().map(|f| f as f32).ok_or_else(|| NamError::config("PReLU slopes must be numbers")))
+                        .collect::<Result<_>>()?,
+                ),
+                _ => Self::PReLU(vec![number(o, "negative_slope", 0.01)?]),
+            },
+            "Sigmoid" => Self::Sigmoid,
+            "SiLU" => Self::SiLU,
+            "Hardswish" => Self::Hardswish,
+            "LeakyHardtanh" | "LeakyHardTanh" => Self::LeakyHardtanh {
+                lo: number(o, "min_val", -1.0)?,
+                hi: number(o, "max_val", 1.0)?,
+                lo_slope: number(o, "min_slope", 0.01)?,
+                hi_slope: number(o, "max_slope", 0.01)?,
+            },
+            "Softsign" => Self::Softsign,
+            other => return Err(NamError::config(format!("unknown activation `{other}`"))),
+        })
+    }
+
+    /// Checks per-channel parameters against the number of rows it acts on.
+    pub fn check_rows(&self, rows: usize) -> Result<()> {
+        if let Self::PReLU(s) = self {
+            if s.len() != 1 && s.len() != rows {
+                return Err(NamError::config(format!("PReLU has {} slopes for {rows} channels", s.len())));
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub fn apply(&self, x: f32, row: usize) -> f32 {
+        match self {
+            Self::Identity => x,
+            Self::Tanh => x.tanh(),
+            Self::FastTanh => fast_tanh(x),
+            Self::Hardtanh => x.clamp(-1.0, 1.0),
+            Self::ReLU => if x > 0.0 { x } else { 0.0 },
+            Self::LeakyReLU(s) => if x > 0.0 { x } else { s * x },
+            Self::PReLU(s) => {
+                let slope = if s.len() == 1 { s[0] } else { s[row] };
+                if x > 0.0 { x } else { slope * x }
+            }
+            Self::Sigmoid => sigmoid(x),
+            Self::SiLU => x * sigmoid(x),
+            Self::Hardswish => x * (x + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0),
+            Self::LeakyHardtanh { lo, hi, lo_slope, hi_slope } => {
+                if x < *lo {
+                    (x - lo) * lo_slope + lo
+                } else if x > *hi {
+                    (x - hi) * hi_slope + hi
+                } else {
+                    x
+                }
+            }
+            Self::Softsign => x / (1.0 + x.abs()),
+        }
+    }
+
+    /// Applies in place to a frame-major block whose frames have `rows` values, starting at row
+    /// `row0` of the activation's channel numbering.
+    pub fn apply_block(&self, data: &mut [f32], rows: usize, row0: usize) {
+        if let Self::Identity = self {
+            return;
+        }
+        for frame in data.chunks_exact_mut(rows) {
+            for (r, v) in frame.iter_mut().enumerate() {
+                *v = self.apply(*v, row0 + r);
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Identity => "Identity",
+            Self::Tanh => "Tanh",
+            Self::FastTanh => "FastTanh",
+            Self::Hardtanh => "Hardtanh",
+            Self::ReLU => "ReLU",
+            Self::LeakyReLU(_) => "LeakyReLU",
+            Self::PReLU(_) => "PReLU",
+            Self::Sigmoid => "Sigmoid",
+            Self::SiLU => "SiLU",
+            Self::Hardswish => "Hardswish",
+            Self::LeakyHardtanh { .. } => "LeakyHardtanh",
+            Self::Softsign => "Softsign",
+        }
+    }
+}

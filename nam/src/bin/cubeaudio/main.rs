@@ -1,0 +1,155 @@
+//! `cubeaudio`: render audio through NAM models, inspect models.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use cubeaudio_nam::render::{render_file, OutputFormat, RenderOptions};
+use cubeaudio_nam::{info, load_file, LoadOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "cubeaudio", version, about = "GPU audio DSP and Neural Amp Modeler rendering")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// Best available: CUDA, then a hardware Vulkan/Metal adapter, then lavapipe, then the CPU.
+    /// Only the CPU engine exists so far, so `auto` picks it and says so.
+    Auto,
+    /// The CPU reference engine (bit-for-bit the maths of the NAM core, f32).
+    Cpu,
+    /// GPU engine on CUDA (not implemented yet).
+    Cuda,
+    /// GPU engine on Vulkan (not implemented yet).
+    Vulkan,
+    /// GPU engine on wgpu's default adapter (not implemented yet).
+    Wgpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// 32-bit float (default: nothing is lost).
+    F32,
+    /// 16-bit integer PCM (clipped to ±1).
+    I16,
+    /// 24-bit integer PCM (clipped to ±1).
+    I24,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a WAV file through a .nam model; each channel runs through its own instance.
+    Render {
+        /// The .nam model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Input WAV (16/24/32-bit int or 32-bit float, any rate, any channel count).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output WAV, at the input's sample rate.
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+        /// Frames per processing block (the output does not depend on it).
+        #[arg(long, default_value_t = 512)]
+        buffer: usize,
+        /// Use std tanh instead of NAM's fast tanh (the plugin uses fast tanh).
+        #[arg(long)]
+        exact_tanh: bool,
+        /// Slimmable size in [0, 1] for slimmable models (e.g. A2: < 0.5 selects A2-Lite).
+        #[arg(long)]
+        slim: Option<f64>,
+        #[arg(long, value_enum, default_value_t = Format::F32)]
+        format: Format,
+    },
+    /// Describe a .nam model: architecture, config, receptive field, cost, metadata.
+    Info {
+        /// The .nam model file.
+        model: PathBuf,
+    },
+}
+
+fn render(
+    model: PathBuf,
+    input: PathBuf,
+    output: PathBuf,
+    backend: Backend,
+    buffer: usize,
+    exact_tanh: bool,
+    slim: Option<f64>,
+    format: Format,
+) -> Result<()> {
+    let backend_name = match backend {
+        Backend::Cpu => "cpu",
+        Backend::Auto => {
+            eprintln!("backend auto: no GPU NAM engine in this build yet, using the CPU engine");
+            "cpu"
+        }
+        other => bail!("backend {other:?} is not available: the GPU NAM engine is not implemented yet; use --backend cpu or auto"),
+    };
+    if buffer == 0 || buffer > 65_536 {
+        bail!("--buffer {buffer} must be between 1 and 65536");
+    }
+    if input == output {
+        bail!("--output must differ from --input");
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}").expect("valid template"));
+    let opts = RenderOptions {
+        buffer,
+        fast_tanh: !exact_tanh,
+        slim,
+        format: match format {
+            Format::F32 => OutputFormat::Float32,
+            Format::I16 => OutputFormat::Int16,
+            Format::I24 => OutputFormat::Int24,
+        },
+    };
+    let report = render_file(&model, &input, &output, &opts, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("rendering {} through {}", input.display(), model.display()))?;
+    bar.finish_and_clear();
+    if report.resampled {
+        eprintln!("resampled {} Hz → {} Hz (model rate) and back", report.input_rate, report.model_rate);
+    }
+    if report.sanitized > 0 {
+        eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
+    }
+    println!(
+        "backend {backend_name} | {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
+        report.channels,
+        report.audio_seconds(),
+        report.elapsed.as_secs_f64(),
+        report.realtime_factor(),
+        output.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render { model, input, output, backend, buffer, exact_tanh, slim, format } => {
+            render(model, input, output, backend, buffer, exact_tanh, slim, format)
+        }
+        Command::Info { model } => load_file(&model, LoadOptions::default())
+            .map(|m| print!("{}", info::describe(&m)))
+            .map_err(anyhow::Error::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Neural Amp Modeler models for cubeaudio.
+//!
+//! Entry points: [`loader::load_file`] reads a `.nam` file into a [`loader::LoadedModel`];
+//! [`model::Model`] gives it the core's lifecycle (reset, prewarm, any block size, NaN policy);
+//! [`render::render_file`] is the `cubeaudio render` job. Every architecture of SPEC.md is a
+//! [`dsp::Dsp`]: [`wavenet::WaveNet`] (and its slimmable form), [`lstm::Lstm`],
+//! [`convnet::ConvNet`], [`linear::Linear`], [`container::SlimmableContainer`].
+
+pub mod activation;
+pub mod container;
+pub mod convnet;
+pub mod dsp;
+pub mod error;
+pub mod info;
+mod json;
+pub mod linear;
+pub mod loader;
+pub mod lstm;
+pub mod metadata;
+pub mod model;
+pub mod render;
+pub mod wavenet;
+pub mod weights;
+
+pub use error::NamError;
+pub use loader::{load_file, load_str, LoadOptions, LoadedModel};
+pub use model::Model;

@@ -1,0 +1,239 @@
+//! Reading `.nam` files: required keys, version rules, architecture dispatch, nested models.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::container::SlimmableContainer;
+use crate::convnet::ConvNet;
+use crate::dsp::Dsp;
+use crate::error::{NamError, Result};
+use crate::json::opt;
+use crate::linear::Linear;
+use crate::lstm::Lstm;
+use crate::metadata::Metadata;
+use crate::wavenet::slim::SlimmableWaveNet;
+use crate::wavenet::WaveNet;
+
+/// Largest `.nam` file read (real ones are < 1 MB).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+const MAX_NESTING: usize = 8;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Replace `Tanh` by NAM's fast tanh, as the plugin does (the default).
+    pub fast_tanh: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { fast_tanh: true }
+    }
+}
+
+/// A loaded model and what the file says about it.
+pub struct LoadedModel {
+    pub version: String,
+    pub architecture: String,
+    pub sample_rate: Option<f64>,
+    pub metadata: Metadata,
+    pub dsp: Box<dyn Dsp>,
+    /// One line per notable config fact, for `cubeaudio info`.
+    pub summary: Vec<String>,
+    /// Version-compatibility warning (0.7.x with x > 0).
+    pub warning: Option<String>,
+}
+
+/// Applies SPEC §1.1; returns a warning for partially supported versions.
+pub fn check_version(version: &str) -> Result<Option<String>> {
+    let bad = |reason: &str| NamError::Version { version: version.to_string(), reason: reason.to_string() };
+    let parts: Vec<&str> = version.split('.').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad("is not MAJOR.MINOR.PATCH"));
+    }
+    let n: Vec<u64> = parts.iter().map(|p| p.parse().unwrap_or(u64::MAX)).collect();
+    if (n[0], n[1], n[2]) < (0, 5, 0) {
+        return Err(bad("is older than the earliest supported 0.5.0"));
+    }
+    if n[0] > 0 || n[1] > 7 {
+        return Err(bad("is newer than the latest supported 0.7.x"));
+    }
+    if n[1] == 7 && n[2] > 0 {
+        return Ok(Some(format!("version {version} is newer than 0.7.0: loaded as partially supported")));
+    }
+    Ok(None)
+}
+
+fn required<'a>(o: &'a Map<String, Value>, key: &'static str) -> Result<&'a Value> {
+    o.get(key).ok_or(NamError::MissingKey(key))
+}
+
+fn weights(o: &Map<String, Value>) -> Result<Vec<f32>> {
+    let list = required(o, "weights")?.as_array().ok_or_else(|| NamError::config("`weights` must be an array of numbers"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            // Parse as f64, then cast: the core's double-rounding (SPEC §1).
+            let w = v.as_f64().ok_or_else(|| NamError::config(format!("weight {i} is not a number")))? as f32;
+            if w.is_finite() { Ok(w) } else { Err(NamError::NonFiniteWeight { index: i }) }
+        })
+        .collect()
+}
+
+fn sample_rate(o: &Map<String, Value>) -> Result<Option<f64>> {
+    match opt(o, "sample_rate") {
+        None => Ok(None),
+        Some(v) => {
+            let sr = v.as_f64().ok_or_else(|| NamError::config("`sample_rate` must be a number"))?;
+            if !(sr.is_finite() && sr > 0.0 && sr <= 1.0e6) {
+                return Err(NamError::config(format!("sample_rate {sr} must be a positive rate up to 1 MHz")));
+            }
+            Ok(Some(sr))
+        }
+    }
+}
+
+fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String>) -> Result<(Box<dyn Dsp>, Option<String>)> {
+    if depth > MAX_NESTING {
+        return Err(NamError::config("models are nested too deeply"));
+    }
+    let o = v.as_object().ok_or_else(|| NamError::Json("the model must be a JSON object".into()))?;
+    let version = required(o, "version")?.as_str().ok_or_else(|| NamError::config("`version` must be a string"))?;
+    let warning = check_version(version)?;
+    let architecture = required(o, "architecture")?.as_str().ok_or_else(|| NamError::config("`architecture` must be a string"))?;
+    let config = required(o, "config")?.as_object().ok_or_else(|| NamError::config("`config` must be an object"))?;
+    let sr = sample_rate(o)?;
+    let indent = "  ".repeat(depth);
+    let dsp: Box<dyn Dsp> = match architecture {
+        "WaveNet" => {
+            let condition = match opt(config, "condition_dsp") {
+                Some(c) => {
+                    summary.push(format!("{indent}condition_dsp:"));
+                    let (dsp, _) = build(c, options, depth + 1, summary)?;
+                    let nested_sr = c.get("sample_rate").and_then(Value::as_f64);
+                    if let (Some(a), Some(b)) = (nested_sr, sr) {
+                        if a != b {
+                            return Err(NamError::config(format!("condition_dsp sample rate {a} differs from the model's {b}")));
+                        }
+                    }
+                    Some(dsp)
+                }
+                None => None,
+            };
+            let w = weights(o)?;
+            let (net, cfgs) = WaveNet::parse(config, &w, condition, options.fast_tanh)?;
+            for (i, c) in cfgs.iter().enumerate() {
+                summary.push(format!(
+                    "{indent}array {i}: {} layers, channels {}, bottleneck {}, kernels {:?}, dilations {:?}, gating {:?}, head {}→{} (k{} d{}), head1x1 {:?}, FiLM sites {}",
+                    c.layers(),
+                    c.channels,
+                    c.bottleneck,
+                    dedup(&c.kernel_sizes),
+                    c.dilations,
+                    dedup(&c.gating),
+                    c.head_rows(),
+                    c.head.out_channels,
+                    c.head.kernel_size,
+                    c.head.dilation,
+                    c.head1x1,
+                    c.films.iter().flatten().count()
+                ));
+            }
+            if cfgs.iter().any(|c| c.slimmable.is_some()) {
+                summary.push(format!("{indent}slimmable: channels {:?}", cfgs.iter().map(|c| c.slimmable.clone()).collect::<Vec<_>>()));
+                Box::new(SlimmableWaveNet::new(net, cfgs)?)
+            } else {
+                Box::new(net)
+            }
+        }
+        "LSTM" => {
+            summary.push(format!("{indent}LSTM {:?} layers × {:?} hidden", config.get("num_layers"), config.get("hidden_size")));
+            Box::new(Lstm::parse(config, &weights(o)?, sr, options.fast_tanh)?)
+        }
+        "ConvNet" => {
+            summary.push(format!("{indent}ConvNet {:?} channels, dilations {:?}, batchnorm {:?}", config.get("channels"), config.get("dilations"), config.get("batchnorm")));
+            Box::new(ConvNet::parse(config, &weights(o)?, options.fast_tanh)?)
+        }
+        "Linear" => {
+            summary.push(format!("{indent}Linear, receptive field {:?}", config.get("receptive_field")));
+            Box::new(Linear::parse(config, &weights(o)?)?)
+        }
+        "SlimmableContainer" => {
+            let subs = opt(config, "submodels").and_then(Value::as_array).ok_or_else(|| NamError::config("`submodels` must be an array"))?;
+            let mut models = Vec::new();
+            for (i, s) in subs.iter().enumerate() {
+                let s = s.as_object().ok_or_else(|| NamError::config("each submodel must be an object"))?;
+                let max = s.get("max_value").and_then(Value::as_f64).ok_or_else(|| NamError::config(format!("submodel {i} needs a numeric `max_value`")))?;
+                let model = s.get("model").ok_or_else(|| NamError::config(format!("submodel {i} needs a `model`")))?;
+                let sub_sr = model.get("sample_rate").and_then(Value::as_f64);
+                if let (Some(a), Some(b)) = (sub_sr, sr) {
+                    if a != b && a != -1.0 && b != -1.0 {
+                        return Err(NamError::config(format!("submodel {i} runs at {a} Hz but the container at {b} Hz")));
+                    }
+                }
+                summary.push(format!("{indent}submodel {i} (slim < {max}):"));
+                let (dsp, _) = build(model, options, depth + 1, summary)?;
+                if dsp.in_channels() != 1 || dsp.out_channels() != 1 {
+                    return Err(NamError::config(format!("submodel {i} is not mono in/out")));
+                }
+                models.push((max, dsp));
+            }
+            Box::new(SlimmableContainer::new(models)?)
+        }
+        "sequential" | "Sequential" => return Err(unsupported_sequential(architecture)),
+        other => return Err(NamError::UnknownArchitecture(other.into())),
+    };
+    Ok((dsp, warning))
+}
+
+fn unsupported_sequential(architecture: &str) -> NamError {
+    NamError::Unsupported {
+        architecture: architecture.into(),
+        reason: "the NAM core no longer registers it (an old core example: a chain of sub-models with no top-level weights)".into(),
+    }
+}
+
+fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for x in v {
+        if !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    out
+}
+
+/// Parses a model from JSON text.
+pub fn load_str(text: &str, options: LoadOptions) -> Result<LoadedModel> {
+    let v: Value = serde_json::from_str(text).map_err(|e| NamError::Json(e.to_string()))?;
+    let o = v.as_object().ok_or_else(|| NamError::Json("the file must hold one JSON object".into()))?;
+    // Name the real reason for old container files before complaining about their missing keys.
+    if let Some(a @ ("sequential" | "Sequential")) = o.get("architecture").and_then(Value::as_str) {
+        return Err(unsupported_sequential(a));
+    }
+    for key in ["version", "architecture", "config", "weights"] {
+        required(o, key)?;
+    }
+    let mut summary = Vec::new();
+    let (dsp, warning) = build(&v, options, 0, &mut summary)?;
+    Ok(LoadedModel {
+        version: o["version"].as_str().unwrap_or_default().to_string(),
+        architecture: o["architecture"].as_str().unwrap_or_default().to_string(),
+        sample_rate: sample_rate(o)?,
+        metadata: Metadata::parse(o.get("metadata")),
+        dsp,
+        summary,
+        warning,
+    })
+}
+
+/// Reads and parses a `.nam` file; every error names the file.
+pub fn load_file(path: &Path, options: LoadOptions) -> Result<LoadedModel> {
+    let io = |source| NamError::Io { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(NamError::TooLarge { what: "file size in bytes".into(), value: len as usize, limit: MAX_FILE_BYTES as usize }.in_file(path));
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    load_str(&text, options).map_err(|e| e.in_file(path))
+}

@@ -1,0 +1,128 @@
+//! LSTM (SPEC §5): PyTorch gate order, state kept across resets like the core.
+
+use serde_json::{Map, Value};
+
+use crate::activation::{fast_sigmoid, fast_tanh, sigmoid};
+use crate::dsp::Dsp;
+use crate::error::{NamError, Result};
+use crate::json::*;
+use crate::weights::{Matrix, WeightReader};
+
+#[derive(Debug, Clone)]
+struct Cell {
+    /// `4H × (I + H)`.
+    weights: Matrix,
+    bias: Vec<f32>,
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+    h: Vec<f32>,
+    c: Vec<f32>,
+    /// `[input ; h]` and the gate pre-activations, per sample.
+    xh: Vec<f32>,
+    gates: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    cells: Vec<Cell>,
+    head: Matrix,
+    head_bias: Vec<f32>,
+    hidden: usize,
+    input_size: usize,
+    fast_tanh: bool,
+    prewarm: usize,
+}
+
+impl Lstm {
+    pub fn parse(config: &Map<String, Value>, weights: &[f32], sample_rate: Option<f64>, fast_tanh: bool) -> Result<Self> {
+        let layers = positive(config, "num_layers", MAX_LAYERS)?;
+        let input_size = positive(config, "input_size", MAX_CHANNELS)?;
+        let hidden = positive(config, "hidden_size", MAX_CHANNELS)?;
+        let in_channels = opt_usize(config, "in_channels", 1, MAX_CHANNELS)?.max(1);
+        let out = opt_usize(config, "out_channels", 1, MAX_CHANNELS)?.max(1);
+        if input_size != in_channels {
+            return Err(NamError::config(format!("LSTM input_size {input_size} must equal in_channels {in_channels}")));
+        }
+        let mut r = WeightReader::new(weights);
+        let mut cells = Vec::new();
+        for l in 0..layers {
+            let i = if l == 0 { input_size } else { hidden };
+            let cols = i + hidden;
+            let w = r.take(4 * hidden * cols)?;
+            let weights = Matrix { rows: 4 * hidden, cols, data: w.to_vec() };
+            let bias = r.take(4 * hidden)?.to_vec();
+            let h0 = r.take(hidden)?.to_vec();
+            let c0 = r.take(hidden)?.to_vec();
+            cells.push(Cell { weights, bias, h: h0.clone(), c: c0.clone(), h0, c0, xh: vec![0.0; cols], gates: vec![0.0; 4 * hidden] });
+        }
+        let head = Matrix { rows: out, cols: hidden, data: r.take(out * hidden)?.to_vec() };
+        let head_bias = r.take(out)?.to_vec();
+        r.finish()?;
+        let prewarm = match sample_rate {
+            Some(sr) if sr > 0.0 => ((0.5 * sr).floor() as usize).max(1),
+            _ => 1,
+        };
+        Ok(Self { cells, head, head_bias, hidden, input_size, fast_tanh, prewarm })
+    }
+
+    fn step(&mut self, input: &[f32], out: &mut [f32]) {
+        let hdim = self.hidden;
+        let (fast, n) = (self.fast_tanh, self.cells.len());
+        let sig = |x: f32| if fast { fast_sigmoid(x) } else { sigmoid(x) };
+        let tanh = |x: f32| if fast { fast_tanh(x) } else { x.tanh() };
+        for l in 0..n {
+            let (prev, rest) = self.cells.split_at_mut(l);
+            let cell = &mut rest[0];
+            let i = cell.weights.cols - hdim;
+            match prev.last() {
+                None => cell.xh[..i].copy_from_slice(&input[..i]),
+                Some(p) => cell.xh[..i].copy_from_slice(&p.h),
+            }
+            cell.xh[i..].copy_from_slice(&cell.h);
+            cell.gates.copy_from_slice(&cell.bias);
+            cell.weights.mul_acc(&cell.xh, &mut cell.gates);
+            for j in 0..hdim {
+                let (gi, gf, gg, go) = (cell.gates[j], cell.gates[hdim + j], cell.gates[2 * hdim + j], cell.gates[3 * hdim + j]);
+                cell.c[j] = sig(gf) * cell.c[j] + sig(gi) * tanh(gg);
+                cell.h[j] = sig(go) * tanh(cell.c[j]);
+            }
+        }
+        out.copy_from_slice(&self.head_bias);
+        self.head.mul_acc(&self.cells[n - 1].h, out);
+    }
+}
+
+impl Dsp for Lstm {
+    fn in_channels(&self) -> usize {
+        self.input_size
+    }
+    fn out_channels(&self) -> usize {
+        self.head.rows
+    }
+    fn prewarm_samples(&self) -> usize {
+        self.prewarm
+    }
+    fn receptive_field(&self) -> Option<usize> {
+        None
+    }
+    fn prepare(&mut self, _max_buffer: usize) {
+        // The core keeps (h, c) across Reset (SPEC §3.2): nothing to do.
+    }
+    fn clear_state(&mut self) {
+        for c in &mut self.cells {
+            c.h.copy_from_slice(&c.h0);
+            c.c.copy_from_slice(&c.c0);
+        }
+    }
+    fn process_block(&mut self, input: &[f32], output: &mut [f32], frames: usize) {
+        let (i, o) = (self.input_size, self.head.rows);
+        for t in 0..frames {
+            let (x, y) = (&input[t * i..(t + 1) * i], &mut output[t * o..(t + 1) * o]);
+            self.step(x, y);
+        }
+    }
+    fn flops_per_sample(&self) -> usize {
+        let h = self.hidden;
+        self.cells.iter().map(|c| 8 * h * (c.weights.cols - h) + 8 * h * h + 8 * h).sum::<usize>() + 2 * self.head.rows * h + self.head.rows
+    }
+}

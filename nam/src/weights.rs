@@ -1,0 +1,111 @@
+//! Sequential consumption of the flat `weights` array, and the dense matrices it fills.
+
+use crate::error::{NamError, Result};
+
+/// Hands out the flat weight vector in order; the total must be consumed exactly.
+pub struct WeightReader<'a> {
+    weights: &'a [f32],
+    at: usize,
+}
+
+impl<'a> WeightReader<'a> {
+    pub fn new(weights: &'a [f32]) -> Self {
+        Self { weights, at: 0 }
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [f32]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.weights.len()).ok_or(NamError::WeightCount {
+            expected: self.at.saturating_add(n),
+            actual: self.weights.len(),
+        })?;
+        let s = &self.weights[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    pub fn take_one(&mut self) -> Result<f32> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub fn consumed(&self) -> usize {
+        self.at
+    }
+
+    /// Fails unless every weight was used (the core's "Weight mismatch").
+    pub fn finish(self) -> Result<()> {
+        if self.at == self.weights.len() {
+            Ok(())
+        } else {
+            Err(NamError::WeightCount { expected: self.at, actual: self.weights.len() })
+        }
+    }
+}
+
+/// Dense row-major matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self { rows, cols, data: vec![0.0; rows * cols] }
+    }
+
+    #[inline]
+    pub fn at(&self, r: usize, c: usize) -> f32 {
+        self.data[r * self.cols + c]
+    }
+
+    #[inline]
+    pub fn set(&mut self, r: usize, c: usize, v: f32) {
+        self.data[r * self.cols + c] = v;
+    }
+
+    /// Leading `rows × cols` block (slimmable models).
+    pub fn slice(&self, rows: usize, cols: usize) -> Self {
+        let mut m = Self::zeros(rows, cols);
+        for r in 0..rows {
+            m.data[r * cols..(r + 1) * cols].copy_from_slice(&self.data[r * self.cols..r * self.cols + cols]);
+        }
+        m
+    }
+
+    /// `y = self · x` for one column, accumulated into `y`.
+    #[inline]
+    pub fn mul_acc(&self, x: &[f32], y: &mut [f32]) {
+        debug_assert_eq!(x.len(), self.cols);
+        for (r, out) in y.iter_mut().enumerate().take(self.rows) {
+            let row = &self.data[r * self.cols..(r + 1) * self.cols];
+            let mut acc = 0.0f32;
+            for (w, v) in row.iter().zip(x) {
+                acc += w * v;
+            }
+            *out += acc;
+        }
+    }
+}
+
+/// Reads a grouped (block-diagonal) weight tensor `out × in × taps` into one dense matrix per
+/// tap, in the order `for grp, for o, for i, for k` (SPEC §2.1/§2.2). Off-block entries are zero,
+/// as the core executes grouped convs dense.
+pub fn read_grouped(r: &mut WeightReader, out: usize, inp: usize, taps: usize, groups: usize) -> Result<Vec<Matrix>> {
+    if groups == 0 || out % groups != 0 || inp % groups != 0 {
+        return Err(NamError::config(format!("groups {groups} must divide both {inp} inputs and {out} outputs")));
+    }
+    let (og, ig) = (out / groups, inp / groups);
+    let mut mats = vec![Matrix::zeros(out, inp); taps];
+    for g in 0..groups {
+        for o in 0..og {
+            for i in 0..ig {
+                let w = r.take(taps)?;
+                for (k, m) in mats.iter_mut().enumerate() {
+                    m.set(g * og + o, g * ig + i, w[k]);
+                }
+            }
+        }
+    }
+    Ok(mats)
+}

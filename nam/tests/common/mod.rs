@@ -1,0 +1,56 @@
+//! Locating `../shared/nam` (the official core's models and outputs).
+
+use std::path::PathBuf;
+
+/// `$CUBEAUDIO_SHARED/nam`, or `shared/nam` beside the repository. Missing reference material
+/// is a failure, never a skip: these tests are the parity proof.
+pub fn shared_nam() -> PathBuf {
+    let root = std::env::var_os("CUBEAUDIO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let nam = root.join("nam");
+    assert!(
+        nam.join("refs/manifest.txt").is_file(),
+        "reference material not found at {}: clone with ../shared beside the repository or set CUBEAUDIO_SHARED",
+        nam.display()
+    );
+    nam
+}
+
+pub fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// One line of `refs/manifest.txt`.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub model: String,
+    pub variant: String,
+    pub input: String,
+    pub output: String,
+    pub fast_tanh: bool,
+    pub slim: Option<f64>,
+}
+
+pub fn manifest() -> Vec<Reference> {
+    let dir = shared_nam();
+    let text = std::fs::read_to_string(dir.join("refs/manifest.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').map(str::trim).collect();
+            let options = f[6];
+            let words: Vec<&str> = options.split_whitespace().collect();
+            let slim = words.iter().position(|w| *w == "--slim").map(|i| words[i + 1].parse().unwrap());
+            Reference {
+                model: f[0].into(),
+                variant: f[1].into(),
+                input: f[2].into(),
+                output: f[4].into(),
+                fast_tanh: !words.contains(&"--no-fast-tanh"),
+                slim,
+            }
+        })
+        .collect()
+}
