@@ -134,14 +134,28 @@ impl Activation {
     }
 
     /// Applies in place to a frame-major block whose frames have `rows` values, starting at row
-    /// `row0` of the activation's channel numbering.
+    /// `row0` of the activation's channel numbering. The kind is matched once per block so the
+    /// element loops stay branch-free.
     pub fn apply_block(&self, data: &mut [f32], rows: usize, row0: usize) {
-        if let Self::Identity = self {
-            return;
+        fn each(data: &mut [f32], f: impl Fn(f32) -> f32) {
+            data.iter_mut().for_each(|v| *v = f(*v));
         }
-        for frame in data.chunks_exact_mut(rows) {
-            for (r, v) in frame.iter_mut().enumerate() {
-                *v = self.apply(*v, row0 + r);
+        match self {
+            Self::Identity => {}
+            Self::Tanh => each(data, f32::tanh),
+            Self::FastTanh => each(data, fast_tanh),
+            Self::Hardtanh => each(data, |x| x.clamp(-1.0, 1.0)),
+            Self::ReLU => each(data, |x| if x > 0.0 { x } else { 0.0 }),
+            Self::LeakyReLU(s) => each(data, |x| if x > 0.0 { x } else { s * x }),
+            Self::Sigmoid => each(data, sigmoid),
+            Self::SiLU => each(data, |x| x * sigmoid(x)),
+            Self::Softsign => each(data, |x| x / (1.0 + x.abs())),
+            _ => {
+                for frame in data.chunks_exact_mut(rows) {
+                    for (r, v) in frame.iter_mut().enumerate() {
+                        *v = self.apply(*v, row0 + r);
+                    }
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod container;
 pub mod convnet;
 pub mod dsp;
 pub mod error;
+pub mod example_signal;
 pub mod info;
 mod json;
 pub mod linear;

@@ -32,6 +32,7 @@ impl Default for LoadOptions {
 }
 
 /// A loaded model and what the file says about it.
+#[derive(Debug)]
 pub struct LoadedModel {
     pub version: String,
     pub architecture: String,

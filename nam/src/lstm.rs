@@ -49,13 +49,13 @@ impl Lstm {
             let i = if l == 0 { input_size } else { hidden };
             let cols = i + hidden;
             let w = r.take(4 * hidden * cols)?;
-            let weights = Matrix { rows: 4 * hidden, cols, data: w.to_vec() };
+            let weights = Matrix::from_row_major(4 * hidden, cols, w);
             let bias = r.take(4 * hidden)?.to_vec();
             let h0 = r.take(hidden)?.to_vec();
             let c0 = r.take(hidden)?.to_vec();
             cells.push(Cell { weights, bias, h: h0.clone(), c: c0.clone(), h0, c0, xh: vec![0.0; cols], gates: vec![0.0; 4 * hidden] });
         }
-        let head = Matrix { rows: out, cols: hidden, data: r.take(out * hidden)?.to_vec() };
+        let head = Matrix::from_row_major(out, hidden, r.take(out * hidden)?);
         let head_bias = r.take(out)?.to_vec();
         r.finish()?;
         let prewarm = match sample_rate {

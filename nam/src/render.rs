@@ -130,8 +130,11 @@ pub fn resample(channels: &[Vec<f32>], from: u32, to: u32) -> Result<Vec<Vec<f32
         let block: Vec<&[f64]> = input.iter().map(|c| &c[pos.min(len)..(pos + need).min(len)]).collect();
         let produced = if pos + need <= len {
             rs.process(&block, None).map_err(err)?
-        } else {
+        } else if pos < len {
             rs.process_partial(Some(&block), None).map_err(err)?
+        } else {
+            // Past the end: flush the filter's tail with silence.
+            rs.process_partial::<&[f64]>(None, None).map_err(err)?
         };
         for (o, p) in out.iter_mut().zip(produced) {
             o.extend(p);

@@ -41,12 +41,13 @@ impl<'a> WeightReader<'a> {
     }
 }
 
-/// Dense row-major matrix.
+/// Dense matrix stored column-major: `y += W·x` then runs down contiguous columns, which the
+/// compiler vectorises over the output rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,
-    pub data: Vec<f32>,
+    data: Vec<f32>,
 }
 
 impl Matrix {
@@ -54,36 +55,44 @@ impl Matrix {
         Self { rows, cols, data: vec![0.0; rows * cols] }
     }
 
+    pub fn from_row_major(rows: usize, cols: usize, values: &[f32]) -> Self {
+        let mut m = Self::zeros(rows, cols);
+        for r in 0..rows {
+            for c in 0..cols {
+                m.set(r, c, values[r * cols + c]);
+            }
+        }
+        m
+    }
+
     #[inline]
     pub fn at(&self, r: usize, c: usize) -> f32 {
-        self.data[r * self.cols + c]
+        self.data[c * self.rows + r]
     }
 
     #[inline]
     pub fn set(&mut self, r: usize, c: usize, v: f32) {
-        self.data[r * self.cols + c] = v;
+        self.data[c * self.rows + r] = v;
     }
 
     /// Leading `rows × cols` block (slimmable models).
     pub fn slice(&self, rows: usize, cols: usize) -> Self {
         let mut m = Self::zeros(rows, cols);
-        for r in 0..rows {
-            m.data[r * cols..(r + 1) * cols].copy_from_slice(&self.data[r * self.cols..r * self.cols + cols]);
+        for c in 0..cols {
+            m.data[c * rows..(c + 1) * rows].copy_from_slice(&self.data[c * self.rows..c * self.rows + rows]);
         }
         m
     }
 
-    /// `y = self · x` for one column, accumulated into `y`.
+    /// `y += W·x` for one column.
     #[inline]
     pub fn mul_acc(&self, x: &[f32], y: &mut [f32]) {
-        debug_assert_eq!(x.len(), self.cols);
-        for (r, out) in y.iter_mut().enumerate().take(self.rows) {
-            let row = &self.data[r * self.cols..(r + 1) * self.cols];
-            let mut acc = 0.0f32;
-            for (w, v) in row.iter().zip(x) {
-                acc += w * v;
+        let rows = self.rows;
+        let y = &mut y[..rows];
+        for (col, &xv) in self.data.chunks_exact(rows).zip(x) {
+            for (acc, w) in y.iter_mut().zip(col) {
+                *acc += w * xv;
             }
-            *out += acc;
         }
     }
 }

@@ -174,18 +174,22 @@ impl Layer {
         }
         let a = &mut s.a[..frames * b];
         for t in 0..frames {
-            let z = &zc[t * g..(t + 1) * g];
-            let out = &mut a[t * b..(t + 1) * b];
-            for j in 0..b {
-                let act = self.activation.apply(z[j], j);
-                out[j] = match self.gating {
-                    Gating::None => act,
-                    Gating::Gated => act * self.secondary.apply(z[b + j], j),
-                    Gating::Blended => {
-                        let alpha = self.secondary.apply(z[b + j], j);
-                        alpha * act + (1.0 - alpha) * z[j]
-                    }
-                };
+            a[t * b..(t + 1) * b].copy_from_slice(&zc[t * g..t * g + b]);
+        }
+        self.activation.apply_block(a, b, 0);
+        if self.gating != Gating::None {
+            for t in 0..frames {
+                // Row layout of z: [primary pre-activation (B) | secondary pre-activation (B)].
+                let (primary, secondary) = zc[t * g..(t + 1) * g].split_at_mut(b);
+                self.secondary.apply_block(secondary, b, 0);
+                let out = &mut a[t * b..(t + 1) * b];
+                for j in 0..b {
+                    let alpha = secondary[j];
+                    out[j] = match self.gating {
+                        Gating::Blended => alpha * out[j] + (1.0 - alpha) * primary[j],
+                        _ => out[j] * alpha,
+                    };
+                }
             }
         }
         if let Some(film) = &f.activation_post {

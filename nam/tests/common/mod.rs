@@ -1,4 +1,5 @@
 //! Locating `../shared/nam` (the official core's models and outputs).
+#![allow(dead_code)] // each test binary uses a different part
 
 use std::path::PathBuf;
 

@@ -1,0 +1,83 @@
+//! After `reset`, processing allocates nothing: a counting allocator watches this thread while
+//! every shipped model processes buffers of several sizes, NaN input included.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::shared_nam;
+use cubeaudio_nam::{load_file, LoadOptions, Model};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if WATCHING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if WATCHING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    WATCHING.with(|w| w.set(true));
+    f();
+    WATCHING.with(|w| w.set(false));
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards against a counter that can never fire.
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 64]))) >= 1);
+}
+
+#[test]
+fn processing_allocates_nothing_for_any_model() {
+    let dir = shared_nam().join("models");
+    for name in [
+        "core_wavenet_a1_standard.nam",
+        "core_A2.nam",
+        "core_lstm.nam",
+        "core_wavenet_a2_max.nam",
+        "core_wavenet_condition_dsp.nam",
+        "core_slimmable_wavenet.nam",
+        "trainer_identity_linear_10.nam",
+    ] {
+        let loaded = load_file(&dir.join(name), LoadOptions::default()).unwrap();
+        let mut model = Model::new(loaded.dsp);
+        model.reset(256).unwrap();
+        let mut input = vec![0.1f32; 1000];
+        input[17] = f32::NAN;
+        let mut output = vec![0.0f32; 1000];
+        let n = allocations_during(|| {
+            for size in [256usize, 64, 1, 1000] {
+                for _ in 0..20 {
+                    model.process(&input[..size], &mut output[..size]);
+                }
+            }
+        });
+        assert_eq!(n, 0, "{name}: {n} allocations on the processing path");
+        println!("{name}: 0 allocations over 80 buffers");
+    }
+}

@@ -1,0 +1,198 @@
+//! Bad input never panics: malformed files, absurd sizes, non-finite samples, bad WAVs, and the
+//! CLI's exit codes and messages.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::shared_nam;
+use cubeaudio_nam::{load_file, load_str, LoadOptions, Model, NamError};
+
+fn minimal() -> serde_json::Value {
+    let text = std::fs::read_to_string(shared_nam().join("models/trainer_identity_wavenet_minimal.nam")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn error_of(v: &serde_json::Value) -> String {
+    match load_str(&v.to_string(), LoadOptions::default()) {
+        Ok(_) => panic!("accepted: {v}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn malformed_files_give_clear_errors() {
+    assert!(load_str("{\"version\": ", LoadOptions::default()).unwrap_err().to_string().contains("malformed JSON"));
+    assert!(load_str("[1, 2]", LoadOptions::default()).unwrap_err().to_string().contains("JSON object"));
+
+    let mut v = minimal();
+    v["architecture"] = "Transformer".into();
+    assert!(error_of(&v).contains("unknown architecture `Transformer`"));
+
+    let mut v = minimal();
+    v["weights"].as_array_mut().unwrap().pop();
+    assert!(matches!(load_str(&v.to_string(), LoadOptions::default()), Err(NamError::WeightCount { expected: 9, actual: 8 })));
+
+    let mut v = minimal();
+    v["weights"].as_array_mut().unwrap().push(1.0.into());
+    assert!(error_of(&v).contains("weight mismatch"));
+
+    let mut v = minimal();
+    v["weights"][3] = serde_json::json!(1e39); // finite in f64, infinite as f32
+    assert!(error_of(&v).contains("weight 3 is not a finite number"));
+
+    let mut v = minimal();
+    v["config"]["layers"][0]["channels"] = serde_json::json!(1_000_000);
+    assert!(error_of(&v).contains("outside the supported range"));
+
+    let mut v = minimal();
+    v["config"]["layers"][0]["dilations"] = serde_json::json!([4_000_000_000u64]);
+    assert!(error_of(&v).contains("outside the supported range"));
+
+    for (version, needle) in [("0.4.9", "older"), ("0.8.0", "newer"), ("1.0.0", "newer"), ("0.5", "MAJOR.MINOR.PATCH"), ("x.y.z", "MAJOR")] {
+        let mut v = minimal();
+        v["version"] = version.into();
+        assert!(error_of(&v).contains(needle), "{version}");
+    }
+    let mut v = minimal();
+    v["version"] = "0.7.3".into();
+    let loaded = load_str(&v.to_string(), LoadOptions::default()).unwrap();
+    assert!(loaded.warning.unwrap().contains("partially supported"));
+
+    let mut v = minimal();
+    v.as_object_mut().unwrap().remove("config");
+    assert!(error_of(&v).contains("missing required key `config`"));
+
+    let mut v = minimal();
+    v["sample_rate"] = serde_json::json!(0);
+    assert!(error_of(&v).contains("sample_rate"));
+
+    let mut v = minimal();
+    v["config"]["layers"][0]["activation"] = "Softsigmoid".into();
+    assert!(error_of(&v).contains("unknown activation `Softsigmoid`"));
+}
+
+#[test]
+fn errors_name_the_file() {
+    let missing = PathBuf::from("/nonexistent/model.nam");
+    let e = load_file(&missing, LoadOptions::default()).err().unwrap().to_string();
+    assert!(e.contains("/nonexistent/model.nam"), "{e}");
+    let dir = std::env::temp_dir().join(format!("cubeaudio-robust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.nam");
+    std::fs::write(&bad, "{not json").unwrap();
+    let e = load_file(&bad, LoadOptions::default()).err().unwrap().to_string();
+    assert!(e.contains("bad.nam") && e.contains("malformed JSON"), "{e}");
+}
+
+/// Non-finite input is replaced by silence: the buffer that carried it is finite and the state
+/// afterwards equals that of a stream that got zeros there.
+#[test]
+fn nan_input_does_not_poison_state() {
+    let path = shared_nam().join("models/core_wavenet_a1_standard.nam");
+    let mut a = Model::new(load_file(&path, LoadOptions::default()).unwrap().dsp);
+    let mut b = Model::new(load_file(&path, LoadOptions::default()).unwrap().dsp);
+    a.reset(64).unwrap();
+    b.reset(64).unwrap();
+    let signal: Vec<f32> = (0..6400).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    let mut poisoned = signal.clone();
+    poisoned[100] = f32::NAN;
+    poisoned[2000] = f32::INFINITY;
+    let mut clean = signal.clone();
+    clean[100] = 0.0;
+    clean[2000] = 0.0;
+    let (mut ya, mut yb) = (vec![0.0; 6400], vec![0.0; 6400]);
+    a.process(&poisoned, &mut ya);
+    b.process(&clean, &mut yb);
+    assert!(ya.iter().all(|v| v.is_finite()));
+    assert_eq!(ya, yb);
+    assert_eq!(a.sanitized_samples(), 2);
+}
+
+#[test]
+fn bad_requests_are_errors_not_panics() {
+    let path = shared_nam().join("models/core_wavenet_a1_standard.nam");
+    let mut m = Model::new(load_file(&path, LoadOptions::default()).unwrap().dsp);
+    assert!(m.reset(0).is_err());
+    assert!(m.reset(1 << 20).is_err());
+    assert!(m.set_slim(0.5).unwrap_err().to_string().contains("not slimmable"));
+    let a2 = shared_nam().join("models/core_A2.nam");
+    let mut m = Model::new(load_file(&a2, LoadOptions::default()).unwrap().dsp);
+    assert!(m.set_slim(f64::NAN).is_err());
+    assert!(m.set_slim(1.5).is_err());
+    m.set_slim(0.25).unwrap();
+}
+
+fn cubeaudio(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn write_wav(path: &std::path::Path, rate: u32, channels: u16, samples: &[f32]) {
+    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for s in samples {
+        w.write_sample((s * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn cli_renders_and_fails_cleanly() {
+    let dir = std::env::temp_dir().join(format!("cubeaudio-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = shared_nam().join("models/core_wavenet_a1_standard.nam");
+    let model = model.to_str().unwrap();
+    // A 44.1 kHz stereo 16-bit file: exercises resampling and one instance per channel.
+    let input = dir.join("in.wav");
+    let samples: Vec<f32> = (0..44_100 * 2).map(|i| ((i / 2) as f32 * 0.05).sin() * 0.3).collect();
+    write_wav(&input, 44_100, 2, &samples);
+    let output = dir.join("out.wav");
+    let (code, stdout, stderr) = cubeaudio(&["render", "--model", model, "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("backend cpu") && stdout.contains("real-time factor"), "{stdout}");
+    assert!(stderr.contains("using the CPU engine"), "{stderr}");
+    let reader = hound::WavReader::open(&output).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample, spec.sample_format), (2, 44_100, 32, hound::SampleFormat::Float));
+    assert_eq!(reader.len() as usize, samples.len());
+
+    let (code, _, stderr) = cubeaudio(&["info", model]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // Failures: non-zero exit, one clear message naming the file, no panic, no output left.
+    let empty = dir.join("empty.wav");
+    write_wav(&empty, 48_000, 1, &[]);
+    let garbage = dir.join("garbage.wav");
+    std::fs::write(&garbage, b"RIFF....WAVEjunk").unwrap();
+    let bad_model = dir.join("bad.nam");
+    std::fs::write(&bad_model, "{\"version\": \"0.5.0\"").unwrap();
+    let never = dir.join("never.wav");
+    for (args, needle) in [
+        (vec!["render", "--model", model, "--input", empty.to_str().unwrap(), "--output", never.to_str().unwrap()], "no samples"),
+        (vec!["render", "--model", model, "--input", garbage.to_str().unwrap(), "--output", never.to_str().unwrap()], "garbage.wav"),
+        (vec!["render", "--model", bad_model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", never.to_str().unwrap()], "bad.nam"),
+        (vec!["render", "--model", model, "--input", input.to_str().unwrap(), "--output", never.to_str().unwrap(), "--backend", "cuda"], "not available"),
+        (vec!["render", "--model", model, "--input", input.to_str().unwrap(), "--output", never.to_str().unwrap(), "--slim", "0.5"], "not slimmable"),
+        (vec!["render", "--model", model, "--input", input.to_str().unwrap(), "--output", never.to_str().unwrap(), "--buffer", "0"], "--buffer"),
+        (vec!["info", "/nonexistent.nam"], "/nonexistent.nam"),
+    ] {
+        let (code, _, stderr) = cubeaudio(&args);
+        assert_ne!(code, 0, "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!never.exists() && !dir.join("never.wav.tmp").exists(), "{args:?} left an output file");
+    }
+}
+
+#[test]
+fn shipped_di_signal_is_the_generator_output() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/audio/di_guitar.wav");
+    let (channels, rate) = cubeaudio_nam::render::read_wav(&path).unwrap();
+    assert_eq!(rate, cubeaudio_nam::example_signal::RATE);
+    let expected = cubeaudio_nam::example_signal::di_signal();
+    assert_eq!(channels[0].len(), expected.len());
+    let worst = channels[0].iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 1.0 / 32767.0, "committed DI differs from the generator by {worst}: regenerate with the make_di example");
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command: the README's second command, and what .ci/run calls.
+#
+# 1. The workspace in its default build: CUDA + wgpu with SPIR-V (Vulkan adapters take SPIR-V).
+# 2. The kernel suite again in a WGSL-only build: with SPIR-V compiled in, wgpu never hands a
+#    Vulkan adapter WGSL, so this second build is what exercises the WGSL path.
+#
+# Kernel tests print the runtime and adapter they ran on. A runtime without a device skips
+# loudly; with CI=true (or CUBEAUDIO_REQUIRE=wgpu,cuda) a missing device fails instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
+mkdir -p "$CARGO_TARGET_DIR"
+log="$CARGO_TARGET_DIR/test-log.txt"
+: >"$log"
+
+run() {
+    echo "+ $*" | tee -a "$log"
+    "$@" 2>&1 | tee -a "$log"
+}
+
+run cargo test --release --workspace --exclude cubeaudio-kernels
+run cargo test --release -p cubeaudio-kernels -- --nocapture
+run cargo test --release -p cubeaudio-kernels --no-default-features --features wgpu -- --nocapture
+
+ran=$(grep -c '^\[kernel-test\] .*: runtime ' "$log" || true)
+skipped=$(grep -c '^\[kernel-test\] SKIPPED' "$log" || true)
+echo "kernel tests: $ran ran on a device, $skipped skipped"
+grep -o 'runtime [^|]* | adapter [^(]*' "$log" | sort | uniq -c || true
+if [ "$ran" -eq 0 ]; then
+    echo "WARNING: no kernel test ran on any device. Install a Vulkan driver (e.g. Mesa lavapipe:" >&2
+    echo "         apt-get install mesa-vulkan-drivers) or run on a machine with a GPU." >&2
+fi
