@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the kernel suite on the GPU machine, on CUDA and on Vulkan (NVIDIA ICD), through both the
+# SPIR-V and the WGSL compilers, from binaries built here by scripts/pack-device.sh.
+#
+# Expects, in the repository root on the GPU machine: .carry/*.gz (the binaries) and .gl/*.deb
+# (the Vulkan loader; see docs/DEVICE.md). Writes logs to $OUT (or ./device-out).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-device-out}"
+mkdir -p "$out" /tmp/cubeaudio-bin
+
+for f in .gl/*.deb; do dpkg -x "$f" / ; done
+ldconfig
+export CUDA_PATH=/usr/local/cuda
+export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+for f in .carry/*.gz; do gunzip -c "$f" >"/tmp/cubeaudio-bin/$(basename "$f" .gz)"; done
+chmod +x /tmp/cubeaudio-bin/*
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
+
+status=0
+# Both runtimes are required here: a missing device is a failure, not a skip.
+export CUBEAUDIO_REQUIRE=cuda,wgpu
+/tmp/cubeaudio-bin/suite-spirv --nocapture --test-threads=4 >"$out/suite-cuda-spirv.log" 2>&1 || status=1
+/tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
+
+for log in "$out"/suite-*.log; do
+    echo "== $(basename "$log")"
+    grep -E '^test result|FAILED|panicked' "$log" | head -20
+    grep -o 'runtime [^|]* | adapter [^(]*' "$log" | sort | uniq -c
+done
+exit $status

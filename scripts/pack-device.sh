@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the release test binaries (and the CLI) here and packs them into .carry/ for the GPU
+# machine, where scripts/device-test.sh runs them. The GPU machine has no Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
+mkdir -p .carry
+rm -f .carry/*
+
+exe_of() { # cargo args... -> path of the kernel suite executable
+    cargo test --release --no-run --message-format=json "$@" 2>/dev/null |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="suite" and m.get("executable"): print(m["executable"])'
+}
+
+cp "$(exe_of -p cubeaudio-kernels)" .carry/suite-spirv
+cp "$(exe_of -p cubeaudio-kernels --no-default-features --features wgpu)" .carry/suite-wgsl
+cargo build --release -p cubeaudio-nam --bin cubeaudio
+cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
+strip .carry/* 2>/dev/null || true
+gzip -9 .carry/*
+ls -la .carry
