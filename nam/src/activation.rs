@@ -133,10 +133,10 @@ impl Activation {
         }
     }
 
-    /// Applies in place to a frame-major block whose frames have `rows` values, starting at row
-    /// `row0` of the activation's channel numbering. The kind is matched once per block so the
-    /// element loops stay branch-free.
-    pub fn apply_block(&self, data: &mut [f32], rows: usize, row0: usize) {
+    /// Applies in place to a planar block (`rows × frames`), whose first row is row `row0` of the
+    /// activation's channel numbering. The kind is matched once per block so the element loops
+    /// stay branch-free.
+    pub fn apply_block(&self, data: &mut [f32], frames: usize, row0: usize) {
         fn each(data: &mut [f32], f: impl Fn(f32) -> f32) {
             data.iter_mut().for_each(|v| *v = f(*v));
         }
@@ -151,8 +151,8 @@ impl Activation {
             Self::SiLU => each(data, |x| x * sigmoid(x)),
             Self::Softsign => each(data, |x| x / (1.0 + x.abs())),
             _ => {
-                for frame in data.chunks_exact_mut(rows) {
-                    for (r, v) in frame.iter_mut().enumerate() {
+                for (r, row) in data.chunks_exact_mut(frames).enumerate() {
+                    for v in row {
                         *v = self.apply(*v, row0 + r);
                     }
                 }

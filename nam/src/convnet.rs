@@ -89,13 +89,11 @@ impl Dsp for ConvNet {
             let c = block.conv.out_channels();
             block.conv.process(&cur[..frames * block.conv.in_channels()], &mut next[..frames * c], frames);
             if let Some((scale, loc)) = &block.batchnorm {
-                for f in next[..frames * c].chunks_exact_mut(c) {
-                    for j in 0..c {
-                        f[j] = f[j] * scale[j] + loc[j];
-                    }
+                for (j, row) in next[..frames * c].chunks_exact_mut(frames).enumerate() {
+                    row.iter_mut().for_each(|v| *v = *v * scale[j] + loc[j]);
                 }
             }
-            self.activation.apply_block(&mut next[..frames * c], c, 0);
+            self.activation.apply_block(&mut next[..frames * c], frames, 0);
             std::mem::swap(&mut cur, &mut next);
         }
         self.head.process(&cur[..frames * self.head.in_channels()], output, frames);

@@ -2,7 +2,7 @@
 
 use crate::error::{NamError, Result};
 
-/// A streaming model over frame-major blocks (`block[frame * channels + channel]`).
+/// A streaming model over planar blocks (`block[channel * frames + frame]`).
 ///
 /// `prepare` may allocate; `process_block` must not, and is only called with
 /// `frames ≤ max_buffer` of the last `prepare`.

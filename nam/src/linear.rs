@@ -64,7 +64,7 @@ impl Dsp for Linear {
         output[..frames * self.out_channels].fill(0.0);
         for (c, h) in self.history.iter_mut().enumerate() {
             for t in 0..frames {
-                h[keep + t] = input[t * self.in_channels + c];
+                h[keep + t] = input[c * frames + t];
             }
             for t in 0..frames {
                 let now = keep + t;
@@ -72,7 +72,7 @@ impl Dsp for Linear {
                 for (k, w) in self.taps.iter().enumerate() {
                     acc += w * h[now - k];
                 }
-                output[t * self.out_channels + c] = acc;
+                output[c * frames + t] = acc;
             }
             h.copy_within(frames..frames + keep, 0);
         }

@@ -31,6 +31,9 @@ pub struct Lstm {
     input_size: usize,
     fast_tanh: bool,
     prewarm: usize,
+    /// One input and one output sample (planar blocks are read column by column).
+    sample_in: Vec<f32>,
+    sample_out: Vec<f32>,
 }
 
 impl Lstm {
@@ -62,7 +65,7 @@ impl Lstm {
             Some(sr) if sr > 0.0 => ((0.5 * sr).floor() as usize).max(1),
             _ => 1,
         };
-        Ok(Self { cells, head, head_bias, hidden, input_size, fast_tanh, prewarm })
+        Ok(Self { cells, head, head_bias, hidden, input_size, fast_tanh, prewarm, sample_in: vec![0.0; input_size], sample_out: vec![0.0; out] })
     }
 
     fn step(&mut self, input: &[f32], out: &mut [f32]) {
@@ -116,10 +119,17 @@ impl Dsp for Lstm {
     }
     fn process_block(&mut self, input: &[f32], output: &mut [f32], frames: usize) {
         let (i, o) = (self.input_size, self.head.rows);
+        let (mut x, mut y) = (std::mem::take(&mut self.sample_in), std::mem::take(&mut self.sample_out));
         for t in 0..frames {
-            let (x, y) = (&input[t * i..(t + 1) * i], &mut output[t * o..(t + 1) * o]);
-            self.step(x, y);
+            for c in 0..i {
+                x[c] = input[c * frames + t];
+            }
+            self.step(&x, &mut y);
+            for c in 0..o {
+                output[c * frames + t] = y[c];
+            }
         }
+        (self.sample_in, self.sample_out) = (x, y);
     }
     fn flops_per_sample(&self) -> usize {
         let h = self.hidden;

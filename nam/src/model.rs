@@ -71,7 +71,8 @@ impl Model {
         self.sanitized
     }
 
-    /// Processes any number of frame-major frames. Allocates nothing.
+    /// Processes any number of interleaved frames (`[frame * channels + channel]`; for mono
+    /// models simply the samples). Allocates nothing.
     ///
     /// Panics if called before [`reset`](Self::reset) or with mismatched lengths: both are
     /// programming errors, not data errors.
@@ -83,17 +84,23 @@ impl Model {
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(self.max_buffer);
-            let src = &input[done * cin..(done + n) * cin];
-            let dst = &mut self.scratch_in[..n * cin];
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = if s.is_finite() {
-                    *s
-                } else {
-                    self.sanitized += 1;
-                    0.0
-                };
+            for t in 0..n {
+                for c in 0..cin {
+                    let s = input[(done + t) * cin + c];
+                    self.scratch_in[c * n + t] = if s.is_finite() {
+                        s
+                    } else {
+                        self.sanitized += 1;
+                        0.0
+                    };
+                }
             }
-            self.dsp.process_block(&self.scratch_in[..n * cin], &mut output[done * cout..(done + n) * cout], n);
+            self.dsp.process_block(&self.scratch_in[..n * cin], &mut self.scratch_out[..n * cout], n);
+            for t in 0..n {
+                for c in 0..cout {
+                    output[(done + t) * cout + c] = self.scratch_out[c * n + t];
+                }
+            }
             done += n;
         }
     }

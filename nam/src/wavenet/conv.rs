@@ -3,25 +3,27 @@
 use crate::error::Result;
 use crate::weights::{read_grouped, Matrix, WeightReader};
 
-/// Input history of a causal conv: frame-major, with `lookback` frames kept before the block.
-/// When the buffer fills, the last `lookback` frames are moved to the front (no allocation).
+/// Input history of a causal conv, planar: one row per channel holding `lookback` past frames
+/// then the current block. When a row fills, its last `lookback` frames move to the front (no
+/// allocation).
 #[derive(Debug, Clone, Default)]
 pub struct History {
     channels: usize,
     lookback: usize,
+    stride: usize,
     data: Vec<f32>,
-    /// Frame index where the next block is written.
+    /// Column where the next block is written.
     pos: usize,
 }
 
 impl History {
     pub fn new(channels: usize, lookback: usize) -> Self {
-        Self { channels, lookback, data: Vec::new(), pos: lookback }
+        Self { channels, lookback, stride: 0, data: Vec::new(), pos: lookback }
     }
 
     pub fn prepare(&mut self, max_frames: usize) {
-        let capacity = self.lookback + 4 * max_frames.max(1);
-        self.data = vec![0.0; capacity * self.channels];
+        self.stride = self.lookback + 4 * max_frames.max(1);
+        self.data = vec![0.0; self.stride * self.channels];
         self.pos = self.lookback;
     }
 
@@ -30,23 +32,42 @@ impl History {
         self.pos = self.lookback;
     }
 
-    /// Stores a block and returns the frame index of its first frame.
+    /// Stores a planar block and returns the column of its first frame.
     pub fn write(&mut self, block: &[f32], frames: usize) -> usize {
-        let c = self.channels;
-        if (self.pos + frames) * c > self.data.len() {
-            let from = (self.pos - self.lookback) * c;
-            self.data.copy_within(from..self.pos * c, 0);
+        if self.pos + frames > self.stride {
+            for row in self.data.chunks_exact_mut(self.stride) {
+                row.copy_within(self.pos - self.lookback..self.pos, 0);
+            }
             self.pos = self.lookback;
         }
         let start = self.pos;
-        self.data[start * c..(start + frames) * c].copy_from_slice(&block[..frames * c]);
+        for (row, src) in self.data.chunks_exact_mut(self.stride).zip(block.chunks_exact(frames)) {
+            row[start..start + frames].copy_from_slice(src);
+        }
         self.pos += frames;
         start
     }
 
+    /// `frames` frames of channel `c` starting at column `from`.
     #[inline]
-    pub fn frame(&self, index: usize) -> &[f32] {
-        &self.data[index * self.channels..(index + 1) * self.channels]
+    pub fn row(&self, c: usize, from: usize, frames: usize) -> &[f32] {
+        &self.data[c * self.stride + from..c * self.stride + from + frames]
+    }
+}
+
+/// `y += w · x` over a row; the loop the whole engine spends its time in.
+#[inline]
+pub fn axpy(y: &mut [f32], w: f32, x: &[f32]) {
+    for (a, b) in y.iter_mut().zip(x) {
+        *a += w * b;
+    }
+}
+
+/// Fills each output row with its bias (or zero).
+#[inline]
+fn init_rows(output: &mut [f32], bias: Option<&[f32]>, rows: usize, frames: usize) {
+    for (o, row) in output[..rows * frames].chunks_exact_mut(frames).enumerate() {
+        row.fill(bias.map_or(0.0, |b| b[o]));
     }
 }
 
@@ -76,16 +97,17 @@ impl Conv1x1 {
         Self { weight: self.weight.slice(out, inp), bias: self.bias.as_ref().map(|b| b[..out].to_vec()) }
     }
 
-    /// Frame-major block in, frame-major block out (overwritten).
+    /// Planar block in (`in × frames`), planar block out (overwritten).
     pub fn process(&self, input: &[f32], output: &mut [f32], frames: usize) {
-        let (i, o) = (self.in_channels(), self.out_channels());
-        for t in 0..frames {
-            let y = &mut output[t * o..(t + 1) * o];
-            match &self.bias {
-                Some(b) => y.copy_from_slice(b),
-                None => y.fill(0.0),
+        let (ni, no) = (self.in_channels(), self.out_channels());
+        init_rows(output, self.bias.as_deref(), no, frames);
+        for (o, y) in output[..no * frames].chunks_exact_mut(frames).enumerate() {
+            for i in 0..ni {
+                let w = self.weight.at(o, i);
+                if w != 0.0 {
+                    axpy(y, w, &input[i * frames..(i + 1) * frames]);
+                }
             }
-            self.weight.mul_acc(&input[t * i..(t + 1) * i], y);
         }
     }
 
@@ -149,19 +171,22 @@ impl Conv1D {
         self.history.clear();
     }
 
+    /// Planar block in (`in × frames`), planar block out (`out × frames`).
     pub fn process(&mut self, input: &[f32], output: &mut [f32], frames: usize) {
-        let o = self.out_channels();
+        let (ni, no) = (self.in_channels(), self.out_channels());
         let start = self.history.write(input, frames);
         let k = self.taps.len();
-        for t in 0..frames {
-            let y = &mut output[t * o..(t + 1) * o];
-            match &self.bias {
-                Some(b) => y.copy_from_slice(b),
-                None => y.fill(0.0),
-            }
+        init_rows(output, self.bias.as_deref(), no, frames);
+        for (o, y) in output[..no * frames].chunks_exact_mut(frames).enumerate() {
             for (tap, w) in self.taps.iter().enumerate() {
-                let back = self.dilation * (k - 1 - tap);
-                w.mul_acc(self.history.frame(start + t - back), y);
+                let from = start - self.dilation * (k - 1 - tap);
+                for i in 0..ni {
+                    let wv = w.at(o, i);
+                    // Grouped convs are stored dense: skip their structural zeros.
+                    if wv != 0.0 {
+                        axpy(y, wv, self.history.row(i, from, frames));
+                    }
+                }
             }
         }
     }
@@ -192,18 +217,15 @@ impl Film {
         Self { projection: self.projection.slice(rows, self.projection.in_channels()), shift: self.shift, dim }
     }
 
-    /// Modulates `x` (frame-major, `dim` rows) in place; `scratch` holds `frames × rows` floats.
+    /// Modulates `x` (planar, `dim` rows) in place; `scratch` holds `rows × frames` floats.
     pub fn apply(&self, x: &mut [f32], cond: &[f32], scratch: &mut [f32], frames: usize) {
         let rows = self.projection.out_channels();
         self.projection.process(cond, scratch, frames);
-        for t in 0..frames {
-            let s = &scratch[t * rows..(t + 1) * rows];
-            let xs = &mut x[t * self.dim..(t + 1) * self.dim];
-            for (j, v) in xs.iter_mut().enumerate() {
-                *v *= s[j];
-                if self.shift {
-                    *v += s[self.dim + j];
-                }
+        let (scale, shift) = scratch[..rows * frames].split_at(self.dim * frames);
+        for (j, v) in x[..self.dim * frames].iter_mut().enumerate() {
+            *v *= scale[j];
+            if self.shift {
+                *v += shift[j];
             }
         }
     }

@@ -20,7 +20,7 @@ pub struct Films {
     pub head1x1_post: Option<Film>,
 }
 
-/// Work buffers shared by every layer of an array (frame-major, sized at prepare).
+/// Work buffers shared by every layer of an array (planar, sized at prepare).
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
     pub u: Vec<f32>,
@@ -172,23 +172,24 @@ impl Layer {
         if let Some(film) = &f.activation_pre {
             film.apply(zc, cond, &mut s.film, frames);
         }
+        // Planar z: rows [0, B) are the primary pre-activation, rows [B, 2B) the secondary.
         let a = &mut s.a[..frames * b];
-        for t in 0..frames {
-            a[t * b..(t + 1) * b].copy_from_slice(&zc[t * g..t * g + b]);
-        }
-        self.activation.apply_block(a, b, 0);
+        a.copy_from_slice(&zc[..frames * b]);
+        self.activation.apply_block(a, frames, 0);
         if self.gating != Gating::None {
-            for t in 0..frames {
-                // Row layout of z: [primary pre-activation (B) | secondary pre-activation (B)].
-                let (primary, secondary) = zc[t * g..(t + 1) * g].split_at_mut(b);
-                self.secondary.apply_block(secondary, b, 0);
-                let out = &mut a[t * b..(t + 1) * b];
-                for j in 0..b {
-                    let alpha = secondary[j];
-                    out[j] = match self.gating {
-                        Gating::Blended => alpha * out[j] + (1.0 - alpha) * primary[j],
-                        _ => out[j] * alpha,
-                    };
+            let (primary, secondary) = zc.split_at_mut(frames * b);
+            let secondary = &mut secondary[..frames * b];
+            self.secondary.apply_block(secondary, frames, 0);
+            match self.gating {
+                Gating::Blended => {
+                    for ((out, &alpha), &pre) in a.iter_mut().zip(secondary.iter()).zip(primary.iter()) {
+                        *out = alpha * *out + (1.0 - alpha) * pre;
+                    }
+                }
+                _ => {
+                    for (out, &alpha) in a.iter_mut().zip(secondary.iter()) {
+                        *out *= alpha;
+                    }
                 }
             }
         }

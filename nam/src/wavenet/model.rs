@@ -258,7 +258,7 @@ impl Dsp for WaveNet {
                     let (ins, outs) = h.buffers.split_at_mut(j + 1);
                     let cin = h.blocks[j].in_channels();
                     let x = &mut ins[j][..frames * cin];
-                    h.activation.apply_block(x, cin, 0);
+                    h.activation.apply_block(x, frames, 0);
                     let cout = h.blocks[j].out_channels();
                     h.blocks[j].process(x, &mut outs[0][..frames * cout], frames);
                 }

@@ -1,0 +1,52 @@
+//! µs per sample of the NAM CPU engine, at 64-sample buffers like the core's figures in
+//! `../shared/nam/README.md`. Throughput is reported in samples/s.
+//!
+//! `cargo bench -p cubeaudio-benches --bench nam_cpu`
+
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};
+
+fn shared(name: &str) -> PathBuf {
+    let root = std::env::var_os("CUBEAUDIO_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    root.join("nam/models").join(name)
+}
+
+fn models() -> Vec<(&'static str, Model)> {
+    let opts = LoadOptions::default();
+    let file = |p: PathBuf| Model::new(load_file(&p, opts).unwrap_or_else(|e| panic!("{e}")).dsp);
+    let text = |t: String| Model::new(load_str(&t, opts).unwrap().dsp);
+    let mut lite = file(shared("core_A2.nam"));
+    lite.set_slim(0.25).unwrap();
+    vec![
+        ("standard", file(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../nam/examples/models/clean.nam"))),
+        ("feather", text(cubeaudio_benches::feather_wavenet())),
+        ("a2_full", file(shared("core_A2.nam"))),
+        ("a2_lite", lite),
+        ("lstm_3x18", text(cubeaudio_benches::lstm_3x18())),
+        ("lstm_1x3", file(shared("core_lstm.nam"))),
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let samples = 4096;
+    let input: Vec<f32> = (0..samples).map(|i| ((i as f32) * 0.031).sin() * 0.4).collect();
+    let mut output = vec![0.0f32; samples];
+    let mut group = c.benchmark_group("nam_cpu_buffer64");
+    group.throughput(Throughput::Elements(samples as u64));
+    for (name, mut model) in models() {
+        model.reset(64).unwrap();
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                for (i, o) in input.chunks(64).zip(output.chunks_mut(64)) {
+                    model.process(i, o);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,53 @@
+//! Model fixtures for benchmarks: the shipped/shared files, plus trainer-preset shapes that no
+//! public file provides (feather WaveNet, LSTM 3×18) built with deterministic random weights —
+//! timing depends on the shape, not on the values.
+
+use serde_json::json;
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn weights(&mut self, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((self.0 >> 40) as f64 / (1u64 << 24) as f64 - 0.5) * 0.2
+            })
+            .collect()
+    }
+}
+
+fn powers(from: usize, to: usize) -> Vec<usize> {
+    (0..).map(|i| 1usize << i).skip_while(|&d| d < from).take_while(|&d| d <= to).collect()
+}
+
+/// Weights of a plain array (SPEC §4.4): rechannel, per layer conv+bias+mixin+1x1+bias, head.
+fn array_weights(input: usize, c: usize, head: usize, layers: usize, head_bias: bool) -> usize {
+    c * input + layers * (3 * c * c + c + c + c * c + c) + head * c + usize::from(head_bias) * head
+}
+
+/// The trainer's "feather" WaveNet preset (SPEC §10): 8 → 4 channels.
+pub fn feather_wavenet() -> String {
+    let d0 = powers(1, 64);
+    let mut d1 = vec![128, 256, 512];
+    d1.extend(powers(1, 512));
+    let n = array_weights(1, 8, 4, d0.len(), false) + array_weights(8, 4, 1, d1.len(), true) + 1;
+    let layer = |input: usize, c: usize, head: usize, dil: &[usize], bias: bool| {
+        json!({"input_size": input, "condition_size": 1, "channels": c, "head_size": head, "kernel_size": 3,
+               "dilations": dil, "activation": "Tanh", "gated": false, "head_bias": bias})
+    };
+    json!({"version": "0.5.4", "architecture": "WaveNet", "sample_rate": 48000,
+           "config": {"layers": [layer(1, 8, 4, &d0, false), layer(8, 4, 1, &d1, true)], "head_scale": 0.02},
+           "weights": Lcg(7).weights(n)})
+    .to_string()
+}
+
+/// The trainer's LSTM preset: 3 layers × 18 hidden units.
+pub fn lstm_3x18() -> String {
+    let h = 18;
+    let n = (4 * h * (1 + h) + 6 * h) + 2 * (4 * h * (2 * h) + 6 * h) + h + 1;
+    json!({"version": "0.5.4", "architecture": "LSTM", "sample_rate": 48000,
+           "config": {"num_layers": 3, "input_size": 1, "hidden_size": h},
+           "weights": Lcg(11).weights(n)})
+    .to_string()
+}
