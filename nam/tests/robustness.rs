@@ -196,3 +196,31 @@ fn shipped_di_signal_is_the_generator_output() {
     let worst = channels[0].iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(worst <= 1.0 / 32767.0, "committed DI differs from the generator by {worst}: regenerate with the make_di example");
 }
+
+#[test]
+fn cli_pack_follows_the_contract() {
+    use std::io::Write;
+    let run = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cubeaudio"))
+            .arg("pack")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (code, stdout, _) = run(r#"{"warp_size": 32, "warps": 32, "counts": [1000, 1, 1]}"#);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["max_occupancy"], 3);
+    assert_eq!(v["warps"].as_array().unwrap().len(), 32);
+    for bad in [r#"{"warp_size": 32, "warps": 1, "counts": [33]}"#, "{", r#"{"warp_size": 0, "warps": 1, "counts": [1]}"#] {
+        let (code, stdout, stderr) = run(bad);
+        assert_eq!(code, Some(2), "{bad}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}

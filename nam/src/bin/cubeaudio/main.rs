@@ -68,6 +68,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::F32)]
         format: Format,
     },
+    /// Exact warp-alignment packing: reads {"warp_size", "warps", "counts", "costs"?} as JSON on
+    /// stdin, writes {"max_occupancy", "max_cost", "warps": [[{"type", "count"}]]} on stdout.
+    /// Invalid or infeasible input: one line on stderr, exit code 2.
+    Pack,
     /// Describe a .nam model: architecture, config, receptive field, cost, metadata.
     Info {
         /// The .nam model file.
@@ -140,6 +144,23 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render { model, input, output, backend, buffer, exact_tanh, slim, format } => {
             render(model, input, output, backend, buffer, exact_tanh, slim, format)
+        }
+        Command::Pack => {
+            let mut text = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                eprintln!("error: cannot read stdin: {e}");
+                return ExitCode::from(2);
+            }
+            return match cubeaudio_runtime::packer::pack_json(&text) {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Command::Info { model } => load_file(&model, LoadOptions::default())
             .map(|m| print!("{}", info::describe(&m)))
