@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the kernel suite on the GPU machine, on CUDA and on Vulkan (NVIDIA ICD), through both the
+# Runs the kernel suite (and, with BENCH=1, the GPU benchmarks) on the GPU machine, on CUDA and on Vulkan (NVIDIA ICD), through both the
 # SPIR-V and the WGSL compilers, from binaries built here by scripts/pack-device.sh.
 #
 # Expects, in the repository root on the GPU machine: .carry/*.gz (the binaries) and .gl/*.deb
@@ -24,6 +24,13 @@ status=0
 export CUBEAUDIO_REQUIRE=cuda,wgpu
 /tmp/cubeaudio-bin/suite-spirv --nocapture --test-threads=4 >"$out/suite-cuda-spirv.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
+
+if [ "${BENCH:-0}" = 1 ]; then
+    # Packer layouts on the GPU (docs/PERFORMANCE.md).
+    /tmp/cubeaudio-bin/gpu_packer_bench --runtime cuda --out "$out/packer-cuda" >"$out/bench-packer-cuda.log" 2>&1 || status=1
+    /tmp/cubeaudio-bin/gpu_packer_bench --runtime wgpu --out "$out/packer-vulkan" >"$out/bench-packer-vulkan.log" 2>&1 || status=1
+    cat "$out"/bench-packer-*.log
+fi
 
 for log in "$out"/suite-*.log; do
     echo "== $(basename "$log")"

@@ -19,6 +19,8 @@ cp "$(exe_of -p cubeaudio-kernels)" .carry/suite-spirv
 cp "$(exe_of -p cubeaudio-kernels --no-default-features --features wgpu)" .carry/suite-wgsl
 cargo build --release -p cubeaudio-nam --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
+cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
+cp "$CARGO_TARGET_DIR/release/gpu_packer_bench" .carry/gpu_packer_bench
 strip .carry/* 2>/dev/null || true
 gzip -9 .carry/*
 ls -la .carry

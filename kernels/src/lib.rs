@@ -17,6 +17,7 @@
 //! | [`fir`] | multichannel FIR over a delay line | [`fir::FirBank`] |
 //! | [`fft`] | radix-2 complex FFT in shared memory | [`fft::launch_fft`] |
 //! | [`partitioned_conv`] | uniformly partitioned FFT convolution (cabinet IRs) | [`partitioned_conv::PartitionedConvolver`] |
+//! | [`fused_entities`] | one launch running many entities of 11 different branch bodies by a warp layout | [`fused_entities::launch_fused_entities`] |
 //!
 //! [`device`] finds a CUDA device or a wgpu adapter without panicking when there is none.
 //!
@@ -31,6 +32,7 @@ pub mod dilated_conv;
 pub mod error;
 pub mod fft;
 pub mod fir;
+pub mod fused_entities;
 pub mod gain;
 pub mod matrix_tile;
 pub mod partitioned_conv;

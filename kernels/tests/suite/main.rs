@@ -12,3 +12,4 @@ mod delay_line;
 mod dilated_conv;
 mod matrix_tile;
 mod dsp;
+mod fused_entities;
