@@ -15,6 +15,7 @@ export CUDA_PATH=/usr/local/cuda
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 for f in .carry/*.gz; do gunzip -c "$f" >"/tmp/cubeaudio-bin/$(basename "$f" .gz)"; done
+tar xzf .carry/cuda-src.tgz -C /tmp/cubeaudio-bin
 chmod +x /tmp/cubeaudio-bin/*
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
@@ -24,6 +25,17 @@ status=0
 export CUBEAUDIO_REQUIRE=cuda,wgpu
 /tmp/cubeaudio-bin/suite-spirv --nocapture --test-threads=4 >"$out/suite-cuda-spirv.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
+
+# The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
+nvcc_ok=0; nvcc_fail=0
+for src in /tmp/cubeaudio-bin/cuda-src/*.cu; do
+    if /usr/local/cuda/bin/nvcc -arch=sm_90 -std=c++17 -c "$src" -o /tmp/cubeaudio-bin/kernel.o >>"$out/nvcc.log" 2>&1; then
+        nvcc_ok=$((nvcc_ok + 1))
+    else
+        nvcc_fail=$((nvcc_fail + 1)); echo "nvcc FAILED: $src" | tee -a "$out/nvcc.log"; status=1
+    fi
+done
+echo "nvcc sm_90: $nvcc_ok compiled, $nvcc_fail failed" | tee -a "$out/nvcc.log"
 
 if [ "${BENCH:-0}" = 1 ]; then
     # Packer layouts on the GPU (docs/PERFORMANCE.md).

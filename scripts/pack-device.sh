@@ -23,4 +23,7 @@ cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
 cp "$CARGO_TARGET_DIR/release/gpu_packer_bench" .carry/gpu_packer_bench
 strip .carry/* 2>/dev/null || true
 gzip -9 .carry/*
+# Generated CUDA sources of every kernel, compiled with nvcc for sm_90 on the GPU machine.
+cargo run --release -q -p cubeaudio-codegen-tests --bin dump_sources -- cuda .carry/cuda-src
+tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
 ls -la .carry

@@ -15,16 +15,12 @@ pub use launch::{has_plane_ops, launch_matrix_tile};
 use cubecl::prelude::*;
 
 /// `c_regs += A · B` for this lane's rows. `b_regs[j·N + n]` is row `lane + j·plane` of B,
-/// `c_regs[j·N + n]` row `lane + j·plane` of C; `a` is `M×K` row-major at `a_base`.
-/// `b_shared` is the `K×N` staging (or source) area for B.
+/// `c_regs[j·N + n]` row `lane + j·plane` of C. `tile` holds A (`M×K` row-major) at offset 0 and
+/// the `K×N` staging (or source) area for B after it: one shared array, so the generated code
+/// declares a single shared buffer (cubecl 0.10 orders several nondeterministically).
 #[cube]
-pub fn matrix_tile_mac(
-    a: &SharedMemory<f32>,
-    b_regs: &Array<f32>,
-    b_shared: &mut SharedMemory<f32>,
-    c_regs: &mut Array<f32>,
-    #[comptime] cfg: MatrixTileConfig,
-) {
+pub fn matrix_tile_mac(tile: &mut SharedMemory<f32>, b_regs: &Array<f32>, c_regs: &mut Array<f32>, #[comptime] cfg: MatrixTileConfig) {
+    let b_off = comptime!(cfg.m * cfg.k);
     let lane = UNIT_POS_PLANE as usize;
     let rows = comptime!(cfg.rows_per_lane());
     let n_cols = cfg.n;
@@ -37,7 +33,7 @@ pub fn matrix_tile_mac(
             if row < cfg.k {
                 #[unroll]
                 for c in 0..n_cols {
-                    b_shared[row * n_cols + c] = b_regs[j * n_cols + c];
+                    tile[b_off + row * n_cols + c] = b_regs[j * n_cols + c];
                 }
             }
         }
@@ -57,7 +53,7 @@ pub fn matrix_tile_mac(
                 for j in 0..rows {
                     let row = lane + j * plane;
                     if row < cfg.m {
-                        c_regs[j * n_cols + c] += a[row * cfg.k + kk] * b;
+                        c_regs[j * n_cols + c] += tile[row * cfg.k + kk] * b;
                     }
                 }
             }
@@ -68,10 +64,10 @@ pub fn matrix_tile_mac(
             let row = lane + j * plane;
             if row < cfg.m {
                 for kk in 0..cfg.k {
-                    let w = a[row * cfg.k + kk];
+                    let w = tile[row * cfg.k + kk];
                     #[unroll]
                     for c in 0..n_cols {
-                        c_regs[j * n_cols + c] += w * b_shared[kk * n_cols + c];
+                        c_regs[j * n_cols + c] += w * tile[b_off + kk * n_cols + c];
                     }
                 }
             }
@@ -92,17 +88,17 @@ pub fn matrix_tile_kernel(a: &Array<f32>, b: &Array<f32>, c: &mut Array<f32>, #[
     let b_base = instance * cfg.k * n_cols;
     let c_base = instance * cfg.m * n_cols;
 
-    let mut a_shared = SharedMemory::<f32>::new(cfg.m * cfg.k);
-    let mut b_shared = SharedMemory::<f32>::new(cfg.k * n_cols);
+    let b_off = comptime!(cfg.m * cfg.k);
+    let mut tile = SharedMemory::<f32>::new(cfg.m * cfg.k + cfg.k * n_cols);
     let mut i = UNIT_POS as usize;
     while i < cfg.m * cfg.k {
-        a_shared[i] = a[a_base + i];
+        tile[i] = a[a_base + i];
         i += CUBE_DIM as usize;
     }
     if comptime!(cfg.b == TileB::Shared) {
         let mut i = UNIT_POS as usize;
         while i < cfg.k * n_cols {
-            b_shared[i] = b[b_base + i];
+            tile[b_off + i] = b[b_base + i];
             i += CUBE_DIM as usize;
         }
     }
@@ -128,7 +124,7 @@ pub fn matrix_tile_kernel(a: &Array<f32>, b: &Array<f32>, c: &mut Array<f32>, #[
         }
     }
 
-    matrix_tile_mac(&a_shared, &b_regs, &mut b_shared, &mut c_regs, cfg);
+    matrix_tile_mac(&mut tile, &b_regs, &mut c_regs, cfg);
 
     #[unroll]
     for j in 0..rows {

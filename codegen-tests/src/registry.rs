@@ -1,0 +1,191 @@
+//! Every public kernel of `cubeaudio-kernels` at representative comptime configurations.
+//! `tests/snapshots.rs::every_public_kernel_is_registered` fails when a `#[cube(launch)]`
+//! kernel is missing here.
+
+use cubeaudio_kernels::activation::{activation_kernel, gating_kernel, ActivationKind, GatingMode};
+use cubeaudio_kernels::biquad::biquad_bank_kernel;
+use cubeaudio_kernels::conv1x1::{conv1x1_kernel, Conv1x1Config, InputSource};
+use cubeaudio_kernels::delay_line::{delay_push_kernel, delay_read_kernel, delay_read_tile_kernel};
+use cubeaudio_kernels::dilated_conv::{dilated_conv_kernel, dilated_conv_push_kernel, DilatedConvConfig, HistorySource};
+use cubeaudio_kernels::fft::{fft_kernel, FftConfig};
+use cubeaudio_kernels::fir::{fir_kernel, fir_push_kernel};
+use cubeaudio_kernels::fused_entities::fused_entities_kernel;
+use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
+use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
+use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
+use cubecl::prelude::*;
+
+use crate::{builder, settings};
+
+/// One kernel at one configuration.
+pub struct KernelCase {
+    /// `<kernel>__<configuration>`: the snapshot name.
+    pub name: &'static str,
+    /// The `#[cube(launch)]` function it instantiates.
+    pub kernel: &'static str,
+    pub cube_dim: u32,
+    define: fn(&mut KernelBuilder),
+}
+
+impl KernelCase {
+    /// The kernel definition a launch would compile, built without a device.
+    pub fn definition(&self) -> KernelDefinition {
+        let mut b = builder();
+        let s = settings(self.kernel, self.cube_dim);
+        s.address_type.register(&mut b.scope);
+        (self.define)(&mut b);
+        b.build(s)
+    }
+}
+
+fn input(b: &mut KernelBuilder) -> NativeExpand<Array<f32>> {
+    <Array<f32> as LaunchArg>::expand(&ArrayCompilationArg { inplace: None }, b)
+}
+
+fn output(b: &mut KernelBuilder) -> NativeExpand<Array<f32>> {
+    <Array<f32> as LaunchArg>::expand_output(&ArrayCompilationArg { inplace: None }, b)
+}
+
+fn input_u32(b: &mut KernelBuilder) -> NativeExpand<Array<u32>> {
+    <Array<u32> as LaunchArg>::expand(&ArrayCompilationArg { inplace: None }, b)
+}
+
+fn u32_arg(b: &mut KernelBuilder) -> NativeExpand<u32> {
+    <u32 as LaunchArg>::expand(&(), b)
+}
+
+fn f32_arg(b: &mut KernelBuilder) -> NativeExpand<f32> {
+    <f32 as LaunchArg>::expand(&(), b)
+}
+
+const CONV1X1_SHARED: Conv1x1Config =
+    Conv1x1Config { out_channels: 16, in_channels: 16, has_bias: true, activation: ActivationKind::FastTanh, input: InputSource::Shared, tile_frames: 64 };
+const CONV1X1_REGISTERS: Conv1x1Config =
+    Conv1x1Config { out_channels: 8, in_channels: 16, has_bias: false, activation: ActivationKind::Identity, input: InputSource::Registers, tile_frames: 64 };
+const TILE_PLANE: MatrixTileConfig = MatrixTileConfig { m: 16, k: 16, n: 4, plane: 32, b: TileB::Registers(TileExchange::Plane) };
+const TILE_SHARED: MatrixTileConfig = MatrixTileConfig { m: 16, k: 16, n: 4, plane: 32, b: TileB::Shared };
+const CONV_GLOBAL: DilatedConvConfig = DilatedConvConfig {
+    in_channels: 16,
+    out_channels: 16,
+    kernel_size: 3,
+    dilation: 512,
+    has_bias: true,
+    ring_size: 2048,
+    history: HistorySource::Global,
+    tile_frames: 64,
+};
+const CONV_SHARED: DilatedConvConfig = DilatedConvConfig { dilation: 4, ring_size: 512, history: HistorySource::SharedTile, ..CONV_GLOBAL };
+
+macro_rules! case {
+    ($name:literal, $kernel:ident, $dim:expr, |$b:ident| $body:expr) => {
+        KernelCase {
+            name: $name,
+            kernel: stringify!($kernel),
+            cube_dim: $dim,
+            define: |$b: &mut KernelBuilder| {
+                $body;
+            },
+        }
+    };
+}
+
+pub fn registry() -> Vec<KernelCase> {
+    vec![
+        case!("activation_kernel__fast_tanh", activation_kernel, 256, |b| {
+            let (i, o, p, f) = (input(b), output(b), input(b), u32_arg(b));
+            activation_kernel::expand(&mut b.scope, i, o, p, f, ActivationKind::FastTanh)
+        }),
+        case!("activation_kernel__prelu", activation_kernel, 256, |b| {
+            let (i, o, p, f) = (input(b), output(b), input(b), u32_arg(b));
+            activation_kernel::expand(&mut b.scope, i, o, p, f, ActivationKind::PReLU)
+        }),
+        case!("gating_kernel__blended_tanh_sigmoid", gating_kernel, 256, |b| {
+            let (i, o, p, q, f) = (input(b), output(b), input(b), input(b), u32_arg(b));
+            gating_kernel::expand(&mut b.scope, i, o, p, q, f, ActivationKind::Tanh, ActivationKind::Sigmoid, GatingMode::Blended)
+        }),
+        case!("delay_push_kernel__size1024", delay_push_kernel, 256, |b| {
+            let (r, i, c, f) = (output(b), input(b), u32_arg(b), u32_arg(b));
+            delay_push_kernel::expand(&mut b.scope, r, i, c, f, 1024)
+        }),
+        case!("delay_read_kernel__size1024", delay_read_kernel, 256, |b| {
+            let (r, o, s, f) = (input(b), output(b), u32_arg(b), u32_arg(b));
+            delay_read_kernel::expand(&mut b.scope, r, o, s, f, 1024)
+        }),
+        case!("delay_read_tile_kernel__16ch_tile64_size1024", delay_read_tile_kernel, 128, |b| {
+            let (r, o, s, f) = (input(b), output(b), u32_arg(b), u32_arg(b));
+            delay_read_tile_kernel::expand(&mut b.scope, r, o, s, f, 16, 64, 1024)
+        }),
+        case!("conv1x1_kernel__16x16_shared_bias_fasttanh", conv1x1_kernel, 64, |b| {
+            let (w, bias, x, y, p, f) = (input(b), input(b), input(b), output(b), input(b), u32_arg(b));
+            conv1x1_kernel::expand(&mut b.scope, w, bias, x, y, p, f, CONV1X1_SHARED)
+        }),
+        case!("conv1x1_kernel__8x16_registers", conv1x1_kernel, 64, |b| {
+            let (w, bias, x, y, p, f) = (input(b), input(b), input(b), output(b), input(b), u32_arg(b));
+            conv1x1_kernel::expand(&mut b.scope, w, bias, x, y, p, f, CONV1X1_REGISTERS)
+        }),
+        case!("matrix_tile_kernel__16x16x4_plane", matrix_tile_kernel, 32, |b| {
+            let (a, bb, c) = (input(b), input(b), output(b));
+            matrix_tile_kernel::expand(&mut b.scope, a, bb, c, TILE_PLANE)
+        }),
+        case!("matrix_tile_kernel__16x16x4_shared", matrix_tile_kernel, 32, |b| {
+            let (a, bb, c) = (input(b), input(b), output(b));
+            matrix_tile_kernel::expand(&mut b.scope, a, bb, c, TILE_SHARED)
+        }),
+        case!("dilated_conv_kernel__16ch_k3_d512_global", dilated_conv_kernel, 64, |b| {
+            let (w, bias, r, y, c, f) = (input(b), input(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            dilated_conv_kernel::expand(&mut b.scope, w, bias, r, y, c, f, CONV_GLOBAL)
+        }),
+        case!("dilated_conv_kernel__16ch_k3_d4_shared_tile", dilated_conv_kernel, 64, |b| {
+            let (w, bias, r, y, c, f) = (input(b), input(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            dilated_conv_kernel::expand(&mut b.scope, w, bias, r, y, c, f, CONV_SHARED)
+        }),
+        case!("dilated_conv_push_kernel__16ch_size2048", dilated_conv_push_kernel, 256, |b| {
+            let (r, i, c, f) = (output(b), input(b), u32_arg(b), u32_arg(b));
+            dilated_conv_push_kernel::expand(&mut b.scope, r, i, c, f, CONV_GLOBAL)
+        }),
+        case!("smoothed_gain_kernel", smoothed_gain_kernel, 64, |b| {
+            let (i, o, s, t, c, f) = (input(b), output(b), output(b), input(b), f32_arg(b), u32_arg(b));
+            smoothed_gain_kernel::expand(&mut b.scope, i, o, s, t, c, f)
+        }),
+        case!("smoothed_mix_kernel", smoothed_mix_kernel, 64, |b| {
+            let (d, w, o, s, t, c, f) = (input(b), input(b), output(b), output(b), input(b), f32_arg(b), u32_arg(b));
+            smoothed_mix_kernel::expand(&mut b.scope, d, w, o, s, t, c, f)
+        }),
+        case!("biquad_bank_kernel__3_sections", biquad_bank_kernel, 64, |b| {
+            let (i, o, k, s, c, f) = (input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            biquad_bank_kernel::expand(&mut b.scope, i, o, k, s, c, f, 3)
+        }),
+        case!("fir_push_kernel__size1024", fir_push_kernel, 256, |b| {
+            let (r, i, c, f) = (output(b), input(b), u32_arg(b), u32_arg(b));
+            fir_push_kernel::expand(&mut b.scope, r, i, c, f, 1024)
+        }),
+        case!("fir_kernel__300_taps_size1024", fir_kernel, 256, |b| {
+            let (r, t, o, c, f) = (input(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            fir_kernel::expand(&mut b.scope, r, t, o, c, f, 300, 1024)
+        }),
+        case!("fft_kernel__1024_forward", fft_kernel, 256, |b| {
+            let (i, o, t) = (input(b), output(b), input(b));
+            fft_kernel::expand(&mut b.scope, i, o, t, FftConfig { size: 1024, inverse: false, normalize: false })
+        }),
+        case!("fft_kernel__256_inverse_normalized", fft_kernel, 128, |b| {
+            let (i, o, t) = (input(b), output(b), input(b));
+            fft_kernel::expand(&mut b.scope, i, o, t, FftConfig { size: 256, inverse: true, normalize: true })
+        }),
+        case!("pconv_input_kernel__block128", pconv_input_kernel, 128, |b| {
+            let (i, p, d, t, s, n) = (input(b), output(b), output(b), input(b), u32_arg(b), u32_arg(b));
+            pconv_input_kernel::expand(&mut b.scope, i, p, d, t, s, n, 128)
+        }),
+        case!("pconv_mac_kernel__block128", pconv_mac_kernel, 256, |b| {
+            let (d, h, a, s, n) = (input(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            pconv_mac_kernel::expand(&mut b.scope, d, h, a, s, n, 128)
+        }),
+        case!("pconv_output_kernel__block128", pconv_output_kernel, 128, |b| {
+            let (a, o, t) = (input(b), output(b), input(b));
+            pconv_output_kernel::expand(&mut b.scope, a, o, t, 128)
+        }),
+        case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
+            let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
+            fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
+        }),
+    ]
+}
