@@ -19,11 +19,12 @@ run() {
     "$@" 2>&1 | tee -a "$log"
 }
 
-run cargo test --release --workspace --exclude cubeaudio-kernels
-run cargo test --release -p cubeaudio-kernels -- --nocapture
+# One invocation for the whole workspace: cargo builds each distinct feature set of cubecl
+# separately, so splitting this by crate would compile cubecl twice.
+run cargo test --release --workspace -- --nocapture
 run cargo test --release -p cubeaudio-kernels --no-default-features --features wgpu -- --nocapture
 
-ran=$(grep -c '^\[kernel-test\] .*: runtime ' "$log" || true)
+ran=$(grep -c '^\[kernel-test\] .*: runtime .* | adapter ' "$log" || true)
 skipped=$(grep -c '^\[kernel-test\] SKIPPED' "$log" || true)
 echo "kernel tests: $ran ran on a device, $skipped skipped"
 grep -o 'runtime [^|]* | adapter [^(]*' "$log" | sort | uniq -c || true

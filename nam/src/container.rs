@@ -69,4 +69,7 @@ impl Dsp for SlimmableContainer {
     fn flops_per_sample(&self) -> usize {
         self.model().flops_per_sample()
     }
+    fn as_wavenet(&self) -> Option<&crate::wavenet::WaveNet> {
+        self.model().as_wavenet()
+    }
 }

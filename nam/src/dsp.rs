@@ -26,6 +26,11 @@ pub trait Dsp: Send {
     fn receptive_field(&self) -> Option<usize> {
         Some(self.prewarm_samples())
     }
+    /// The WaveNet this model runs now (itself, or a container's active submodel), for the GPU
+    /// engine.
+    fn as_wavenet(&self) -> Option<&crate::wavenet::WaveNet> {
+        None
+    }
     /// Floating-point operations per output sample (SPEC §12).
     fn flops_per_sample(&self) -> usize;
 }

@@ -12,6 +12,7 @@ pub mod convnet;
 pub mod dsp;
 pub mod error;
 pub mod example_signal;
+pub mod gpu;
 pub mod info;
 mod json;
 pub mod linear;

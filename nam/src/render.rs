@@ -17,8 +17,23 @@ pub enum OutputFormat {
     Int24,
 }
 
+/// Where a render runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// CUDA, else a hardware Vulkan/Metal adapter, else a software one (lavapipe), else the CPU
+    /// engine; also the CPU engine when the GPU engine does not run the model.
+    Auto,
+    Cpu,
+    Cuda,
+    /// wgpu on a Vulkan adapter.
+    Vulkan,
+    /// wgpu on its best adapter (Vulkan or Metal).
+    Wgpu,
+}
+
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
+    pub backend: Backend,
     pub buffer: usize,
     pub fast_tanh: bool,
     pub slim: Option<f64>,
@@ -27,6 +42,10 @@ pub struct RenderOptions {
 
 #[derive(Debug, Clone)]
 pub struct RenderReport {
+    /// The engine and device that ran, e.g. `cpu`, `cuda on NVIDIA H200`.
+    pub backend: String,
+    /// Why `auto` did not pick a GPU, when it did not.
+    pub fallback: Option<String>,
     pub frames: usize,
     pub channels: usize,
     pub input_rate: u32,
@@ -144,33 +163,52 @@ pub fn resample(channels: &[Vec<f32>], from: u32, to: u32) -> Result<Vec<Vec<f32
     Ok(out.into_iter().map(|c| c[delay..delay + expected].iter().map(|&v| v as f32).collect()).collect())
 }
 
-/// Renders `input` through `model` into `output`; `progress` is told the frames done.
-pub fn render_file(model_path: &Path, input: &Path, output: &Path, opts: &RenderOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<RenderReport> {
-    let (channels, input_rate) = read_wav(input)?;
-    let loaded = load_file(model_path, LoadOptions { fast_tanh: opts.fast_tanh })?;
-    if loaded.dsp.in_channels() != 1 || loaded.dsp.out_channels() != 1 {
-        return Err(NamError::Request(format!(
-            "{}: renders need a mono-in/mono-out model; this one is {}→{} channels",
-            model_path.display(),
-            loaded.dsp.in_channels(),
-            loaded.dsp.out_channels()
-        )));
+/// GPU render: every channel is a stream of one batch, one launch per buffer.
+fn render_gpu<R: cubecl::Runtime>(
+    client: &cubecl::prelude::ComputeClient<R>,
+    model_path: &Path,
+    channels: &[Vec<f32>],
+    opts: &RenderOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Vec<f32>>, u64)> {
+    let loaded: Vec<_> = (0..channels.len())
+        .map(|_| {
+            let mut m = load_file(model_path, LoadOptions { fast_tanh: opts.fast_tanh })?;
+            if let Some(s) = opts.slim {
+                if !m.dsp.set_slim(s).map_err(|e| e.in_file(model_path))? {
+                    return Err(NamError::Request("this model is not slimmable".into()).in_file(model_path));
+                }
+            }
+            Ok(m)
+        })
+        .collect::<Result<_>>()?;
+    let nets = loaded
+        .iter()
+        .map(|m| m.dsp.as_wavenet().ok_or_else(|| NamError::Unsupported { architecture: m.architecture.clone(), reason: "the GPU engine runs WaveNet models only so far".into() }))
+        .collect::<Result<Vec<_>>>()?;
+    let mut batch = crate::gpu::GpuWaveNetBatch::new(client, &nets, opts.buffer)?;
+    let len = channels.first().map_or(0, Vec::len);
+    let mut outs = vec![vec![0.0f32; len]; channels.len()];
+    let mut at = 0;
+    while at < len {
+        let n = opts.buffer.min(len - at);
+        let ins: Vec<&[f32]> = channels.iter().map(|c| &c[at..at + n]).collect();
+        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
+        batch.process(&ins, &mut ys)?;
+        at += n;
+        progress(at * channels.len(), len * channels.len());
     }
-    let model_rate = loaded.sample_rate.unwrap_or(48_000.0).round() as u32;
-    let start = Instant::now();
-    let at_model_rate = resample(&channels, input_rate, model_rate)?;
-    let total: usize = at_model_rate.iter().map(Vec::len).sum();
+    Ok((outs, batch.sanitized_samples()))
+}
+
+fn render_cpu(model_path: &Path, channels: &[Vec<f32>], opts: &RenderOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<(Vec<Vec<f32>>, u64)> {
+    let total: usize = channels.iter().map(Vec::len).sum();
     let mut done = 0;
     let mut rendered = Vec::with_capacity(channels.len());
     let mut sanitized = 0;
-    let mut first = Some(loaded);
-    for signal in &at_model_rate {
+    for signal in channels {
         // Each channel gets its own instance, as a multichannel host would run it.
-        let dsp = match first.take() {
-            Some(m) => m.dsp,
-            None => load_file(model_path, LoadOptions { fast_tanh: opts.fast_tanh })?.dsp,
-        };
-        let mut model = Model::new(dsp);
+        let mut model = Model::new(load_file(model_path, LoadOptions { fast_tanh: opts.fast_tanh })?.dsp);
         if let Some(s) = opts.slim {
             model.set_slim(s).map_err(|e| e.in_file(model_path))?;
         }
@@ -184,10 +222,86 @@ pub fn render_file(model_path: &Path, input: &Path, output: &Path, opts: &Render
         sanitized += model.sanitized_samples();
         rendered.push(out);
     }
+    Ok((rendered, sanitized))
+}
+
+/// Renders `input` through `model` into `output` on `opts.backend`; `progress` is told the
+/// samples done.
+pub fn render_file(model_path: &Path, input: &Path, output: &Path, opts: &RenderOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<RenderReport> {
+    let (channels, input_rate) = read_wav(input)?;
+    let loaded = load_file(model_path, LoadOptions { fast_tanh: opts.fast_tanh })?;
+    if loaded.dsp.in_channels() != 1 || loaded.dsp.out_channels() != 1 {
+        return Err(NamError::Request(format!(
+            "{}: renders need a mono-in/mono-out model; this one is {}→{} channels",
+            model_path.display(),
+            loaded.dsp.in_channels(),
+            loaded.dsp.out_channels()
+        )));
+    }
+    let model_rate = loaded.sample_rate.unwrap_or(48_000.0).round() as u32;
+    drop(loaded);
+    let start = Instant::now();
+    let at_model_rate = resample(&channels, input_rate, model_rate)?;
+    let mut fallback = None;
+    let gpu = |choice: Backend, progress: &mut dyn FnMut(usize, usize)| -> Result<Option<(String, (Vec<Vec<f32>>, u64))>> {
+        use cubeaudio_kernels::device;
+        let mut cuda = || -> Result<Option<(String, (Vec<Vec<f32>>, u64))>> {
+            #[cfg(feature = "cuda")]
+            {
+                let (client, info) = device::cuda::open(0).map_err(|e| NamError::Request(format!("CUDA: {e}")))?;
+                return Ok(Some((info.to_string(), render_gpu(&client, model_path, &at_model_rate, opts, &mut *progress)?)));
+            }
+            #[allow(unreachable_code)]
+            Err(NamError::Request("CUDA is not compiled into this build".into()))
+        };
+        let _ = &cuda;
+        match choice {
+            Backend::Cuda => cuda(),
+            _ => {
+                #[cfg(feature = "wgpu")]
+                {
+                    let (client, info) = device::wgpu_device::open_best().map_err(|e| NamError::Request(format!("wgpu: {e}")))?;
+                    if choice == Backend::Vulkan && !info.adapter.contains("(Vulkan") {
+                        return Err(NamError::Request(format!("no Vulkan adapter (found {})", info.adapter)));
+                    }
+                    return Ok(Some((info.to_string(), render_gpu(&client, model_path, &at_model_rate, opts, &mut *progress)?)));
+                }
+                #[allow(unreachable_code)]
+                Err(NamError::Request("wgpu is not compiled into this build".into()))
+            }
+        }
+    };
+    let (backend, (rendered, sanitized)) = match opts.backend {
+        Backend::Cpu => ("cpu".to_string(), render_cpu(model_path, &at_model_rate, opts, progress)?),
+        Backend::Cuda | Backend::Vulkan | Backend::Wgpu => gpu(opts.backend, progress)?.expect("explicit backend renders or errs"),
+        Backend::Auto => {
+            let mut picked = None;
+            let mut reasons = Vec::new();
+            for choice in [Backend::Cuda, Backend::Wgpu] {
+                match gpu(choice, progress) {
+                    Ok(Some(r)) => {
+                        picked = Some(r);
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(e) => reasons.push(e.to_string()),
+                }
+            }
+            match picked {
+                Some(r) => r,
+                None => {
+                    fallback = Some(reasons.join("; "));
+                    ("cpu".to_string(), render_cpu(model_path, &at_model_rate, opts, progress)?)
+                }
+            }
+        }
+    };
     let back = resample(&rendered, model_rate, input_rate)?;
     let elapsed = start.elapsed();
     write_wav(output, &back, input_rate, opts.format)?;
     Ok(RenderReport {
+        backend,
+        fallback,
         frames: channels[0].len(),
         channels: channels.len(),
         input_rate,

@@ -143,6 +143,45 @@ pub fn activate(x: f32, params: &Array<f32>, channel: usize, #[comptime] kind: A
     y
 }
 
+/// Runtime code of an [`ActivationKind`] for kernels that pick the activation per layer at run
+/// time (one compiled kernel for every model): see [`activate_dynamic`].
+pub fn activation_code(kind: ActivationKind) -> u32 {
+    kind as u32
+}
+
+/// [`activate`] with the kind chosen at run time (`code` from [`activation_code`]) and its
+/// parameters passed directly: `slope` for LeakyReLU/PReLU, `lo, hi, lo_slope, hi_slope` for
+/// LeakyHardtanh (others ignore them).
+#[allow(unused_assignments)] // `y` is declared before the runtime branches that assign it
+#[cube]
+pub fn activate_dynamic(x: f32, code: u32, slope: f32, lo: f32, hi: f32, lo_slope: f32, hi_slope: f32) -> f32 {
+    let mut y = x;
+    if code == 1 {
+        y = exact_tanh(x);
+    } else if code == 2 {
+        y = fast_tanh(x);
+    } else if code == 3 {
+        y = sigmoid(x);
+    } else if code == 4 {
+        y = select(x > 0.0, x, 0.0);
+    } else if code == 5 || code == 6 {
+        y = select(x > 0.0, x, slope * x);
+    } else if code == 7 {
+        y = f32::clamp(x, -1.0, 1.0);
+    } else if code == 8 {
+        let below = (x - lo) * lo_slope + lo;
+        let above = (x - hi) * hi_slope + hi;
+        y = select(x < lo, below, select(x > hi, above, x));
+    } else if code == 9 {
+        y = x / (1.0 + f32::abs(x));
+    } else if code == 10 {
+        y = x * sigmoid(x);
+    } else if code == 11 {
+        y = x * f32::clamp(x + 3.0, 0.0, 6.0) * (1.0 / 6.0);
+    }
+    y
+}
+
 /// Combines the two halves of a gated unit.
 #[cube]
 pub fn gate(

@@ -271,4 +271,7 @@ impl Dsp for WaveNet {
     fn flops_per_sample(&self) -> usize {
         self.flops_per_sample_impl()
     }
+    fn as_wavenet(&self) -> Option<&WaveNet> {
+        Some(self)
+    }
 }

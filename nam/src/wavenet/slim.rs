@@ -90,4 +90,7 @@ impl Dsp for SlimmableWaveNet {
     fn flops_per_sample(&self) -> usize {
         self.active.flops()
     }
+    fn as_wavenet(&self) -> Option<&WaveNet> {
+        Some(&self.active)
+    }
 }

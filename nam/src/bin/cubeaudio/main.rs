@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use cubeaudio_nam::render::{render_file, OutputFormat, RenderOptions};
+use cubeaudio_nam::render::{render_file, Backend as RenderBackend, OutputFormat, RenderOptions};
 use cubeaudio_nam::{info, load_file, LoadOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,16 +18,16 @@ struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
-    /// Best available: CUDA, then a hardware Vulkan/Metal adapter, then lavapipe, then the CPU.
-    /// Only the CPU engine exists so far, so `auto` picks it and says so.
+    /// Best available: CUDA, then a hardware Vulkan/Metal adapter, then a software one
+    /// (lavapipe), then the CPU engine — which also runs models the GPU engine does not support.
     Auto,
-    /// The CPU reference engine (bit-for-bit the maths of the NAM core, f32).
+    /// The CPU reference engine (the maths of the NAM core, f32).
     Cpu,
-    /// GPU engine on CUDA (not implemented yet).
+    /// The GPU engine on CUDA (WaveNet models).
     Cuda,
-    /// GPU engine on Vulkan (not implemented yet).
+    /// The GPU engine on a Vulkan adapter through wgpu (WaveNet models).
     Vulkan,
-    /// GPU engine on wgpu's default adapter (not implemented yet).
+    /// The GPU engine on wgpu's best adapter, Vulkan or Metal (WaveNet models).
     Wgpu,
 }
 
@@ -89,13 +89,12 @@ fn render(
     slim: Option<f64>,
     format: Format,
 ) -> Result<()> {
-    let backend_name = match backend {
-        Backend::Cpu => "cpu",
-        Backend::Auto => {
-            eprintln!("backend auto: no GPU NAM engine in this build yet, using the CPU engine");
-            "cpu"
-        }
-        other => bail!("backend {other:?} is not available: the GPU NAM engine is not implemented yet; use --backend cpu or auto"),
+    let backend = match backend {
+        Backend::Auto => RenderBackend::Auto,
+        Backend::Cpu => RenderBackend::Cpu,
+        Backend::Cuda => RenderBackend::Cuda,
+        Backend::Vulkan => RenderBackend::Vulkan,
+        Backend::Wgpu => RenderBackend::Wgpu,
     };
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
@@ -106,6 +105,7 @@ fn render(
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}").expect("valid template"));
     let opts = RenderOptions {
+        backend,
         buffer,
         fast_tanh: !exact_tanh,
         slim,
@@ -121,6 +121,9 @@ fn render(
     })
     .with_context(|| format!("rendering {} through {}", input.display(), model.display()))?;
     bar.finish_and_clear();
+    if let Some(why) = &report.fallback {
+        eprintln!("backend auto: no GPU could run this render ({why}); used the CPU engine");
+    }
     if report.resampled {
         eprintln!("resampled {} Hz → {} Hz (model rate) and back", report.input_rate, report.model_rate);
     }
@@ -128,7 +131,8 @@ fn render(
         eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
     }
     println!(
-        "backend {backend_name} | {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
+        "backend {} | {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
+        report.backend,
         report.channels,
         report.audio_seconds(),
         report.elapsed.as_secs_f64(),

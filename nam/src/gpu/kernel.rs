@@ -1,0 +1,267 @@
+//! One launch per buffer for a whole batch of WaveNet streams: cube `s` runs stream `s` — its own
+//! model (plan + weights) and its own history — through every layer of every array, a tile of
+//! [`TILE`] frames at a time, activations in shared memory, histories in device rings.
+//!
+//! Streams of different models (different channel counts, layer counts, kernel sizes,
+//! activations) share the launch: the plan is read at run time, so one compiled kernel serves
+//! every model within [`MAX_ROWS`].
+
+use cubeaudio_kernels::activation::activate_dynamic;
+use cubecl::prelude::*;
+
+/// Frames per tile (a shared-memory row). 5 blocks of `MAX_ROWS × TILE` floats plus the input
+/// stay under 32 KiB, the shared-memory floor of Vulkan/WebGPU devices (lavapipe included).
+pub const TILE: usize = 32;
+/// Largest row count of any activation block (channels, gate rows, head rows).
+pub const MAX_ROWS: usize = 32;
+/// u32 per stream in the meta array: plan, weights, state, input, output offsets and cursor.
+pub const META: usize = 8;
+/// u32 per array header and per layer in a plan (see `plan.rs`).
+pub const ARRAY_HEADER: usize = 16;
+pub const LAYER_RECORD: usize = 8;
+
+const BLOCK: usize = MAX_ROWS * TILE;
+const X: usize = 0;
+const Z: usize = BLOCK;
+const A: usize = 2 * BLOCK;
+const H: usize = 3 * BLOCK;
+const HO: usize = 4 * BLOCK;
+const IN: usize = 5 * BLOCK;
+const SHARED: usize = 5 * BLOCK + TILE;
+
+#[cube]
+fn ring_at(state_base: usize, ring: usize, size: usize, row: usize, position: usize) -> usize {
+    state_base + ring + row * size + (position & (size - 1))
+}
+
+#[cube]
+fn act(x: f32, code: u32, weights: &Array<f32>, p: usize) -> f32 {
+    activate_dynamic(x, code, weights[p], weights[p + 1], weights[p + 2], weights[p + 3], weights[p + 4])
+}
+
+#[allow(unused_assignments)] // runtime branches assign variables declared before them
+#[cube(launch)]
+pub fn wavenet_streams_kernel(
+    meta: &Array<u32>,
+    plan: &Array<u32>,
+    weights: &Array<f32>,
+    state: &mut Array<f32>,
+    input: &Array<f32>,
+    output: &mut Array<f32>,
+    frames: u32,
+) {
+    let m = CUBE_POS * META;
+    let p0 = meta[m] as usize;
+    let wb = meta[m + 1] as usize;
+    let sb = meta[m + 2] as usize;
+    let in_off = meta[m + 3] as usize;
+    let out_off = meta[m + 4] as usize;
+    let cursor = meta[m + 5] as usize;
+    let n_arrays = plan[p0] as usize;
+    let head_scale = weights[wb + plan[p0 + 1] as usize];
+    let total = frames as usize;
+    let unit = UNIT_POS as usize;
+    let step = CUBE_DIM as usize;
+    let mut sh = SharedMemory::<f32>::new(SHARED);
+
+    // Runtime zero: a plain `0` would be a compile-time value the loop cannot advance.
+    let mut start = total - total;
+    while start < total {
+        let mut n = total - start;
+        if n > TILE {
+            n = TILE;
+        }
+        let pos = cursor + start;
+        let mut i = unit;
+        while i < TILE {
+            let mut v = 0.0f32;
+            if i < n {
+                v = input[in_off + start + i];
+            }
+            sh[IN + i] = v;
+            i += step;
+        }
+        sync_cube();
+
+        let mut ap = p0 + 2;
+        for a in 0..n_arrays {
+            let c = plan[ap + 1] as usize;
+            let g = plan[ap + 2] as usize;
+            let b = plan[ap + 3] as usize;
+            let gating = plan[ap + 4];
+            let hs = plan[ap + 5] as usize;
+            let hout = plan[ap + 6] as usize;
+            let hk = plan[ap + 7] as usize;
+            let hd = plan[ap + 8] as usize;
+            let head_bias = plan[ap + 9];
+            let layers = plan[ap + 10] as usize;
+            let w_re = wb + plan[ap + 11] as usize;
+            let w_head = wb + plan[ap + 12] as usize;
+            let head_ring = plan[ap + 13] as usize;
+            let head_size = plan[ap + 14] as usize;
+            let l1x1 = plan[ap + 15];
+            let input_rows = plan[ap] as usize;
+
+            // Rechannel into Z (array 0 reads the raw input, later ones the previous layers' x),
+            // then move it to X; the head accumulator starts from the previous array's head.
+            let mut src = a - a + X;
+            if a == 0 {
+                src = a - a + IN;
+            }
+            let mut i = unit;
+            while i < c * TILE {
+                let r = i / TILE;
+                let t = i % TILE;
+                let mut acc = 0.0f32;
+                for k in 0..input_rows {
+                    acc += weights[w_re + r * input_rows + k] * sh[src + k * TILE + t];
+                }
+                sh[Z + i] = acc;
+                i += step;
+            }
+            sync_cube();
+            let mut i = unit;
+            while i < MAX_ROWS * TILE {
+                let r = i / TILE;
+                if r < c {
+                    sh[X + i] = sh[Z + i];
+                }
+                if r < hs {
+                    let mut h = 0.0f32;
+                    if a > 0 {
+                        h = sh[HO + i];
+                    }
+                    sh[H + i] = h;
+                }
+                i += step;
+            }
+            sync_cube();
+
+            let mut lp = ap + ARRAY_HEADER;
+            for _l in 0..layers {
+                let kk = plan[lp] as usize;
+                let d = plan[lp + 1] as usize;
+                let code = plan[lp + 2];
+                let sec = plan[lp + 3];
+                let w = wb + plan[lp + 4] as usize;
+                let ring = plan[lp + 5] as usize;
+                let size = plan[lp + 6] as usize;
+                let pa = wb + plan[lp + 7] as usize;
+
+                // History: this tile's layer input goes into the ring.
+                let mut i = unit;
+                while i < c * TILE {
+                    let r = i / TILE;
+                    let t = i % TILE;
+                    if t < n {
+                        state[ring_at(sb, ring, size, r, pos + t)] = sh[X + i];
+                    }
+                    i += step;
+                }
+                sync_storage();
+                sync_cube();
+
+                // z = conv(x) + bias + mixin · input
+                let w_bias = w + g * c * kk;
+                let w_mix = w_bias + g;
+                let mut i = unit;
+                while i < g * TILE {
+                    let o = i / TILE;
+                    let t = i % TILE;
+                    let mut acc = weights[w_bias + o] + weights[w_mix + o] * sh[IN + t];
+                    for ci in 0..c {
+                        for tap in 0..kk {
+                            let back = d * (kk - 1 - tap);
+                            let x = state[ring_at(sb, ring, size, ci, pos + t + size - back)];
+                            acc += weights[w + (o * c + ci) * kk + tap] * x;
+                        }
+                    }
+                    sh[Z + i] = acc;
+                    i += step;
+                }
+                sync_cube();
+
+                // a = act(z[0:B]) (⊙ sec(z[B:2B]) when gated, blended when blended)
+                let mut i = unit;
+                while i < b * TILE {
+                    let z = sh[Z + i];
+                    let mut y = act(z, code, weights, pa);
+                    if gating != 0 {
+                        let zs = sh[Z + b * TILE + i];
+                        let alpha = act(zs, sec, weights, pa + 5);
+                        if gating == 1 {
+                            y = y * alpha;
+                        } else {
+                            y = alpha * y + (1.0 - alpha) * z;
+                        }
+                    }
+                    sh[A + i] = y;
+                    i += step;
+                }
+                sync_cube();
+
+                // x += layer1x1(a) + bias; head += a
+                let w_l1 = w_mix + g;
+                let mut i = unit;
+                while i < MAX_ROWS * TILE {
+                    let r = i / TILE;
+                    let t = i % TILE;
+                    if r < c && l1x1 != 0 {
+                        let mut acc = weights[w_l1 + c * b + r];
+                        for j in 0..b {
+                            acc += weights[w_l1 + r * b + j] * sh[A + j * TILE + t];
+                        }
+                        sh[X + i] += acc;
+                    }
+                    if r < hs {
+                        sh[H + i] += sh[A + i];
+                    }
+                    i += step;
+                }
+                sync_cube();
+                lp += LAYER_RECORD;
+            }
+
+            // Head rechannel: a causal conv with its own history of the head accumulator.
+            let mut i = unit;
+            while i < hs * TILE {
+                let r = i / TILE;
+                let t = i % TILE;
+                if t < n {
+                    state[ring_at(sb, head_ring, head_size, r, pos + t)] = sh[H + i];
+                }
+                i += step;
+            }
+            sync_storage();
+            sync_cube();
+            let w_hb = w_head + hout * hs * hk;
+            let mut i = unit;
+            while i < hout * TILE {
+                let o = i / TILE;
+                let t = i % TILE;
+                let mut acc = 0.0f32;
+                if head_bias != 0 {
+                    acc = weights[w_hb + o];
+                }
+                for r in 0..hs {
+                    for tap in 0..hk {
+                        let back = hd * (hk - 1 - tap);
+                        acc += weights[w_head + (o * hs + r) * hk + tap] * state[ring_at(sb, head_ring, head_size, r, pos + t + head_size - back)];
+                    }
+                }
+                sh[HO + i] = acc;
+                i += step;
+            }
+            sync_cube();
+            ap = lp;
+        }
+
+        let mut i = unit;
+        while i < n {
+            output[out_off + start + i] = head_scale * sh[HO + i];
+            i += step;
+        }
+        sync_cube();
+        start += TILE;
+    }
+}

@@ -1,0 +1,12 @@
+//! NAM on the GPU: a batch of WaveNet streams (different models allowed) processed by one
+//! launch per buffer, histories kept on the device. Supported: the WaveNet family real captures
+//! use (any channel counts up to 32, any kernel sizes and dilations, every activation, gating
+//! none/gated/blended, layer1x1 on or off, head rechannel of any kernel and dilation, several
+//! arrays, A2 and slimmable models through their active WaveNet). Not yet: FiLM, head1x1,
+//! condition_dsp, post-stack heads, LSTM, ConvNet, Linear — [`GpuWaveNetBatch::new`] says which.
+
+mod engine;
+pub mod kernel;
+pub mod plan;
+
+pub use engine::GpuWaveNetBatch;

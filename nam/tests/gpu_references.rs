@@ -1,0 +1,105 @@
+//! The GPU WaveNet engine against the official core's references: every reference whose model
+//! the GPU engine runs becomes one stream of a single batch (one launch per buffer for all of
+//! them, models mixed), at buffer sizes 32, 64, 128 and 4096, within `1e-4 · max(1, peak)`.
+//! Runs on every runtime with a device; like the kernel suite, a missing device fails when
+//! `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly otherwise.
+
+mod common;
+
+use common::{manifest, read_f32, shared_nam};
+use cubeaudio_nam::gpu::GpuWaveNetBatch;
+use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
+use cubecl::prelude::*;
+
+fn required(runtime: &str) -> bool {
+    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
+        Ok(l) => l,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".into(),
+        Err(_) => String::new(),
+    };
+    list.split(',').any(|r| r.trim() == runtime)
+}
+
+struct Case {
+    label: String,
+    model: LoadedModel,
+    input: Vec<f32>,
+    expected: Vec<f32>,
+}
+
+fn cases() -> Vec<Case> {
+    let dir = shared_nam();
+    let mut out = Vec::new();
+    for r in manifest() {
+        let mut model = load_file(&dir.join("models").join(&r.model), LoadOptions { fast_tanh: r.fast_tanh }).unwrap();
+        if let Some(s) = r.slim {
+            model.dsp.set_slim(s).unwrap();
+        }
+        let Some(net) = model.dsp.as_wavenet() else { continue };
+        if let Err(e) = cubeaudio_nam::gpu::plan::ModelPlan::build(net) {
+            println!("not on the GPU engine: {} {}: {e}", r.model, r.variant);
+            continue;
+        }
+        out.push(Case {
+            label: format!("{} {} {}", r.model, r.variant, r.input),
+            model,
+            input: read_f32(&dir.join("refs").join(&r.input)),
+            expected: read_f32(&dir.join("refs").join(&r.output)),
+        });
+    }
+    out
+}
+
+fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    let cases = cases();
+    assert!(cases.len() >= 20, "only {} references run on the GPU engine", cases.len());
+    let nets: Vec<_> = cases.iter().map(|c| c.model.dsp.as_wavenet().unwrap()).collect();
+    for buffer in [64usize, 32, 128, 4096] {
+        let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
+        let len = cases[0].input.len();
+        let mut outs = vec![vec![0.0f32; len]; cases.len()];
+        let mut at = 0;
+        while at < len {
+            let n = buffer.min(len - at);
+            let ins: Vec<&[f32]> = cases.iter().map(|c| &c.input[at..at + n]).collect();
+            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
+            batch.process(&ins, &mut ys).unwrap();
+            at += n;
+        }
+        let mut worst = 0.0f64;
+        for (case, got) in cases.iter().zip(&outs) {
+            let peak = case.expected.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+            let err = got.iter().zip(&case.expected).map(|(a, e)| (a - e).abs() as f64).fold(0.0, f64::max);
+            assert!(got.iter().all(|v| v.is_finite()), "{}: non-finite output", case.label);
+            assert!(err <= 1e-4 * peak.max(1.0), "{device} buffer {buffer}: {}: max |err| {err:.3e} (peak {peak:.3})", case.label);
+            worst = worst.max(err / peak.max(1.0));
+        }
+        println!("[gpu-nam] {device}: {} streams in one batch, buffer {buffer}: worst relative error {worst:.3e}", cases.len());
+    }
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn gpu_engine_matches_core_on_wgpu() {
+    match cubeaudio_kernels::device::wgpu_device::open_best() {
+        Ok((client, info)) => {
+            println!("[gpu-nam] runtime {} | adapter {}", info.runtime, info.adapter);
+            run(&client, &info.to_string());
+        }
+        Err(e) if required("wgpu") => panic!("wgpu required but unavailable: {e}"),
+        Err(e) => eprintln!("[gpu-nam] SKIPPED wgpu: {e}"),
+    }
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn gpu_engine_matches_core_on_cuda() {
+    match cubeaudio_kernels::device::cuda::open(0) {
+        Ok((client, info)) => {
+            println!("[gpu-nam] runtime {} | adapter {}", info.runtime, info.adapter);
+            run(&client, &info.to_string());
+        }
+        Err(e) if required("cuda") => panic!("cuda required but unavailable: {e}"),
+        Err(e) => eprintln!("[gpu-nam] SKIPPED cuda: {e}"),
+    }
+}
