@@ -25,6 +25,37 @@ status=0
 export CUBEAUDIO_REQUIRE=cuda,wgpu
 /tmp/cubeaudio-bin/suite-spirv --nocapture --test-threads=4 >"$out/suite-cuda-spirv.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
+# The GPU NAM engine against the core's references, on CUDA and on Vulkan.
+CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 >"$out/gpu-nam.log" 2>&1 || status=1
+grep -E '^\[gpu-nam\]|^test result' "$out/gpu-nam.log"
+
+if [ "${LONG:-0}" = 1 ]; then
+    # A 10-minute guitar-like file through the standard model on CUDA, Vulkan and the CPU engine;
+    # the GPU renders must match the CPU render.
+    python3 - <<'PY'
+import numpy as np, wave
+w = wave.open('.carry/di_guitar.wav'); x = np.frombuffer(w.readframes(w.getnframes()), dtype='<i2').astype(np.float32) / 32768
+reps = int(np.ceil(600 * 48000 / len(x))); rng = np.random.default_rng(7)
+y = np.concatenate([x * rng.uniform(0.3, 1.0) for _ in range(reps)])[: 600 * 48000]
+o = wave.open('/tmp/ten-minutes.wav', 'wb'); o.setnchannels(1); o.setsampwidth(2); o.setframerate(48000)
+o.writeframes((np.clip(y, -1, 1) * 32767).astype('<i2').tobytes()); o.close()
+PY
+    for b in cuda vulkan cpu; do
+        /tmp/cubeaudio-bin/cubeaudio render --model .carry/clean.nam --input /tmp/ten-minutes.wav --output /tmp/ten-$b.wav --backend $b --buffer 512 2>&1 | tail -1 | tee -a "$out/ten-minutes.log"
+    done
+    python3 - <<'PY' | tee -a "$out/ten-minutes.log"
+import numpy as np, wave
+def read(p):
+    w = wave.open(p) if False else None
+    import struct
+    data = open(p, 'rb').read(); i = data.find(b'data'); n = struct.unpack('<I', data[i+4:i+8])[0]
+    return np.frombuffer(data[i+8:i+8+n], dtype='<f4')
+cpu = read('/tmp/ten-cpu.wav'); peak = np.abs(cpu).max()
+for b in ['cuda', 'vulkan']:
+    g = read(f'/tmp/ten-{b}.wav'); err = np.abs(g - cpu).max()
+    print(f'{b} vs cpu over {len(cpu)/48000:.0f} s: max |err| {err:.3e}, peak {peak:.3f}, relative {err/max(1,peak):.3e}')
+PY
+fi
 
 # The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
 nvcc_ok=0; nvcc_fail=0

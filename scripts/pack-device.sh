@@ -17,6 +17,12 @@ for l in sys.stdin:
 
 cp "$(exe_of -p cubeaudio-kernels)" .carry/suite-spirv
 cp "$(exe_of -p cubeaudio-kernels --no-default-features --features wgpu)" .carry/suite-wgsl
+cargo test --release --no-run --message-format=json -p cubeaudio-nam --test gpu_references 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="gpu_references" and m.get("executable"): print(m["executable"])' |
+    xargs -I{} cp {} .carry/gpu-nam
 cargo build --release -p cubeaudio-nam --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
 cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
@@ -26,4 +32,8 @@ gzip -9 .carry/*
 # Generated CUDA sources of every kernel, compiled with nvcc for sm_90 on the GPU machine.
 cargo run --release -q -p cubeaudio-codegen-tests --bin dump_sources -- cuda .carry/cuda-src
 tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
+# The core's references (../shared does not travel to the GPU machine).
+shared="${CUBEAUDIO_SHARED:-../shared}"
+mkdir -p .carry/shared/nam && cp -r "$shared/nam/models" "$shared/nam/refs" .carry/shared/nam/
+cp nam/examples/audio/di_guitar.wav nam/examples/models/clean.nam .carry/
 ls -la .carry
