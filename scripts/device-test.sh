@@ -29,6 +29,14 @@ export CUBEAUDIO_REQUIRE=cuda,wgpu
 CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 >"$out/gpu-nam.log" 2>&1 || status=1
 grep -E '^\[gpu-nam\]|^test result' "$out/gpu-nam.log"
 
+if [ "${NAMBENCH:-0}" = 1 ]; then
+    # NAM streams per GPU, latency, offline throughput (docs/PERFORMANCE.md).
+    m=.carry/shared/nam/models
+    /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
+        --model a2_full=$m/core_A2.nam --model a2_lite=$m/core_A2.nam@0.25 \
+        --buffers 64,128 --latency-buffers "${LATENCY_BUFFERS:-20000}" --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1
+fi
+
 if [ "${LONG:-0}" = 1 ]; then
     # A 10-minute guitar-like file through the standard model on CUDA, Vulkan and the CPU engine;
     # the GPU renders must match the CPU render.

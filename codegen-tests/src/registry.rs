@@ -1,4 +1,5 @@
-//! Every public kernel of `cubeaudio-kernels` at representative comptime configurations.
+//! Every public kernel of `cubeaudio-kernels` (and the NAM GPU engine's) at representative
+//! comptime configurations.
 //! `tests/snapshots.rs::every_public_kernel_is_registered` fails when a `#[cube(launch)]`
 //! kernel is missing here.
 
@@ -8,11 +9,12 @@ use cubeaudio_kernels::conv1x1::{conv1x1_kernel, Conv1x1Config, InputSource};
 use cubeaudio_kernels::delay_line::{delay_push_kernel, delay_read_kernel, delay_read_tile_kernel};
 use cubeaudio_kernels::dilated_conv::{dilated_conv_kernel, dilated_conv_push_kernel, DilatedConvConfig, HistorySource};
 use cubeaudio_kernels::fft::{fft_kernel, FftConfig};
-use cubeaudio_kernels::fir::{fir_kernel, fir_push_kernel};
+use cubeaudio_kernels::fir::fir_kernel;
 use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
+use cubeaudio_nam::gpu::kernel::wavenet_streams_kernel;
 use cubecl::prelude::*;
 
 use crate::{builder, settings};
@@ -155,10 +157,6 @@ pub fn registry() -> Vec<KernelCase> {
             let (i, o, k, s, c, f) = (input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
             biquad_bank_kernel::expand(&mut b.scope, i, o, k, s, c, f, 3)
         }),
-        case!("fir_push_kernel__size1024", fir_push_kernel, 256, |b| {
-            let (r, i, c, f) = (output(b), input(b), u32_arg(b), u32_arg(b));
-            fir_push_kernel::expand(&mut b.scope, r, i, c, f, 1024)
-        }),
         case!("fir_kernel__300_taps_size1024", fir_kernel, 256, |b| {
             let (r, t, o, c, f) = (input(b), input(b), output(b), u32_arg(b), u32_arg(b));
             fir_kernel::expand(&mut b.scope, r, t, o, c, f, 300, 1024)
@@ -182,6 +180,10 @@ pub fn registry() -> Vec<KernelCase> {
         case!("pconv_output_kernel__block128", pconv_output_kernel, 128, |b| {
             let (a, o, t) = (input(b), output(b), input(b));
             pconv_output_kernel::expand(&mut b.scope, a, o, t, 128)
+        }),
+        case!("wavenet_streams_kernel", wavenet_streams_kernel, 256, |b| {
+            let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f)
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
             let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));

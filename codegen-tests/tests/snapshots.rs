@@ -37,13 +37,13 @@ fn generation_is_deterministic() {
     }
 }
 
-/// Every `#[cube(launch)]` kernel in kernels/src has at least one registered case, and every
-/// registered case names such a kernel.
+/// Every `#[cube(launch)]` kernel in kernels/src and nam/src has at least one registered case,
+/// and every registered case names such a kernel.
 #[test]
 fn every_public_kernel_is_registered() {
     let mut kernels = BTreeSet::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/src");
-    let mut dirs = vec![root];
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![here.join("../kernels/src"), here.join("../nam/src")];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

@@ -7,6 +7,7 @@
 //! [`convnet::ConvNet`], [`linear::Linear`], [`container::SlimmableContainer`].
 
 pub mod activation;
+pub mod bench;
 pub mod container;
 pub mod convnet;
 pub mod dsp;

@@ -1,7 +1,7 @@
 use cubecl::prelude::*;
 
-use super::{fir_kernel, fir_push_kernel};
-use crate::delay_line::DelayLineConfig;
+use super::fir_kernel;
+use crate::delay_line::{DelayLine, DelayLineConfig};
 use crate::util::{at_most, cube_count_1d, len_eq, nonzero, Buffer};
 use crate::KernelError;
 
@@ -13,10 +13,8 @@ pub struct FirBank {
     pub channels: usize,
     pub tap_count: usize,
     pub max_frames: usize,
-    ring_size: usize,
     taps: Buffer,
-    ring: Buffer,
-    cursor: u32,
+    history: DelayLine,
 }
 
 impl FirBank {
@@ -42,10 +40,8 @@ impl FirBank {
             channels,
             tap_count,
             max_frames,
-            ring_size,
             taps: Buffer::upload(client, taps),
-            ring: Buffer::filled(client, channels * ring_size, 0.0),
-            cursor: 0,
+            history: DelayLine::new(client, DelayLineConfig { channels, size: ring_size })?,
         })
     }
 
@@ -54,29 +50,20 @@ impl FirBank {
         at_most(KERNEL, "frames", frames, self.max_frames)?;
         len_eq(KERNEL, "input", self.channels * frames, input.len)?;
         len_eq(KERNEL, "output", self.channels * frames, output.len)?;
-        fir_push_kernel::launch::<R>(
-            client,
-            cube_count_1d(input.len, 256),
-            CubeDim::new_1d(256),
-            self.ring.arg(),
-            input.arg(),
-            self.cursor,
-            frames as u32,
-            self.ring_size,
-        );
+        let cursor = self.history.cursor();
+        self.history.push(client, input, frames)?;
         fir_kernel::launch::<R>(
             client,
             cube_count_1d(output.len, 256),
             CubeDim::new_1d(256),
-            self.ring.arg(),
+            self.history.ring.arg(),
             self.taps.arg(),
             output.arg(),
-            self.cursor,
+            cursor,
             frames as u32,
             self.tap_count,
-            self.ring_size,
+            self.history.config.size,
         );
-        self.cursor = self.cursor.wrapping_add(frames as u32);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Multichannel FIR `y[c,t] = Σ_k h_c[k] · x[c, t − k]` (tap 0 is the current sample), with the
 //! input history in a delay line. One unit per output sample, so long filters over short
 //! buffers still fill the device; past ~256 taps the partitioned FFT convolution is cheaper.
+//! The input history is a [`crate::delay_line::DelayLine`].
 
 mod launch;
 
@@ -8,16 +9,7 @@ pub use launch::FirBank;
 
 use cubecl::prelude::*;
 
-use crate::delay_line::{delay_load, delay_store};
-
-#[cube(launch)]
-pub fn fir_push_kernel(ring: &mut Array<f32>, input: &Array<f32>, cursor: u32, frames: u32, #[comptime] ring_size: usize) {
-    let i = ABSOLUTE_POS;
-    if i < input.len() {
-        let n = frames as usize;
-        delay_store(ring, 0, i / n, cursor as usize + i % n, input[i], ring_size);
-    }
-}
+use crate::delay_line::delay_load;
 
 #[cube(launch)]
 pub fn fir_kernel(

@@ -15,7 +15,7 @@ pub use launch::{PartitionedConvolver, MAX_BLOCK, MAX_IR_LEN};
 
 use cubecl::prelude::*;
 
-use crate::fft::{bit_reverse, fft_shared};
+use crate::fft::{bit_reverse, fft_load_bit_reversed, fft_shared};
 
 /// Transforms `[prev | input]` of channel `CUBE_POS` into FDL slot `slot`, then keeps `input`
 /// as the next `prev`.
@@ -100,17 +100,9 @@ pub fn pconv_mac_kernel(
 #[cube(launch)]
 pub fn pconv_output_kernel(acc: &Array<f32>, output: &mut Array<f32>, twiddles: &Array<f32>, #[comptime] block: usize) {
     let n = comptime!(2 * block);
-    let bits = comptime!((2 * block).trailing_zeros() as usize);
     let c = CUBE_POS;
     let mut data = SharedMemory::<f32>::new(2 * n);
-    let mut i = UNIT_POS as usize;
-    while i < n {
-        let r = bit_reverse(i, bits);
-        data[2 * r] = acc[c * 2 * n + 2 * i];
-        data[2 * r + 1] = acc[c * 2 * n + 2 * i + 1];
-        i += CUBE_DIM as usize;
-    }
-    sync_cube();
+    fft_load_bit_reversed(acc, c * 2 * n, &mut data, n);
     fft_shared(&mut data, twiddles, n, true);
     let scale = comptime!(1.0f32 / (2 * block) as f32);
     let mut t = UNIT_POS as usize;

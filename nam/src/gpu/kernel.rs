@@ -34,6 +34,32 @@ fn ring_at(state_base: usize, ring: usize, size: usize, row: usize, position: us
     state_base + ring + row * size + (position & (size - 1))
 }
 
+/// Appends this tile (`n` frames of `rows` rows of shared `region`) to a history ring, and
+/// makes it visible to the whole cube.
+#[cube]
+fn push_history(
+    state: &mut Array<f32>,
+    sh: &SharedMemory<f32>,
+    region: usize,
+    rows: usize,
+    n: usize,
+    state_base: usize,
+    ring: usize,
+    size: usize,
+    pos: usize,
+) {
+    let mut i = UNIT_POS as usize;
+    while i < rows * TILE {
+        let t = i % TILE;
+        if t < n {
+            state[ring_at(state_base, ring, size, i / TILE, pos + t)] = sh[region + i];
+        }
+        i += CUBE_DIM as usize;
+    }
+    sync_storage();
+    sync_cube();
+}
+
 #[cube]
 fn act(x: f32, code: u32, weights: &Array<f32>, p: usize) -> f32 {
     activate_dynamic(x, code, weights[p], weights[p + 1], weights[p + 2], weights[p + 3], weights[p + 4])
@@ -149,17 +175,7 @@ pub fn wavenet_streams_kernel(
                 let pa = wb + plan[lp + 7] as usize;
 
                 // History: this tile's layer input goes into the ring.
-                let mut i = unit;
-                while i < c * TILE {
-                    let r = i / TILE;
-                    let t = i % TILE;
-                    if t < n {
-                        state[ring_at(sb, ring, size, r, pos + t)] = sh[X + i];
-                    }
-                    i += step;
-                }
-                sync_storage();
-                sync_cube();
+                push_history(state, &sh, X, c, n, sb, ring, size, pos);
 
                 // z = conv(x) + bias + mixin · input
                 let w_bias = w + g * c * kk;
@@ -223,17 +239,7 @@ pub fn wavenet_streams_kernel(
             }
 
             // Head rechannel: a causal conv with its own history of the head accumulator.
-            let mut i = unit;
-            while i < hs * TILE {
-                let r = i / TILE;
-                let t = i % TILE;
-                if t < n {
-                    state[ring_at(sb, head_ring, head_size, r, pos + t)] = sh[H + i];
-                }
-                i += step;
-            }
-            sync_storage();
-            sync_cube();
+            push_history(state, &sh, H, hs, n, sb, head_ring, head_size, pos);
             let w_hb = w_head + hout * hs * hk;
             let mut i = unit;
             while i < hout * TILE {

@@ -68,6 +68,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::F32)]
         format: Format,
     },
+    /// GPU benchmark: streams held in real time per model × buffer size, one-stream latency,
+    /// offline throughput, and the CPU engine as the baseline. Writes Markdown and JSON.
+    Bench {
+        /// cuda or wgpu.
+        #[arg(long, default_value = "cuda")]
+        runtime: String,
+        /// Models to measure (any .nam file the GPU engine runs), as NAME=PATH.
+        #[arg(long = "model", required = true)]
+        models: Vec<String>,
+        /// Buffer sizes in samples.
+        #[arg(long, value_delimiter = ',', default_value = "64,128")]
+        buffers: Vec<usize>,
+        /// Largest stream count tried (counts grow ×4 from 1).
+        #[arg(long, default_value_t = 16_384)]
+        max_streams: usize,
+        /// Buffers timed for the latency percentiles.
+        #[arg(long, default_value_t = 100_000)]
+        latency_buffers: usize,
+        /// Folder for bench.md and bench.json.
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+    },
     /// Exact warp-alignment packing: reads {"warp_size", "warps", "counts", "costs"?} as JSON on
     /// stdin, writes {"max_occupancy", "max_cost", "warps": [[{"type", "count"}]]} on stdout.
     /// Invalid or infeasible input: one line on stderr, exit code 2.
@@ -142,6 +164,50 @@ fn render(
     Ok(())
 }
 
+fn bench(runtime: &str, models: &[String], buffers: &[usize], max_streams: usize, latency_buffers: usize, out: &std::path::Path) -> Result<()> {
+    // NAME=PATH or NAME=PATH@SLIM (slimmable models at a slim value).
+    let mut gpu_models = Vec::new();
+    let mut cpu_models = Vec::new();
+    for spec in models {
+        let (name, path) = spec.split_once('=').context("--model takes NAME=PATH[@SLIM]")?;
+        let (path, slim) = match path.split_once('@') {
+            Some((p, s)) => (p, Some(s.parse::<f64>().context("slim value after @")?)),
+            None => (path, None),
+        };
+        let path = std::path::Path::new(path);
+        let mut gpu = load_file(path, LoadOptions::default())?;
+        let mut cpu = cubeaudio_nam::Model::new(load_file(path, LoadOptions::default())?.dsp);
+        if let Some(s) = slim {
+            gpu.dsp.set_slim(s)?;
+            cpu.set_slim(s)?;
+        }
+        gpu_models.push((name.to_string(), gpu));
+        cpu_models.push((name.to_string(), cpu));
+    }
+    let nets: Vec<(String, &cubeaudio_nam::wavenet::WaveNet)> = gpu_models
+        .iter()
+        .map(|(n, m)| m.dsp.as_wavenet().map(|w| (n.clone(), w)).context("the GPU engine runs WaveNet models only"))
+        .collect::<Result<_>>()?;
+    let mut log = |line: &str| eprintln!("{line}");
+    let report = match runtime {
+        "cuda" => {
+            let (client, info) = cubeaudio_kernels::device::cuda::open(0)?;
+            cubeaudio_nam::bench::run(&client, info.to_string(), &nets, cpu_models, buffers, max_streams, latency_buffers, &mut log)?
+        }
+        "wgpu" => {
+            let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best()?;
+            cubeaudio_nam::bench::run(&client, info.to_string(), &nets, cpu_models, buffers, max_streams, latency_buffers, &mut log)?
+        }
+        other => bail!("unknown runtime {other} (cuda or wgpu)"),
+    };
+    std::fs::create_dir_all(out)?;
+    let md = report.markdown();
+    std::fs::write(out.join("bench.md"), &md)?;
+    std::fs::write(out.join("bench.json"), serde_json::to_string_pretty(&report)?)?;
+    print!("{md}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     let cli = Cli::parse();
@@ -149,6 +215,7 @@ fn main() -> ExitCode {
         Command::Render { model, input, output, backend, buffer, exact_tanh, slim, format } => {
             render(model, input, output, backend, buffer, exact_tanh, slim, format)
         }
+        Command::Bench { runtime, models, buffers, max_streams, latency_buffers, out } => bench(&runtime, &models, &buffers, max_streams, latency_buffers, &out),
         Command::Pack => {
             let mut text = String::new();
             if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
