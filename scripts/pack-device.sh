@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
 mkdir -p .carry
-rm -f .carry/*
+rm -rf .carry/*
 
 exe_of() { # cargo args... -> path of the kernel suite executable
     cargo test --release --no-run --message-format=json "$@" 2>/dev/null |
