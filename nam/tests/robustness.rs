@@ -160,6 +160,15 @@ fn cli_renders_and_fails_cleanly() {
     let (code, _, stderr) = cubeaudio(&["info", model]);
     assert_eq!(code, 0, "{stderr}");
 
+    // auto: a GPU when there is a hardware one, otherwise the CPU engine and the reason.
+    let auto_out = dir.join("auto.wav");
+    let (code, stdout, stderr) = cubeaudio(&["render", "--model", model, "--input", input.to_str().unwrap(), "--output", auto_out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("backend "), "{stdout}");
+    if stdout.starts_with("backend cpu") {
+        assert!(stderr.contains("no GPU used ("), "auto fell back without saying why: {stderr}");
+    }
+
     // Failures: non-zero exit, one clear message naming the file, no panic, no output left.
     let empty = dir.join("empty.wav");
     write_wav(&empty, 48_000, 1, &[]);

@@ -18,8 +18,9 @@ struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
-    /// Best available: CUDA, then a hardware Vulkan/Metal adapter, then a software one
-    /// (lavapipe), then the CPU engine — which also runs models the GPU engine does not support.
+    /// Best available: CUDA, then a hardware Vulkan/Metal adapter, then the CPU engine — which
+    /// also runs models the GPU engine does not support. A software adapter (lavapipe) is only
+    /// used when named with `vulkan`/`wgpu`: it renders far slower than the CPU engine.
     Auto,
     /// The CPU reference engine (the maths of the NAM core, f32).
     Cpu,
@@ -144,7 +145,7 @@ fn render(
     .with_context(|| format!("rendering {} through {}", input.display(), model.display()))?;
     bar.finish_and_clear();
     if let Some(why) = &report.fallback {
-        eprintln!("backend auto: no GPU could run this render ({why}); used the CPU engine");
+        eprintln!("backend auto: no GPU used ({why}); rendered on the CPU engine");
     }
     if report.resampled {
         eprintln!("resampled {} Hz → {} Hz (model rate) and back", report.input_rate, report.model_rate);
