@@ -35,6 +35,12 @@ pub trait Dsp: Send {
     fn flops_per_sample(&self) -> usize;
 }
 
+impl std::fmt::Debug for dyn Dsp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dsp({}→{})", self.in_channels(), self.out_channels())
+    }
+}
+
 /// Runs `model` on `total` frames of silence in blocks of `block` frames, as the core's prewarm
 /// does: `ceil(P / block) · block` zeros.
 pub fn prewarm(model: &mut dyn Dsp, block: usize, scratch_in: &mut [f32], scratch_out: &mut [f32]) {

@@ -105,8 +105,4 @@ impl LayerArray {
     pub fn macs(&self) -> usize {
         self.rechannel.macs() + self.layers.iter().map(Layer::macs).sum::<usize>() + self.head_rechannel.macs()
     }
-
-    pub fn activations_per_sample(&self) -> usize {
-        self.layers.iter().map(Layer::gate_rows).sum()
-    }
 }

@@ -81,12 +81,6 @@ impl Clone for WaveNet {
     }
 }
 
-impl std::fmt::Debug for dyn Dsp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Dsp({}→{})", self.in_channels(), self.out_channels())
-    }
-}
-
 impl WaveNet {
     /// Parses `config`, consumes `weights` exactly, and checks the shapes chain up.
     pub fn parse(config: &Map<String, Value>, weights: &[f32], condition: Option<Box<dyn Dsp>>, fast_tanh: bool) -> Result<(Self, Vec<LayerArrayConfig>)> {
@@ -155,26 +149,6 @@ impl WaveNet {
             + self.post_head.as_ref().map_or(0, |h| h.blocks.iter().map(Conv1D::macs).sum())
     }
 
-    /// SPEC §12: `2·MAC + Σ_l (2G + 2C + Hs) + Hout·[bias] + 1`.
-    pub fn flops(&self) -> usize {
-        self.flops_per_sample_impl()
-    }
-
-    fn flops_per_sample_impl(&self) -> usize {
-        let elementwise: usize = self
-            .arrays
-            .iter()
-            .map(|a| {
-                a.layers.iter().map(|l| 2 * l.gate_rows() + 2 * l.channels + l.head_rows()).sum::<usize>()
-                    + if a.head_rechannel.bias.is_some() { a.head_out() } else { 0 }
-            })
-            .sum();
-        2 * self.macs_per_sample() + elementwise + 1
-    }
-
-    pub fn activations_per_sample(&self) -> usize {
-        self.arrays.iter().map(LayerArray::activations_per_sample).sum()
-    }
 }
 
 impl Dsp for WaveNet {
@@ -268,8 +242,17 @@ impl Dsp for WaveNet {
         }
     }
 
+    /// SPEC §12: `2·MAC + Σ_l (2G + 2C + Hs) + Hout·[bias] + 1`.
     fn flops_per_sample(&self) -> usize {
-        self.flops_per_sample_impl()
+        let elementwise: usize = self
+            .arrays
+            .iter()
+            .map(|a| {
+                a.layers.iter().map(|l| 2 * l.gate_rows() + 2 * l.channels + l.head_rows()).sum::<usize>()
+                    + if a.head_rechannel.bias.is_some() { a.head_out() } else { 0 }
+            })
+            .sum();
+        2 * self.macs_per_sample() + elementwise + 1
     }
     fn as_wavenet(&self) -> Option<&WaveNet> {
         Some(self)

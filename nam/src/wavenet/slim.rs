@@ -88,7 +88,7 @@ impl Dsp for SlimmableWaveNet {
         Ok(true)
     }
     fn flops_per_sample(&self) -> usize {
-        self.active.flops()
+        self.active.flops_per_sample()
     }
     fn as_wavenet(&self) -> Option<&WaveNet> {
         Some(&self.active)
