@@ -14,6 +14,9 @@ use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
+use cubeaudio_kernels::routed::{
+    routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel, routed_mix_kernel,
+};
 use cubeaudio_nam::gpu::kernel::wavenet_streams_kernel;
 use cubecl::prelude::*;
 
@@ -180,6 +183,30 @@ pub fn registry() -> Vec<KernelCase> {
         case!("pconv_output_kernel__block128", pconv_output_kernel, 128, |b| {
             let (a, o, t) = (input(b), output(b), input(b));
             pconv_output_kernel::expand(&mut b.scope, a, o, t, 128)
+        }),
+        case!("routed_copy_kernel", routed_copy_kernel, 256, |b| {
+            let (s, d, r, f) = (input(b), output(b), input_u32(b), u32_arg(b));
+            routed_copy_kernel::expand(&mut b.scope, s, d, r, f)
+        }),
+        case!("routed_gain_kernel", routed_gain_kernel, 64, |b| {
+            let (a, r, s, t, c, st, f) = (output(b), input_u32(b), output(b), input(b), f32_arg(b), u32_arg(b), u32_arg(b));
+            routed_gain_kernel::expand(&mut b.scope, a, r, s, t, c, st, f)
+        }),
+        case!("routed_mix_kernel", routed_mix_kernel, 64, |b| {
+            let (a, r, s, t, c, st, f) = (output(b), input_u32(b), output(b), input(b), f32_arg(b), u32_arg(b), u32_arg(b));
+            routed_mix_kernel::expand(&mut b.scope, a, r, s, t, c, st, f)
+        }),
+        case!("routed_biquad_kernel", routed_biquad_kernel, 64, |b| {
+            let (a, r, k, s, st, f) = (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            routed_biquad_kernel::expand(&mut b.scope, a, r, k, s, st, f)
+        }),
+        case!("routed_gate_kernel", routed_gate_kernel, 64, |b| {
+            let (a, r, g, s, st, f) = (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            routed_gate_kernel::expand(&mut b.scope, a, r, g, s, st, f)
+        }),
+        case!("routed_fir_kernel", routed_fir_kernel, 128, |b| {
+            let (a, t, h, rg, c, st, f) = (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            routed_fir_kernel::expand(&mut b.scope, a, t, h, rg, c, st, f)
         }),
         case!("wavenet_streams_kernel", wavenet_streams_kernel, 256, |b| {
             let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));

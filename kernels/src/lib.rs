@@ -17,6 +17,7 @@
 //! | [`fir`] | multichannel FIR over a delay line | [`fir::FirBank`] |
 //! | [`fft`] | radix-2 complex FFT in shared memory | [`fft::launch_fft`] |
 //! | [`partitioned_conv`] | uniformly partitioned FFT convolution (cabinet IRs) | [`partitioned_conv::PartitionedConvolver`] |
+//! | [`routed`] | gain, mix, biquad, noise gate, FIR and copies over a graph's signal arena, one launch per batch | [`routed::RoutedGain`], [`routed::copy_routes`], … |
 //! | [`fused_entities`] | one launch running many entities of 11 different branch bodies by a warp layout | [`fused_entities::launch_fused_entities`] |
 //!
 //! [`device`] finds a CUDA device or a wgpu adapter without panicking when there is none.
@@ -36,6 +37,7 @@ pub mod fused_entities;
 pub mod gain;
 pub mod matrix_tile;
 pub mod partitioned_conv;
+pub mod routed;
 pub mod util;
 
 pub use error::KernelError;

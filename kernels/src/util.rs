@@ -87,3 +87,26 @@ impl Buffer {
 pub(crate) fn cube_count_1d(units: usize, per_cube: usize) -> CubeCount {
     CubeCount::Static(units.div_ceil(per_cube).max(1) as u32, 1, 1)
 }
+
+/// A device buffer of u32 (route and offset tables).
+#[derive(Clone, Debug)]
+pub struct IndexBuffer {
+    pub handle: Handle,
+    pub len: usize,
+}
+
+impl IndexBuffer {
+    pub fn upload<R: Runtime>(client: &ComputeClient<R>, data: &[u32]) -> Self {
+        let handle = if data.is_empty() {
+            client.create_from_slice(u32::as_bytes(&[0]))
+        } else {
+            client.create_from_slice(u32::as_bytes(data))
+        };
+        Self { handle, len: data.len() }
+    }
+
+    pub fn arg<R: Runtime>(&self) -> ArrayArg<R> {
+        // SAFETY: `len` is the element count the handle was created with.
+        unsafe { ArrayArg::from_raw_parts(self.handle.clone(), self.len.max(1)) }
+    }
+}

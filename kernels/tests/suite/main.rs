@@ -13,3 +13,4 @@ mod dilated_conv;
 mod matrix_tile;
 mod dsp;
 mod fused_entities;
+mod routed;

@@ -1,0 +1,412 @@
+use cubecl::prelude::*;
+
+use super::{
+    routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel,
+    routed_mix_kernel, FIR_RECORD, MIX_INPUTS,
+};
+use crate::biquad::BiquadCoefficients;
+use crate::delay_line::DelayLineConfig;
+use crate::util::{at_most, cube_count_1d, len_eq, nonzero, Buffer, IndexBuffer};
+use crate::KernelError;
+
+const KERNEL: &str = "routed";
+
+/// Checks that every slot a table names lies inside the arena (`stride` frames per slot).
+fn slots_fit(what: &'static str, slots: impl Iterator<Item = u32>, arena: &Buffer, stride: usize) -> Result<(), KernelError> {
+    let available = arena.len / stride.max(1);
+    for slot in slots {
+        if slot as usize >= available {
+            return Err(KernelError::TooLarge { kernel: KERNEL, what, value: slot as usize, limit: available.saturating_sub(1) });
+        }
+    }
+    Ok(())
+}
+
+fn frames_fit(frames: usize, stride: usize) -> Result<(), KernelError> {
+    nonzero(KERNEL, "frames", frames)?;
+    at_most(KERNEL, "frames", frames, stride)
+}
+
+fn finite(what: &str, values: &[f32]) -> Result<(), KernelError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(KernelError::Invalid { kernel: KERNEL, reason: format!("{what} {i} is {}", values[i]) }),
+        None => Ok(()),
+    }
+}
+
+/// Copies `frames` samples along each `(source offset, destination offset)` route, in one launch.
+/// The table is uploaded by the caller once ([`IndexBuffer`] of pairs) and reused every buffer.
+pub fn copy_routes<R: Runtime>(
+    client: &ComputeClient<R>,
+    src: &Buffer,
+    dst: &Buffer,
+    routes: &IndexBuffer,
+    frames: usize,
+) -> Result<(), KernelError> {
+    nonzero(KERNEL, "frames", frames)?;
+    if routes.len % 2 != 0 || routes.len == 0 {
+        return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("copy table holds {} entries, expected a positive even count", routes.len) });
+    }
+    routed_copy_kernel::launch::<R>(
+        client,
+        cube_count_1d(routes.len / 2 * frames, 256),
+        CubeDim::new_1d(256),
+        src.arg(),
+        dst.arg(),
+        routes.arg(),
+        frames as u32,
+    );
+    Ok(())
+}
+
+/// Validates a copy table against its two buffers (at setup, not per buffer).
+pub fn check_copy_routes(routes: &[(u32, u32)], src_len: usize, dst_len: usize, max_frames: usize) -> Result<(), KernelError> {
+    for (i, &(s, d)) in routes.iter().enumerate() {
+        if s as usize + max_frames > src_len || d as usize + max_frames > dst_len {
+            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("copy route {i} ({s} → {d}) runs past its buffers") });
+        }
+    }
+    Ok(())
+}
+
+/// Smoothed gain on routed channels (`(input slot, output slot)` each).
+#[derive(Debug, Clone)]
+pub struct RoutedGain {
+    channels: usize,
+    coef: f32,
+    routes: IndexBuffer,
+    slots: Vec<u32>,
+    state: Buffer,
+    targets: Buffer,
+    applied: Vec<f32>,
+}
+
+impl RoutedGain {
+    /// Starts at `initial` (one per channel), so the first buffer does not ramp.
+    pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], coef: f32, initial: &[f32]) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", routes.len())?;
+        len_eq(KERNEL, "initial gains", routes.len(), initial.len())?;
+        finite("initial gain", initial)?;
+        if !(coef > 0.0 && coef <= 1.0) {
+            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
+        }
+        let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
+        Ok(Self {
+            channels: routes.len(),
+            coef,
+            routes: IndexBuffer::upload(client, &slots),
+            slots,
+            state: Buffer::upload(client, initial),
+            targets: Buffer::upload(client, initial),
+            applied: initial.to_vec(),
+        })
+    }
+
+    /// New targets (linear gains); uploaded only when they changed.
+    pub fn set_targets<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
+        len_eq(KERNEL, "targets", self.channels, targets.len())?;
+        finite("target of channel", targets)?;
+        if targets != self.applied.as_slice() {
+            self.targets = Buffer::upload(client, targets);
+            self.applied.copy_from_slice(targets);
+        }
+        Ok(())
+    }
+
+    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+        frames_fit(frames, stride)?;
+        slots_fit("gain slot", self.slots.iter().copied(), arena, stride)?;
+        routed_gain_kernel::launch::<R>(
+            client,
+            cube_count_1d(self.channels, 64),
+            CubeDim::new_1d(64),
+            arena.arg(),
+            self.routes.arg(),
+            self.state.arg(),
+            self.targets.arg(),
+            self.coef,
+            stride as u32,
+            frames as u32,
+        );
+        Ok(())
+    }
+}
+
+/// Sum of [`MIX_INPUTS`] routed inputs per channel, each with its own smoothed gain.
+#[derive(Debug, Clone)]
+pub struct RoutedMix {
+    channels: usize,
+    coef: f32,
+    routes: IndexBuffer,
+    slots: Vec<u32>,
+    state: Buffer,
+    targets: Buffer,
+    applied: Vec<f32>,
+}
+
+impl RoutedMix {
+    /// `routes[c]`: the input slots (silent slot where unconnected) and the output slot of channel
+    /// `c`; `initial[c · MIX_INPUTS + k]` the starting gain of its input `k`.
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        routes: &[([u32; MIX_INPUTS], u32)],
+        coef: f32,
+        initial: &[f32],
+    ) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", routes.len())?;
+        len_eq(KERNEL, "initial gains", routes.len() * MIX_INPUTS, initial.len())?;
+        finite("initial gain", initial)?;
+        if !(coef > 0.0 && coef <= 1.0) {
+            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
+        }
+        let slots: Vec<u32> = routes.iter().flat_map(|(ins, out)| ins.iter().copied().chain([*out])).collect();
+        Ok(Self {
+            channels: routes.len(),
+            coef,
+            routes: IndexBuffer::upload(client, &slots),
+            slots,
+            state: Buffer::upload(client, initial),
+            targets: Buffer::upload(client, initial),
+            applied: initial.to_vec(),
+        })
+    }
+
+    pub fn set_targets<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
+        len_eq(KERNEL, "mix targets", self.channels * MIX_INPUTS, targets.len())?;
+        finite("mix target", targets)?;
+        if targets != self.applied.as_slice() {
+            self.targets = Buffer::upload(client, targets);
+            self.applied.copy_from_slice(targets);
+        }
+        Ok(())
+    }
+
+    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+        frames_fit(frames, stride)?;
+        slots_fit("mix slot", self.slots.iter().copied(), arena, stride)?;
+        routed_mix_kernel::launch::<R>(
+            client,
+            cube_count_1d(self.channels, 64),
+            CubeDim::new_1d(64),
+            arena.arg(),
+            self.routes.arg(),
+            self.state.arg(),
+            self.targets.arg(),
+            self.coef,
+            stride as u32,
+            frames as u32,
+        );
+        Ok(())
+    }
+}
+
+/// One biquad section per routed channel; coefficients may change between buffers (state kept).
+#[derive(Debug, Clone)]
+pub struct RoutedBiquad {
+    channels: usize,
+    routes: IndexBuffer,
+    slots: Vec<u32>,
+    coeffs: Buffer,
+    state: Buffer,
+    applied: Vec<BiquadCoefficients>,
+}
+
+impl RoutedBiquad {
+    pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], coeffs: &[BiquadCoefficients]) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", routes.len())?;
+        len_eq(KERNEL, "coefficients", routes.len(), coeffs.len())?;
+        let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let mut me = Self {
+            channels: routes.len(),
+            routes: IndexBuffer::upload(client, &slots),
+            slots,
+            coeffs: Buffer::filled(client, routes.len() * 5, 0.0),
+            state: Buffer::filled(client, routes.len() * 2, 0.0),
+            applied: Vec::new(),
+        };
+        me.set_coefficients(client, coeffs)?;
+        Ok(me)
+    }
+
+    /// Uploads only when a coefficient changed.
+    pub fn set_coefficients<R: Runtime>(&mut self, client: &ComputeClient<R>, coeffs: &[BiquadCoefficients]) -> Result<(), KernelError> {
+        len_eq(KERNEL, "coefficients", self.channels, coeffs.len())?;
+        if let Some(i) = coeffs.iter().position(|c| !c.is_finite()) {
+            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("biquad of channel {i} has non-finite coefficients") });
+        }
+        if coeffs != self.applied.as_slice() {
+            let flat: Vec<f32> = coeffs.iter().flat_map(|c| c.0).collect();
+            self.coeffs = Buffer::upload(client, &flat);
+            self.applied = coeffs.to_vec();
+        }
+        Ok(())
+    }
+
+    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+        frames_fit(frames, stride)?;
+        slots_fit("biquad slot", self.slots.iter().copied(), arena, stride)?;
+        routed_biquad_kernel::launch::<R>(
+            client,
+            cube_count_1d(self.channels, 64),
+            CubeDim::new_1d(64),
+            arena.arg(),
+            self.routes.arg(),
+            self.coeffs.arg(),
+            self.state.arg(),
+            stride as u32,
+            frames as u32,
+        );
+        Ok(())
+    }
+}
+
+/// Noise-gate settings of one channel, as the kernel consumes them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateSettings {
+    /// Opening threshold, linear amplitude.
+    pub threshold: f32,
+    /// Per-sample smoothing coefficients (see [`crate::gain::smoothing_coefficient`]).
+    pub attack: f32,
+    pub release: f32,
+    /// Per-sample decay factor of the peak envelope.
+    pub envelope_fall: f32,
+}
+
+impl GateSettings {
+    fn check(&self, channel: usize) -> Result<(), KernelError> {
+        let ok = self.threshold.is_finite()
+            && self.threshold >= 0.0
+            && [self.attack, self.release].iter().all(|c| *c > 0.0 && *c <= 1.0)
+            && (0.0..1.0).contains(&self.envelope_fall);
+        if ok {
+            Ok(())
+        } else {
+            Err(KernelError::Invalid { kernel: KERNEL, reason: format!("gate settings of channel {channel} out of range: {self:?}") })
+        }
+    }
+}
+
+/// Noise gate on routed channels; starts closed.
+#[derive(Debug, Clone)]
+pub struct RoutedGate {
+    channels: usize,
+    routes: IndexBuffer,
+    slots: Vec<u32>,
+    settings: Buffer,
+    state: Buffer,
+    applied: Vec<GateSettings>,
+}
+
+impl RoutedGate {
+    pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], settings: &[GateSettings]) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", routes.len())?;
+        let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let mut me = Self {
+            channels: routes.len(),
+            routes: IndexBuffer::upload(client, &slots),
+            slots,
+            settings: Buffer::filled(client, routes.len() * 4, 0.0),
+            state: Buffer::filled(client, routes.len() * 2, 0.0),
+            applied: Vec::new(),
+        };
+        me.set_settings(client, settings)?;
+        Ok(me)
+    }
+
+    pub fn set_settings<R: Runtime>(&mut self, client: &ComputeClient<R>, settings: &[GateSettings]) -> Result<(), KernelError> {
+        len_eq(KERNEL, "gate settings", self.channels, settings.len())?;
+        for (c, s) in settings.iter().enumerate() {
+            s.check(c)?;
+        }
+        if settings != self.applied.as_slice() {
+            let flat: Vec<f32> = settings.iter().flat_map(|s| [s.threshold, s.attack, s.release, s.envelope_fall]).collect();
+            self.settings = Buffer::upload(client, &flat);
+            self.applied = settings.to_vec();
+        }
+        Ok(())
+    }
+
+    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+        frames_fit(frames, stride)?;
+        slots_fit("gate slot", self.slots.iter().copied(), arena, stride)?;
+        routed_gate_kernel::launch::<R>(
+            client,
+            cube_count_1d(self.channels, 64),
+            CubeDim::new_1d(64),
+            arena.arg(),
+            self.routes.arg(),
+            self.settings.arg(),
+            self.state.arg(),
+            stride as u32,
+            frames as u32,
+        );
+        Ok(())
+    }
+}
+
+/// Longest FIR accepted per channel (direct form; 0.34 s at 48 kHz).
+pub const MAX_FIR_TAPS: usize = 16_384;
+
+/// FIRs of any lengths on routed channels, each over its own history ring, in one launch.
+#[derive(Debug, Clone)]
+pub struct RoutedFir {
+    channels: usize,
+    max_frames: usize,
+    table: IndexBuffer,
+    slots: Vec<u32>,
+    taps: Buffer,
+    rings: Buffer,
+    cursor: u32,
+}
+
+impl RoutedFir {
+    /// `channels[c] = ((input slot, output slot), taps)`; buffers of up to `max_frames`.
+    pub fn new<R: Runtime>(client: &ComputeClient<R>, channels: &[((u32, u32), &[f32])], max_frames: usize) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", channels.len())?;
+        nonzero(KERNEL, "max_frames", max_frames)?;
+        at_most(KERNEL, "max_frames", max_frames, 1 << 16)?;
+        let (mut table, mut taps, mut ring_len, mut slots) = (Vec::new(), Vec::new(), 0usize, Vec::new());
+        for (c, ((src, dst), h)) in channels.iter().enumerate() {
+            nonzero(KERNEL, "taps", h.len())?;
+            at_most(KERNEL, "taps", h.len(), MAX_FIR_TAPS)?;
+            if let Some(i) = h.iter().position(|v| !v.is_finite()) {
+                return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("FIR of channel {c}: tap {i} is {}", h[i]) });
+            }
+            let size = DelayLineConfig::size_for(h.len() - 1, max_frames);
+            table.extend_from_slice(&[*src, *dst, taps.len() as u32, h.len() as u32, ring_len as u32, size as u32]);
+            slots.extend_from_slice(&[*src, *dst]);
+            taps.extend_from_slice(h);
+            ring_len += size;
+        }
+        debug_assert_eq!(table.len(), channels.len() * FIR_RECORD);
+        Ok(Self {
+            channels: channels.len(),
+            max_frames,
+            table: IndexBuffer::upload(client, &table),
+            slots,
+            taps: Buffer::upload(client, &taps),
+            rings: Buffer::filled(client, ring_len, 0.0),
+            cursor: 0,
+        })
+    }
+
+    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+        frames_fit(frames, stride)?;
+        at_most(KERNEL, "frames", frames, self.max_frames)?;
+        slots_fit("FIR slot", self.slots.iter().copied(), arena, stride)?;
+        routed_fir_kernel::launch::<R>(
+            client,
+            CubeCount::Static(self.channels as u32, 1, 1),
+            CubeDim::new_1d(128),
+            arena.arg(),
+            self.table.arg(),
+            self.taps.arg(),
+            self.rings.arg(),
+            self.cursor,
+            stride as u32,
+            frames as u32,
+        );
+        self.cursor = self.cursor.wrapping_add(frames as u32);
+        Ok(())
+    }
+}
