@@ -1,7 +1,29 @@
 //! Host side of cubeaudio.
 //!
-//! Entry point so far: [`packer::pack`], the exact warp-alignment packer (groups same-type work
-//! per warp so warps do not diverge), with [`packer::Workspace`] for allocation-free calls on the
-//! audio thread and [`packer::PackRequest`] for the JSON form used by `cubeaudio pack`.
+//! Entry points:
+//! - [`engine::Engine`] — one device (CUDA or wgpu) with staging, launch counting and
+//!   [`engine::Completion`] handles; [`engine::CudaEngine`] / [`engine::WgpuEngine`] aliases.
+//! - [`processor`] — the processor contract: a static [`processor::Description`] (ports, params
+//!   with stable ids), [`processor::ProcessorType::prepare`] (allocates, compiles) and
+//!   [`processor::BatchProcessor::process`] (one launch for every instance of a type in a stage).
+//! - [`registry::Registry`] — processor types by name; [`builtins`] registers gain, mix, eq,
+//!   noise gate, FIR and cabinet IR.
+//! - [`graph`] — [`graph::GraphSpec`] (the `rig.json` format), validation with precise errors,
+//!   the [`graph::Schedule`] (stages, batches, arena slot reuse), [`graph::CompiledGraph`],
+//!   and [`graph::GraphRunner`] / [`graph::GraphEditor`] for atomic commits at buffer boundaries.
+//! - [`params::ParamSetter`] — set parameters from any thread, lock-free.
+//! - [`realtime`] — the audio-thread side: a lock-free, allocation-free bridge to the GPU thread.
+//! - [`packer::pack`] — the exact warp-alignment packer.
 
+pub mod builtins;
+pub mod engine;
+pub mod error;
+pub mod graph;
 pub mod packer;
+pub mod params;
+pub mod processor;
+pub mod realtime;
+pub mod registry;
+
+pub use engine::Engine;
+pub use error::{GraphError, RuntimeError};

@@ -1,0 +1,124 @@
+//! One device behind one cubecl client: what processors allocate from and launch on.
+//!
+//! cubecl's client already pools device memory (allocations of a size are recycled) and queues
+//! launches in order; the engine adds what an audio SDK needs on top: the device's name for
+//! reports, uploads that refuse non-finite audio, pinned staging where the runtime offers it, and
+//! reads that return a [`Completion`] instead of blocking.
+
+use cubeaudio_kernels::device::DeviceInfo;
+use cubeaudio_kernels::util::Buffer;
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+use crate::error::RuntimeError;
+
+/// A device and its client. Cheap to clone (the client is shared).
+#[derive(Clone)]
+pub struct Engine<R: Runtime> {
+    client: ComputeClient<R>,
+    info: DeviceInfo,
+}
+
+#[cfg(feature = "cuda")]
+pub type CudaEngine = Engine<cubecl::cuda::CudaRuntime>;
+#[cfg(feature = "wgpu")]
+pub type WgpuEngine = Engine<cubecl::wgpu::WgpuRuntime>;
+
+#[cfg(feature = "cuda")]
+impl CudaEngine {
+    /// CUDA device `index`, or why not (no driver, no device) — never a panic.
+    pub fn cuda(index: usize) -> Result<Self, RuntimeError> {
+        let (client, info) = cubeaudio_kernels::device::cuda::open(index).map_err(|e| RuntimeError::Device(e.to_string()))?;
+        Ok(Self::new(client, info))
+    }
+}
+
+#[cfg(feature = "wgpu")]
+impl WgpuEngine {
+    /// The best wgpu adapter (discrete, integrated, virtual, then software such as lavapipe).
+    pub fn wgpu() -> Result<Self, RuntimeError> {
+        let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best().map_err(|e| RuntimeError::Device(e.to_string()))?;
+        Ok(Self::new(client, info))
+    }
+}
+
+pub(crate) fn device_error(e: impl std::fmt::Debug) -> RuntimeError {
+    // A failing queue repeats one error per pending launch: keep the first few hundred chars.
+    let text: String = format!("{e:?}").chars().take(400).collect();
+    RuntimeError::Device(text)
+}
+
+impl<R: Runtime> Engine<R> {
+    pub fn new(client: ComputeClient<R>, info: DeviceInfo) -> Self {
+        Self { client, info }
+    }
+
+    pub fn client(&self) -> &ComputeClient<R> {
+        &self.client
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    pub fn upload(&self, data: &[f32]) -> Buffer {
+        Buffer::upload(&self.client, data)
+    }
+
+    pub fn zeros(&self, len: usize) -> Buffer {
+        Buffer::filled(&self.client, len, 0.0)
+    }
+
+    /// Submits everything queued and reports a device error (lost device, failed launch) as a
+    /// value.
+    pub fn flush(&self) -> Result<(), RuntimeError> {
+        self.client.flush().map_err(device_error)
+    }
+
+    /// Blocks until `buffer` is on the host.
+    pub fn read(&self, buffer: &Buffer) -> Result<Vec<f32>, RuntimeError> {
+        self.read_async(buffer)?.wait()
+    }
+
+    /// Submits every launch queued so far and returns at once; the device runs them while the
+    /// host goes on, and [`Completion::wait`] copies `buffer` back once they are done.
+    pub fn read_async(&self, buffer: &Buffer) -> Result<Completion<R>, RuntimeError> {
+        self.flush()?;
+        Ok(Completion { client: self.client.clone(), handle: buffer.handle.clone(), len: buffer.len })
+    }
+
+    /// Host memory the runtime can copy from without an extra bounce (pinned on CUDA), holding
+    /// `data`; plain memory where the runtime has no pinned staging.
+    pub fn staging(&self, data: &[f32]) -> cubecl::bytes::Bytes {
+        let mut bytes = cubecl::bytes::Bytes::from_bytes_vec(f32::as_bytes(data).to_vec());
+        self.client.staging(std::iter::once(&mut bytes), false);
+        bytes
+    }
+
+    /// Uploads staged bytes (see [`Engine::staging`]).
+    pub fn upload_staged(&self, bytes: cubecl::bytes::Bytes, len: usize) -> Buffer {
+        let handle: Handle = self.client.create(bytes);
+        Buffer { handle, len }
+    }
+}
+
+/// Work submitted to the device whose result has not been fetched yet.
+///
+/// cubecl 0.10's read futures borrow the client, so the device→host copy is issued in
+/// [`Completion::wait`], behind the launches that produce the data.
+#[must_use = "a completion must be waited on to get its data"]
+pub struct Completion<R: Runtime> {
+    client: ComputeClient<R>,
+    handle: Handle,
+    len: usize,
+}
+
+impl<R: Runtime> Completion<R> {
+    /// Blocks until the data is on the host (or the device reported an error).
+    pub fn wait(self) -> Result<Vec<f32>, RuntimeError> {
+        let bytes = self.client.read_one(self.handle).map_err(device_error)?;
+        let mut values = f32::from_bytes(&bytes).to_vec();
+        values.truncate(self.len);
+        Ok(values)
+    }
+}

@@ -1,0 +1,266 @@
+//! A validated, scheduled graph with every batch prepared on the device.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cubeaudio_kernels::routed::copy_routes;
+use cubeaudio_kernels::util::{Buffer, IndexBuffer};
+use cubecl::prelude::*;
+
+use super::schedule::Schedule;
+use super::spec::GraphSpec;
+use super::validate::validate;
+use crate::engine::{Completion, Engine};
+use crate::error::{GraphError, RuntimeError};
+use crate::params::{ParamSetter, ParamStore};
+use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext};
+use crate::registry::Registry;
+
+/// Largest arena (slots × max_buffer floats): 1 GiB.
+pub const MAX_ARENA_FLOATS: usize = 1 << 28;
+
+/// What a graph is compiled for.
+#[derive(Debug, Clone)]
+pub struct GraphOptions {
+    pub sample_rate: f64,
+    pub max_buffer: usize,
+    /// Relative paths in settings resolve here (the rig file's directory).
+    pub base_dir: PathBuf,
+}
+
+struct PreparedBatch<R: Runtime> {
+    processor: Box<dyn BatchProcessor<R>>,
+    param_base: usize,
+    params_per_instance: usize,
+    instances: usize,
+}
+
+pub struct CompiledGraph<R: Runtime> {
+    schedule: Schedule,
+    batches: Vec<PreparedBatch<R>>,
+    arena: Buffer,
+    max_buffer: usize,
+    in_channels: usize,
+    out_channels: usize,
+    input_table: Option<IndexBuffer>,
+    output_table: IndexBuffer,
+    params: Arc<ParamStore>,
+    param_values: Vec<f32>,
+    setter: ParamSetter,
+    staging: Vec<f32>,
+    sanitized: u64,
+    launches: u32,
+}
+
+/// A buffer queued on the device; [`Pending::wait`] fetches its output.
+#[must_use = "wait on a pending buffer to get its output"]
+pub struct Pending<R: Runtime> {
+    completion: Completion<R>,
+    frames: usize,
+    stride: usize,
+    channels: usize,
+}
+
+impl<R: Runtime> Pending<R> {
+    /// Blocks until the buffer's output is on the host, then writes it to `outputs` (one slice
+    /// of at least `frames` per graph output channel).
+    pub fn wait(self, outputs: &mut [&mut [f32]]) -> Result<(), RuntimeError> {
+        check_io("outputs", outputs.iter().map(|o| o.len()), self.channels, self.frames)?;
+        let all = self.completion.wait()?;
+        for (c, out) in outputs.iter_mut().enumerate() {
+            out[..self.frames].copy_from_slice(&all[c * self.stride..c * self.stride + self.frames]);
+        }
+        Ok(())
+    }
+}
+
+fn check_io(what: &str, lens: impl Iterator<Item = usize>, channels: usize, frames: usize) -> Result<(), RuntimeError> {
+    let mut n = 0;
+    for len in lens {
+        if len < frames {
+            return Err(RuntimeError::Request(format!("{what}: channel {n} holds {len} frames, the buffer {frames}")));
+        }
+        n += 1;
+    }
+    if n != channels {
+        return Err(RuntimeError::Request(format!("{what}: {n} channels given, the graph has {channels}")));
+    }
+    Ok(())
+}
+
+impl<R: Runtime> CompiledGraph<R> {
+    /// Validates, schedules and prepares `spec`, then runs one silent buffer so every kernel is
+    /// compiled before the first real one.
+    pub fn compile(engine: &Engine<R>, registry: &Registry<R>, spec: &GraphSpec, options: &GraphOptions) -> Result<Self, RuntimeError> {
+        if !(options.sample_rate.is_finite() && (8_000.0..=768_000.0).contains(&options.sample_rate)) {
+            return Err(RuntimeError::Request(format!("sample rate {} Hz is outside 8 kHz..768 kHz", options.sample_rate)));
+        }
+        if options.max_buffer == 0 || options.max_buffer > 65_536 {
+            return Err(RuntimeError::Request(format!("max buffer {} is outside 1..=65536 frames", options.max_buffer)));
+        }
+        let valid = validate(spec, registry)?;
+        let schedule = Schedule::build(&valid);
+        let arena_floats = schedule.slots.saturating_mul(options.max_buffer);
+        if arena_floats > MAX_ARENA_FLOATS {
+            return Err(GraphError::TooLarge { what: "signal arena (slots × max buffer)", value: arena_floats, limit: MAX_ARENA_FLOATS }.into());
+        }
+        let ctx = PrepareContext { sample_rate: options.sample_rate, max_buffer: options.max_buffer, base_dir: &options.base_dir };
+        let stride = options.max_buffer as u32;
+
+        let mut initial = vec![0.0f32; schedule.param_count];
+        let mut index = HashMap::new();
+        let mut batches = Vec::new();
+        for batch in schedule.stages.iter().flatten() {
+            let setups: Vec<InstanceSetup> = batch
+                .processors
+                .iter()
+                .map(|&i| InstanceSetup {
+                    id: &spec.processors[i].id,
+                    settings: &spec.processors[i].settings,
+                    description: &valid.processors[i].description,
+                    input_slots: schedule.input_slots[i].clone(),
+                    output_slots: schedule.output_slots[i].clone(),
+                    params: valid.processors[i].params.clone(),
+                })
+                .collect();
+            for (k, &i) in batch.processors.iter().enumerate() {
+                for (j, desc) in valid.processors[i].description.params.iter().enumerate() {
+                    let at = batch.param_base + k * batch.params_per_instance + j;
+                    initial[at] = valid.processors[i].params[j];
+                    index.insert((spec.processors[i].id.clone(), desc.name.to_string()), (at, desc.clone()));
+                }
+            }
+            let t = registry.get(&batch.type_name).ok_or_else(|| RuntimeError::Request(format!("type {} vanished", batch.type_name)))?;
+            let processor = t.prepare(engine, &ctx, &setups).map_err(|message| {
+                let ids: Vec<&str> = setups.iter().map(|s| s.id).collect();
+                GraphError::Processor { id: ids.join(", "), type_name: batch.type_name.clone(), message }
+            })?;
+            batches.push(PreparedBatch {
+                processor,
+                param_base: batch.param_base,
+                params_per_instance: batch.params_per_instance,
+                instances: batch.processors.len(),
+            });
+        }
+        let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
+        let out_channels: usize = spec.outputs.iter().map(|p| p.channels).sum();
+        let input_table = (!schedule.input_routes.is_empty()).then(|| {
+            let flat: Vec<u32> = schedule.input_routes.iter().flat_map(|&(c, s)| [c * stride, s * stride]).collect();
+            IndexBuffer::upload(engine.client(), &flat)
+        });
+        let flat: Vec<u32> = schedule.output_routes.iter().flat_map(|&(s, c)| [s * stride, c * stride]).collect();
+        let params = Arc::new(ParamStore::new(&initial));
+        let mut graph = Self {
+            arena: engine.zeros(schedule.slots * options.max_buffer),
+            batches,
+            max_buffer: options.max_buffer,
+            in_channels,
+            out_channels,
+            input_table,
+            output_table: IndexBuffer::upload(engine.client(), &flat),
+            setter: ParamSetter::new(params.clone(), index),
+            param_values: initial,
+            params,
+            staging: vec![0.0; in_channels.max(1) * options.max_buffer],
+            sanitized: 0,
+            launches: 0,
+            schedule,
+        };
+        // Prewarm: every kernel compiles now, on the editing thread. Silence through zeroed
+        // state leaves every state as it was (gates stay closed, histories stay zero).
+        let silence = vec![0.0f32; options.max_buffer];
+        let inputs: Vec<&[f32]> = vec![&silence; in_channels];
+        let mut out = vec![vec![0.0f32; options.max_buffer]; out_channels];
+        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
+        graph.process(engine, &inputs, &mut outs)?;
+        Ok(graph)
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    pub fn param_setter(&self) -> ParamSetter {
+        self.setter.clone()
+    }
+
+    pub fn input_channels(&self) -> usize {
+        self.in_channels
+    }
+
+    pub fn output_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    pub fn max_buffer(&self) -> usize {
+        self.max_buffer
+    }
+
+    /// Launches the last buffer queued.
+    pub fn launches_per_buffer(&self) -> u32 {
+        self.launches
+    }
+
+    /// Input samples replaced by 0 because they were NaN or infinite.
+    pub fn sanitized_samples(&self) -> u64 {
+        self.sanitized
+    }
+
+    /// Queues one buffer (`inputs`: one slice per graph input channel, same length, at most
+    /// `max_buffer`) and returns without waiting for the device.
+    pub fn process_async(&mut self, engine: &Engine<R>, inputs: &[&[f32]]) -> Result<Pending<R>, RuntimeError> {
+        let frames = inputs.first().map(|x| x.len()).unwrap_or(self.max_buffer);
+        if frames == 0 || frames > self.max_buffer {
+            return Err(RuntimeError::Request(format!("buffer of {frames} frames; this graph takes 1..={}", self.max_buffer)));
+        }
+        check_io("inputs", inputs.iter().map(|x| x.len()), self.in_channels, frames)?;
+        if inputs.iter().any(|x| x.len() != frames) {
+            return Err(RuntimeError::Request("inputs: every channel must hold the same number of frames".into()));
+        }
+        let stride = self.max_buffer;
+        let mut launches = 0;
+        if let Some(table) = &self.input_table {
+            // Non-finite input would poison recursive state (filters, smoothers, NAM
+            // histories) for good: replace it by silence, count it.
+            for (c, x) in inputs.iter().enumerate() {
+                for (d, v) in self.staging[c * stride..c * stride + frames].iter_mut().zip(x.iter()) {
+                    *d = if v.is_finite() {
+                        *v
+                    } else {
+                        self.sanitized += 1;
+                        0.0
+                    };
+                }
+            }
+            let input = engine.upload(&self.staging);
+            copy_routes(engine.client(), &input, &self.arena, table, frames)?;
+            launches += 1;
+        }
+        self.params.snapshot(&mut self.param_values);
+        for b in &mut self.batches {
+            let values = &self.param_values[b.param_base..b.param_base + b.params_per_instance * b.instances];
+            let view = ParamView { values, per_instance: b.params_per_instance };
+            launches += b.processor.process(engine, &self.arena, stride, view, frames)?;
+        }
+        let output = engine.zeros(self.out_channels * stride);
+        copy_routes(engine.client(), &self.arena, &output, &self.output_table, frames)?;
+        launches += 1;
+        self.launches = launches;
+        Ok(Pending { completion: engine.read_async(&output)?, frames, stride, channels: self.out_channels })
+    }
+
+    /// One buffer, waiting for its output.
+    pub fn process(&mut self, engine: &Engine<R>, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), RuntimeError> {
+        self.process_async(engine, inputs)?.wait(outputs)
+    }
+
+    /// Every processor back to its state after `prepare`; the arena cleared.
+    pub fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
+        for b in &mut self.batches {
+            b.processor.reset(engine)?;
+        }
+        self.arena = engine.zeros(self.arena.len);
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! The processor contract.
+//!
+//! A processor **type** (the "module": gain, eq, nam, …) describes an instance from its settings
+//! — ports with channel counts, parameters with stable ids — without touching a device. The
+//! graph compiler then hands the type *every* instance of it in one graph stage at once:
+//! [`ProcessorType::prepare`] allocates their device state, uploads tables and compiles (the
+//! compiled graph runs one silent buffer right after, so every kernel is built before the first
+//! real buffer). [`BatchProcessor::process`] then runs all those instances for one buffer — one
+//! launch for the lot, wherever their signals live in the arena — and never compiles; its host
+//! work is reading parameter values and, when one changed, uploading new targets.
+
+use std::path::Path;
+
+use cubeaudio_kernels::util::Buffer;
+use cubecl::prelude::*;
+
+use crate::engine::Engine;
+use crate::error::RuntimeError;
+
+/// Free-form settings of an instance (from `rig.json`): file paths, shapes, channel counts.
+pub type Settings = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Decibels,
+    Hertz,
+    Milliseconds,
+    /// Dimensionless (Q, ratios).
+    Ratio,
+}
+
+/// A parameter: its `id` is stable across versions (hosts store it in sessions), its `name` is
+/// what rigs and the API use.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ParamDesc {
+    pub id: u32,
+    pub name: &'static str,
+    pub min: f32,
+    pub max: f32,
+    pub default: f32,
+    pub unit: Unit,
+    /// One-pole smoothing time applied per sample on the device; `None`: the new value applies
+    /// from the next buffer's first sample (e.g. filter shapes, recomputed per buffer).
+    pub smoothing_ms: Option<f32>,
+}
+
+impl ParamDesc {
+    pub fn check(&self, value: f32) -> Result<(), String> {
+        if !value.is_finite() {
+            return Err(format!("value {value} is not finite"));
+        }
+        if value < self.min || value > self.max {
+            return Err(format!("value {value} is outside {}..={}", self.min, self.max));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PortDesc {
+    pub name: &'static str,
+    pub channels: usize,
+    /// An optional input reads silence when unconnected.
+    pub required: bool,
+}
+
+/// What an instance looks like from outside.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Description {
+    pub type_name: &'static str,
+    pub inputs: Vec<PortDesc>,
+    pub outputs: Vec<PortDesc>,
+    pub params: Vec<ParamDesc>,
+}
+
+impl Description {
+    pub fn param_index(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p.name == name)
+    }
+
+    pub fn input_channels(&self) -> usize {
+        self.inputs.iter().map(|p| p.channels).sum()
+    }
+
+    pub fn output_channels(&self) -> usize {
+        self.outputs.iter().map(|p| p.channels).sum()
+    }
+}
+
+/// One instance as the graph compiler hands it to [`ProcessorType::prepare`].
+#[derive(Debug, Clone)]
+pub struct InstanceSetup<'a> {
+    pub id: &'a str,
+    pub settings: &'a Settings,
+    pub description: &'a Description,
+    /// Arena slot of every input channel, port after port ([`crate::graph::SILENT_SLOT`] where
+    /// an optional input is unconnected).
+    pub input_slots: Vec<u32>,
+    /// Arena slot of every output channel, port after port.
+    pub output_slots: Vec<u32>,
+    /// Parameter values at commit time, in description order.
+    pub params: Vec<f32>,
+}
+
+/// What every instance of a graph shares.
+#[derive(Debug, Clone, Copy)]
+pub struct PrepareContext<'a> {
+    pub sample_rate: f64,
+    /// Largest buffer `process` will see, and the arena's slot length.
+    pub max_buffer: usize,
+    /// Relative paths in settings (IR files, models) resolve against this directory.
+    pub base_dir: &'a Path,
+}
+
+impl PrepareContext<'_> {
+    /// One-pole coefficient for a parameter's smoothing time at this sample rate.
+    pub fn smoothing(&self, desc: &ParamDesc) -> f32 {
+        let ms = desc.smoothing_ms.unwrap_or(0.0);
+        cubeaudio_kernels::gain::smoothing_coefficient(self.sample_rate as f32, ms / 1000.0).unwrap_or(1.0)
+    }
+}
+
+/// Parameter values of the instances of one batch, instance-major.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamView<'a> {
+    pub values: &'a [f32],
+    pub per_instance: usize,
+}
+
+impl ParamView<'_> {
+    pub fn get(&self, instance: usize, param: usize) -> f32 {
+        self.values[instance * self.per_instance + param]
+    }
+}
+
+/// A processor type: describes instances and prepares batches of them.
+pub trait ProcessorType<R: Runtime>: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// The ports and parameters of an instance with these settings, or why the settings are
+    /// wrong. Touches no device and no file.
+    fn describe(&self, settings: &Settings) -> Result<Description, String>;
+
+    /// Allocates and uploads the state of `instances` (same type, same stage), reading files
+    /// their settings name. Errors name the instance.
+    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String>;
+}
+
+/// Every instance of one type in one stage, on the device.
+pub trait BatchProcessor<R: Runtime>: Send {
+    /// Applies `params`, then processes `frames` samples of every instance: reads their input
+    /// slots of `arena`, writes their output slots. Returns the launches it queued.
+    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, params: ParamView, frames: usize) -> Result<u32, RuntimeError>;
+
+    /// Back to the state right after `prepare` (histories cleared, smoothers at their targets).
+    fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError>;
+}

@@ -1,0 +1,183 @@
+//! The audio thread's side of a GPU graph: lock-free, allocation-free, never waits.
+//!
+//! A GPU launch cannot sit on the audio thread: cubecl takes locks and allocates while
+//! queueing work, and a read-back blocks until the device is done. So the audio callback only
+//! copies blocks into and out of two single-producer/single-consumer rings of preallocated
+//! blocks; a device thread ([`DeviceSide::serve`]) runs the graph. The output comes back
+//! `latency` blocks later (fixed, reported to the host as plugin latency). If the device thread
+//! falls behind, the callback outputs silence for that block and counts an underrun instead of
+//! waiting.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A fixed number of fixed-size blocks, one writer and one reader.
+struct BlockRing {
+    blocks: Box<[UnsafeCell<Box<[f32]>>]>,
+    head: AtomicUsize,
+    tail: AtomicUsize,
+}
+
+// SAFETY: a block is written only by the producer between its `head` check and the Release
+// store that publishes it, and read only by the consumer after the Acquire load that sees it.
+unsafe impl Sync for BlockRing {}
+unsafe impl Send for BlockRing {}
+
+impl BlockRing {
+    fn new(capacity: usize, block_len: usize) -> Self {
+        Self {
+            blocks: (0..capacity).map(|_| UnsafeCell::new(vec![0.0f32; block_len].into_boxed_slice())).collect(),
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+        }
+    }
+
+    fn push_with(&self, fill: impl FnOnce(&mut [f32])) -> bool {
+        let head = self.head.load(Ordering::Relaxed);
+        if head - self.tail.load(Ordering::Acquire) == self.blocks.len() {
+            return false;
+        }
+        // SAFETY: see the Sync impl; this slot is not visible to the consumer yet.
+        fill(unsafe { &mut *self.blocks[head % self.blocks.len()].get() });
+        self.head.store(head + 1, Ordering::Release);
+        true
+    }
+
+    fn pop_with(&self, read: impl FnOnce(&[f32])) -> bool {
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail == self.head.load(Ordering::Acquire) {
+            return false;
+        }
+        // SAFETY: see the Sync impl; the producer does not touch this slot until tail moves.
+        read(unsafe { &*self.blocks[tail % self.blocks.len()].get() });
+        self.tail.store(tail + 1, Ordering::Release);
+        true
+    }
+}
+
+/// Counters both sides can read.
+#[derive(Debug, Default)]
+pub struct BridgeStats {
+    /// Blocks the audio side produced silence for because no output was ready.
+    pub underruns: AtomicU64,
+    /// Input blocks dropped because the device side had not taken the previous ones.
+    pub overruns: AtomicU64,
+    pub processed: AtomicU64,
+}
+
+/// Why the audio side refused a call (shapes are fixed when the bridge is built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeError {
+    WrongChannelCount,
+    WrongBlockSize,
+}
+
+pub struct AudioSide {
+    to_device: Arc<BlockRing>,
+    from_device: Arc<BlockRing>,
+    in_channels: usize,
+    out_channels: usize,
+    block: usize,
+    stats: Arc<BridgeStats>,
+}
+
+pub struct DeviceSide {
+    to_device: Arc<BlockRing>,
+    from_device: Arc<BlockRing>,
+    in_channels: usize,
+    out_channels: usize,
+    block: usize,
+    input: Vec<f32>,
+    output: Vec<f32>,
+    stats: Arc<BridgeStats>,
+}
+
+/// A bridge for blocks of `block` frames with a fixed latency of `latency` blocks (≥ 1).
+pub fn realtime_bridge(in_channels: usize, out_channels: usize, block: usize, latency: usize) -> (AudioSide, DeviceSide) {
+    let latency = latency.max(1);
+    let capacity = latency + 2;
+    let to_device = Arc::new(BlockRing::new(capacity, in_channels.max(1) * block));
+    let from_device = Arc::new(BlockRing::new(capacity, out_channels.max(1) * block));
+    for _ in 0..latency {
+        from_device.push_with(|b| b.fill(0.0));
+    }
+    let stats = Arc::new(BridgeStats::default());
+    (
+        AudioSide { to_device: to_device.clone(), from_device: from_device.clone(), in_channels, out_channels, block, stats: stats.clone() },
+        DeviceSide {
+            to_device,
+            from_device,
+            in_channels,
+            out_channels,
+            block,
+            input: vec![0.0; in_channels * block],
+            output: vec![0.0; out_channels * block],
+            stats,
+        },
+    )
+}
+
+impl AudioSide {
+    /// Hands this block's input to the device side and writes the output of the block
+    /// `latency` blocks earlier (silence on an underrun). Allocates nothing, locks nothing.
+    pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), BridgeError> {
+        if inputs.len() != self.in_channels || outputs.len() != self.out_channels {
+            return Err(BridgeError::WrongChannelCount);
+        }
+        if inputs.iter().any(|x| x.len() != self.block) || outputs.iter().any(|y| y.len() != self.block) {
+            return Err(BridgeError::WrongBlockSize);
+        }
+        let n = self.block;
+        let pushed = self.to_device.push_with(|b| {
+            for (c, x) in inputs.iter().enumerate() {
+                b[c * n..(c + 1) * n].copy_from_slice(x);
+            }
+        });
+        if !pushed {
+            self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+        }
+        let popped = self.from_device.pop_with(|b| {
+            for (c, y) in outputs.iter_mut().enumerate() {
+                y.copy_from_slice(&b[c * n..(c + 1) * n]);
+            }
+        });
+        if !popped {
+            self.stats.underruns.fetch_add(1, Ordering::Relaxed);
+            outputs.iter_mut().for_each(|y| y.fill(0.0));
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> &BridgeStats {
+        &self.stats
+    }
+}
+
+impl DeviceSide {
+    /// Takes one input block if there is one, runs `run(inputs, outputs)` on it (planar
+    /// slices, one per channel) and queues the output for the audio side. Returns whether a
+    /// block was processed. If the output ring is full the audio side has stopped reading, and
+    /// the block is dropped.
+    pub fn serve<E>(&mut self, mut run: impl FnMut(&[&[f32]], &mut [&mut [f32]]) -> Result<(), E>) -> Result<bool, E> {
+        let n = self.block;
+        let input = &mut self.input;
+        let len = input.len();
+        if !self.to_device.pop_with(|b| input.copy_from_slice(&b[..len])) {
+            return Ok(false);
+        }
+        {
+            let ins: Vec<&[f32]> = self.input.chunks(n).take(self.in_channels).collect();
+            let mut outs: Vec<&mut [f32]> = self.output.chunks_mut(n).take(self.out_channels).collect();
+            run(&ins, &mut outs)?;
+        }
+        let output = &self.output;
+        self.from_device.push_with(|b| b[..output.len()].copy_from_slice(output));
+        self.stats.processed.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    pub fn stats(&self) -> &BridgeStats {
+        &self.stats
+    }
+}
