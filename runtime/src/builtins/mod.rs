@@ -15,8 +15,8 @@ use cubecl::prelude::*;
 
 pub use eq::Eq;
 pub use fir::Fir;
-pub use gain::Gain;
-pub use gate::NoiseGate;
+pub use gain::{Gain, GAIN_DB};
+pub use gate::{gate_settings, NoiseGate};
 pub use ir::ImpulseResponse;
 pub use mix::Mix;
 
