@@ -14,6 +14,7 @@ pub mod dsp;
 pub mod error;
 pub mod example_signal;
 pub mod gpu;
+pub mod graph_render;
 pub mod info;
 mod json;
 pub mod linear;

@@ -31,6 +31,8 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     /// Host staging of one buffer of every stream (stream `s` at `s · max_buffer`).
     staging: Vec<f32>,
     sanitized: u64,
+    /// Samples of silence `new` and `reset` run through every stream.
+    prewarm: usize,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -75,18 +77,37 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             state: Buffer::filled(client, state_len.max(1), 0.0),
             staging: vec![0.0; models.len() * max_buffer],
             sanitized: 0,
+            prewarm: plans.iter().map(|p| p.prewarm).max().unwrap_or(0),
         };
-        // The core's prewarm: at least P zeros through every stream, in blocks of max_buffer.
-        let prewarm = plans.iter().map(|p| p.prewarm).max().unwrap_or(0);
-        let silence = vec![0.0f32; max_buffer];
-        let inputs: Vec<&[f32]> = vec![&silence; models.len()];
-        let mut done = 0;
-        while done < prewarm {
-            batch.launch(&inputs, max_buffer)?;
-            done += max_buffer;
-        }
-        batch.client.flush().map_err(device)?;
+        batch.prewarm()?;
         Ok(batch)
+    }
+
+    /// The core's prewarm: at least P zeros through every stream, in blocks of max_buffer,
+    /// through the host path (default input offsets).
+    fn prewarm(&mut self) -> Result<()> {
+        let routed: Vec<u32> = (0..self.streams).map(|s| self.meta[s * META + 3]).collect();
+        for s in 0..self.streams {
+            self.meta[s * META + 3] = (s * self.max_buffer) as u32;
+        }
+        let silence = vec![0.0f32; self.max_buffer];
+        let inputs: Vec<&[f32]> = vec![&silence; self.streams];
+        let mut done = 0;
+        while done < self.prewarm {
+            self.launch(&inputs, self.max_buffer)?;
+            done += self.max_buffer;
+        }
+        self.set_input_offsets(&routed)?;
+        self.client.flush().map_err(device)
+    }
+
+    /// Clears every history and prewarms again: the state right after [`Self::new`].
+    pub fn reset(&mut self) -> Result<()> {
+        self.state = Buffer::filled(&self.client, self.state.len.max(1), 0.0);
+        for s in 0..self.streams {
+            self.meta[s * META + 5] = 0;
+        }
+        self.prewarm()
     }
 
     pub fn streams(&self) -> usize {
@@ -111,6 +132,15 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         }
         let input = Buffer::upload(&self.client, &self.staging);
         let output = Buffer::filled(&self.client, self.staging.len(), f32::NAN);
+        self.launch_device(&input, &output, frames);
+        Ok(output.handle)
+    }
+
+    /// Queues one buffer of every stream reading from and writing to device buffers: stream `s`
+    /// reads `frames` samples at its input offset in `input` (see [`Self::set_input_offsets`];
+    /// `s · max_buffer` by default) and writes them at `s · max_buffer` in `output`. The caller
+    /// keeps the input finite (the processing graph sanitises its inputs).
+    pub fn launch_device(&mut self, input: &Buffer, output: &Buffer, frames: usize) {
         let meta = self.client.create_from_slice(u32::as_bytes(&self.meta));
         // SAFETY: lengths are those of the slices the handles were created from.
         let (meta_arg, plan_arg) = unsafe {
@@ -132,7 +162,21 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             let cursor = &mut self.meta[s * META + 5];
             *cursor = cursor.wrapping_add(frames as u32);
         }
-        Ok(output.handle)
+    }
+
+    /// Where each stream reads its input in the buffer given to [`Self::launch_device`].
+    pub fn set_input_offsets(&mut self, offsets: &[u32]) -> Result<()> {
+        if offsets.len() != self.streams {
+            return Err(NamError::Request(format!("{} input offsets for {} streams", offsets.len(), self.streams)));
+        }
+        for (s, &o) in offsets.iter().enumerate() {
+            self.meta[s * META + 3] = o;
+        }
+        Ok(())
+    }
+
+    pub fn max_buffer(&self) -> usize {
+        self.max_buffer
     }
 
     /// One buffer of every stream: `inputs[s]` and `outputs[s]` all hold the same number of

@@ -8,5 +8,6 @@
 mod engine;
 pub mod kernel;
 pub mod plan;
+pub mod processor;
 
 pub use engine::GpuWaveNetBatch;

@@ -33,6 +33,14 @@ enum Backend {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GraphBackendArg {
+    Auto,
+    Cuda,
+    /// wgpu's best adapter (Vulkan or Metal).
+    Wgpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// 32-bit float (default: nothing is lost).
     F32,
@@ -68,6 +76,25 @@ enum Command {
         slim: Option<f64>,
         #[arg(long, value_enum, default_value_t = Format::F32)]
         format: Format,
+    },
+    /// Render a WAV file through a processing graph (rig file: processors, params,
+    /// connections; format in docs/GRAPHS.md). The WAV's channels feed the graph inputs in order;
+    /// the output has one channel per graph output channel, at the input's sample rate.
+    Graph {
+        /// The rig file (JSON). Relative paths in it (models, IRs) resolve against its folder.
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        /// auto: CUDA, else wgpu's best adapter (a software one such as lavapipe included: graphs
+        /// have no CPU engine).
+        #[arg(long, value_enum, default_value_t = GraphBackendArg::Auto)]
+        backend: GraphBackendArg,
+        /// Frames per processing block.
+        #[arg(long, default_value_t = 128)]
+        buffer: usize,
     },
     /// GPU benchmark: streams held in real time per model × buffer size, one-stream latency,
     /// offline throughput, and the CPU engine as the baseline. Writes Markdown and JSON.
@@ -165,6 +192,47 @@ fn render(
     Ok(())
 }
 
+fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: GraphBackendArg, buffer: usize) -> Result<()> {
+    use cubeaudio_nam::graph_render::{render_graph, GraphBackend};
+    if buffer == 0 || buffer > 65_536 {
+        bail!("--buffer {buffer} must be between 1 and 65536");
+    }
+    if input == output {
+        bail!("--output must differ from --input");
+    }
+    let backend = match backend {
+        GraphBackendArg::Auto => GraphBackend::Auto,
+        GraphBackendArg::Cuda => GraphBackend::Cuda,
+        GraphBackendArg::Wgpu => GraphBackend::Wgpu,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}").expect("valid template"));
+    let report = render_graph(&config, &input, &output, backend, buffer, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("rendering {} through the graph {}", input.display(), config.display()))?;
+    bar.finish_and_clear();
+    if report.sanitized > 0 {
+        eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
+    }
+    println!(
+        "backend {} | {} processors in {} stages, {} batches, {} launches per buffer, {} arena slots | {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {} ({} channel(s))",
+        report.backend,
+        report.processors,
+        report.stages,
+        report.batches,
+        report.launches_per_buffer,
+        report.arena_slots,
+        report.frames as f64 / report.sample_rate as f64,
+        report.elapsed.as_secs_f64(),
+        report.realtime_factor(),
+        output.display(),
+        report.output_channels
+    );
+    Ok(())
+}
+
 fn bench(runtime: &str, models: &[String], buffers: &[usize], max_streams: usize, latency_buffers: usize, out: &std::path::Path) -> Result<()> {
     // NAME=PATH or NAME=PATH@SLIM (slimmable models at a slim value).
     let mut gpu_models = Vec::new();
@@ -216,6 +284,7 @@ fn main() -> ExitCode {
         Command::Render { model, input, output, backend, buffer, exact_tanh, slim, format } => {
             render(model, input, output, backend, buffer, exact_tanh, slim, format)
         }
+        Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),
         Command::Bench { runtime, models, buffers, max_streams, latency_buffers, out } => bench(&runtime, &models, &buffers, max_streams, latency_buffers, &out),
         Command::Pack => {
             let mut text = String::new();

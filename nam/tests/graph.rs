@@ -1,0 +1,151 @@
+//! `nam` as a graph processor: two amps in one stage (one batched launch) equal the CPU
+//! engine; the example rigs render from the command line; a broken rig fails with the
+//! validation error. Device policy as in the kernel suite (CI=true requires wgpu).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cubeaudio_nam::example_signal::di_signal;
+use cubeaudio_nam::graph_render::registry;
+use cubeaudio_nam::{load_file, LoadOptions, Model};
+use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::Engine;
+use cubecl::prelude::*;
+
+fn required(runtime: &str) -> bool {
+    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
+        Ok(l) => l,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".into(),
+        Err(_) => String::new(),
+    };
+    list.split(',').any(|r| r.trim() == runtime)
+}
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+const TWO_AMPS: &str = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "a"}, {"name": "b"}],
+  "processors": [{"id": "hot", "type": "gain", "params": {"gain_db": 12}}, {"id": "unity", "type": "gain"},
+                 {"id": "amp1", "type": "nam", "settings": {"model": "models/clean.nam"}},
+                 {"id": "amp2", "type": "nam", "settings": {"model": "models/clean.nam"}}],
+  "connections": [{"from": "in", "to": "unity.in"}, {"from": "unity.out", "to": "amp1.in"}, {"from": "in", "to": "hot.in"}, {"from": "hot.out", "to": "amp2.in"},
+                  {"from": "amp1.out", "to": "a"}, {"from": "amp2.out", "to": "b"}]}"#;
+
+fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
+    let x: Vec<f32> = di_signal().into_iter().take(12_000).collect();
+    let model_path = examples().join("models/clean.nam");
+    let mut cpu = [Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp), Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp)];
+    let hot: Vec<f32> = x.iter().map(|v| v * 10f32.powf(12.0 / 20.0)).collect();
+    let (mut want_a, mut want_b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    for m in &mut cpu {
+        m.reset(128).unwrap();
+    }
+    for ((xa, xb), (ya, yb)) in x.chunks(128).zip(hot.chunks(128)).zip(want_a.chunks_mut(128).zip(want_b.chunks_mut(128))) {
+        cpu[0].process(xa, ya);
+        cpu[1].process(xb, yb);
+    }
+
+    let spec = GraphSpec::from_json(TWO_AMPS).unwrap();
+    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: 128, base_dir: examples() };
+    let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+    // Stage 1: both gains; stage 2: both amps in one NAM batch (2 launches: kernel + copy back).
+    assert_eq!(g.schedule().batch_count(), 2);
+    let (mut a, mut b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    for (i, chunk) in x.chunks(128).enumerate() {
+        let at = i * 128;
+        let n = chunk.len();
+        g.process(engine, &[chunk], &mut [&mut a[at..at + n], &mut b[at..at + n]]).unwrap();
+        assert_eq!(g.launches_per_buffer(), 5);
+    }
+    for (what, got, want) in [("amp1", &a, &want_a), ("amp2 (+12 dB)", &b, &want_b)] {
+        let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let err = got.iter().zip(want.iter()).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+        println!("[graph-test] {what}: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})");
+        assert!(err <= 1e-4 * peak.max(1.0), "{what}: {err}");
+        assert!(peak > 0.01, "{what}: the amp must produce signal");
+    }
+}
+
+#[test]
+fn nam_in_a_graph_equals_the_cpu_engine_wgpu() {
+    match Engine::<cubecl::wgpu::WgpuRuntime>::wgpu() {
+        Ok(e) => {
+            println!("[kernel-test] nam graph: runtime wgpu | adapter {}", e.info());
+            nam_in_a_graph_equals_the_cpu_engine(&e)
+        }
+        Err(e) if required("wgpu") => panic!("wgpu required: {e}"),
+        Err(e) => eprintln!("[kernel-test] SKIPPED nam graph (wgpu): {e}"),
+    }
+}
+
+#[test]
+fn nam_in_a_graph_equals_the_cpu_engine_cuda() {
+    match Engine::<cubecl::cuda::CudaRuntime>::cuda(0) {
+        Ok(e) => {
+            println!("[kernel-test] nam graph: runtime cuda | adapter {}", e.info());
+            nam_in_a_graph_equals_the_cpu_engine(&e)
+        }
+        Err(e) if required("cuda") => panic!("cuda required: {e}"),
+        Err(e) => eprintln!("[kernel-test] SKIPPED nam graph (cuda): {e}"),
+    }
+}
+
+fn cubeaudio(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn short_di(dir: &Path) -> PathBuf {
+    let path = dir.join("di.wav");
+    let x: Vec<f32> = di_signal().into_iter().take(24_000).collect();
+    cubeaudio_nam::render::write_wav(&path, &[x], 48_000, cubeaudio_nam::render::OutputFormat::Float32).unwrap();
+    path
+}
+
+#[test]
+fn example_rigs_render_from_the_command_line() {
+    if Engine::<cubecl::wgpu::WgpuRuntime>::wgpu().is_err() && Engine::<cubecl::cuda::CudaRuntime>::cuda(0).is_err() {
+        assert!(!required("wgpu"), "no GPU runtime, but one is required");
+        eprintln!("[kernel-test] SKIPPED example rigs: no GPU runtime");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cubeaudio-rigs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let di = short_di(&dir);
+    for (rig, channels) in [("amp_cab.json", 1usize), ("dual_amp.json", 2)] {
+        let out = dir.join(rig.replace(".json", ".wav"));
+        let rig_path = examples().join("rigs").join(rig);
+        let (code, stdout, stderr) =
+            cubeaudio(&["graph", "--config", rig_path.to_str().unwrap(), "--input", di.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+        println!("{rig}: {stdout}{stderr}");
+        assert_eq!(code, 0, "{rig}: {stderr}");
+        assert!(stdout.contains("launches per buffer"), "{stdout}");
+        let (y, rate) = cubeaudio_nam::render::read_wav(&out).unwrap();
+        assert_eq!((y.len(), rate), (channels, 48_000));
+        for c in &y {
+            assert_eq!(c.len(), 24_000);
+            assert!(c.iter().all(|v| v.is_finite()));
+            let rms = (c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / c.len() as f64).sqrt();
+            assert!(rms > 1e-3, "{rig}: output is (nearly) silent, rms {rms}");
+        }
+    }
+    // A rig with a cycle: the validation error, exit ≠ 0, no output file.
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
+          "processors": [{"id": "a", "type": "mix"}, {"id": "b", "type": "gain"}],
+          "connections": [{"from": "in", "to": "a.in1"}, {"from": "a.out", "to": "b.in"}, {"from": "b.out", "to": "a.in2"}, {"from": "b.out", "to": "out"}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("bad.wav");
+    let (code, _, stderr) = cubeaudio(&["graph", "--config", bad.to_str().unwrap(), "--input", di.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("cycle: ") && stderr.contains("bad.json"), "{stderr}");
+    assert!(!out.exists());
+    let (code, _, stderr) = cubeaudio(&["graph", "--config", dir.join("missing.json").to_str().unwrap(), "--input", di.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("missing.json"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
