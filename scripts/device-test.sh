@@ -28,6 +28,16 @@ export CUBEAUDIO_REQUIRE=cuda,wgpu
 # The GPU NAM engine against the core's references, on CUDA and on Vulkan.
 CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 >"$out/gpu-nam.log" 2>&1 || status=1
 grep -E '^\[gpu-nam\]|^test result' "$out/gpu-nam.log"
+# Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
+# Vulkan, then the two example rigs through the CLI on CUDA.
+/tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
+/tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
+CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 nam_in_a_graph >"$out/nam-graph.log" 2>&1 || status=1
+grep -hE '^\[graph-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
+for rig in amp_cab dual_amp; do
+    /tmp/cubeaudio-bin/cubeaudio graph --config .carry/examples/rigs/$rig.json --input .carry/di_guitar.wav \
+        --output "/tmp/$rig.wav" 2>&1 | tail -1 | tee -a "$out/rigs.log"
+done
 
 if [ "${NAMBENCH:-0}" = 1 ]; then
     # NAM streams per GPU, latency, offline throughput (docs/PERFORMANCE.md).

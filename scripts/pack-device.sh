@@ -23,6 +23,18 @@ for l in sys.stdin:
     m=json.loads(l)
     if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="gpu_references" and m.get("executable"): print(m["executable"])' |
     xargs -I{} cp {} .carry/gpu-nam
+test_exe() { # package test-target destination
+    cargo test --release --no-run --message-format=json -p "$1" --test "$2" 2>/dev/null |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m["target"]["name"]==sys.argv[1] and m.get("executable"): print(m["executable"])' "$2" |
+        xargs -I{} cp {} ".carry/$3"
+}
+# Processing graphs on the device: runtime graphs and bridge, NAM inside a graph.
+test_exe cubeaudio-runtime graph_gpu graph-gpu
+test_exe cubeaudio-runtime realtime graph-realtime
+test_exe cubeaudio-nam graph nam-graph
 cargo build --release -p cubeaudio-nam --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
 cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
@@ -36,4 +48,5 @@ tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
 shared="${CUBEAUDIO_SHARED:-../shared}"
 mkdir -p .carry/shared/nam && cp -r "$shared/nam/models" "$shared/nam/refs" .carry/shared/nam/
 cp nam/examples/audio/di_guitar.wav nam/examples/models/clean.nam .carry/
+mkdir -p .carry/examples && cp -r nam/examples/models nam/examples/rigs .carry/examples/
 ls -la .carry

@@ -21,8 +21,10 @@ fn required(runtime: &str) -> bool {
     list.split(',').any(|r| r.trim() == runtime)
 }
 
+/// `nam/examples`; `CUBEAUDIO_EXAMPLES` overrides it where the binary runs away from the source
+/// tree (the GPU machine).
 fn examples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")
+    std::env::var_os("CUBEAUDIO_EXAMPLES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples"))
 }
 
 const TWO_AMPS: &str = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "a"}, {"name": "b"}],
