@@ -17,7 +17,7 @@ use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, 
 use cubeaudio_kernels::routed::{
     routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel, routed_mix_kernel,
 };
-use cubeaudio_nam::gpu::kernel::wavenet_streams_kernel;
+use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubecl::prelude::*;
 
 use crate::{builder, settings};
@@ -208,9 +208,9 @@ pub fn registry() -> Vec<KernelCase> {
             let (a, t, h, rg, c, st, f) = (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
             routed_fir_kernel::expand(&mut b.scope, a, t, h, rg, c, st, f)
         }),
-        case!("wavenet_streams_kernel", wavenet_streams_kernel, 256, |b| {
+        case!("wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f)
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 128 })
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
             let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));

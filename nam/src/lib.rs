@@ -2,7 +2,7 @@
 //!
 //! Entry points: [`loader::load_file`] reads a `.nam` file into a [`loader::LoadedModel`];
 //! [`model::Model`] gives it the core's lifecycle (reset, prewarm, any block size, NaN policy);
-//! [`render::render_file`] is the `cubeaudio render` job. Every architecture of SPEC.md is a
+//! [`render::render_files`] is the `cubeaudio render` job (one file or a batch of files). Every architecture of SPEC.md is a
 //! [`dsp::Dsp`]: [`wavenet::WaveNet`] (and its slimmable form), [`lstm::Lstm`],
 //! [`convnet::ConvNet`], [`linear::Linear`], [`container::SlimmableContainer`].
 

@@ -54,11 +54,15 @@ pub struct RenderReport {
     pub resampled: bool,
     pub elapsed: Duration,
     pub sanitized: u64,
+    /// Files rendered in this batch.
+    pub files: usize,
+    /// Summed duration of the input files.
+    pub audio_seconds: f64,
 }
 
 impl RenderReport {
     pub fn audio_seconds(&self) -> f64 {
-        self.frames as f64 / self.input_rate as f64
+        self.audio_seconds
     }
 
     pub fn realtime_factor(&self) -> f64 {
@@ -188,16 +192,34 @@ fn render_gpu<R: cubecl::Runtime>(
         .map(|m| m.dsp.as_wavenet().ok_or_else(|| NamError::Unsupported { architecture: m.architecture.clone(), reason: "the GPU engine runs WaveNet models only so far".into() }))
         .collect::<Result<Vec<_>>>()?;
     let mut batch = crate::gpu::GpuWaveNetBatch::new(client, &nets, opts.buffer)?;
-    let len = channels.first().map_or(0, Vec::len);
-    let mut outs = vec![vec![0.0f32; len]; channels.len()];
+    // Channels of different files differ in length: the batch runs to the longest, shorter
+    // streams read silence past their end, and each output is cut back to its input's length.
+    let len = channels.iter().map(Vec::len).max().unwrap_or(0);
+    let total: usize = channels.iter().map(Vec::len).sum();
+    let padded: Vec<std::borrow::Cow<[f32]>> = channels
+        .iter()
+        .map(|c| {
+            if c.len() == len {
+                std::borrow::Cow::Borrowed(c.as_slice())
+            } else {
+                let mut v = c.clone();
+                v.resize(len, 0.0);
+                std::borrow::Cow::Owned(v)
+            }
+        })
+        .collect();
+    let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; len]; channels.len()];
     let mut at = 0;
     while at < len {
         let n = opts.buffer.min(len - at);
-        let ins: Vec<&[f32]> = channels.iter().map(|c| &c[at..at + n]).collect();
+        let ins: Vec<&[f32]> = padded.iter().map(|c| &c[at..at + n]).collect();
         let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
         batch.process(&ins, &mut ys)?;
         at += n;
-        progress(at * channels.len(), len * channels.len());
+        progress(channels.iter().map(|c| c.len().min(at)).sum(), total);
+    }
+    for (o, c) in outs.iter_mut().zip(channels) {
+        o.truncate(c.len());
     }
     Ok((outs, batch.sanitized_samples()))
 }
@@ -263,7 +285,16 @@ fn render_on_gpu(
 /// Renders `input` through `model` into `output` on `opts.backend`; `progress` is told the
 /// samples done.
 pub fn render_file(model_path: &Path, input: &Path, output: &Path, opts: &RenderOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<RenderReport> {
-    let (channels, input_rate) = read_wav(input)?;
+    render_files(model_path, &[(input.to_path_buf(), output.to_path_buf())], opts, progress)
+}
+
+/// Renders several files as one batch: every channel of every file is a stream of the same GPU
+/// batch (one launch per buffer for all of them), or its own CPU instance. Files may differ in
+/// length, channel count and sample rate; each output keeps its input's length and rate.
+pub fn render_files(model_path: &Path, jobs: &[(PathBuf, PathBuf)], opts: &RenderOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<RenderReport> {
+    if jobs.is_empty() {
+        return Err(NamError::Request("no input file".into()));
+    }
     let loaded = load_file(model_path, LoadOptions { fast_tanh: opts.fast_tanh })?;
     if loaded.dsp.in_channels() != 1 || loaded.dsp.out_channels() != 1 {
         return Err(NamError::Request(format!(
@@ -275,8 +306,15 @@ pub fn render_file(model_path: &Path, input: &Path, output: &Path, opts: &Render
     }
     let model_rate = loaded.sample_rate.unwrap_or(48_000.0).round() as u32;
     drop(loaded);
+    let mut files = Vec::with_capacity(jobs.len());
+    for (input, _) in jobs {
+        files.push(read_wav(input)?);
+    }
     let start = Instant::now();
-    let at_model_rate = resample(&channels, input_rate, model_rate)?;
+    let mut at_model_rate: Vec<Vec<f32>> = Vec::new();
+    for (channels, rate) in &files {
+        at_model_rate.extend(resample(channels, *rate, model_rate)?);
+    }
     let mut fallback = None;
     let (backend, (rendered, sanitized)) = match opts.backend {
         Backend::Cpu => ("cpu".to_string(), render_cpu(model_path, &at_model_rate, opts, progress)?),
@@ -295,18 +333,33 @@ pub fn render_file(model_path: &Path, input: &Path, output: &Path, opts: &Render
             }
         }
     };
-    let back = resample(&rendered, model_rate, input_rate)?;
+    let mut rendered = rendered.into_iter();
+    let mut written = Vec::with_capacity(jobs.len());
+    for ((channels, rate), (_, output)) in files.iter().zip(jobs) {
+        let mine: Vec<Vec<f32>> = rendered.by_ref().take(channels.len()).collect();
+        let mut back = resample(&mine, model_rate, *rate)?;
+        // Two rate conversions can round the length by a sample: the output keeps the input's.
+        for c in &mut back {
+            c.resize(channels[0].len(), 0.0);
+        }
+        written.push((back, *rate, output));
+    }
     let elapsed = start.elapsed();
-    write_wav(output, &back, input_rate, opts.format)?;
+    for (back, rate, output) in &written {
+        write_wav(output, back, *rate, opts.format)?;
+    }
+    let (first, input_rate) = &files[0];
     Ok(RenderReport {
         backend,
         fallback,
-        frames: channels[0].len(),
-        channels: channels.len(),
-        input_rate,
+        frames: first[0].len(),
+        channels: files.iter().map(|(c, _)| c.len()).sum(),
+        input_rate: *input_rate,
         model_rate,
-        resampled: input_rate != model_rate,
+        resampled: files.iter().any(|(_, r)| *r != model_rate),
         elapsed,
         sanitized,
+        files: files.len(),
+        audio_seconds: files.iter().map(|(c, r)| c[0].len() as f64 / *r as f64).sum(),
     })
 }

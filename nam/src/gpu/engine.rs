@@ -1,16 +1,39 @@
 //! A batch of WaveNet streams on one device: `new` uploads plans and weights, zeroes and
-//! prewarms every history; `process` runs one buffer of every stream in one launch.
+//! prewarms every history; `process` runs one buffer of every stream in one launch;
+//! `add_stream` / `remove_stream` change the batch between buffers without touching the other
+//! streams' histories.
 
-use cubeaudio_kernels::util::Buffer;
+use cubeaudio_kernels::routed::copy_routes;
+use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
+use cubecl::server::Handle;
 
-use super::kernel::{wavenet_streams_kernel, META};
+use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::plan::ModelPlan;
 use crate::error::{NamError, Result};
 use crate::wavenet::WaveNet;
 
-/// Threads per stream (cube): a 32-row × 32-frame block in 4 steps.
-const UNITS: u32 = 256;
+/// Shared memory one launch may use: the CUDA limit for static shared arrays, which is also the
+/// common Vulkan maximum (lavapipe offers 32 KiB and is asked for less).
+const SHARED_CAP: usize = 48 * 1024;
+
+/// The largest tile (power of two, 8..=MAX_TILE, not beyond the buffer) whose blocks fit the
+/// device's shared memory, and the threads per cube: two elements of a block per thread.
+/// `CUBEAUDIO_NAM_TILE` forces a tile (for measurements).
+fn choose_shape(max_shared: usize, max_units: u32, rows: usize, max_buffer: usize) -> (StreamsShape, u32) {
+    let rows = rows.div_ceil(8) * 8;
+    let cap = max_shared.min(SHARED_CAP);
+    let forced = std::env::var("CUBEAUDIO_NAM_TILE").ok().and_then(|v| v.parse::<usize>().ok()).filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
+    let mut tile = forced.unwrap_or_else(|| max_buffer.next_power_of_two().clamp(8, MAX_TILE));
+    while tile > 8 && (StreamsShape { rows, tile }).shared_bytes() > cap {
+        tile /= 2;
+    }
+    let units = ((rows * tile / 2) as u32).clamp(64, max_units.clamp(64, 1024));
+    (StreamsShape { rows, tile }, units)
+}
+/// Streams' histories start on multiples of this many floats, so moving a stream's state when
+/// the batch changes is whole chunks of one copy launch.
+const STATE_CHUNK: usize = 256;
 
 fn device(e: impl std::fmt::Debug) -> NamError {
     // A failing batch repeats the same launch error once per launch: keep the first.
@@ -21,18 +44,44 @@ fn device(e: impl std::fmt::Debug) -> NamError {
 
 pub struct GpuWaveNetBatch<R: Runtime> {
     client: ComputeClient<R>,
-    streams: usize,
     max_buffer: usize,
+    plans: Vec<ModelPlan>,
+    /// Per stream: plan, weights, state, input and output offsets, cursor (kernel::META u32s).
     meta: Vec<u32>,
-    plan: cubecl::server::Handle,
+    plan: Handle,
     plan_len: usize,
     weights: Buffer,
     state: Buffer,
     /// Host staging of one buffer of every stream (stream `s` at `s · max_buffer`).
     staging: Vec<f32>,
     sanitized: u64,
-    /// Samples of silence `new` and `reset` run through every stream.
-    prewarm: usize,
+    shape: StreamsShape,
+    units: u32,
+}
+
+/// A buffer queued on the device by [`GpuWaveNetBatch::process_async`].
+#[must_use = "wait on a pending buffer to get its output"]
+pub struct PendingBuffer<R: Runtime> {
+    client: ComputeClient<R>,
+    output: Handle,
+    frames: usize,
+    streams: usize,
+    max_buffer: usize,
+}
+
+impl<R: Runtime> PendingBuffer<R> {
+    /// Blocks until the outputs are on the host; `outputs[s]` receives stream `s`.
+    pub fn wait(self, outputs: &mut [&mut [f32]]) -> Result<()> {
+        if outputs.len() != self.streams || outputs.iter().any(|y| y.len() != self.frames) {
+            return Err(NamError::Request(format!("{} outputs of {} frames expected", self.streams, self.frames)));
+        }
+        let bytes = self.client.read_one(self.output).map_err(device)?;
+        let all = f32::from_bytes(&bytes);
+        for (s, y) in outputs.iter_mut().enumerate() {
+            y.copy_from_slice(&all[s * self.max_buffer..s * self.max_buffer + self.frames]);
+        }
+        Ok(())
+    }
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -43,75 +92,38 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         if models.is_empty() {
             return Err(NamError::Request("a GPU batch needs at least one stream".into()));
         }
-        if models.len() > u16::MAX as usize {
-            return Err(NamError::Request(format!("{} streams exceed the limit of {}", models.len(), u16::MAX)));
-        }
         let plans = models.iter().map(|m| ModelPlan::build(m)).collect::<Result<Vec<_>>>()?;
-        let (mut plan, mut weights, mut meta, mut state_len) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
-        for (s, p) in plans.iter().enumerate() {
-            meta.extend_from_slice(&[
-                plan.len() as u32,
-                weights.len() as u32,
-                state_len as u32,
-                (s * max_buffer) as u32,
-                (s * max_buffer) as u32,
-                0,
-                0,
-                0,
-            ]);
-            plan.extend_from_slice(&p.plan);
-            weights.extend_from_slice(&p.weights);
-            state_len += p.state_len;
-        }
-        if state_len > (1 << 30) || weights.len() > (1 << 30) {
-            return Err(NamError::Request("the batch's histories exceed 4 GiB".into()));
-        }
         let mut batch = Self {
             client: client.clone(),
-            streams: models.len(),
             max_buffer,
-            meta,
-            plan_len: plan.len(),
-            plan: client.create_from_slice(u32::as_bytes(&plan)),
-            weights: Buffer::upload(client, &weights),
-            state: Buffer::filled(client, state_len.max(1), 0.0),
-            staging: vec![0.0; models.len() * max_buffer],
+            plans: Vec::new(),
+            meta: Vec::new(),
+            plan: client.create_from_slice(u32::as_bytes(&[0])),
+            plan_len: 1,
+            weights: Buffer::filled(client, 1, 0.0),
+            state: Buffer::filled(client, 1, 0.0),
+            staging: Vec::new(),
             sanitized: 0,
-            prewarm: plans.iter().map(|p| p.prewarm).max().unwrap_or(0),
+            shape: StreamsShape { rows: 8, tile: 8 },
+            units: 64,
         };
-        batch.prewarm()?;
+        batch.relayout(plans, &[])?;
+        let all: Vec<usize> = (0..batch.streams()).collect();
+        batch.prewarm(&all)?;
         Ok(batch)
     }
 
-    /// The core's prewarm: at least P zeros through every stream, in blocks of max_buffer,
-    /// through the host path (default input offsets).
-    fn prewarm(&mut self) -> Result<()> {
-        let routed: Vec<u32> = (0..self.streams).map(|s| self.meta[s * META + 3]).collect();
-        for s in 0..self.streams {
-            self.meta[s * META + 3] = (s * self.max_buffer) as u32;
-        }
-        let silence = vec![0.0f32; self.max_buffer];
-        let inputs: Vec<&[f32]> = vec![&silence; self.streams];
-        let mut done = 0;
-        while done < self.prewarm {
-            self.launch(&inputs, self.max_buffer)?;
-            done += self.max_buffer;
-        }
-        self.set_input_offsets(&routed)?;
-        self.client.flush().map_err(device)
-    }
-
-    /// Clears every history and prewarms again: the state right after [`Self::new`].
-    pub fn reset(&mut self) -> Result<()> {
-        self.state = Buffer::filled(&self.client, self.state.len.max(1), 0.0);
-        for s in 0..self.streams {
-            self.meta[s * META + 5] = 0;
-        }
-        self.prewarm()
-    }
-
     pub fn streams(&self) -> usize {
-        self.streams
+        self.plans.len()
+    }
+
+    pub fn max_buffer(&self) -> usize {
+        self.max_buffer
+    }
+
+    /// The compiled shape and threads per stream of this batch's launches.
+    pub fn shape(&self) -> (StreamsShape, u32) {
+        (self.shape, self.units)
     }
 
     /// Samples replaced by 0 because they were NaN or infinite (the CPU engine's policy).
@@ -119,7 +131,177 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         self.sanitized
     }
 
-    fn launch(&mut self, inputs: &[&[f32]], frames: usize) -> Result<cubecl::server::Handle> {
+    /// Rebuilds plan, weights and state for `plans`; `keep[i] = Some(old stream)` carries that
+    /// stream's history and cursor over (a copy on the device), `None` starts from zero.
+    fn relayout(&mut self, plans: Vec<ModelPlan>, keep: &[Option<usize>]) -> Result<()> {
+        if plans.len() > u16::MAX as usize {
+            return Err(NamError::Request(format!("{} streams exceed the limit of {}", plans.len(), u16::MAX)));
+        }
+        let (mut plan, mut weights, mut meta, mut state_len) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
+        let mut routes: Vec<u32> = Vec::new();
+        for (s, p) in plans.iter().enumerate() {
+            let mut cursor = 0;
+            if let Some(Some(old)) = keep.get(s) {
+                let old_base = self.meta[old * META + 2] as usize;
+                cursor = self.meta[old * META + 5];
+                for k in (0..p.state_len).step_by(STATE_CHUNK) {
+                    routes.extend_from_slice(&[(old_base + k) as u32, (state_len + k) as u32]);
+                }
+            }
+            meta.extend_from_slice(&[
+                plan.len() as u32,
+                weights.len() as u32,
+                state_len as u32,
+                (s * self.max_buffer) as u32,
+                (s * self.max_buffer) as u32,
+                cursor,
+                0,
+                0,
+            ]);
+            plan.extend_from_slice(&p.plan);
+            weights.extend_from_slice(&p.weights);
+            state_len += p.state_len.div_ceil(STATE_CHUNK) * STATE_CHUNK;
+        }
+        if state_len > (1 << 30) || weights.len() > (1 << 30) {
+            return Err(NamError::Request("the batch's histories exceed 4 GiB".into()));
+        }
+        let state = Buffer::filled(&self.client, state_len.max(STATE_CHUNK), 0.0);
+        if !routes.is_empty() {
+            let table = IndexBuffer::upload(&self.client, &routes);
+            copy_routes(&self.client, &self.state, &state, &table, STATE_CHUNK).map_err(|e| NamError::Request(e.to_string()))?;
+        }
+        self.state = state;
+        self.plan_len = plan.len();
+        self.plan = self.client.create_from_slice(u32::as_bytes(&plan));
+        self.weights = Buffer::upload(&self.client, &weights);
+        self.meta = meta;
+        self.staging = vec![0.0; plans.len() * self.max_buffer];
+        let hw = &self.client.properties().hardware;
+        let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
+        (self.shape, self.units) = choose_shape(hw.max_shared_memory_size, hw.max_units_per_cube, rows, self.max_buffer);
+        self.plans = plans;
+        self.client.flush().map_err(device)
+    }
+
+    /// The core's prewarm — at least P zeros, in blocks of max_buffer — through `streams` only
+    /// (the others' histories and cursors do not move).
+    fn prewarm(&mut self, streams: &[usize]) -> Result<()> {
+        let samples = streams.iter().map(|&s| self.plans[s].prewarm).max().unwrap_or(0);
+        let mut records: Vec<u32> = Vec::with_capacity(streams.len() * META);
+        for (k, &s) in streams.iter().enumerate() {
+            records.extend_from_slice(&self.meta[s * META..(s + 1) * META]);
+            records[k * META + 3] = (k * self.max_buffer) as u32;
+            records[k * META + 4] = (k * self.max_buffer) as u32;
+        }
+        let silence = Buffer::filled(&self.client, streams.len() * self.max_buffer, 0.0);
+        let sink = Buffer::filled(&self.client, streams.len() * self.max_buffer, 0.0);
+        let mut done = 0;
+        while done < samples {
+            self.launch_records(&records, &silence, &sink, self.max_buffer);
+            for k in 0..streams.len() {
+                records[k * META + 5] = records[k * META + 5].wrapping_add(self.max_buffer as u32);
+            }
+            done += self.max_buffer;
+        }
+        for (k, &s) in streams.iter().enumerate() {
+            self.meta[s * META + 5] = records[k * META + 5];
+        }
+        self.client.flush().map_err(device)
+    }
+
+    /// Appends a stream running `model`, prewarmed alone; returns its index. Other streams keep
+    /// their histories (moved on the device) and produce the same output as without the change.
+    pub fn add_stream(&mut self, model: &WaveNet) -> Result<usize> {
+        let plan = ModelPlan::build(model)?;
+        let mut plans = self.plans.clone();
+        plans.push(plan);
+        let mut keep: Vec<Option<usize>> = (0..self.streams()).map(Some).collect();
+        keep.push(None);
+        self.relayout(plans, &keep)?;
+        let s = self.streams() - 1;
+        self.prewarm(&[s])?;
+        Ok(s)
+    }
+
+    /// Removes stream `index`; later streams move down by one.
+    pub fn remove_stream(&mut self, index: usize) -> Result<()> {
+        if index >= self.streams() {
+            return Err(NamError::Request(format!("no stream {index} in a batch of {}", self.streams())));
+        }
+        if self.streams() == 1 {
+            return Err(NamError::Request("a GPU batch keeps at least one stream".into()));
+        }
+        let mut plans = self.plans.clone();
+        plans.remove(index);
+        let keep: Vec<Option<usize>> = (0..self.streams()).filter(|&s| s != index).map(Some).collect();
+        self.relayout(plans, &keep)
+    }
+
+    /// Clears every history and prewarms again: the state right after [`Self::new`].
+    pub fn reset(&mut self) -> Result<()> {
+        let offsets: Vec<u32> = (0..self.streams()).map(|s| self.meta[s * META + 3]).collect();
+        self.relayout(self.plans.clone(), &[])?;
+        let all: Vec<usize> = (0..self.streams()).collect();
+        self.prewarm(&all)?;
+        self.set_input_offsets(&offsets)
+    }
+
+    fn launch_records(&self, records: &[u32], input: &Buffer, output: &Buffer, frames: usize) {
+        let meta = self.client.create_from_slice(u32::as_bytes(records));
+        // SAFETY: lengths are those of the slices the handles were created from.
+        let (meta_arg, plan_arg) =
+            unsafe { (ArrayArg::from_raw_parts(meta, records.len()), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
+        wavenet_streams_kernel::launch::<R>(
+            &self.client,
+            CubeCount::Static((records.len() / META) as u32, 1, 1),
+            CubeDim::new_1d(self.units),
+            meta_arg,
+            plan_arg,
+            self.weights.arg(),
+            self.state.arg(),
+            input.arg(),
+            output.arg(),
+            frames as u32,
+            self.shape,
+        );
+    }
+
+    /// Queues one buffer of every stream reading from and writing to device buffers: stream `s`
+    /// reads `frames` samples at its input offset in `input` (see [`Self::set_input_offsets`];
+    /// `s · max_buffer` by default) and writes them at `s · max_buffer` in `output`. The caller
+    /// keeps the input finite (the processing graph sanitises its inputs).
+    pub fn launch_device(&mut self, input: &Buffer, output: &Buffer, frames: usize) {
+        self.launch_records(&self.meta, input, output, frames);
+        for s in 0..self.streams() {
+            let cursor = &mut self.meta[s * META + 5];
+            *cursor = cursor.wrapping_add(frames as u32);
+        }
+    }
+
+    /// Where each stream reads its input in the buffer given to [`Self::launch_device`].
+    /// `process` and `process_async` need the default offsets (`s · max_buffer`).
+    pub fn set_input_offsets(&mut self, offsets: &[u32]) -> Result<()> {
+        if offsets.len() != self.streams() {
+            return Err(NamError::Request(format!("{} input offsets for {} streams", offsets.len(), self.streams())));
+        }
+        for (s, &o) in offsets.iter().enumerate() {
+            self.meta[s * META + 3] = o;
+        }
+        Ok(())
+    }
+
+    /// Queues one buffer of every stream (`inputs[s]` all of the same 1..=max_buffer frames)
+    /// and returns at once; the device runs it while the host prepares the next one. Buffers
+    /// queued back to back run in order.
+    pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
+        let streams = self.streams();
+        if inputs.len() != streams {
+            return Err(NamError::Request(format!("{} inputs for {streams} streams", inputs.len())));
+        }
+        let frames = inputs[0].len();
+        if frames == 0 || frames > self.max_buffer || inputs.iter().any(|x| x.len() != frames) {
+            return Err(NamError::Request(format!("every stream's buffer must hold the same 1..={} frames", self.max_buffer)));
+        }
         for (s, x) in inputs.iter().enumerate() {
             for (d, v) in self.staging[s * self.max_buffer..s * self.max_buffer + frames].iter_mut().zip(x.iter()) {
                 *d = if v.is_finite() {
@@ -131,70 +313,19 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             }
         }
         let input = Buffer::upload(&self.client, &self.staging);
-        let output = Buffer::filled(&self.client, self.staging.len(), f32::NAN);
+        // Every stream writes its whole output range; no need to initialise it.
+        let output = Buffer { handle: self.client.empty(self.staging.len() * 4), len: self.staging.len() };
         self.launch_device(&input, &output, frames);
-        Ok(output.handle)
-    }
-
-    /// Queues one buffer of every stream reading from and writing to device buffers: stream `s`
-    /// reads `frames` samples at its input offset in `input` (see [`Self::set_input_offsets`];
-    /// `s · max_buffer` by default) and writes them at `s · max_buffer` in `output`. The caller
-    /// keeps the input finite (the processing graph sanitises its inputs).
-    pub fn launch_device(&mut self, input: &Buffer, output: &Buffer, frames: usize) {
-        let meta = self.client.create_from_slice(u32::as_bytes(&self.meta));
-        // SAFETY: lengths are those of the slices the handles were created from.
-        let (meta_arg, plan_arg) = unsafe {
-            (ArrayArg::from_raw_parts(meta, self.meta.len()), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len))
-        };
-        wavenet_streams_kernel::launch::<R>(
-            &self.client,
-            CubeCount::Static(self.streams as u32, 1, 1),
-            CubeDim::new_1d(UNITS),
-            meta_arg,
-            plan_arg,
-            self.weights.arg(),
-            self.state.arg(),
-            input.arg(),
-            output.arg(),
-            frames as u32,
-        );
-        for s in 0..self.streams {
-            let cursor = &mut self.meta[s * META + 5];
-            *cursor = cursor.wrapping_add(frames as u32);
-        }
-    }
-
-    /// Where each stream reads its input in the buffer given to [`Self::launch_device`].
-    pub fn set_input_offsets(&mut self, offsets: &[u32]) -> Result<()> {
-        if offsets.len() != self.streams {
-            return Err(NamError::Request(format!("{} input offsets for {} streams", offsets.len(), self.streams)));
-        }
-        for (s, &o) in offsets.iter().enumerate() {
-            self.meta[s * META + 3] = o;
-        }
-        Ok(())
-    }
-
-    pub fn max_buffer(&self) -> usize {
-        self.max_buffer
+        self.client.flush().map_err(device)?;
+        Ok(PendingBuffer { client: self.client.clone(), output: output.handle, frames, streams, max_buffer: self.max_buffer })
     }
 
     /// One buffer of every stream: `inputs[s]` and `outputs[s]` all hold the same number of
     /// frames, at most `max_buffer`. One kernel launch for the whole batch.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<()> {
-        if inputs.len() != self.streams || outputs.len() != self.streams {
-            return Err(NamError::Request(format!("{} inputs and {} outputs for {} streams", inputs.len(), outputs.len(), self.streams)));
+        if outputs.len() != self.streams() {
+            return Err(NamError::Request(format!("{} outputs for {} streams", outputs.len(), self.streams())));
         }
-        let frames = inputs[0].len();
-        if frames == 0 || frames > self.max_buffer || inputs.iter().any(|x| x.len() != frames) || outputs.iter().any(|y| y.len() != frames) {
-            return Err(NamError::Request(format!("every stream's buffer must hold the same 1..={} frames", self.max_buffer)));
-        }
-        let handle = self.launch(inputs, frames)?;
-        let bytes = self.client.read_one(handle).map_err(device)?;
-        let all = f32::from_bytes(&bytes);
-        for (s, y) in outputs.iter_mut().enumerate() {
-            y.copy_from_slice(&all[s * self.max_buffer..s * self.max_buffer + frames]);
-        }
-        Ok(())
+        self.process_async(inputs)?.wait(outputs)
     }
 }

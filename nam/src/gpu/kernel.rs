@@ -1,6 +1,6 @@
 //! One launch per buffer for a whole batch of WaveNet streams: cube `s` runs stream `s` — its own
 //! model (plan + weights) and its own history — through every layer of every array, a tile of
-//! [`TILE`] frames at a time, activations in shared memory, histories in device rings.
+//! up to [`MAX_TILE`] frames at a time ([`StreamsShape`]), activations in shared memory, histories in device rings.
 //!
 //! Streams of different models (different channel counts, layer counts, kernel sizes,
 //! activations) share the launch: the plan is read at run time, so one compiled kernel serves
@@ -9,25 +9,33 @@
 use cubeaudio_kernels::activation::activate_dynamic;
 use cubecl::prelude::*;
 
-/// Frames per tile (a shared-memory row). 5 blocks of `MAX_ROWS × TILE` floats plus the input
-/// stay under 32 KiB, the shared-memory floor of Vulkan/WebGPU devices (lavapipe included).
-pub const TILE: usize = 32;
+/// Largest frames per tile (a shared-memory row); rings are sized for it, so any tile up to it
+/// runs the same plan.
+pub const MAX_TILE: usize = 128;
 /// Largest row count of any activation block (channels, gate rows, head rows).
 pub const MAX_ROWS: usize = 32;
+
+/// The compiled shape of a launch: activation blocks of `rows × tile` floats in shared memory
+/// (5 of them plus the input row: `4·(5·rows·tile + tile)` bytes). Bigger tiles cut the serial
+/// stages per buffer (each layer is 4 barrier-separated stages per tile); the engine picks the
+/// largest tile the device's shared memory and the buffer size allow.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct StreamsShape {
+    pub rows: usize,
+    pub tile: usize,
+}
+
+impl StreamsShape {
+    pub fn shared_bytes(&self) -> usize {
+        4 * (5 * self.rows * self.tile + self.tile)
+    }
+}
 /// u32 per stream in the meta array: plan, weights, state, input, output offsets and cursor.
 pub const META: usize = 8;
 /// u32 per array header and per layer in a plan (see `plan.rs`).
 pub const ARRAY_HEADER: usize = 16;
 pub const LAYER_RECORD: usize = 8;
 
-const BLOCK: usize = MAX_ROWS * TILE;
-const X: usize = 0;
-const Z: usize = BLOCK;
-const A: usize = 2 * BLOCK;
-const H: usize = 3 * BLOCK;
-const HO: usize = 4 * BLOCK;
-const IN: usize = 5 * BLOCK;
-const SHARED: usize = 5 * BLOCK + TILE;
 
 #[cube]
 fn ring_at(state_base: usize, ring: usize, size: usize, row: usize, position: usize) -> usize {
@@ -47,12 +55,13 @@ fn push_history(
     ring: usize,
     size: usize,
     pos: usize,
+    #[comptime] tile: usize,
 ) {
     let mut i = UNIT_POS as usize;
-    while i < rows * TILE {
-        let t = i % TILE;
+    while i < rows * tile {
+        let t = i % tile;
         if t < n {
-            state[ring_at(state_base, ring, size, i / TILE, pos + t)] = sh[region + i];
+            state[ring_at(state_base, ring, size, i / tile, pos + t)] = sh[region + i];
         }
         i += CUBE_DIM as usize;
     }
@@ -75,7 +84,15 @@ pub fn wavenet_streams_kernel(
     input: &Array<f32>,
     output: &mut Array<f32>,
     frames: u32,
+    #[comptime] shape: StreamsShape,
 ) {
+    let tile = shape.tile;
+    let block = shape.rows * shape.tile;
+    let z_at = block;
+    let a_at = 2 * block;
+    let h_at = 3 * block;
+    let ho_at = 4 * block;
+    let in_at = 5 * block;
     let m = CUBE_POS * META;
     let p0 = meta[m] as usize;
     let wb = meta[m + 1] as usize;
@@ -88,23 +105,23 @@ pub fn wavenet_streams_kernel(
     let total = frames as usize;
     let unit = UNIT_POS as usize;
     let step = CUBE_DIM as usize;
-    let mut sh = SharedMemory::<f32>::new(SHARED);
+    let mut sh = SharedMemory::<f32>::new(5 * block + tile);
 
     // Runtime zero: a plain `0` would be a compile-time value the loop cannot advance.
     let mut start = total - total;
     while start < total {
         let mut n = total - start;
-        if n > TILE {
-            n = TILE;
+        if n > tile {
+            n = tile;
         }
         let pos = cursor + start;
         let mut i = unit;
-        while i < TILE {
+        while i < tile {
             let mut v = 0.0f32;
             if i < n {
                 v = input[in_off + start + i];
             }
-            sh[IN + i] = v;
+            sh[in_at + i] = v;
             i += step;
         }
         sync_cube();
@@ -130,34 +147,34 @@ pub fn wavenet_streams_kernel(
 
             // Rechannel into Z (array 0 reads the raw input, later ones the previous layers' x),
             // then move it to X; the head accumulator starts from the previous array's head.
-            let mut src = a - a + X;
+            let mut src = a - a;
             if a == 0 {
-                src = a - a + IN;
+                src = a - a + in_at;
             }
             let mut i = unit;
-            while i < c * TILE {
-                let r = i / TILE;
-                let t = i % TILE;
+            while i < c * tile {
+                let r = i / tile;
+                let t = i % tile;
                 let mut acc = 0.0f32;
                 for k in 0..input_rows {
-                    acc += weights[w_re + r * input_rows + k] * sh[src + k * TILE + t];
+                    acc += weights[w_re + r * input_rows + k] * sh[src + k * tile + t];
                 }
-                sh[Z + i] = acc;
+                sh[z_at + i] = acc;
                 i += step;
             }
             sync_cube();
             let mut i = unit;
-            while i < MAX_ROWS * TILE {
-                let r = i / TILE;
+            while i < block {
+                let r = i / tile;
                 if r < c {
-                    sh[X + i] = sh[Z + i];
+                    sh[i] = sh[z_at + i];
                 }
                 if r < hs {
                     let mut h = 0.0f32;
                     if a > 0 {
-                        h = sh[HO + i];
+                        h = sh[ho_at + i];
                     }
-                    sh[H + i] = h;
+                    sh[h_at + i] = h;
                 }
                 i += step;
             }
@@ -175,16 +192,16 @@ pub fn wavenet_streams_kernel(
                 let pa = wb + plan[lp + 7] as usize;
 
                 // History: this tile's layer input goes into the ring.
-                push_history(state, &sh, X, c, n, sb, ring, size, pos);
+                push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
 
                 // z = conv(x) + bias + mixin · input
                 let w_bias = w + g * c * kk;
                 let w_mix = w_bias + g;
                 let mut i = unit;
-                while i < g * TILE {
-                    let o = i / TILE;
-                    let t = i % TILE;
-                    let mut acc = weights[w_bias + o] + weights[w_mix + o] * sh[IN + t];
+                while i < g * tile {
+                    let o = i / tile;
+                    let t = i % tile;
+                    let mut acc = weights[w_bias + o] + weights[w_mix + o] * sh[in_at + t];
                     for ci in 0..c {
                         for tap in 0..kk {
                             let back = d * (kk - 1 - tap);
@@ -192,18 +209,18 @@ pub fn wavenet_streams_kernel(
                             acc += weights[w + (o * c + ci) * kk + tap] * x;
                         }
                     }
-                    sh[Z + i] = acc;
+                    sh[z_at + i] = acc;
                     i += step;
                 }
                 sync_cube();
 
                 // a = act(z[0:B]) (⊙ sec(z[B:2B]) when gated, blended when blended)
                 let mut i = unit;
-                while i < b * TILE {
-                    let z = sh[Z + i];
+                while i < b * tile {
+                    let z = sh[z_at + i];
                     let mut y = act(z, code, weights, pa);
                     if gating != 0 {
-                        let zs = sh[Z + b * TILE + i];
+                        let zs = sh[z_at + b * tile + i];
                         let alpha = act(zs, sec, weights, pa + 5);
                         if gating == 1 {
                             y = y * alpha;
@@ -211,7 +228,7 @@ pub fn wavenet_streams_kernel(
                             y = alpha * y + (1.0 - alpha) * z;
                         }
                     }
-                    sh[A + i] = y;
+                    sh[a_at + i] = y;
                     i += step;
                 }
                 sync_cube();
@@ -219,18 +236,18 @@ pub fn wavenet_streams_kernel(
                 // x += layer1x1(a) + bias; head += a
                 let w_l1 = w_mix + g;
                 let mut i = unit;
-                while i < MAX_ROWS * TILE {
-                    let r = i / TILE;
-                    let t = i % TILE;
+                while i < block {
+                    let r = i / tile;
+                    let t = i % tile;
                     if r < c && l1x1 != 0 {
                         let mut acc = weights[w_l1 + c * b + r];
                         for j in 0..b {
-                            acc += weights[w_l1 + r * b + j] * sh[A + j * TILE + t];
+                            acc += weights[w_l1 + r * b + j] * sh[a_at + j * tile + t];
                         }
-                        sh[X + i] += acc;
+                        sh[i] += acc;
                     }
                     if r < hs {
-                        sh[H + i] += sh[A + i];
+                        sh[h_at + i] += sh[a_at + i];
                     }
                     i += step;
                 }
@@ -239,12 +256,12 @@ pub fn wavenet_streams_kernel(
             }
 
             // Head rechannel: a causal conv with its own history of the head accumulator.
-            push_history(state, &sh, H, hs, n, sb, head_ring, head_size, pos);
+            push_history(state, &sh, h_at, hs, n, sb, head_ring, head_size, pos, tile);
             let w_hb = w_head + hout * hs * hk;
             let mut i = unit;
-            while i < hout * TILE {
-                let o = i / TILE;
-                let t = i % TILE;
+            while i < hout * tile {
+                let o = i / tile;
+                let t = i % tile;
                 let mut acc = 0.0f32;
                 if head_bias != 0 {
                     acc = weights[w_hb + o];
@@ -255,7 +272,7 @@ pub fn wavenet_streams_kernel(
                         acc += weights[w_head + (o * hs + r) * hk + tap] * state[ring_at(sb, head_ring, head_size, r, pos + t + head_size - back)];
                     }
                 }
-                sh[HO + i] = acc;
+                sh[ho_at + i] = acc;
                 i += step;
             }
             sync_cube();
@@ -264,10 +281,10 @@ pub fn wavenet_streams_kernel(
 
         let mut i = unit;
         while i < n {
-            output[out_off + start + i] = head_scale * sh[HO + i];
+            output[out_off + start + i] = head_scale * sh[ho_at + i];
             i += step;
         }
         sync_cube();
-        start += TILE;
+        start += tile;
     }
 }

@@ -1,7 +1,7 @@
 //! Flattens a [`WaveNet`] into the plan (u32), weights (f32) and state layout the streams kernel
 //! reads, or says which feature the GPU engine does not run yet.
 
-use super::kernel::{ARRAY_HEADER, LAYER_RECORD, MAX_ROWS, TILE};
+use super::kernel::{ARRAY_HEADER, LAYER_RECORD, MAX_ROWS, MAX_TILE};
 use crate::activation::Activation;
 use crate::error::{NamError, Result};
 use crate::wavenet::config::Gating;
@@ -16,6 +16,8 @@ pub struct ModelPlan {
     pub state_len: usize,
     /// Samples of silence that settle the model (the core's prewarm count).
     pub prewarm: usize,
+    /// Rows of the largest activation block (channels, gate rows, head rows, input size).
+    pub rows: usize,
 }
 
 fn unsupported(what: impl Into<String>) -> NamError {
@@ -43,7 +45,7 @@ fn activation(a: &Activation, rows: usize) -> Result<(u32, [f32; 5])> {
 }
 
 fn ring_size(lookback: usize) -> usize {
-    (lookback + TILE).next_power_of_two()
+    (lookback + MAX_TILE).next_power_of_two()
 }
 
 fn rows_ok(what: &str, rows: usize) -> Result<()> {
@@ -80,6 +82,7 @@ impl ModelPlan {
             rows_ok("head rows", hs)?;
             rows_ok("head outputs", hout)?;
             rows_ok("input size", array.input_size())?;
+            p.rows = p.rows.max(c).max(g).max(hs).max(hout).max(array.input_size());
             let l1x1 = first.layer1x1.is_some();
             for l in &array.layers {
                 let f = &l.films;

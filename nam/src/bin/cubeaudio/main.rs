@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use cubeaudio_nam::render::{render_file, Backend as RenderBackend, OutputFormat, RenderOptions};
+use cubeaudio_nam::render::{render_files, Backend as RenderBackend, OutputFormat, RenderOptions};
 use cubeaudio_nam::{info, load_file, LoadOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -52,15 +52,19 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render a WAV file through a .nam model; each channel runs through its own instance.
+    /// Render WAV files through a .nam model; each channel runs through its own instance. Several
+    /// `--input` files render as one batch (on a GPU: every channel of every file is a stream of
+    /// one launch per buffer).
     Render {
         /// The .nam model file.
         #[arg(long)]
         model: PathBuf,
-        /// Input WAV (16/24/32-bit int or 32-bit float, any rate, any channel count).
-        #[arg(long)]
-        input: PathBuf,
-        /// Output WAV, at the input's sample rate.
+        /// Input WAV (16/24/32-bit int or 32-bit float, any rate, any channel count). Repeat for a
+        /// batch of files.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Output WAV at the input's sample rate; with several inputs, a folder (created if
+        /// missing) that receives one `<input name>.wav` per input.
         #[arg(long)]
         output: PathBuf,
         #[arg(long, value_enum, default_value_t = Backend::Auto)]
@@ -131,7 +135,7 @@ enum Command {
 
 fn render(
     model: PathBuf,
-    input: PathBuf,
+    inputs: Vec<PathBuf>,
     output: PathBuf,
     backend: Backend,
     buffer: usize,
@@ -149,9 +153,7 @@ fn render(
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
-    if input == output {
-        bail!("--output must differ from --input");
-    }
+    let jobs = output_paths(&inputs, &output)?;
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}").expect("valid template"));
     let opts = RenderOptions {
@@ -165,11 +167,12 @@ fn render(
             Format::I24 => OutputFormat::Int24,
         },
     };
-    let report = render_file(&model, &input, &output, &opts, &mut |done, total| {
+    let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let report = render_files(&model, &jobs, &opts, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
-    .with_context(|| format!("rendering {} through {}", input.display(), model.display()))?;
+    .with_context(|| format!("rendering {} through {}", shown.join(", "), model.display()))?;
     bar.finish_and_clear();
     if let Some(why) = &report.fallback {
         eprintln!("backend auto: no GPU used ({why}); rendered on the CPU engine");
@@ -181,8 +184,9 @@ fn render(
         eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
     }
     println!(
-        "backend {} | {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
+        "backend {} | {} file(s), {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
         report.backend,
+        report.files,
         report.channels,
         report.audio_seconds(),
         report.elapsed.as_secs_f64(),
@@ -190,6 +194,33 @@ fn render(
         output.display()
     );
     Ok(())
+}
+
+/// One input: `output` is the file. Several: `output` is a folder of `<input name>.wav`.
+fn output_paths(inputs: &[PathBuf], output: &std::path::Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    if inputs.len() == 1 {
+        if inputs[0] == output {
+            bail!("--output must differ from --input");
+        }
+        return Ok(vec![(inputs[0].clone(), output.to_path_buf())]);
+    }
+    if output.is_file() {
+        bail!("with {} inputs, --output must be a folder, and {} is a file", inputs.len(), output.display());
+    }
+    std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
+    let mut jobs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for input in inputs {
+        let name = input.file_stem().with_context(|| format!("{} has no file name", input.display()))?;
+        let target = output.join(name).with_extension("wav");
+        if let Some((other, _)) = jobs.iter().find(|(_, t)| *t == target) {
+            bail!("{} and {} would both be written to {}", other.display(), input.display(), target.display());
+        }
+        if target == *input {
+            bail!("{} would overwrite its own input", target.display());
+        }
+        jobs.push((input.clone(), target));
+    }
+    Ok(jobs)
 }
 
 fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: GraphBackendArg, buffer: usize) -> Result<()> {
