@@ -32,6 +32,8 @@ grep -E '^\[gpu-nam\]|^test result' "$out/gpu-nam.log"
 # Vulkan, then the two example rigs through the CLI on CUDA.
 /tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
+CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/nam-streams --nocapture --test-threads=1 >"$out/nam-streams.log" 2>&1 || status=1
+grep -E '^\[gpu-nam\]|^test result' "$out/nam-streams.log"
 CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 nam_in_a_graph >"$out/nam-graph.log" 2>&1 || status=1
 grep -hE '^\[graph-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
 for rig in amp_cab dual_amp; do
@@ -40,11 +42,15 @@ for rig in amp_cab dual_amp; do
 done
 
 if [ "${NAMBENCH:-0}" = 1 ]; then
-    # NAM streams per GPU, latency, offline throughput (docs/PERFORMANCE.md).
+    # NAM streams per GPU, latency, offline throughput, ceilings (docs/PERFORMANCE.md). First the
+    # previous launch shape (tile forced to 32 frames) as the baseline, then the automatic shape.
     m=.carry/shared/nam/models
+    CUBEAUDIO_NAM_TILE=32 /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
+        --buffers 64,128 --latency-buffers 20000 --out "$out/nam-bench-tile32" 2>"$out/nam-bench-tile32.log" || status=1
     /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
         --model a2_full=$m/core_A2.nam --model a2_lite=$m/core_A2.nam@0.25 \
-        --buffers 64,128 --latency-buffers "${LATENCY_BUFFERS:-20000}" --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1
+        --buffers 32,64,128,256 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1
+    grep -hE "ceilings|holds|misses" "$out/nam-bench-tile32.log" "$out/nam-bench.log" | grep -E "ceilings|misses" 
 fi
 
 if [ "${LONG:-0}" = 1 ]; then

@@ -35,6 +35,7 @@ for l in sys.stdin:
 test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
 test_exe cubeaudio-nam graph nam-graph
+test_exe cubeaudio-nam gpu_streams nam-streams
 cargo build --release -p cubeaudio-nam --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
 cargo build --release -p cubeaudio-benches --bin gpu_packer_bench

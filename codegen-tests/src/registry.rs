@@ -17,6 +17,7 @@ use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, 
 use cubeaudio_kernels::routed::{
     routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel, routed_mix_kernel,
 };
+use cubeaudio_nam::bench::fma_ceiling_kernel;
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubecl::prelude::*;
 
@@ -207,6 +208,10 @@ pub fn registry() -> Vec<KernelCase> {
         case!("routed_fir_kernel", routed_fir_kernel, 128, |b| {
             let (a, t, h, rg, c, st, f) = (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
             routed_fir_kernel::expand(&mut b.scope, a, t, h, rg, c, st, f)
+        }),
+        case!("fma_ceiling_kernel__4096_iters", fma_ceiling_kernel, 256, |b| {
+            let (o, s) = (output(b), f32_arg(b));
+            fma_ceiling_kernel::expand(&mut b.scope, o, s, 4096)
         }),
         case!("wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));

@@ -20,6 +20,12 @@ pub struct CapacityRow {
     pub budget_ms: f64,
     pub holds: bool,
     pub launches_per_buffer: usize,
+    /// Launch shape: rows × tile frames per shared block, threads per stream.
+    pub rows: usize,
+    pub tile: usize,
+    pub threads: u32,
+    /// Arithmetic done per second at the p50 time (the model's FLOPs per sample × samples).
+    pub gflops: f64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -35,6 +41,75 @@ pub struct BenchReport {
     pub offline_streams: usize,
     pub offline_realtime_factor: f64,
     pub cpu_realtime_factor: Vec<(String, f64)>,
+    pub ceilings: Ceilings,
+}
+
+/// Eight independent FMA chains per unit, `iters` long: the device's fp32 arithmetic ceiling.
+#[cube(launch)]
+pub fn fma_ceiling_kernel(out: &mut Array<f32>, seed: f32, #[comptime] iters: usize) {
+    let i = ABSOLUTE_POS;
+    let x = seed + i as f32 * 1.0e-9;
+    let mut c = Array::<f32>::new(8usize);
+    #[unroll]
+    for k in 0..8usize {
+        c[k] = x + k as f32;
+    }
+    for _ in 0..iters {
+        #[unroll]
+        for k in 0..8usize {
+            c[k] = c[k] * 0.999_9 + 0.000_1;
+        }
+    }
+    if i < out.len() {
+        out[i] = c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6] + c[7];
+    }
+}
+
+/// Measured ceilings of the device: fp32 FMA throughput and device-to-device copy bandwidth.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ceilings {
+    pub fp32_tflops: f64,
+    pub copy_gbytes_per_s: f64,
+    pub copy_mib: usize,
+}
+
+fn timed<R: Runtime>(client: &ComputeClient<R>, mut f: impl FnMut()) -> Result<f64> {
+    let sync = |c: &ComputeClient<R>| cubecl::future::block_on(c.sync()).map_err(|e| crate::error::NamError::Request(format!("GPU device error: {e:?}")));
+    f();
+    sync(client)?;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        f();
+        sync(client)?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
+    use cubeaudio_kernels::util::{Buffer, IndexBuffer};
+    const ITERS: usize = 4096;
+    let units: usize = 1 << 20;
+    let out = Buffer { handle: client.empty(units * 4), len: units };
+    let t = timed(client, || {
+        fma_ceiling_kernel::launch::<R>(client, CubeCount::Static((units / 256) as u32, 1, 1), CubeDim::new_1d(256), out.arg(), 0.5, ITERS);
+    })?;
+    let fp32_tflops = (units * ITERS * 8 * 2) as f64 / t / 1e12;
+    // Up to 256 Mi floats (1 GiB) copied in chunks of 64 Ki floats, within the device's cube
+    // count (wgpu allows 65,535 cubes per dimension).
+    let chunk: usize = 1 << 16;
+    let max_units = client.properties().hardware.max_cube_count.0 as usize * 256;
+    let max_floats = (client.properties().memory.max_page_size as usize / 4).min(max_units);
+    let n: usize = (1usize << 28).min(max_floats / chunk * chunk).max(chunk);
+    let src = Buffer { handle: client.empty(n * 4), len: n };
+    let dst = Buffer { handle: client.empty(n * 4), len: n };
+    let routes: Vec<u32> = (0..n / chunk).flat_map(|k| [(k * chunk) as u32, (k * chunk) as u32]).collect();
+    let table = IndexBuffer::upload(client, &routes);
+    let t = timed(client, || {
+        let _ = cubeaudio_kernels::routed::copy_routes(client, &src, &dst, &table, chunk);
+    })?;
+    Ok(Ceilings { fp32_tflops, copy_gbytes_per_s: (2 * n * 4) as f64 / t / 1e9, copy_mib: n * 4 >> 20 })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -71,26 +146,49 @@ pub fn run<R: Runtime>(
     log: &mut dyn FnMut(&str),
 ) -> Result<BenchReport> {
     let rate = 48_000.0;
+    let ceilings = ceilings(client)?;
+    log(&format!("ceilings: {:.1} TFLOP/s fp32 FMA, {:.0} GB/s device copy", ceilings.fp32_tflops, ceilings.copy_gbytes_per_s));
     let mut capacity = Vec::new();
     let mut best = Vec::new();
     for (name, net) in models {
         for &buffer in buffers {
             let budget_ms = buffer as f64 / rate * 1e3;
+            let flops = crate::dsp::Dsp::flops_per_sample(*net) as f64;
             let mut streams = 1;
             let mut held = 0;
             while streams <= max_streams {
                 let nets = vec![*net; streams];
                 let mut batch = GpuWaveNetBatch::new(client, &nets, buffer)?;
+                let (shape, threads) = batch.shape();
                 let times = time_buffers(&mut batch, streams, buffer, 50)?;
                 let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
                 let holds = p99 < 0.5 * budget_ms;
-                log(&format!("{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {}", if holds { "holds" } else { "misses" }));
-                capacity.push(CapacityRow { model: name.clone(), buffer, streams, p50_ms: p50, p99_ms: p99, budget_ms, holds, launches_per_buffer: 1 });
+                let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
+                log(&format!(
+                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | tile {} × {} rows, {threads} threads",
+                    if holds { "holds" } else { "misses" },
+                    shape.tile,
+                    shape.rows
+                ));
+                capacity.push(CapacityRow {
+                    model: name.clone(),
+                    buffer,
+                    streams,
+                    p50_ms: p50,
+                    p99_ms: p99,
+                    budget_ms,
+                    holds,
+                    launches_per_buffer: 1,
+                    rows: shape.rows,
+                    tile: shape.tile,
+                    threads,
+                    gflops,
+                });
                 if !holds {
                     break;
                 }
                 held = streams;
-                streams *= 4;
+                streams *= 2;
             }
             best.push((name.clone(), buffer, held));
         }
@@ -128,18 +226,26 @@ pub fn run<R: Runtime>(
         offline_streams,
         offline_realtime_factor: offline,
         cpu_realtime_factor: cpu,
+        ceilings,
     })
 }
 
 impl BenchReport {
     pub fn markdown(&self) -> String {
-        let mut s = format!("Device: {}\n\n### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\n| model | buffer | max streams held |\n|---|---|---|\n", self.device);
+        let mut s = format!(
+            "Device: {}\n\nMeasured ceilings: {:.1} TFLOP/s fp32 (FMA chains), {:.0} GB/s ({} MiB device-to-device copy, read + write).\n\n",
+            self.device, self.ceilings.fp32_tflops, self.ceilings.copy_gbytes_per_s, self.ceilings.copy_mib
+        );
+        s += &format!("### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\n| model | buffer | max streams held |\n|---|---|---|\n");
         for (m, b, n) in &self.max_streams {
             s += &format!("| {m} | {b} | {n} |\n");
         }
-        s += "\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | launches/buffer |\n|---|---|---|---|---|---|---|---|\n";
+        s += "\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | launches/buffer | tile × rows, threads | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|\n";
         for r in &self.capacity {
-            s += &format!("| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |\n", r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.launches_per_buffer);
+            s += &format!(
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} × {}, {} | {:.1} |\n",
+                r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.launches_per_buffer, r.tile, r.rows, r.threads, r.gflops
+            );
         }
         s += &format!(
             "\n### Latency (one stream, 64-sample buffers, host → GPU → host, {} buffers)\n\np50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs\n\n### Offline\n\n{} streams × 4096-sample buffers: {:.0}× real time aggregate\n\n### CPU engine, one core of this machine (64-sample buffers)\n\n",
