@@ -81,9 +81,9 @@ pub fn settings(name: &'static str, cube_dim: u32) -> KernelSettings {
     KernelSettings::default().cube_dim(CubeDim::new_1d(cube_dim)).address_type(AddressType::U32).kernel_name(name)
 }
 
-fn compile<C: Compiler>(mut compiler: C, def: cubecl::prelude::KernelDefinition, options: &C::CompilationOptions) -> Result<C::Representation, String> {
+fn compile<C: Compiler>(mut compiler: C, def: cubecl::prelude::KernelDefinition, options: &C::CompilationOptions, mode: ExecutionMode) -> Result<C::Representation, String> {
     compiler
-        .compile(def, options, ExecutionMode::Checked, StorageType::Scalar(cubecl::ir::ElemType::UInt(UIntKind::U32)))
+        .compile(def, options, mode, StorageType::Scalar(cubecl::ir::ElemType::UInt(UIntKind::U32)))
         .map_err(|e| format!("{e:?}"))
 }
 
@@ -92,7 +92,7 @@ fn spirv_kernel(case: &KernelCase) -> Result<cubecl_spirv::SpirvKernel, String> 
     options.supports_vulkan = true;
     // Vulkan 1.3 (what `spirv-val --target-env vulkan1.3` checks) accepts SPIR-V 1.6.
     options.vulkan.max_spirv_version = (1, 6);
-    compile(cubecl_spirv::SpirvCompiler::<cubecl_spirv::GLCompute>::default(), case.definition(), &options)
+    compile(cubecl_spirv::SpirvCompiler::<cubecl_spirv::GLCompute>::default(), case.definition(), &options, case.mode)
 }
 
 /// Source text for `target`, normalised (see [`normalise`]).
@@ -101,17 +101,17 @@ pub fn generate(case: &KernelCase, target: Target) -> Result<String, String> {
     let text = match target {
         Target::Cuda => {
             let options = cubecl_cpp::shared::CompilationOptions { warp_size: 32, ..Default::default() };
-            compile(CppCompiler::<CudaDialect<CudaWmmaCompiler>>::default(), def, &options)?.to_string()
+            compile(CppCompiler::<CudaDialect<CudaWmmaCompiler>>::default(), def, &options, case.mode)?.to_string()
         }
         Target::Hip => {
             let options = cubecl_cpp::shared::CompilationOptions { warp_size: 64, ..Default::default() };
-            compile(CppCompiler::<HipDialect<WmmaIntrinsicCompiler>>::default(), def, &options)?.to_string()
+            compile(CppCompiler::<HipDialect<WmmaIntrinsicCompiler>>::default(), def, &options, case.mode)?.to_string()
         }
         Target::Msl => {
             let options = cubecl_cpp::shared::CompilationOptions { warp_size: 32, ..Default::default() };
-            compile(cubecl_cpp::MslCompiler::default(), def, &options)?.to_string()
+            compile(cubecl_cpp::MslCompiler::default(), def, &options, case.mode)?.to_string()
         }
-        Target::Wgsl => compile(cubecl::wgpu::WgslCompiler::default(), def, &Default::default())?.to_string(),
+        Target::Wgsl => compile(cubecl::wgpu::WgslCompiler::default(), def, &Default::default(), case.mode)?.to_string(),
         Target::SpirV => canonical_spirv(&spirv_kernel(case)?.to_string()),
     };
     Ok(normalise(&text))

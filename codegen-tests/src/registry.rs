@@ -30,6 +30,8 @@ pub struct KernelCase {
     /// The `#[cube(launch)]` function it instantiates.
     pub kernel: &'static str,
     pub cube_dim: u32,
+    /// How the kernel's launch compiles it: bounds-checked unless it launches unchecked.
+    pub mode: ExecutionMode,
     define: fn(&mut KernelBuilder),
 }
 
@@ -88,10 +90,14 @@ macro_rules! case {
             name: $name,
             kernel: stringify!($kernel),
             cube_dim: $dim,
+            mode: ExecutionMode::Checked,
             define: |$b: &mut KernelBuilder| {
                 $body;
             },
         }
+    };
+    (unchecked $name:literal, $kernel:ident, $dim:expr, |$b:ident| $body:expr) => {
+        KernelCase { mode: ExecutionMode::Unchecked, ..case!($name, $kernel, $dim, |$b| $body) }
     };
 }
 
@@ -213,7 +219,7 @@ pub fn registry() -> Vec<KernelCase> {
             let (o, s) = (output(b), f32_arg(b));
             fma_ceiling_kernel::expand(&mut b.scope, o, s, 4096)
         }),
-        case!("wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
+        case!(unchecked "wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
             wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 128 })
         }),

@@ -251,7 +251,18 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         // SAFETY: lengths are those of the slices the handles were created from.
         let (meta_arg, plan_arg) =
             unsafe { (ArrayArg::from_raw_parts(meta, records.len()), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
-        wavenet_streams_kernel::launch::<R>(
+        // SAFETY: indices the kernel forms stay inside their arrays by construction:
+        // - plan and weight offsets come from `ModelPlan::build` for these very plans, laid out
+        //   back to back in `relayout` (meta[0], meta[1]);
+        // - state offsets: each stream's rings lie in its own `state_len` region (meta[2]) and
+        //   ring positions are masked by the power-of-two ring size;
+        // - input/output offsets: `s · max_buffer` into buffers of `streams · max_buffer`
+        //   (host path, prewarm), or arena slots checked by the graph (`set_input_offsets`),
+        //   reading and writing `frames ≤ max_buffer` samples;
+        // - shared memory: every row index is below the plan's row counts, which are at most
+        //   `shape.rows` (the maximum over this batch's plans), frames below `shape.tile`.
+        unsafe {
+            wavenet_streams_kernel::launch_unchecked::<R>(
             &self.client,
             CubeCount::Static((records.len() / META) as u32, 1, 1),
             CubeDim::new_1d(self.units),
@@ -264,6 +275,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             frames as u32,
             self.shape,
         );
+        }
     }
 
     /// Queues one buffer of every stream reading from and writing to device buffers: stream `s`
