@@ -232,3 +232,36 @@ fn cli_pack_follows_the_contract() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn cli_renders_several_inputs_into_a_folder() {
+    let dir = std::env::temp_dir().join(format!("cubeaudio-cli-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = shared_nam().join("models/core_wavenet.nam");
+    let model = model.to_str().unwrap();
+    let a = dir.join("a.wav");
+    let b = dir.join("b.wav");
+    write_wav(&a, 48_000, 1, &(0..6_000).map(|i| (i as f32 * 0.03).sin() * 0.3).collect::<Vec<_>>());
+    write_wav(&b, 44_100, 2, &(0..8_000).map(|i| (i as f32 * 0.02).sin() * 0.3).collect::<Vec<_>>());
+    let out = dir.join("rendered");
+    let (code, stdout, stderr) =
+        cubeaudio(&["render", "--model", model, "--input", a.to_str().unwrap(), "--input", b.to_str().unwrap(), "--output", out.to_str().unwrap(), "--backend", "cpu"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("2 file(s), 3 channel(s)"), "{stdout}");
+    for (name, channels, rate, frames) in [("a.wav", 1, 48_000, 6_000), ("b.wav", 2, 44_100, 4_000)] {
+        let r = hound::WavReader::open(out.join(name)).unwrap();
+        assert_eq!((r.spec().channels, r.spec().sample_rate, r.duration()), (channels, rate, frames), "{name}");
+    }
+    // Two inputs with one name would overwrite each other: refused before anything runs.
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::copy(&a, sub.join("a.wav")).unwrap();
+    let (code, _, stderr) = cubeaudio(&["render", "--model", model, "--input", a.to_str().unwrap(), "--input", sub.join("a.wav").to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("would both be written"), "{stderr}");
+    // With several inputs, --output must not be an existing file.
+    let (code, _, stderr) = cubeaudio(&["render", "--model", model, "--input", a.to_str().unwrap(), "--input", b.to_str().unwrap(), "--output", a.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("must be a folder"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
