@@ -18,6 +18,19 @@ pub enum DeviceError {
     NoAdapter,
 }
 
+/// Whether a run must find `runtime` ("cuda", "wgpu") rather than skip without it:
+/// `CUBEAUDIO_REQUIRE=cuda,wgpu` names the required ones; `CI=true` alone requires `wgpu` (CI
+/// installs lavapipe, so a skipped GPU test there would hide a broken driver setup). The one
+/// policy every device test of the workspace follows.
+pub fn required(runtime: &str) -> bool {
+    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
+        Ok(list) => list,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".to_string(),
+        Err(_) => String::new(),
+    };
+    list.split(',').any(|r| r.trim() == runtime)
+}
+
 /// What a test or a user sees about the device a runtime opened.
 #[derive(Debug, Clone)]
 pub struct DeviceInfo {

@@ -9,16 +9,9 @@ mod common;
 use common::{manifest, read_f32, shared_nam};
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
+use cubeaudio_kernels::device::required;
 use cubecl::prelude::*;
 
-fn required(runtime: &str) -> bool {
-    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
-        Ok(l) => l,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".into(),
-        Err(_) => String::new(),
-    };
-    list.split(',').any(|r| r.trim() == runtime)
-}
 
 struct Case {
     label: String,

@@ -7,18 +7,11 @@ mod common;
 use common::shared_nam;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
+use cubeaudio_kernels::device::required;
 use cubecl::prelude::*;
 
 const BUF: usize = 64;
 
-fn required(runtime: &str) -> bool {
-    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
-        Ok(l) => l,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".into(),
-        Err(_) => String::new(),
-    };
-    list.split(',').any(|r| r.trim() == runtime)
-}
 
 fn signal(n: usize, seed: u32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;

@@ -10,16 +10,9 @@ use cubeaudio_nam::graph_render::registry;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
 use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
 use cubeaudio_runtime::Engine;
+use cubeaudio_kernels::device::required;
 use cubecl::prelude::*;
 
-fn required(runtime: &str) -> bool {
-    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
-        Ok(l) => l,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".into(),
-        Err(_) => String::new(),
-    };
-    list.split(',').any(|r| r.trim() == runtime)
-}
 
 /// `nam/examples`; `CUBEAUDIO_EXAMPLES` overrides it where the binary runs away from the source
 /// tree (the GPU machine).

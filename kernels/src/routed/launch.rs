@@ -69,16 +69,44 @@ pub fn check_copy_routes(routes: &[(u32, u32)], src_len: usize, dst_len: usize, 
     Ok(())
 }
 
+/// Per-sample smoothed gains on the device: state, targets, and the targets last uploaded (a new
+/// upload only when they change). Shared by [`RoutedGain`] and [`RoutedMix`].
+#[derive(Debug, Clone)]
+struct Smoothers {
+    coef: f32,
+    state: Buffer,
+    targets: Buffer,
+    applied: Vec<f32>,
+}
+
+impl Smoothers {
+    /// Starts at `initial`, so the first buffer does not ramp.
+    fn new<R: Runtime>(client: &ComputeClient<R>, coef: f32, initial: &[f32]) -> Result<Self, KernelError> {
+        finite("initial gain", initial)?;
+        if !(coef > 0.0 && coef <= 1.0) {
+            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
+        }
+        Ok(Self { coef, state: Buffer::upload(client, initial), targets: Buffer::upload(client, initial), applied: initial.to_vec() })
+    }
+
+    fn set<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
+        len_eq(KERNEL, "targets", self.applied.len(), targets.len())?;
+        finite("target", targets)?;
+        if targets != self.applied.as_slice() {
+            self.targets = Buffer::upload(client, targets);
+            self.applied.copy_from_slice(targets);
+        }
+        Ok(())
+    }
+}
+
 /// Smoothed gain on routed channels (`(input slot, output slot)` each).
 #[derive(Debug, Clone)]
 pub struct RoutedGain {
     channels: usize,
-    coef: f32,
     routes: IndexBuffer,
     slots: Vec<u32>,
-    state: Buffer,
-    targets: Buffer,
-    applied: Vec<f32>,
+    gains: Smoothers,
 }
 
 impl RoutedGain {
@@ -86,45 +114,28 @@ impl RoutedGain {
     pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], coef: f32, initial: &[f32]) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "initial gains", routes.len(), initial.len())?;
-        finite("initial gain", initial)?;
-        if !(coef > 0.0 && coef <= 1.0) {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
-        }
         let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
-        Ok(Self {
-            channels: routes.len(),
-            coef,
-            routes: IndexBuffer::upload(client, &slots),
-            slots,
-            state: Buffer::upload(client, initial),
-            targets: Buffer::upload(client, initial),
-            applied: initial.to_vec(),
-        })
+        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), slots, gains: Smoothers::new(client, coef, initial)? })
     }
 
-    /// New targets (linear gains); uploaded only when they changed.
+    /// New targets (linear gains, one per channel); uploaded only when they changed.
     pub fn set_targets<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
-        len_eq(KERNEL, "targets", self.channels, targets.len())?;
-        finite("target of channel", targets)?;
-        if targets != self.applied.as_slice() {
-            self.targets = Buffer::upload(client, targets);
-            self.applied.copy_from_slice(targets);
-        }
-        Ok(())
+        self.gains.set(client, targets)
     }
 
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         slots_fit("gain slot", self.slots.iter().copied(), arena, stride)?;
+        let g = &self.gains;
         routed_gain_kernel::launch::<R>(
             client,
             cube_count_1d(self.channels, 64),
             CubeDim::new_1d(64),
             arena.arg(),
             self.routes.arg(),
-            self.state.arg(),
-            self.targets.arg(),
-            self.coef,
+            g.state.arg(),
+            g.targets.arg(),
+            g.coef,
             stride as u32,
             frames as u32,
         );
@@ -136,12 +147,9 @@ impl RoutedGain {
 #[derive(Debug, Clone)]
 pub struct RoutedMix {
     channels: usize,
-    coef: f32,
     routes: IndexBuffer,
     slots: Vec<u32>,
-    state: Buffer,
-    targets: Buffer,
-    applied: Vec<f32>,
+    gains: Smoothers,
 }
 
 impl RoutedMix {
@@ -155,44 +163,28 @@ impl RoutedMix {
     ) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "initial gains", routes.len() * MIX_INPUTS, initial.len())?;
-        finite("initial gain", initial)?;
-        if !(coef > 0.0 && coef <= 1.0) {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
-        }
         let slots: Vec<u32> = routes.iter().flat_map(|(ins, out)| ins.iter().copied().chain([*out])).collect();
-        Ok(Self {
-            channels: routes.len(),
-            coef,
-            routes: IndexBuffer::upload(client, &slots),
-            slots,
-            state: Buffer::upload(client, initial),
-            targets: Buffer::upload(client, initial),
-            applied: initial.to_vec(),
-        })
+        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), slots, gains: Smoothers::new(client, coef, initial)? })
     }
 
+    /// New targets, `MIX_INPUTS` per channel; uploaded only when they changed.
     pub fn set_targets<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
-        len_eq(KERNEL, "mix targets", self.channels * MIX_INPUTS, targets.len())?;
-        finite("mix target", targets)?;
-        if targets != self.applied.as_slice() {
-            self.targets = Buffer::upload(client, targets);
-            self.applied.copy_from_slice(targets);
-        }
-        Ok(())
+        self.gains.set(client, targets)
     }
 
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         slots_fit("mix slot", self.slots.iter().copied(), arena, stride)?;
+        let g = &self.gains;
         routed_mix_kernel::launch::<R>(
             client,
             cube_count_1d(self.channels, 64),
             CubeDim::new_1d(64),
             arena.arg(),
             self.routes.arg(),
-            self.state.arg(),
-            self.targets.arg(),
-            self.coef,
+            g.state.arg(),
+            g.targets.arg(),
+            g.coef,
             stride as u32,
             frames as u32,
         );

@@ -6,6 +6,8 @@
 
 use std::fmt::Display;
 
+use cubeaudio_kernels::device::required;
+
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -33,14 +35,6 @@ pub fn acquire<C, E: Display>(
     }
 }
 
-fn required(runtime: &str) -> bool {
-    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
-        Ok(list) => list,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".to_string(),
-        Err(_) => String::new(),
-    };
-    list.split(',').any(|r| r.trim() == runtime)
-}
 
 /// A generator seeded freshly per test (printed, and overridable with `CUBEAUDIO_SEED`).
 pub fn rng(test: &str) -> SmallRng {

@@ -4,6 +4,8 @@
 
 use std::fmt::Display;
 
+use cubeaudio_kernels::device::required;
+
 pub fn acquire<E: Display, T>(test: &str, runtime: &str, opened: Result<T, E>, describe: impl Fn(&T) -> String) -> Option<T> {
     match opened {
         Ok(engine) => {
@@ -18,14 +20,6 @@ pub fn acquire<E: Display, T>(test: &str, runtime: &str, opened: Result<T, E>, d
     }
 }
 
-fn required(runtime: &str) -> bool {
-    let list = match std::env::var("CUBEAUDIO_REQUIRE") {
-        Ok(list) => list,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => "wgpu".to_string(),
-        Err(_) => String::new(),
-    };
-    list.split(',').any(|r| r.trim() == runtime)
-}
 
 /// Instantiates `fn name<R: Runtime>(engine: &Engine<R>)` per compiled runtime.
 #[macro_export]
