@@ -19,6 +19,7 @@ use cubeaudio_kernels::routed::{
 };
 use cubeaudio_nam::bench::fma_ceiling_kernel;
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
+use cubeaudio_nam::gpu::lstm::{lstm_streams_kernel, LstmShape};
 use cubecl::prelude::*;
 
 use crate::{builder, settings};
@@ -218,6 +219,10 @@ pub fn registry() -> Vec<KernelCase> {
         case!("fma_ceiling_kernel__4096_iters", fma_ceiling_kernel, 256, |b| {
             let (o, s) = (output(b), f32_arg(b));
             fma_ceiling_kernel::expand(&mut b.scope, o, s, 4096)
+        }),
+        case!("lstm_streams_kernel__3layers_24hidden", lstm_streams_kernel, 96, |b| {
+            let (m, w, s, i, o, f) = (input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
+            lstm_streams_kernel::expand(&mut b.scope, m, w, s, i, o, f, LstmShape { hidden: 24, layers: 3 })
         }),
         case!(unchecked "wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));

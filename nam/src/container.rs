@@ -72,4 +72,7 @@ impl Dsp for SlimmableContainer {
     fn as_wavenet(&self) -> Option<&crate::wavenet::WaveNet> {
         self.model().as_wavenet()
     }
+    fn as_lstm(&self) -> Option<&crate::lstm::Lstm> {
+        self.model().as_lstm()
+    }
 }

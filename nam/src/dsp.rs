@@ -31,6 +31,10 @@ pub trait Dsp: Send {
     fn as_wavenet(&self) -> Option<&crate::wavenet::WaveNet> {
         None
     }
+    /// The LSTM this model runs now, for the GPU engine.
+    fn as_lstm(&self) -> Option<&crate::lstm::Lstm> {
+        None
+    }
     /// Floating-point operations per output sample (SPEC §12).
     fn flops_per_sample(&self) -> usize;
 }

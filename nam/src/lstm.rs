@@ -95,7 +95,57 @@ impl Lstm {
     }
 }
 
+/// One layer as the GPU engine lays it out: weights row-major `4H × (I + H)`, then bias.
+#[derive(Debug, Clone)]
+pub struct LstmLayerWeights {
+    pub inputs: usize,
+    pub weights_and_bias: Vec<f32>,
+    pub h0: Vec<f32>,
+    pub c0: Vec<f32>,
+}
+
+impl Lstm {
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    pub fn fast_tanh(&self) -> bool {
+        self.fast_tanh
+    }
+
+    pub fn layers_for_gpu(&self) -> Vec<LstmLayerWeights> {
+        self.cells
+            .iter()
+            .map(|c| {
+                let mut w = Vec::with_capacity(c.weights.rows * c.weights.cols + c.bias.len());
+                for r in 0..c.weights.rows {
+                    for k in 0..c.weights.cols {
+                        w.push(c.weights.at(r, k));
+                    }
+                }
+                w.extend_from_slice(&c.bias);
+                LstmLayerWeights { inputs: c.weights.cols - self.hidden, weights_and_bias: w, h0: c.h0.clone(), c0: c.c0.clone() }
+            })
+            .collect()
+    }
+
+    /// Head weights (`out × H`, row-major) then bias.
+    pub fn head_for_gpu(&self) -> (usize, Vec<f32>) {
+        let mut w = Vec::new();
+        for r in 0..self.head.rows {
+            for k in 0..self.head.cols {
+                w.push(self.head.at(r, k));
+            }
+        }
+        w.extend_from_slice(&self.head_bias);
+        (self.head.rows, w)
+    }
+}
+
 impl Dsp for Lstm {
+    fn as_lstm(&self) -> Option<&Lstm> {
+        Some(self)
+    }
     fn in_channels(&self) -> usize {
         self.input_size
     }

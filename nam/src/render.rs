@@ -168,6 +168,27 @@ pub fn resample(channels: &[Vec<f32>], from: u32, to: u32) -> Result<Vec<Vec<f32
     Ok(out.into_iter().map(|c| c[delay..delay + expected].iter().map(|&v| v as f32).collect()).collect())
 }
 
+enum AnyBatch<R: cubecl::Runtime> {
+    WaveNet(crate::gpu::GpuWaveNetBatch<R>),
+    Lstm(crate::gpu::GpuLstmBatch<R>),
+}
+
+impl<R: cubecl::Runtime> AnyBatch<R> {
+    fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<()> {
+        match self {
+            Self::WaveNet(b) => b.process(inputs, outputs),
+            Self::Lstm(b) => b.process(inputs, outputs),
+        }
+    }
+
+    fn sanitized_samples(&self) -> u64 {
+        match self {
+            Self::WaveNet(b) => b.sanitized_samples(),
+            Self::Lstm(b) => b.sanitized_samples(),
+        }
+    }
+}
+
 /// GPU render: every channel is a stream of one batch, one launch per buffer.
 fn render_gpu<R: cubecl::Runtime>(
     client: &cubecl::prelude::ComputeClient<R>,
@@ -187,11 +208,19 @@ fn render_gpu<R: cubecl::Runtime>(
             Ok(m)
         })
         .collect::<Result<_>>()?;
-    let nets = loaded
-        .iter()
-        .map(|m| m.dsp.as_wavenet().ok_or_else(|| NamError::Unsupported { architecture: m.architecture.clone(), reason: "the GPU engine runs WaveNet models only so far".into() }))
-        .collect::<Result<Vec<_>>>()?;
-    let mut batch = crate::gpu::GpuWaveNetBatch::new(client, &nets, opts.buffer)?;
+    // One batch per render: every channel runs the same model, so all are WaveNets or all LSTMs.
+    let mut batch = if loaded.iter().all(|m| m.dsp.as_lstm().is_some()) {
+        let nets: Vec<_> = loaded.iter().filter_map(|m| m.dsp.as_lstm()).collect();
+        // The CPU render resets like the plugin (2048, then the block): an LSTM's state
+        // depends on how much silence it saw, so the GPU prewarm does the same.
+        AnyBatch::Lstm(crate::gpu::GpuLstmBatch::new(client, &nets, opts.buffer, &[2048, opts.buffer])?)
+    } else {
+        let nets = loaded
+            .iter()
+            .map(|m| m.dsp.as_wavenet().ok_or_else(|| NamError::Unsupported { architecture: m.architecture.clone(), reason: "the GPU engine runs WaveNet and LSTM models so far".into() }))
+            .collect::<Result<Vec<_>>>()?;
+        AnyBatch::WaveNet(crate::gpu::GpuWaveNetBatch::new(client, &nets, opts.buffer)?)
+    };
     // Channels of different files differ in length: the batch runs to the longest, shorter
     // streams read silence past their end, and each output is cut back to its input's length.
     let len = channels.iter().map(Vec::len).max().unwrap_or(0);

@@ -60,3 +60,33 @@ fn a_batch_of_files_equals_each_file_alone() {
     }
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
 }
+
+/// An LSTM model renders on the GPU engine too (its own batch kind) and equals the CPU render.
+#[test]
+fn lstm_renders_on_the_gpu_like_the_cpu() {
+    let dir = std::env::temp_dir().join(format!("cubeaudio-lstm-render-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = shared_nam().join("models/core_lstm.nam");
+    let input = dir.join("in.wav");
+    write_wav(&input, &[tone(7_000, 150.0, 48_000.0), tone(7_000, 95.0, 48_000.0)], 48_000, OutputFormat::Float32).unwrap();
+    let cpu = dir.join("cpu.wav");
+    let gpu = dir.join("gpu.wav");
+    render_file(&model, &input, &cpu, &options(Backend::Cpu), &mut |_, _| {}).unwrap();
+    match render_file(&model, &input, &gpu, &options(Backend::Wgpu), &mut |_, _| {}) {
+        Ok(report) => {
+            assert_ne!(report.backend, "cpu");
+            let (g, _) = read_wav(&gpu).unwrap();
+            let (c, _) = read_wav(&cpu).unwrap();
+            for (gc, cc) in g.iter().zip(&c) {
+                let peak = cc.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(peak > 0.01);
+                let err = gc.iter().zip(cc).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                println!("[gpu-nam] LSTM render on {}: max |GPU − CPU| {err:.3e} (peak {peak:.3})", report.backend);
+                assert!(err <= 1e-4 * peak.max(1.0), "{err}");
+            }
+        }
+        Err(e) if cubeaudio_kernels::device::required("wgpu") => panic!("GPU render required here: {e}"),
+        Err(e) => eprintln!("[kernel-test] SKIPPED GPU LSTM render: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
