@@ -16,6 +16,8 @@ export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 for f in .carry/*.gz; do gunzip -c "$f" >"/tmp/cubeaudio-bin/$(basename "$f" .gz)"; done
 tar xzf .carry/cuda-src.tgz -C /tmp/cubeaudio-bin
+# The core's references travel compressed; tests and benches read them from .carry/shared.
+[ -f .carry/shared.tgz ] && tar xzf .carry/shared.tgz -C .carry
 chmod +x /tmp/cubeaudio-bin/*
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
@@ -34,6 +36,8 @@ grep -E '^\[gpu-nam\]|^test result' "$out/gpu-nam.log"
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
 CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/nam-streams --nocapture --test-threads=1 >"$out/nam-streams.log" 2>&1 || status=1
 grep -E '^\[gpu-nam\]|^test result' "$out/nam-streams.log"
+CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/nam-lstm --nocapture --test-threads=1 >"$out/nam-lstm.log" 2>&1 || status=1
+grep -E '^\[gpu-nam\]|^test result' "$out/nam-lstm.log"
 CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 nam_in_a_graph >"$out/nam-graph.log" 2>&1 || status=1
 grep -hE '^\[graph-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
 for rig in amp_cab dual_amp; do
@@ -48,7 +52,8 @@ if [ "${NAMBENCH:-0}" = 1 ]; then
     CUBEAUDIO_NAM_TILE=32 /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
         --buffers 64,128 --latency-buffers 20000 --out "$out/nam-bench-tile32" 2>"$out/nam-bench-tile32.log" || status=1
     /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
-        --model a2_full=$m/core_A2.nam --model a2_lite=$m/core_A2.nam@0.25 \
+        --model feather=.carry/presets/feather.nam --model a2_full=$m/core_A2.nam \
+        --model a2_lite=$m/core_A2.nam@0.25 --model lstm_3x18=.carry/presets/lstm_3x18.nam \
         --buffers 32,64,128,256 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1
     grep -hE "ceilings|holds|misses" "$out/nam-bench-tile32.log" "$out/nam-bench.log" | grep -E "ceilings|misses" 
 fi
@@ -93,7 +98,7 @@ done
 echo "nvcc sm_90: $nvcc_ok compiled, $nvcc_fail failed" | tee -a "$out/nvcc.log"
 
 if [ "${BENCH:-0}" = 1 ]; then
-    # Packer layouts on the GPU (docs/PERFORMANCE.md).
+    # Packer layouts on the GPU (docs/PERFORMANCE.md); needs `PACKER=1 bash scripts/pack-device.sh`.
     /tmp/cubeaudio-bin/gpu_packer_bench --runtime cuda --out "$out/packer-cuda" >"$out/bench-packer-cuda.log" 2>&1 || status=1
     /tmp/cubeaudio-bin/gpu_packer_bench --runtime wgpu --out "$out/packer-vulkan" >"$out/bench-packer-vulkan.log" 2>&1 || status=1
     cat "$out"/bench-packer-*.log

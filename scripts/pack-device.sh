@@ -36,10 +36,14 @@ test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
 test_exe cubeaudio-nam graph nam-graph
 test_exe cubeaudio-nam gpu_streams nam-streams
+test_exe cubeaudio-nam gpu_lstm nam-lstm
 cargo build --release -p cubeaudio-nam --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
-cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
-cp "$CARGO_TARGET_DIR/release/gpu_packer_bench" .carry/gpu_packer_bench
+# The packer benchmark only when asked (PACKER=1): the carry limit is 64 MiB.
+if [ "${PACKER:-0}" = 1 ]; then
+    cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
+    cp "$CARGO_TARGET_DIR/release/gpu_packer_bench" .carry/gpu_packer_bench
+fi
 strip .carry/* 2>/dev/null || true
 gzip -9 .carry/*
 # Generated CUDA sources of every kernel, compiled with nvcc for sm_90 on the GPU machine.
@@ -48,6 +52,9 @@ tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
 # The core's references (../shared does not travel to the GPU machine).
 shared="${CUBEAUDIO_SHARED:-../shared}"
 mkdir -p .carry/shared/nam && cp -r "$shared/nam/models" "$shared/nam/refs" .carry/shared/nam/
+tar czf .carry/shared.tgz -C .carry shared && rm -r .carry/shared
 cp nam/examples/audio/di_guitar.wav nam/examples/models/clean.nam .carry/
 mkdir -p .carry/examples && cp -r nam/examples/models nam/examples/rigs .carry/examples/
+# Trainer-preset-shaped models (feather WaveNet, LSTM 3×18) for the benchmark.
+cargo run --release -q -p cubeaudio-benches --bin write_presets -- .carry/presets
 ls -la .carry

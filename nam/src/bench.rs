@@ -6,9 +6,9 @@ use std::time::Instant;
 use cubecl::prelude::*;
 
 use crate::error::Result;
-use crate::gpu::GpuWaveNetBatch;
+use crate::dsp::Dsp;
+use crate::gpu::{batch_of, StreamBatch};
 use crate::model::Model;
-use crate::wavenet::WaveNet;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CapacityRow {
@@ -20,10 +20,8 @@ pub struct CapacityRow {
     pub budget_ms: f64,
     pub holds: bool,
     pub launches_per_buffer: usize,
-    /// Launch shape: rows × tile frames per shared block, threads per stream.
-    pub rows: usize,
-    pub tile: usize,
-    pub threads: u32,
+    /// Launch shape: `tile × rows, threads` (WaveNet) or `lstm layers × hidden, threads`.
+    pub shape: String,
     /// Arithmetic done per second at the p50 time (the model's FLOPs per sample × samples).
     pub gflops: f64,
 }
@@ -112,11 +110,15 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
     Ok(Ceilings { fp32_tflops, copy_gbytes_per_s: (2 * n * 4) as f64 / t / 1e9, copy_mib: n * 4 >> 20 })
 }
 
+/// Buffers timed per (model, buffer, streams) point: p99 of 200 is the 3rd-largest time, less
+/// at the mercy of one hiccup than the maximum of 50.
+const TIMED_BUFFERS: usize = 200;
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn time_buffers<R: Runtime>(batch: &mut GpuWaveNetBatch<R>, streams: usize, buffer: usize, count: usize) -> Result<Vec<f64>> {
+fn time_buffers(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize) -> Result<Vec<f64>> {
     let input: Vec<f32> = (0..buffer).map(|i| ((i as f32) * 0.05).sin() * 0.4).collect();
     let ins: Vec<&[f32]> = vec![&input; streams];
     let mut outs = vec![vec![0.0f32; buffer]; streams];
@@ -138,7 +140,7 @@ fn time_buffers<R: Runtime>(batch: &mut GpuWaveNetBatch<R>, streams: usize, buff
 pub fn run<R: Runtime>(
     client: &ComputeClient<R>,
     device: String,
-    models: &[(String, &WaveNet)],
+    models: &[(String, &dyn Dsp)],
     cpu_models: Vec<(String, Model)>,
     buffers: &[usize],
     max_streams: usize,
@@ -153,22 +155,19 @@ pub fn run<R: Runtime>(
     for (name, net) in models {
         for &buffer in buffers {
             let budget_ms = buffer as f64 / rate * 1e3;
-            let flops = crate::dsp::Dsp::flops_per_sample(*net) as f64;
+            let flops = net.flops_per_sample() as f64;
             let mut streams = 1;
             let mut held = 0;
             while streams <= max_streams {
-                let nets = vec![*net; streams];
-                let mut batch = GpuWaveNetBatch::new(client, &nets, buffer)?;
-                let (shape, threads) = batch.shape();
-                let times = time_buffers(&mut batch, streams, buffer, 50)?;
+                let mut batch = batch_of(client, *net, streams, buffer)?;
+                let shape = batch.shape_label();
+                let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS)?;
                 let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
                 let holds = p99 < 0.5 * budget_ms;
                 let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
                 log(&format!(
-                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | tile {} × {} rows, {threads} threads",
+                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | shape {shape}",
                     if holds { "holds" } else { "misses" },
-                    shape.tile,
-                    shape.rows
                 ));
                 capacity.push(CapacityRow {
                     model: name.clone(),
@@ -179,9 +178,7 @@ pub fn run<R: Runtime>(
                     budget_ms,
                     holds,
                     launches_per_buffer: 1,
-                    rows: shape.rows,
-                    tile: shape.tile,
-                    threads,
+                    shape,
                     gflops,
                 });
                 if !holds {
@@ -195,13 +192,12 @@ pub fn run<R: Runtime>(
     }
     // Latency: one stream of the first model, 64-sample buffers, host → GPU → host.
     let (_, first) = &models[0];
-    let mut batch = GpuWaveNetBatch::new(client, &[*first], 64)?;
-    let lat = time_buffers(&mut batch, 1, 64, latency_buffers)?;
+    let mut batch = batch_of(client, *first, 1, 64)?;
+    let lat = time_buffers(batch.as_mut(), 1, 64, latency_buffers)?;
     // Offline: many streams, long buffers.
     let offline_streams = 256;
-    let nets = vec![*first; offline_streams];
-    let mut batch = GpuWaveNetBatch::new(client, &nets, 4096)?;
-    let times = time_buffers(&mut batch, offline_streams, 4096, 10)?;
+    let mut batch = batch_of(client, *first, offline_streams, 4096)?;
+    let times = time_buffers(batch.as_mut(), offline_streams, 4096, 10)?;
     let offline = offline_streams as f64 * 4096.0 / rate / (percentile(&times, 0.5) / 1e3);
     // CPU baseline: the same models on one core of this machine.
     let mut cpu = Vec::new();
@@ -240,11 +236,11 @@ impl BenchReport {
         for (m, b, n) in &self.max_streams {
             s += &format!("| {m} | {b} | {n} |\n");
         }
-        s += "\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | launches/buffer | tile × rows, threads | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|\n";
+        s += "\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | launches/buffer | shape | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|\n";
         for r in &self.capacity {
             s += &format!(
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} × {}, {} | {:.1} |\n",
-                r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.launches_per_buffer, r.tile, r.rows, r.threads, r.gflops
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {:.1} |\n",
+                r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.launches_per_buffer, r.shape, r.gflops
             );
         }
         s += &format!(

@@ -246,6 +246,11 @@ impl<R: Runtime> GpuLstmBatch<R> {
         self.sanitized
     }
 
+    /// The compiled shape (largest layers × hidden, rounded) and threads per stream.
+    pub fn shape(&self) -> (LstmShape, u32) {
+        (self.shape, self.threads)
+    }
+
     /// Runs `counts[s]` zeros through stream `s` (the others do not move).
     fn prewarm(&mut self, counts: &[usize]) -> Result<()> {
         let silence = Buffer::filled(&self.client, self.streams * self.max_buffer, 0.0);

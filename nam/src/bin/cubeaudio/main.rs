@@ -106,7 +106,8 @@ enum Command {
         /// cuda or wgpu.
         #[arg(long, default_value = "cuda")]
         runtime: String,
-        /// Models to measure (any .nam file the GPU engine runs), as NAME=PATH.
+        /// Models to measure (any .nam file the GPU engine runs: WaveNet family or LSTM), as
+        /// NAME=PATH or NAME=PATH@SLIM. The first one is also used for latency and offline.
         #[arg(long = "model", required = true)]
         models: Vec<String>,
         /// Buffer sizes in samples.
@@ -284,10 +285,7 @@ fn bench(runtime: &str, models: &[String], buffers: &[usize], max_streams: usize
         gpu_models.push((name.to_string(), gpu));
         cpu_models.push((name.to_string(), cpu));
     }
-    let nets: Vec<(String, &cubeaudio_nam::wavenet::WaveNet)> = gpu_models
-        .iter()
-        .map(|(n, m)| m.dsp.as_wavenet().map(|w| (n.clone(), w)).context("the GPU engine runs WaveNet models only"))
-        .collect::<Result<_>>()?;
+    let nets: Vec<(String, &dyn cubeaudio_nam::dsp::Dsp)> = gpu_models.iter().map(|(n, m)| (n.clone(), m.dsp.as_ref())).collect();
     let mut log = |line: &str| eprintln!("{line}");
     let report = match runtime {
         "cuda" => {
