@@ -62,6 +62,71 @@ fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
     }
 }
 
+/// A WaveNet amp and an LSTM amp in one stage (two NAM batches, 2 launches each) equal the CPU
+/// engine; reset brings both back to their prepared state.
+fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
+    let lstm_path = std::env::var_os("CUBEAUDIO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+        .join("nam/models/core_lstm.nam");
+    let rig = TWO_AMPS.replace(
+        r#"{"id": "amp2", "type": "nam", "settings": {"model": "models/clean.nam"}}"#,
+        &format!(r#"{{"id": "amp2", "type": "nam", "settings": {{"model": {:?}}}}}"#, lstm_path.to_str().unwrap()),
+    );
+    let spec = GraphSpec::from_json(&rig).unwrap();
+    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: 128, base_dir: examples() };
+    let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+    let x: Vec<f32> = di_signal().into_iter().take(6_000).collect();
+    let hot: Vec<f32> = x.iter().map(|v| v * 10f32.powf(12.0 / 20.0)).collect();
+    let mut cpu_a = Model::new(load_file(&examples().join("models/clean.nam"), LoadOptions::default()).unwrap().dsp);
+    let mut cpu_b = Model::new(load_file(&lstm_path, LoadOptions::default()).unwrap().dsp);
+    cpu_a.reset(128).unwrap();
+    cpu_b.reset(128).unwrap();
+    let run = |g: &mut CompiledGraph<R>| {
+        let (mut a, mut b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        for (i, chunk) in x.chunks(128).enumerate() {
+            let at = i * 128;
+            let n = chunk.len();
+            g.process(engine, &[chunk], &mut [&mut a[at..at + n], &mut b[at..at + n]]).unwrap();
+            assert_eq!(g.launches_per_buffer(), 7, "input copy, gains, WaveNet batch (2), LSTM batch (2), output copy");
+        }
+        (a, b)
+    };
+    let (a, b) = run(&mut g);
+    let (mut want_a, mut want_b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    for ((xa, xb), (ya, yb)) in x.chunks(128).zip(hot.chunks(128)).zip(want_a.chunks_mut(128).zip(want_b.chunks_mut(128))) {
+        cpu_a.process(xa, ya);
+        cpu_b.process(xb, yb);
+    }
+    for (what, got, want) in [("wavenet", &a, &want_a), ("lstm", &b, &want_b)] {
+        let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let err = got.iter().zip(want.iter()).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        println!("[graph-test] {what} amp in a mixed NAM stage: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})");
+        assert!(peak > 0.01 && err <= 1e-4 * peak.max(1.0), "{what}: {err}");
+    }
+    g.reset(engine).unwrap();
+    let (a2, b2) = run(&mut g);
+    assert_eq!((a2, b2), (a, b), "reset must return to the prepared state");
+}
+
+#[test]
+fn wavenet_and_lstm_amps_share_a_stage_wgpu() {
+    match Engine::<cubecl::wgpu::WgpuRuntime>::wgpu() {
+        Ok(e) => wavenet_and_lstm_amps_share_a_stage(&e),
+        Err(e) if required("wgpu") => panic!("wgpu required: {e}"),
+        Err(e) => eprintln!("[kernel-test] SKIPPED mixed NAM stage (wgpu): {e}"),
+    }
+}
+
+#[test]
+fn wavenet_and_lstm_amps_share_a_stage_cuda() {
+    match Engine::<cubecl::cuda::CudaRuntime>::cuda(0) {
+        Ok(e) => wavenet_and_lstm_amps_share_a_stage(&e),
+        Err(e) if required("cuda") => panic!("cuda required: {e}"),
+        Err(e) => eprintln!("[kernel-test] SKIPPED mixed NAM stage (cuda): {e}"),
+    }
+}
+
 #[test]
 fn nam_in_a_graph_equals_the_cpu_engine_wgpu() {
     match Engine::<cubecl::wgpu::WgpuRuntime>::wgpu() {

@@ -289,6 +289,29 @@ impl<R: Runtime> GpuLstmBatch<R> {
         );
     }
 
+    pub fn max_buffer(&self) -> usize {
+        self.max_buffer
+    }
+
+    /// Where each stream reads its input in the buffer given to [`Self::launch_device`]
+    /// (`s · max_buffer` by default; `process` needs the default).
+    pub fn set_input_offsets(&mut self, offsets: &[u32]) -> Result<()> {
+        if offsets.len() != self.streams {
+            return Err(NamError::Request(format!("{} input offsets for {} streams", offsets.len(), self.streams)));
+        }
+        for (s, &o) in offsets.iter().enumerate() {
+            self.meta[s * LSTM_META + 2] = o;
+        }
+        Ok(())
+    }
+
+    /// Queues one buffer reading device memory: stream `s` reads `frames` samples at its input
+    /// offset in `input` and writes them at `s · max_buffer` in `output`. The caller keeps the
+    /// input finite (the processing graph sanitises its inputs).
+    pub fn launch_device(&mut self, input: &Buffer, output: &Buffer, frames: usize) {
+        self.launch(&self.meta, input, output, frames);
+    }
+
     /// One buffer of every stream (`inputs[s]`, `outputs[s]` of the same 1..=max_buffer frames).
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<()> {
         if inputs.len() != self.streams || outputs.len() != self.streams {

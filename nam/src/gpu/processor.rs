@@ -4,8 +4,9 @@
 //!
 //! Settings: `model` (path to a `.nam`, relative to the rig file). No parameters: put `gain`
 //! processors before and after for input and output level. The model's sample rate must equal
-//! the graph's. Only WaveNet-family models (standard, feather, A2, …) run on the GPU graph;
-//! LSTM, ConvNet and Linear models are refused with that reason.
+//! the graph's. WaveNet-family models (standard, feather, A2, …) and LSTMs run on the GPU graph
+//! (a stage with both runs two batches: 2 launches each); ConvNet and Linear models are refused
+//! with that reason.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::RuntimeError;
 use cubecl::prelude::*;
 
-use super::GpuWaveNetBatch;
+use super::{GpuLstmBatch, GpuWaveNetBatch};
 use crate::loader::{load_file, LoadOptions, LoadedModel};
 
 pub struct NamProcessor;
@@ -60,44 +61,120 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
             if (rate - ctx.sample_rate).abs() > 0.5 {
                 return Err(format!("{}: the model expects {rate} Hz but the graph runs at {} Hz; resample the input", path.display(), ctx.sample_rate));
             }
-            if model.dsp.as_wavenet().is_none() {
-                return Err(format!("{}: {} models do not run on the GPU graph yet (WaveNet family only)", path.display(), model.architecture));
+            if model.dsp.as_wavenet().is_none() && model.dsp.as_lstm().is_none() {
+                return Err(format!("{}: {} models do not run on the GPU graph yet (WaveNet family and LSTM only)", path.display(), model.architecture));
             }
             loaded.push(model);
         }
-        let nets: Vec<_> = loaded.iter().filter_map(|m| m.dsp.as_wavenet()).collect();
         let stride = ctx.max_buffer as u32;
-        let mut batch = GpuWaveNetBatch::new(engine.client(), &nets, ctx.max_buffer).map_err(|e| e.to_string())?;
-        let offsets: Vec<u32> = instances.iter().map(|i| i.input_slots[0] * stride).collect();
-        batch.set_input_offsets(&offsets).map_err(|e| e.to_string())?;
-        let routes: Vec<u32> = instances.iter().enumerate().flat_map(|(s, i)| [s as u32 * stride, i.output_slots[0] * stride]).collect();
-        Ok(Box::new(NamBatch {
-            output: engine.zeros(instances.len() * ctx.max_buffer),
-            routes: IndexBuffer::upload(engine.client(), &routes),
-            batch,
-        }))
+        // WaveNets and LSTMs run on different kernels: one batch of each kind present.
+        let (mut wavenets, mut lstms) = (Vec::new(), Vec::new());
+        for (m, inst) in loaded.iter().zip(instances) {
+            match (m.dsp.as_wavenet(), m.dsp.as_lstm()) {
+                (Some(w), _) => wavenets.push((w, inst)),
+                (None, Some(l)) => lstms.push((l, inst)),
+                (None, None) => unreachable!("checked above"),
+            }
+        }
+        let mut parts: Vec<Part<R>> = Vec::new();
+        if !wavenets.is_empty() {
+            let nets: Vec<_> = wavenets.iter().map(|(w, _)| *w).collect();
+            let members: Vec<&InstanceSetup> = wavenets.iter().map(|(_, i)| *i).collect();
+            let (offsets, routes) = io(&members, stride);
+            let mut batch = GpuWaveNetBatch::new(engine.client(), &nets, ctx.max_buffer).map_err(|e| e.to_string())?;
+            batch.set_input_offsets(&offsets).map_err(|e| e.to_string())?;
+            parts.push(Part::new(engine, Kind::WaveNet(batch), nets.len(), ctx.max_buffer, &routes, offsets));
+        }
+        if !lstms.is_empty() {
+            let nets: Vec<crate::lstm::Lstm> = lstms.iter().map(|(l, _)| (*l).clone()).collect();
+            let members: Vec<&InstanceSetup> = lstms.iter().map(|(_, i)| *i).collect();
+            let (offsets, routes) = io(&members, stride);
+            let batch = lstm_batch(engine, &nets, ctx.max_buffer, &offsets).map_err(|e| e.to_string())?;
+            parts.push(Part::new(engine, Kind::Lstm(batch, nets), lstms.len(), ctx.max_buffer, &routes, offsets));
+        }
+        Ok(Box::new(NamBatch { parts }))
+    }
+}
+
+/// Input offsets and output copy routes of a batch's streams in the arena.
+fn io(members: &[&InstanceSetup], stride: u32) -> (Vec<u32>, Vec<u32>) {
+    let offsets = members.iter().map(|i| i.input_slots[0] * stride).collect();
+    let routes = members.iter().enumerate().flat_map(|(s, i)| [s as u32 * stride, i.output_slots[0] * stride]).collect();
+    (offsets, routes)
+}
+
+/// An LSTM batch prewarmed as `reset(max_buffer)`, reading the arena at `offsets`.
+fn lstm_batch<R: Runtime>(engine: &Engine<R>, nets: &[crate::lstm::Lstm], max_buffer: usize, offsets: &[u32]) -> crate::error::Result<GpuLstmBatch<R>> {
+    let refs: Vec<&crate::lstm::Lstm> = nets.iter().collect();
+    let mut batch = GpuLstmBatch::new(engine.client(), &refs, max_buffer, &[max_buffer])?;
+    batch.set_input_offsets(offsets)?;
+    Ok(batch)
+}
+
+enum Kind<R: Runtime> {
+    WaveNet(GpuWaveNetBatch<R>),
+    /// The models are kept to rebuild the batch on `reset`.
+    Lstm(GpuLstmBatch<R>, Vec<crate::lstm::Lstm>),
+}
+
+/// One batch of one kind, its own output buffer, and where each stream's output lands.
+struct Part<R: Runtime> {
+    kind: Kind<R>,
+    output: Buffer,
+    routes: IndexBuffer,
+    offsets: Vec<u32>,
+    max_buffer: usize,
+}
+
+impl<R: Runtime> Part<R> {
+    fn new(engine: &Engine<R>, kind: Kind<R>, streams: usize, max_buffer: usize, routes: &[u32], offsets: Vec<u32>) -> Self {
+        Self { kind, output: engine.zeros(streams * max_buffer), routes: IndexBuffer::upload(engine.client(), routes), offsets, max_buffer }
     }
 }
 
 struct NamBatch<R: Runtime> {
-    batch: GpuWaveNetBatch<R>,
-    output: Buffer,
-    routes: IndexBuffer,
+    parts: Vec<Part<R>>,
 }
 
 impl<R: Runtime> BatchProcessor<R> for NamBatch<R> {
     fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, _params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
-        if stride != self.batch.max_buffer() {
-            return Err(RuntimeError::Request(format!("arena stride {stride} differs from the NAM batch's {}", self.batch.max_buffer())));
+        let mut launches = 0;
+        for part in &mut self.parts {
+            // The kernels read their input binding and write a separate output (one buffer may
+            // not be bound read-only and writable in one dispatch); one copy lands it in the arena.
+            match &mut part.kind {
+                Kind::WaveNet(b) => {
+                    check_stride(stride, b.max_buffer())?;
+                    b.launch_device(arena, &part.output, frames)
+                }
+                Kind::Lstm(b, _) => {
+                    check_stride(stride, b.max_buffer())?;
+                    b.launch_device(arena, &part.output, frames)
+                }
+            }
+            copy_routes(engine.client(), &part.output, arena, &part.routes, frames)?;
+            launches += 2;
         }
-        // The kernel reads its input binding and writes a separate output (one buffer may not
-        // be bound read-only and writable in one dispatch), then one copy lands it in the arena.
-        self.batch.launch_device(arena, &self.output, frames);
-        copy_routes(engine.client(), &self.output, arena, &self.routes, frames)?;
-        Ok(2)
+        Ok(launches)
     }
 
-    fn reset(&mut self, _engine: &Engine<R>) -> Result<(), RuntimeError> {
-        self.batch.reset().map_err(|e| RuntimeError::Device(e.to_string()))
+    fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
+        let err = |e: crate::error::NamError| RuntimeError::Device(e.to_string());
+        for part in &mut self.parts {
+            match &mut part.kind {
+                Kind::WaveNet(b) => b.reset().map_err(err)?,
+                // Back to the state right after `prepare`: initial (h, c) and the same prewarm.
+                Kind::Lstm(b, nets) => *b = lstm_batch(engine, nets, part.max_buffer, &part.offsets).map_err(err)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_stride(stride: usize, max_buffer: usize) -> Result<(), RuntimeError> {
+    if stride == max_buffer {
+        Ok(())
+    } else {
+        Err(RuntimeError::Request(format!("arena stride {stride} differs from the NAM batch's {max_buffer}")))
     }
 }
