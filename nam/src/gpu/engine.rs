@@ -10,6 +10,7 @@ use cubecl::server::Handle;
 
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::plan::ModelPlan;
+use super::staging::{device, PendingBuffer, Staging};
 use crate::error::{NamError, Result};
 use crate::wavenet::WaveNet;
 
@@ -35,13 +36,6 @@ fn choose_shape(max_shared: usize, max_units: u32, rows: usize, max_buffer: usiz
 /// the batch changes is whole chunks of one copy launch.
 const STATE_CHUNK: usize = 256;
 
-fn device(e: impl std::fmt::Debug) -> NamError {
-    // A failing batch repeats the same launch error once per launch: keep the first.
-    let text = format!("{e:?}");
-    let first: String = text.chars().take(400).collect();
-    NamError::Request(format!("GPU device error: {first}"))
-}
-
 pub struct GpuWaveNetBatch<R: Runtime> {
     client: ComputeClient<R>,
     max_buffer: usize,
@@ -52,36 +46,9 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     plan_len: usize,
     weights: Buffer,
     state: Buffer,
-    /// Host staging of one buffer of every stream (stream `s` at `s · max_buffer`).
-    staging: Vec<f32>,
-    sanitized: u64,
+    staging: Staging,
     shape: StreamsShape,
     units: u32,
-}
-
-/// A buffer queued on the device by [`GpuWaveNetBatch::process_async`].
-#[must_use = "wait on a pending buffer to get its output"]
-pub struct PendingBuffer<R: Runtime> {
-    client: ComputeClient<R>,
-    output: Handle,
-    frames: usize,
-    streams: usize,
-    max_buffer: usize,
-}
-
-impl<R: Runtime> PendingBuffer<R> {
-    /// Blocks until the outputs are on the host; `outputs[s]` receives stream `s`.
-    pub fn wait(self, outputs: &mut [&mut [f32]]) -> Result<()> {
-        if outputs.len() != self.streams || outputs.iter().any(|y| y.len() != self.frames) {
-            return Err(NamError::Request(format!("{} outputs of {} frames expected", self.streams, self.frames)));
-        }
-        let bytes = self.client.read_one(self.output).map_err(device)?;
-        let all = f32::from_bytes(&bytes);
-        for (s, y) in outputs.iter_mut().enumerate() {
-            y.copy_from_slice(&all[s * self.max_buffer..s * self.max_buffer + self.frames]);
-        }
-        Ok(())
-    }
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -102,8 +69,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             plan_len: 1,
             weights: Buffer::filled(client, 1, 0.0),
             state: Buffer::filled(client, 1, 0.0),
-            staging: Vec::new(),
-            sanitized: 0,
+            staging: Staging::new(0, max_buffer),
             shape: StreamsShape { rows: 8, tile: 8 },
             units: 64,
         };
@@ -128,7 +94,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
 
     /// Samples replaced by 0 because they were NaN or infinite (the CPU engine's policy).
     pub fn sanitized_samples(&self) -> u64 {
-        self.sanitized
+        self.staging.sanitized()
     }
 
     /// Rebuilds plan, weights and state for `plans`; `keep[i] = Some(old stream)` carries that
@@ -175,7 +141,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         self.plan = self.client.create_from_slice(u32::as_bytes(&plan));
         self.weights = Buffer::upload(&self.client, &weights);
         self.meta = meta;
-        self.staging = vec![0.0; plans.len() * self.max_buffer];
+        self.staging.resize(plans.len());
         let hw = &self.client.properties().hardware;
         let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
         (self.shape, self.units) = choose_shape(hw.max_shared_memory_size, hw.max_units_per_cube, rows, self.max_buffer);
@@ -306,30 +272,10 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// and returns at once; the device runs it while the host prepares the next one. Buffers
     /// queued back to back run in order.
     pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
-        let streams = self.streams();
-        if inputs.len() != streams {
-            return Err(NamError::Request(format!("{} inputs for {streams} streams", inputs.len())));
-        }
-        let frames = inputs[0].len();
-        if frames == 0 || frames > self.max_buffer || inputs.iter().any(|x| x.len() != frames) {
-            return Err(NamError::Request(format!("every stream's buffer must hold the same 1..={} frames", self.max_buffer)));
-        }
-        for (s, x) in inputs.iter().enumerate() {
-            for (d, v) in self.staging[s * self.max_buffer..s * self.max_buffer + frames].iter_mut().zip(x.iter()) {
-                *d = if v.is_finite() {
-                    *v
-                } else {
-                    self.sanitized += 1;
-                    0.0
-                };
-            }
-        }
-        let input = Buffer::upload(&self.client, &self.staging);
-        // Every stream writes its whole output range; no need to initialise it.
-        let output = Buffer { handle: self.client.empty(self.staging.len() * 4), len: self.staging.len() };
+        let frames = self.staging.fill(inputs)?;
+        let (input, output) = self.staging.to_device(&self.client);
         self.launch_device(&input, &output, frames);
-        self.client.flush().map_err(device)?;
-        Ok(PendingBuffer { client: self.client.clone(), output: output.handle, frames, streams, max_buffer: self.max_buffer })
+        self.staging.pending(&self.client, output, frames)
     }
 
     /// One buffer of every stream: `inputs[s]` and `outputs[s]` all hold the same number of

@@ -7,6 +7,7 @@ use cubeaudio_kernels::activation::{exact_tanh, fast_tanh, sigmoid};
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
+use super::staging::{device, PendingBuffer, Staging};
 use crate::error::{NamError, Result};
 use crate::lstm::Lstm;
 
@@ -144,11 +145,6 @@ pub fn lstm_streams_kernel(
     }
 }
 
-fn device(e: impl std::fmt::Debug) -> NamError {
-    let text: String = format!("{e:?}").chars().take(400).collect();
-    NamError::Request(format!("GPU device error: {text}"))
-}
-
 fn unsupported(what: String) -> NamError {
     NamError::Unsupported { architecture: "LSTM (GPU engine)".into(), reason: what }
 }
@@ -161,10 +157,9 @@ pub struct GpuLstmBatch<R: Runtime> {
     meta: Vec<u32>,
     weights: Buffer,
     state: Buffer,
-    staging: Vec<f32>,
+    staging: Staging,
     shape: LstmShape,
     threads: u32,
-    sanitized: u64,
 }
 
 impl<R: Runtime> GpuLstmBatch<R> {
@@ -221,10 +216,9 @@ impl<R: Runtime> GpuLstmBatch<R> {
             meta,
             weights: Buffer::upload(client, &weights),
             state: Buffer::upload(client, &state),
-            staging: vec![0.0; models.len() * max_buffer],
+            staging: Staging::new(models.len(), max_buffer),
             shape,
             threads,
-            sanitized: 0,
         };
         use crate::dsp::Dsp;
         let counts: Vec<usize> = models
@@ -243,7 +237,7 @@ impl<R: Runtime> GpuLstmBatch<R> {
     }
 
     pub fn sanitized_samples(&self) -> u64 {
-        self.sanitized
+        self.staging.sanitized()
     }
 
     /// The compiled shape (largest layers × hidden, rounded) and threads per stream.
@@ -312,33 +306,20 @@ impl<R: Runtime> GpuLstmBatch<R> {
         self.launch(&self.meta, input, output, frames);
     }
 
+    /// Queues one buffer of every stream and returns at once (see
+    /// [`super::GpuWaveNetBatch::process_async`]).
+    pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
+        let frames = self.staging.fill(inputs)?;
+        let (input, output) = self.staging.to_device(&self.client);
+        self.launch(&self.meta, &input, &output, frames);
+        self.staging.pending(&self.client, output, frames)
+    }
+
     /// One buffer of every stream (`inputs[s]`, `outputs[s]` of the same 1..=max_buffer frames).
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<()> {
-        if inputs.len() != self.streams || outputs.len() != self.streams {
-            return Err(NamError::Request(format!("{} inputs and {} outputs for {} streams", inputs.len(), outputs.len(), self.streams)));
+        if outputs.len() != self.streams {
+            return Err(NamError::Request(format!("{} outputs for {} streams", outputs.len(), self.streams)));
         }
-        let frames = inputs[0].len();
-        if frames == 0 || frames > self.max_buffer || inputs.iter().any(|x| x.len() != frames) || outputs.iter().any(|y| y.len() != frames) {
-            return Err(NamError::Request(format!("every stream's buffer must hold the same 1..={} frames", self.max_buffer)));
-        }
-        for (s, x) in inputs.iter().enumerate() {
-            for (d, v) in self.staging[s * self.max_buffer..s * self.max_buffer + frames].iter_mut().zip(x.iter()) {
-                *d = if v.is_finite() {
-                    *v
-                } else {
-                    self.sanitized += 1;
-                    0.0
-                };
-            }
-        }
-        let input = Buffer::upload(&self.client, &self.staging);
-        let output = Buffer { handle: self.client.empty(self.staging.len() * 4), len: self.staging.len() };
-        self.launch(&self.meta, &input, &output, frames);
-        let bytes = self.client.read_one(output.handle).map_err(device)?;
-        let all = f32::from_bytes(&bytes);
-        for (s, y) in outputs.iter_mut().enumerate() {
-            y.copy_from_slice(&all[s * self.max_buffer..s * self.max_buffer + frames]);
-        }
-        Ok(())
+        self.process_async(inputs)?.wait(outputs)
     }
 }

@@ -11,8 +11,10 @@ pub mod kernel;
 pub mod lstm;
 pub mod plan;
 pub mod processor;
+mod staging;
 
-pub use engine::{GpuWaveNetBatch, PendingBuffer};
+pub use engine::GpuWaveNetBatch;
+pub use staging::PendingBuffer;
 pub use lstm::GpuLstmBatch;
 
 /// What the benchmark and renders need from any batch of streams.
