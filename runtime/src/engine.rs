@@ -65,6 +65,11 @@ impl<R: Runtime> Engine<R> {
         Buffer::upload(&self.client, data)
     }
 
+    /// Device memory the next launch overwrites: no host data is copied to initialise it.
+    pub fn uninit(&self, len: usize) -> Buffer {
+        Buffer { handle: self.client.empty(len.max(1) * 4), len }
+    }
+
     pub fn zeros(&self, len: usize) -> Buffer {
         Buffer::filled(&self.client, len, 0.0)
     }

@@ -11,15 +11,20 @@ use crate::KernelError;
 
 const KERNEL: &str = "routed";
 
-/// Checks that every slot a table names lies inside the arena (`stride` frames per slot).
-fn slots_fit(what: &'static str, slots: impl Iterator<Item = u32>, arena: &Buffer, stride: usize) -> Result<(), KernelError> {
+/// Checks that the highest slot a table names lies inside the arena (`stride` frames per
+/// slot). Tables are fixed at construction, so their highest slot is kept rather than rescanned
+/// every buffer.
+fn slots_fit(what: &'static str, highest: u32, arena: &Buffer, stride: usize) -> Result<(), KernelError> {
     let available = arena.len / stride.max(1);
-    for slot in slots {
-        if slot as usize >= available {
-            return Err(KernelError::TooLarge { kernel: KERNEL, what, value: slot as usize, limit: available.saturating_sub(1) });
-        }
+    if highest as usize >= available {
+        return Err(KernelError::TooLarge { kernel: KERNEL, what, value: highest as usize, limit: available.saturating_sub(1) });
     }
     Ok(())
+}
+
+/// The highest slot of a table.
+fn highest(slots: &[u32]) -> u32 {
+    slots.iter().copied().max().unwrap_or(0)
 }
 
 fn frames_fit(frames: usize, stride: usize) -> Result<(), KernelError> {
@@ -105,7 +110,7 @@ impl Smoothers {
 pub struct RoutedGain {
     channels: usize,
     routes: IndexBuffer,
-    slots: Vec<u32>,
+    highest_slot: u32,
     gains: Smoothers,
 }
 
@@ -115,7 +120,7 @@ impl RoutedGain {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "initial gains", routes.len(), initial.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
-        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), slots, gains: Smoothers::new(client, coef, initial)? })
+        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), highest_slot: highest(&slots), gains: Smoothers::new(client, coef, initial)? })
     }
 
     /// New targets (linear gains, one per channel); uploaded only when they changed.
@@ -125,7 +130,7 @@ impl RoutedGain {
 
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
-        slots_fit("gain slot", self.slots.iter().copied(), arena, stride)?;
+        slots_fit("gain slot", self.highest_slot, arena, stride)?;
         let g = &self.gains;
         routed_gain_kernel::launch::<R>(
             client,
@@ -148,7 +153,7 @@ impl RoutedGain {
 pub struct RoutedMix {
     channels: usize,
     routes: IndexBuffer,
-    slots: Vec<u32>,
+    highest_slot: u32,
     gains: Smoothers,
 }
 
@@ -164,7 +169,7 @@ impl RoutedMix {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "initial gains", routes.len() * MIX_INPUTS, initial.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|(ins, out)| ins.iter().copied().chain([*out])).collect();
-        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), slots, gains: Smoothers::new(client, coef, initial)? })
+        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), highest_slot: highest(&slots), gains: Smoothers::new(client, coef, initial)? })
     }
 
     /// New targets, `MIX_INPUTS` per channel; uploaded only when they changed.
@@ -174,7 +179,7 @@ impl RoutedMix {
 
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
-        slots_fit("mix slot", self.slots.iter().copied(), arena, stride)?;
+        slots_fit("mix slot", self.highest_slot, arena, stride)?;
         let g = &self.gains;
         routed_mix_kernel::launch::<R>(
             client,
@@ -197,7 +202,7 @@ impl RoutedMix {
 pub struct RoutedBiquad {
     channels: usize,
     routes: IndexBuffer,
-    slots: Vec<u32>,
+    highest_slot: u32,
     coeffs: Buffer,
     state: Buffer,
     applied: Vec<BiquadCoefficients>,
@@ -211,7 +216,7 @@ impl RoutedBiquad {
         let mut me = Self {
             channels: routes.len(),
             routes: IndexBuffer::upload(client, &slots),
-            slots,
+            highest_slot: highest(&slots),
             coeffs: Buffer::filled(client, routes.len() * 5, 0.0),
             state: Buffer::filled(client, routes.len() * 2, 0.0),
             applied: Vec::new(),
@@ -236,7 +241,7 @@ impl RoutedBiquad {
 
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
-        slots_fit("biquad slot", self.slots.iter().copied(), arena, stride)?;
+        slots_fit("biquad slot", self.highest_slot, arena, stride)?;
         routed_biquad_kernel::launch::<R>(
             client,
             cube_count_1d(self.channels, 64),
@@ -283,7 +288,7 @@ impl GateSettings {
 pub struct RoutedGate {
     channels: usize,
     routes: IndexBuffer,
-    slots: Vec<u32>,
+    highest_slot: u32,
     settings: Buffer,
     state: Buffer,
     applied: Vec<GateSettings>,
@@ -296,7 +301,7 @@ impl RoutedGate {
         let mut me = Self {
             channels: routes.len(),
             routes: IndexBuffer::upload(client, &slots),
-            slots,
+            highest_slot: highest(&slots),
             settings: Buffer::filled(client, routes.len() * 4, 0.0),
             state: Buffer::filled(client, routes.len() * 2, 0.0),
             applied: Vec::new(),
@@ -320,7 +325,7 @@ impl RoutedGate {
 
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
-        slots_fit("gate slot", self.slots.iter().copied(), arena, stride)?;
+        slots_fit("gate slot", self.highest_slot, arena, stride)?;
         routed_gate_kernel::launch::<R>(
             client,
             cube_count_1d(self.channels, 64),
@@ -345,7 +350,7 @@ pub struct RoutedFir {
     channels: usize,
     max_frames: usize,
     table: IndexBuffer,
-    slots: Vec<u32>,
+    highest_slot: u32,
     taps: Buffer,
     rings: Buffer,
     cursor: u32,
@@ -375,7 +380,7 @@ impl RoutedFir {
             channels: channels.len(),
             max_frames,
             table: IndexBuffer::upload(client, &table),
-            slots,
+            highest_slot: highest(&slots),
             taps: Buffer::upload(client, &taps),
             rings: Buffer::filled(client, ring_len, 0.0),
             cursor: 0,
@@ -385,7 +390,7 @@ impl RoutedFir {
     pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         at_most(KERNEL, "frames", frames, self.max_frames)?;
-        slots_fit("FIR slot", self.slots.iter().copied(), arena, stride)?;
+        slots_fit("FIR slot", self.highest_slot, arena, stride)?;
         routed_fir_kernel::launch::<R>(
             client,
             CubeCount::Static(self.channels as u32, 1, 1),

@@ -229,18 +229,18 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         //   `shape.rows` (the maximum over this batch's plans), frames below `shape.tile`.
         unsafe {
             wavenet_streams_kernel::launch_unchecked::<R>(
-            &self.client,
-            CubeCount::Static((records.len() / META) as u32, 1, 1),
-            CubeDim::new_1d(self.units),
-            meta_arg,
-            plan_arg,
-            self.weights.arg(),
-            self.state.arg(),
-            input.arg(),
-            output.arg(),
-            frames as u32,
-            self.shape,
-        );
+                &self.client,
+                CubeCount::Static((records.len() / META) as u32, 1, 1),
+                CubeDim::new_1d(self.units),
+                meta_arg,
+                plan_arg,
+                self.weights.arg(),
+                self.state.arg(),
+                input.arg(),
+                output.arg(),
+                frames as u32,
+                self.shape,
+            );
         }
     }
 
