@@ -226,7 +226,11 @@ pub fn registry() -> Vec<KernelCase> {
         }),
         case!(unchecked "wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 128 })
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 128, general: false })
+        }),
+        case!(unchecked "wavenet_streams_kernel__general_16rows_tile64", wavenet_streams_kernel, 512, |b| {
+            let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 64, general: true })
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
             let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));

@@ -75,4 +75,10 @@ impl Dsp for SlimmableContainer {
     fn as_lstm(&self) -> Option<&crate::lstm::Lstm> {
         self.model().as_lstm()
     }
+    fn as_linear(&self) -> Option<&crate::linear::Linear> {
+        self.model().as_linear()
+    }
+    fn as_convnet(&self) -> Option<&crate::convnet::ConvNet> {
+        self.model().as_convnet()
+    }
 }

@@ -61,6 +61,19 @@ impl ConvNet {
         r.finish()?;
         Ok(Self { blocks, activation, head, in_channels, buffers: [Vec::new(), Vec::new()] })
     }
+
+    /// Each block's conv and folded BatchNorm `(scale, loc)`, in order.
+    pub fn blocks(&self) -> impl Iterator<Item = (&Conv1D, Option<&(Vec<f32>, Vec<f32>)>)> {
+        self.blocks.iter().map(|b| (&b.conv, b.batchnorm.as_ref()))
+    }
+
+    pub fn activation(&self) -> &Activation {
+        &self.activation
+    }
+
+    pub fn head(&self) -> &Conv1x1 {
+        &self.head
+    }
 }
 
 impl Dsp for ConvNet {
@@ -100,5 +113,8 @@ impl Dsp for ConvNet {
     }
     fn flops_per_sample(&self) -> usize {
         2 * (self.blocks.iter().map(|b| b.conv.macs()).sum::<usize>() + self.head.macs())
+    }
+    fn as_convnet(&self) -> Option<&ConvNet> {
+        Some(self)
     }
 }

@@ -35,6 +35,14 @@ pub trait Dsp: Send {
     fn as_lstm(&self) -> Option<&crate::lstm::Lstm> {
         None
     }
+    /// The Linear model this model runs now, for the GPU engine.
+    fn as_linear(&self) -> Option<&crate::linear::Linear> {
+        None
+    }
+    /// The ConvNet this model runs now, for the GPU engine.
+    fn as_convnet(&self) -> Option<&crate::convnet::ConvNet> {
+        None
+    }
     /// Floating-point operations per output sample (SPEC §12).
     fn flops_per_sample(&self) -> usize;
 }

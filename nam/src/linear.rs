@@ -33,6 +33,15 @@ impl Linear {
         r.finish()?;
         Ok(Self { taps, bias, in_channels, out_channels, history: Vec::new(), max_buffer: 0 })
     }
+
+    /// `w[k]` multiplies `x[t − k]`.
+    pub fn taps(&self) -> &[f32] {
+        &self.taps
+    }
+
+    pub fn bias(&self) -> f32 {
+        self.bias
+    }
 }
 
 impl Dsp for Linear {
@@ -79,5 +88,8 @@ impl Dsp for Linear {
     }
     fn flops_per_sample(&self) -> usize {
         2 * self.taps.len() + 1
+    }
+    fn as_linear(&self) -> Option<&Linear> {
+        Some(self)
     }
 }

@@ -208,17 +208,14 @@ fn render_gpu<R: cubecl::Runtime>(
             Ok(m)
         })
         .collect::<Result<_>>()?;
-    // One batch per render: every channel runs the same model, so all are WaveNets or all LSTMs.
+    // One batch per render: every channel runs the same model, so all are LSTMs or none is.
     let mut batch = if loaded.iter().all(|m| m.dsp.as_lstm().is_some()) {
         let nets: Vec<_> = loaded.iter().filter_map(|m| m.dsp.as_lstm()).collect();
         // The CPU render resets like the plugin (2048, then the block): an LSTM's state
         // depends on how much silence it saw, so the GPU prewarm does the same.
         AnyBatch::Lstm(crate::gpu::GpuLstmBatch::new(client, &nets, opts.buffer, &[2048, opts.buffer])?)
     } else {
-        let nets = loaded
-            .iter()
-            .map(|m| m.dsp.as_wavenet().ok_or_else(|| NamError::Unsupported { architecture: m.architecture.clone(), reason: "the GPU engine runs WaveNet and LSTM models so far".into() }))
-            .collect::<Result<Vec<_>>>()?;
+        let nets: Vec<&dyn crate::dsp::Dsp> = loaded.iter().map(|m| m.dsp.as_ref()).collect();
         AnyBatch::WaveNet(crate::gpu::GpuWaveNetBatch::new(client, &nets, opts.buffer)?)
     };
     // Channels of different files differ in length: the batch runs to the longest, shorter

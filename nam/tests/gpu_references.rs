@@ -1,6 +1,8 @@
-//! The GPU WaveNet engine against the official core's references: every reference whose model
-//! the GPU engine runs becomes one stream of a single batch (one launch per buffer for all of
-//! them, models mixed), at buffer sizes 32, 64, 128 and 4096, within `1e-4 · max(1, peak)`.
+//! The GPU convolutional engine against the official core's references: every reference that
+//! is not an LSTM (those run in `gpu_lstm.rs`) — WaveNets of every option including
+//! condition_dsp, FiLM and head1x1 (A2-max), slimmable models, Linear — becomes one stream of a
+//! single batch (one launch per buffer for all of them, architectures mixed), at buffer sizes
+//! 32, 64, 128 and 4096, within `1e-4 · max(1, peak)`.
 //! Runs on every runtime with a device; like the kernel suite, a missing device fails when
 //! `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly otherwise.
 
@@ -28,10 +30,11 @@ fn cases() -> Vec<Case> {
         if let Some(s) = r.slim {
             model.dsp.set_slim(s).unwrap();
         }
-        let Some(net) = model.dsp.as_wavenet() else { continue };
-        if let Err(e) = cubeaudio_nam::gpu::plan::ModelPlan::build(net) {
-            println!("not on the GPU engine: {} {}: {e}", r.model, r.variant);
+        if model.dsp.as_lstm().is_some() {
             continue;
+        }
+        if let Err(e) = cubeaudio_nam::gpu::plan::ModelPlan::build(model.dsp.as_ref()) {
+            panic!("{} {}: the GPU engine refuses a reference model: {e}", r.model, r.variant);
         }
         out.push(Case {
             label: format!("{} {} {}", r.model, r.variant, r.input),
@@ -45,8 +48,8 @@ fn cases() -> Vec<Case> {
 
 fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let cases = cases();
-    assert!(cases.len() >= 20, "only {} references run on the GPU engine", cases.len());
-    let nets: Vec<_> = cases.iter().map(|c| c.model.dsp.as_wavenet().unwrap()).collect();
+    assert!(cases.len() >= 36, "only {} references run on the GPU engine", cases.len());
+    let nets: Vec<_> = cases.iter().map(|c| c.model.dsp.as_ref()).collect();
     for buffer in [64usize, 32, 128, 4096] {
         let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
         let len = cases[0].input.len();

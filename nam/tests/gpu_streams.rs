@@ -63,7 +63,7 @@ fn run<R: Runtime>(client: &ComputeClient<R>, label: &str) {
         .iter()
         .map(|n| load_file(&shared_nam().join("models").join(n), LoadOptions::default()).unwrap())
         .collect();
-    let nets: Vec<_> = models.iter().map(|m| m.dsp.as_wavenet().unwrap()).collect();
+    let nets: Vec<&dyn cubeaudio_nam::dsp::Dsp> = models.iter().map(|m| m.dsp.as_ref()).collect();
     let mut live = vec![Stream::new("core_wavenet.nam", 1), Stream::new("trainer_identity_wavenet_minimal.nam", 2)];
     let mut batch = GpuWaveNetBatch::new(client, &nets[..2], BUF).unwrap();
     let step = |batch: &mut GpuWaveNetBatch<R>, live: &mut Vec<Stream>, b: usize| {

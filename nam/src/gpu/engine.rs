@@ -1,4 +1,4 @@
-//! A batch of WaveNet streams on one device: `new` uploads plans and weights, zeroes and
+//! A batch of streams of the convolutional architectures (WaveNet, ConvNet, Linear) on one device: `new` uploads plans and weights, zeroes and
 //! prewarms every history; `process` runs one buffer of every stream in one launch;
 //! `add_stream` / `remove_stream` change the batch between buffers without touching the other
 //! streams' histories.
@@ -12,7 +12,7 @@ use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::plan::ModelPlan;
 use super::staging::{device, PendingBuffer, Staging};
 use crate::error::{NamError, Result};
-use crate::wavenet::WaveNet;
+use crate::dsp::Dsp;
 
 /// Shared memory one launch may use: the CUDA limit for static shared arrays, which is also the
 /// common Vulkan maximum (lavapipe offers 32 KiB and is asked for less).
@@ -21,16 +21,16 @@ const SHARED_CAP: usize = 48 * 1024;
 /// The largest tile (power of two, 8..=MAX_TILE, not beyond the buffer) whose blocks fit the
 /// device's shared memory, and the threads per cube: two elements of a block per thread.
 /// `CUBEAUDIO_NAM_TILE` forces a tile (for measurements).
-fn choose_shape(max_shared: usize, max_units: u32, rows: usize, max_buffer: usize) -> (StreamsShape, u32) {
+fn choose_shape(max_shared: usize, max_units: u32, rows: usize, general: bool, max_buffer: usize) -> (StreamsShape, u32) {
     let rows = rows.div_ceil(8) * 8;
     let cap = max_shared.min(SHARED_CAP);
     let forced = std::env::var("CUBEAUDIO_NAM_TILE").ok().and_then(|v| v.parse::<usize>().ok()).filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
     let mut tile = forced.unwrap_or_else(|| max_buffer.next_power_of_two().clamp(8, MAX_TILE));
-    while tile > 8 && (StreamsShape { rows, tile }).shared_bytes() > cap {
+    while tile > 8 && (StreamsShape { rows, tile, general }).shared_bytes() > cap {
         tile /= 2;
     }
     let units = ((rows * tile / 2) as u32).clamp(64, max_units.clamp(64, 1024));
-    (StreamsShape { rows, tile }, units)
+    (StreamsShape { rows, tile, general }, units)
 }
 /// Streams' histories start on multiples of this many floats, so moving a stream's state when
 /// the batch changes is whole chunks of one copy launch.
@@ -52,14 +52,15 @@ pub struct GpuWaveNetBatch<R: Runtime> {
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
-    /// Lays out `models` (one stream each, any mix of supported WaveNets), allocates their
-    /// histories for buffers of up to `max_buffer` frames, and prewarms them with silence.
-    pub fn new(client: &ComputeClient<R>, models: &[&WaveNet], max_buffer: usize) -> Result<Self> {
+    /// Lays out `models` (one stream each, any mix of WaveNets, ConvNets and Linear models; see
+    /// [`ModelPlan::build`]), allocates their histories for buffers of up to `max_buffer`
+    /// frames, and prewarms them with silence.
+    pub fn new(client: &ComputeClient<R>, models: &[&dyn Dsp], max_buffer: usize) -> Result<Self> {
         crate::dsp::check_buffer(max_buffer)?;
         if models.is_empty() {
             return Err(NamError::Request("a GPU batch needs at least one stream".into()));
         }
-        let plans = models.iter().map(|m| ModelPlan::build(m)).collect::<Result<Vec<_>>>()?;
+        let plans = models.iter().map(|m| ModelPlan::build(*m)).collect::<Result<Vec<_>>>()?;
         let mut batch = Self {
             client: client.clone(),
             max_buffer,
@@ -70,7 +71,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             weights: Buffer::filled(client, 1, 0.0),
             state: Buffer::filled(client, 1, 0.0),
             staging: Staging::new(0, max_buffer),
-            shape: StreamsShape { rows: 8, tile: 8 },
+            shape: StreamsShape { rows: 8, tile: 8, general: false },
             units: 64,
         };
         batch.relayout(plans, &[])?;
@@ -144,7 +145,8 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         self.staging.resize(plans.len());
         let hw = &self.client.properties().hardware;
         let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
-        (self.shape, self.units) = choose_shape(hw.max_shared_memory_size, hw.max_units_per_cube, rows, self.max_buffer);
+        let general = plans.iter().any(|p| p.general);
+        (self.shape, self.units) = choose_shape(hw.max_shared_memory_size, hw.max_units_per_cube, rows, general, self.max_buffer);
         self.plans = plans;
         self.client.flush().map_err(device)
     }
@@ -177,7 +179,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
 
     /// Appends a stream running `model`, prewarmed alone; returns its index. Other streams keep
     /// their histories (moved on the device) and produce the same output as without the change.
-    pub fn add_stream(&mut self, model: &WaveNet) -> Result<usize> {
+    pub fn add_stream(&mut self, model: &dyn Dsp) -> Result<usize> {
         let plan = ModelPlan::build(model)?;
         let mut plans = self.plans.clone();
         plans.push(plan);

@@ -1,10 +1,19 @@
-//! One launch per buffer for a whole batch of WaveNet streams: cube `s` runs stream `s` — its own
-//! model (plan + weights) and its own history — through every layer of every array, a tile of
-//! up to [`MAX_TILE`] frames at a time ([`StreamsShape`]), activations in shared memory, histories in device rings.
+//! One launch per buffer for a whole batch of streams of the convolutional NAM architectures
+//! (WaveNet in all its options, ConvNet, Linear): cube `s` runs stream `s` — its own program
+//! (plan + weights) and its own history — a tile of up to [`MAX_TILE`] frames at a time
+//! ([`StreamsShape`]), activations in shared memory, histories in device rings.
 //!
-//! Streams of different models (different channel counts, layer counts, kernel sizes,
-//! activations) share the launch: the plan is read at run time, so one compiled kernel serves
-//! every model within [`MAX_ROWS`].
+//! A stream's plan is a short program of three ops over shared-memory regions:
+//! [`OP_ARRAY`] (a WaveNet layer array: rechannel, its layers, head rechannel), [`OP_CONV`]
+//! (a causal conv with a ring, optional activations before and after: ConvNet blocks, Linear
+//! FIRs, post-stack heads) and [`OP_OUT`] (scale rows into a region or the output). Streams of
+//! different models and architectures share the launch: the plan is read at run time, so one
+//! compiled kernel serves every model within [`MAX_ROWS`].
+//!
+//! The `general` variant adds what the common captures never use — FiLM, head1x1, a condition
+//! of several channels (condition_dsp, whose program runs first and leaves its output in the
+//! COND region) — behind compile-time switches, so the standard models' kernel carries none of
+//! it.
 
 use cubeaudio_kernels::activation::activate_dynamic;
 use cubecl::prelude::*;
@@ -12,34 +21,68 @@ use cubecl::prelude::*;
 /// Largest frames per tile (a shared-memory row); rings are sized for it, so any tile up to it
 /// runs the same plan.
 pub const MAX_TILE: usize = 128;
-/// Largest row count of any activation block (channels, gate rows, head rows).
+/// Largest row count of any activation block (channels, gate rows, head rows, condition).
 pub const MAX_ROWS: usize = 32;
 
 /// The compiled shape of a launch: activation blocks of `rows × tile` floats in shared memory
-/// (5 of them plus the input row: `4·(5·rows·tile + tile)` bytes). Bigger tiles cut the serial
+/// (5 of them, 6 in the general variant, plus the input row). Bigger tiles cut the serial
 /// stages per buffer (each layer is 4 barrier-separated stages per tile); the engine picks the
 /// largest tile the device's shared memory and the buffer size allow.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct StreamsShape {
     pub rows: usize,
     pub tile: usize,
+    /// FiLM, head1x1 and multi-channel conditions compiled in (and the COND region).
+    pub general: bool,
 }
 
 impl StreamsShape {
+    pub fn blocks(&self) -> usize {
+        if self.general { 6 } else { 5 }
+    }
+
     pub fn shared_bytes(&self) -> usize {
-        4 * (5 * self.rows * self.tile + self.tile)
+        4 * (self.blocks() * self.rows * self.tile + self.tile)
     }
 }
 /// u32 per stream in the meta array: plan, weights, state, input, output offsets and cursor.
 pub const META: usize = 8;
-/// u32 per array header and per layer in a plan (see `plan.rs`).
-pub const ARRAY_HEADER: usize = 16;
-pub const LAYER_RECORD: usize = 8;
 
+/// Ops of a plan (first u32 of each record).
+pub const OP_ARRAY: u32 = 1;
+pub const OP_OUT: u32 = 2;
+pub const OP_CONV: u32 = 3;
+/// u32 per record (see `plan.rs` for the fields).
+pub const ARRAY_HEADER: usize = 16;
+pub const LAYER_RECORD: usize = 32;
+pub const OUT_RECORD: usize = 5;
+pub const CONV_RECORD: usize = 16;
+
+/// Shared-memory regions ops name (blocks of `rows × tile`; IN is the one input row).
+pub const REGION_X: u32 = 0;
+pub const REGION_Z: u32 = 1;
+pub const REGION_A: u32 = 2;
+pub const REGION_H: u32 = 3;
+pub const REGION_HO: u32 = 4;
+pub const REGION_COND: u32 = 5;
+pub const REGION_IN: u32 = 6;
+/// `OP_OUT` destination: the stream's output samples.
+pub const DEST_OUTPUT: u32 = 7;
+/// An absent optional block (layer1x1, head1x1, FiLM site).
+pub const NONE: u32 = u32::MAX;
 
 #[cube]
 fn ring_at(state_base: usize, ring: usize, size: usize, row: usize, position: usize) -> usize {
     state_base + ring + row * size + (position & (size - 1))
+}
+
+#[cube]
+fn region_at(id: u32, block: usize, in_at: usize) -> usize {
+    let mut at = id as usize * block;
+    if id == REGION_IN {
+        at = in_at;
+    }
+    at
 }
 
 /// Appends this tile (`n` frames of `rows` rows of shared `region`) to a history ring, and
@@ -69,9 +112,58 @@ fn push_history(
     sync_cube();
 }
 
+/// PReLU with one slope per row, the slopes at the parameter offset (other activations take
+/// 5 parameters there, see `activate_dynamic`).
+pub const PRELU_ROWS: u32 = 6;
+
+#[allow(unused_assignments)]
 #[cube]
-fn act(x: f32, code: u32, weights: &Array<f32>, p: usize) -> f32 {
-    activate_dynamic(x, code, weights[p], weights[p + 1], weights[p + 2], weights[p + 3], weights[p + 4])
+fn act(x: f32, code: u32, weights: &Array<f32>, p: usize, row: usize) -> f32 {
+    let mut y = x;
+    if code == PRELU_ROWS {
+        y = select(x > 0.0, x, weights[p + row] * x);
+    } else {
+        y = activate_dynamic(x, code, weights[p], weights[p + 1], weights[p + 2], weights[p + 3], weights[p + 4]);
+    }
+    y
+}
+
+/// FiLM of row `r`, frame `t`: `v · (P_r · c + b_r)`, plus `P_{dim+r} · c + b_{dim+r}` with
+/// shift; `c` is the condition column. `spec` = dim | shift << 16; weights at `off`: the
+/// projection's rows (row-major, `dc` wide) then its bias.
+#[cube]
+fn film(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: usize, weights: &Array<f32>, off: usize, spec: u32, #[comptime] tile: usize) -> f32 {
+    let dim = (spec & 0xffff) as usize;
+    let shift = spec >> 16;
+    let mut out_rows = dim;
+    if shift != 0 {
+        out_rows = 2 * dim;
+    }
+    let bias = off + out_rows * dc;
+    let mut scale = weights[bias + r];
+    for j in 0..dc {
+        scale += weights[off + r * dc + j] * sh[cond_at + j * tile + t];
+    }
+    let mut y = v * scale;
+    if shift != 0 {
+        let mut b = weights[bias + dim + r];
+        for j in 0..dc {
+            b += weights[off + (dim + r) * dc + j] * sh[cond_at + j * tile + t];
+        }
+        y += b;
+    }
+    y
+}
+
+/// [`film`] at the site recorded at `plan[at]` (offset, spec), or `v` when the site is absent.
+#[cube]
+fn film_site(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: usize, weights: &Array<f32>, wb: usize, plan: &Array<u32>, at: usize, #[comptime] tile: usize) -> f32 {
+    let off = plan[at];
+    let mut y = v;
+    if off != NONE {
+        y = film(v, r, t, sh, cond_at, dc, weights, wb + off as usize, plan[at + 1], tile);
+    }
+    y
 }
 
 /// Launched unchecked (no per-access bounds test): cubecl's checked mode spends ~6 instructions
@@ -95,7 +187,7 @@ pub fn wavenet_streams_kernel(
     let a_at = 2 * block;
     let h_at = 3 * block;
     let ho_at = 4 * block;
-    let in_at = 5 * block;
+    let in_at = shape.blocks() * block;
     let m = CUBE_POS * META;
     let p0 = meta[m] as usize;
     let wb = meta[m + 1] as usize;
@@ -103,12 +195,11 @@ pub fn wavenet_streams_kernel(
     let in_off = meta[m + 3] as usize;
     let out_off = meta[m + 4] as usize;
     let cursor = meta[m + 5] as usize;
-    let n_arrays = plan[p0] as usize;
-    let head_scale = weights[wb + plan[p0 + 1] as usize];
+    let n_ops = plan[p0] as usize;
     let total = frames as usize;
     let unit = UNIT_POS as usize;
     let step = CUBE_DIM as usize;
-    let mut sh = SharedMemory::<f32>::new(5 * block + tile);
+    let mut sh = SharedMemory::<f32>::new(shape.blocks() * block + tile);
 
     // Runtime zero: a plain `0` would be a compile-time value the loop cannot advance.
     let mut start = total - total;
@@ -129,182 +220,310 @@ pub fn wavenet_streams_kernel(
         }
         sync_cube();
 
-        let mut ap = p0 + 2;
-        for a in 0..n_arrays {
-            let c = plan[ap + 1] as usize;
-            let g = plan[ap + 2] as usize;
-            let b = plan[ap + 3] as usize;
-            let gating = plan[ap + 4];
-            let hs = plan[ap + 5] as usize;
-            let hout = plan[ap + 6] as usize;
-            let hk = plan[ap + 7] as usize;
-            let hd = plan[ap + 8] as usize;
-            let head_bias = plan[ap + 9];
-            let layers = plan[ap + 10] as usize;
-            let w_re = wb + plan[ap + 11] as usize;
-            let w_head = wb + plan[ap + 12] as usize;
-            let head_ring = plan[ap + 13] as usize;
-            let head_size = plan[ap + 14] as usize;
-            let l1x1 = plan[ap + 15];
-            let input_rows = plan[ap] as usize;
+        let mut ap = p0 + 1;
+        for _op in 0..n_ops {
+            let op = plan[ap];
+            if op == OP_ARRAY {
+                let src = region_at(plan[ap + 1], block, in_at);
+                let input_rows = plan[ap + 2] as usize;
+                let c = plan[ap + 3] as usize;
+                let hs = plan[ap + 4] as usize;
+                let hout = plan[ap + 5] as usize;
+                let hk = plan[ap + 6] as usize;
+                let hd = plan[ap + 7] as usize;
+                let head_bias = plan[ap + 8];
+                let layers = plan[ap + 9] as usize;
+                let w_re = wb + plan[ap + 10] as usize;
+                let w_head = wb + plan[ap + 11] as usize;
+                let head_ring = plan[ap + 12] as usize;
+                let head_size = plan[ap + 13] as usize;
+                let head_from_prev = plan[ap + 14];
+                let cond_at = region_at(plan[ap + 15], block, in_at);
 
-            // Rechannel into Z (array 0 reads the raw input, later ones the previous layers' x),
-            // then move it to X; the head accumulator starts from the previous array's head.
-            let mut src = a - a;
-            if a == 0 {
-                src = a - a + in_at;
-            }
-            let mut i = unit;
-            while i < c * tile {
-                let r = i / tile;
-                let t = i % tile;
-                let mut acc = 0.0f32;
-                let mut wi = w_re + r * input_rows;
-                let mut si = src + t;
-                for _k in 0..input_rows {
-                    acc += weights[wi] * sh[si];
-                    wi += 1;
-                    si += tile;
-                }
-                sh[z_at + i] = acc;
-                i += step;
-            }
-            sync_cube();
-            let mut i = unit;
-            while i < block {
-                let r = i / tile;
-                if r < c {
-                    sh[i] = sh[z_at + i];
-                }
-                if r < hs {
-                    let mut h = 0.0f32;
-                    if a > 0 {
-                        h = sh[ho_at + i];
-                    }
-                    sh[h_at + i] = h;
-                }
-                i += step;
-            }
-            sync_cube();
-
-            let mut lp = ap + ARRAY_HEADER;
-            for _l in 0..layers {
-                let kk = plan[lp] as usize;
-                let d = plan[lp + 1] as usize;
-                let code = plan[lp + 2];
-                let sec = plan[lp + 3];
-                let w = wb + plan[lp + 4] as usize;
-                let ring = plan[lp + 5] as usize;
-                let size = plan[lp + 6] as usize;
-                let pa = wb + plan[lp + 7] as usize;
-
-                // History: this tile's layer input goes into the ring.
-                push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
-
-                // z = conv(x) + bias + mixin · input
-                let w_bias = w + g * c * kk;
-                let w_mix = w_bias + g;
+                // Rechannel into Z (the first array reads the raw input, later ones the previous
+                // layers' x), then move it to X; the head accumulator starts from the previous
+                // array's head.
                 let mut i = unit;
-                while i < g * tile {
-                    let o = i / tile;
+                while i < c * tile {
+                    let r = i / tile;
                     let t = i % tile;
-                    let mut acc = weights[w_bias + o] + weights[w_mix + o] * sh[in_at + t];
-                    // Taps outside, channels inside with running indices: the inner loop is two
-                    // loads, one FMA and two adds (the kernel is bound by instruction issue).
-                    for tap in 0..kk {
-                        let back = d * (kk - 1 - tap);
-                        let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
-                        let mut wi = w + o * c * kk + tap;
-                        for _ci in 0..c {
-                            acc += weights[wi] * state[xi];
-                            xi += size;
-                            wi += kk;
-                        }
+                    let mut acc = 0.0f32;
+                    let mut wi = w_re + r * input_rows;
+                    let mut si = src + t;
+                    for _k in 0..input_rows {
+                        acc += weights[wi] * sh[si];
+                        wi += 1;
+                        si += tile;
                     }
                     sh[z_at + i] = acc;
                     i += step;
                 }
                 sync_cube();
-
-                // a = act(z[0:B]) (⊙ sec(z[B:2B]) when gated, blended when blended)
-                let mut i = unit;
-                while i < b * tile {
-                    let z = sh[z_at + i];
-                    let mut y = act(z, code, weights, pa);
-                    if gating != 0 {
-                        let zs = sh[z_at + b * tile + i];
-                        let alpha = act(zs, sec, weights, pa + 5);
-                        if gating == 1 {
-                            y = y * alpha;
-                        } else {
-                            y = alpha * y + (1.0 - alpha) * z;
-                        }
-                    }
-                    sh[a_at + i] = y;
-                    i += step;
-                }
-                sync_cube();
-
-                // x += layer1x1(a) + bias; head += a
-                let w_l1 = w_mix + g;
                 let mut i = unit;
                 while i < block {
                     let r = i / tile;
-                    let t = i % tile;
-                    if r < c && l1x1 != 0 {
-                        let mut acc = weights[w_l1 + c * b + r];
-                        let mut wi = w_l1 + r * b;
-                        let mut ai = a_at + t;
-                        for _j in 0..b {
-                            acc += weights[wi] * sh[ai];
-                            wi += 1;
-                            ai += tile;
-                        }
-                        sh[i] += acc;
+                    if r < c {
+                        sh[i] = sh[z_at + i];
                     }
                     if r < hs {
-                        sh[h_at + i] += sh[a_at + i];
+                        let mut h = 0.0f32;
+                        if head_from_prev != 0 {
+                            h = sh[ho_at + i];
+                        }
+                        sh[h_at + i] = h;
                     }
                     i += step;
                 }
                 sync_cube();
-                lp += LAYER_RECORD;
-            }
 
-            // Head rechannel: a causal conv with its own history of the head accumulator.
-            push_history(state, &sh, h_at, hs, n, sb, head_ring, head_size, pos, tile);
-            let w_hb = w_head + hout * hs * hk;
-            let mut i = unit;
-            while i < hout * tile {
-                let o = i / tile;
-                let t = i % tile;
-                let mut acc = 0.0f32;
-                if head_bias != 0 {
-                    acc = weights[w_hb + o];
+                let mut lp = ap + ARRAY_HEADER;
+                for _l in 0..layers {
+                    let kk = plan[lp] as usize;
+                    let d = plan[lp + 1] as usize;
+                    let code = plan[lp + 2];
+                    let sec = plan[lp + 3];
+                    let w = wb + plan[lp + 4] as usize;
+                    let ring = plan[lp + 5] as usize;
+                    let size = plan[lp + 6] as usize;
+                    let pa = wb + plan[lp + 7] as usize;
+                    let g = plan[lp + 8] as usize;
+                    let b = plan[lp + 9] as usize;
+                    let gating = plan[lp + 10];
+                    let l1x1 = plan[lp + 11];
+                    let h1x1 = plan[lp + 12];
+                    let dc = plan[lp + 13] as usize;
+                    let pa_sec = wb + plan[lp + 14] as usize;
+                    let films = lp + 16;
+
+                    // History: this tile's layer input (FiLM-modulated first, with conv_pre)
+                    // goes into the ring.
+                    if comptime!(shape.general) {
+                        let mut i = unit;
+                        while i < c * tile {
+                            let t = i % tile;
+                            if t < n {
+                                let v = film_site(sh[i], i / tile, t, &sh, cond_at, dc, weights, wb, plan, films, tile);
+                                state[ring_at(sb, ring, size, i / tile, pos + t)] = v;
+                            }
+                            i += step;
+                        }
+                        sync_storage();
+                        sync_cube();
+                    } else {
+                        push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
+                    }
+
+                    // z = conv(x) + bias + mixin · condition
+                    let w_bias = w + g * c * kk;
+                    let w_mix = w_bias + g;
+                    let mut i = unit;
+                    while i < g * tile {
+                        let o = i / tile;
+                        let t = i % tile;
+                        let mut acc = weights[w_bias + o];
+                        if comptime!(!shape.general) {
+                            acc += weights[w_mix + o] * sh[in_at + t];
+                        }
+                        // Taps outside, channels inside with running indices: the inner loop is
+                        // two loads, one FMA and two adds (the kernel is bound by instruction
+                        // issue).
+                        for tap in 0..kk {
+                            let back = d * (kk - 1 - tap);
+                            let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
+                            let mut wi = w + o * c * kk + tap;
+                            for _ci in 0..c {
+                                acc += weights[wi] * state[xi];
+                                xi += size;
+                                wi += kk;
+                            }
+                        }
+                        if comptime!(shape.general) {
+                            acc = film_site(acc, o, t, &sh, cond_at, dc, weights, wb, plan, films + 2, tile);
+                            let mut zm = 0.0f32;
+                            for j in 0..dc {
+                                let mv = film_site(sh[cond_at + j * tile + t], j, t, &sh, cond_at, dc, weights, wb, plan, films + 4, tile);
+                                zm += weights[w_mix + o * dc + j] * mv;
+                            }
+                            zm = film_site(zm, o, t, &sh, cond_at, dc, weights, wb, plan, films + 6, tile);
+                            acc = film_site(acc + zm, o, t, &sh, cond_at, dc, weights, wb, plan, films + 8, tile);
+                        }
+                        sh[z_at + i] = acc;
+                        i += step;
+                    }
+                    sync_cube();
+
+                    // a = act(z[0:B]) (⊙ sec(z[B:2B]) when gated, blended when blended)
+                    let mut i = unit;
+                    while i < b * tile {
+                        let z = sh[z_at + i];
+                        let mut y = act(z, code, weights, pa, i / tile);
+                        if gating != 0 {
+                            let zs = sh[z_at + b * tile + i];
+                            let alpha = act(zs, sec, weights, pa_sec, i / tile);
+                            if gating == 1 {
+                                y = y * alpha;
+                            } else {
+                                y = alpha * y + (1.0 - alpha) * z;
+                            }
+                        }
+                        if comptime!(shape.general) {
+                            y = film_site(y, i / tile, i % tile, &sh, cond_at, dc, weights, wb, plan, films + 10, tile);
+                        }
+                        sh[a_at + i] = y;
+                        i += step;
+                    }
+                    sync_cube();
+
+                    // x += layer1x1(a) + bias; head += a (or head1x1(a) + bias)
+                    let w_l1 = wb + l1x1 as usize;
+                    let mut i = unit;
+                    while i < block {
+                        let r = i / tile;
+                        let t = i % tile;
+                        if r < c && l1x1 != NONE {
+                            let mut acc = weights[w_l1 + c * b + r];
+                            let mut wi = w_l1 + r * b;
+                            let mut ai = a_at + t;
+                            for _j in 0..b {
+                                acc += weights[wi] * sh[ai];
+                                wi += 1;
+                                ai += tile;
+                            }
+                            if comptime!(shape.general) {
+                                // Core quirk (SPEC §11.3): this FiLM only acts in blended layers.
+                                if gating == 2 {
+                                    acc = film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 12, tile);
+                                }
+                            }
+                            sh[i] += acc;
+                        }
+                        if r < hs {
+                            if comptime!(shape.general) {
+                                if h1x1 != NONE {
+                                    let w_h1 = wb + h1x1 as usize;
+                                    let mut acc = weights[w_h1 + hs * b + r];
+                                    let mut wi = w_h1 + r * b;
+                                    let mut ai = a_at + t;
+                                    for _j in 0..b {
+                                        acc += weights[wi] * sh[ai];
+                                        wi += 1;
+                                        ai += tile;
+                                    }
+                                    sh[h_at + i] += film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 14, tile);
+                                } else {
+                                    sh[h_at + i] += sh[a_at + i];
+                                }
+                            } else {
+                                sh[h_at + i] += sh[a_at + i];
+                            }
+                        }
+                        i += step;
+                    }
+                    sync_cube();
+                    lp += LAYER_RECORD;
                 }
-                for tap in 0..hk {
-                    let back = hd * (hk - 1 - tap);
-                    let mut xi = ring_at(sb, head_ring, head_size, 0, pos + t + head_size - back);
-                    let mut wi = w_head + o * hs * hk + tap;
-                    for _r in 0..hs {
-                        acc += weights[wi] * state[xi];
-                        xi += head_size;
-                        wi += hk;
+
+                // Head rechannel: a causal conv with its own history of the head accumulator.
+                push_history(state, &sh, h_at, hs, n, sb, head_ring, head_size, pos, tile);
+                let w_hb = w_head + hout * hs * hk;
+                let mut i = unit;
+                while i < hout * tile {
+                    let o = i / tile;
+                    let t = i % tile;
+                    let mut acc = 0.0f32;
+                    if head_bias != 0 {
+                        acc = weights[w_hb + o];
+                    }
+                    for tap in 0..hk {
+                        let back = hd * (hk - 1 - tap);
+                        let mut xi = ring_at(sb, head_ring, head_size, 0, pos + t + head_size - back);
+                        let mut wi = w_head + o * hs * hk + tap;
+                        for _r in 0..hs {
+                            acc += weights[wi] * state[xi];
+                            xi += head_size;
+                            wi += hk;
+                        }
+                    }
+                    sh[ho_at + i] = acc;
+                    i += step;
+                }
+                sync_cube();
+                ap = lp;
+            } else if op == OP_OUT {
+                let src = region_at(plan[ap + 1], block, in_at);
+                let dst = plan[ap + 2];
+                let rows = plan[ap + 3] as usize;
+                let scale = weights[wb + plan[ap + 4] as usize];
+                if dst == DEST_OUTPUT {
+                    let mut i = unit;
+                    while i < n {
+                        output[out_off + start + i] = scale * sh[src + i];
+                        i += step;
+                    }
+                } else {
+                    let to = region_at(dst, block, in_at);
+                    let mut i = unit;
+                    while i < rows * tile {
+                        sh[to + i] = scale * sh[src + i];
+                        i += step;
                     }
                 }
-                sh[ho_at + i] = acc;
-                i += step;
+                sync_cube();
+                ap += OUT_RECORD;
+            } else {
+                // OP_CONV: dst = post(conv(pre(src))) over a ring of pre(src).
+                let src = region_at(plan[ap + 1], block, in_at);
+                let rows_in = plan[ap + 2] as usize;
+                let pre = plan[ap + 3];
+                let pre_pa = wb + plan[ap + 4] as usize;
+                let ring = plan[ap + 5] as usize;
+                let size = plan[ap + 6] as usize;
+                let kk = plan[ap + 7] as usize;
+                let d = plan[ap + 8] as usize;
+                let w = wb + plan[ap + 9] as usize;
+                let has_bias = plan[ap + 10];
+                let dst = region_at(plan[ap + 11], block, in_at);
+                let rows_out = plan[ap + 12] as usize;
+                let post = plan[ap + 13];
+                let post_pa = wb + plan[ap + 14] as usize;
+                if pre != 0 {
+                    let mut i = unit;
+                    while i < rows_in * tile {
+                        sh[src + i] = act(sh[src + i], pre, weights, pre_pa, i / tile);
+                        i += step;
+                    }
+                    sync_cube();
+                }
+                push_history(state, &sh, src, rows_in, n, sb, ring, size, pos, tile);
+                let w_bias = w + rows_out * rows_in * kk;
+                let mut i = unit;
+                while i < rows_out * tile {
+                    let o = i / tile;
+                    let t = i % tile;
+                    let mut acc = 0.0f32;
+                    if has_bias != 0 {
+                        acc = weights[w_bias + o];
+                    }
+                    for tap in 0..kk {
+                        let back = d * (kk - 1 - tap);
+                        let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
+                        let mut wi = w + o * rows_in * kk + tap;
+                        for _ci in 0..rows_in {
+                            acc += weights[wi] * state[xi];
+                            xi += size;
+                            wi += kk;
+                        }
+                    }
+                    if post != 0 {
+                        acc = act(acc, post, weights, post_pa, o);
+                    }
+                    sh[dst + i] = acc;
+                    i += step;
+                }
+                sync_cube();
+                ap += CONV_RECORD;
             }
-            sync_cube();
-            ap = lp;
         }
-
-        let mut i = unit;
-        while i < n {
-            output[out_off + start + i] = head_scale * sh[ho_at + i];
-            i += step;
-        }
-        sync_cube();
         start += tile;
     }
 }

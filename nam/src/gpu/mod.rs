@@ -1,10 +1,13 @@
-//! NAM on the GPU: a batch of WaveNet streams (different models allowed) processed by one
-//! launch per buffer, histories kept on the device. Supported: the WaveNet family real captures
-//! use (any channel counts up to 32, any kernel sizes and dilations, every activation, gating
-//! none/gated/blended, layer1x1 on or off, head rechannel of any kernel and dilation, several
-//! arrays, A2 and slimmable models through their active WaveNet). Not yet: FiLM, head1x1,
-//! condition_dsp, post-stack heads, ConvNet, Linear — [`GpuWaveNetBatch::new`] says which.
-//! LSTM models run in their own batch ([`GpuLstmBatch`], one cube per stream).
+//! NAM on the GPU: a batch of streams (different models and architectures allowed) processed
+//! by one launch per buffer, histories kept on the device.
+//!
+//! - [`GpuWaveNetBatch`]: the convolutional architectures — WaveNet with every option the CPU
+//!   engine has (channel counts up to 32, any kernel sizes and dilations, gating per layer,
+//!   layer1x1, head1x1, FiLM at all eight sites, condition_dsp, post-stack heads, several
+//!   arrays, A2 and slimmable models through their active submodel), ConvNet (BatchNorm folded
+//!   into the conv) and Linear FIRs. Not run: per-channel PReLU slopes and models that are not
+//!   mono in/out — [`GpuWaveNetBatch::new`] says which.
+//! - [`GpuLstmBatch`]: LSTM models (one cube per stream).
 
 mod engine;
 pub mod kernel;
@@ -45,8 +48,9 @@ impl<R: cubecl::Runtime> StreamBatch for GpuLstmBatch<R> {
     }
 }
 
-/// A batch of `streams` copies of `model` on the engine its architecture needs (WaveNet or
-/// LSTM), prewarmed as the CPU engine's `reset(max_buffer)`.
+/// A batch of `streams` copies of `model` on the engine its architecture needs (the
+/// convolutional kernel for WaveNet, ConvNet and Linear; the LSTM kernel), prewarmed as the CPU
+/// engine's `reset(max_buffer)`.
 pub fn batch_of<R: cubecl::Runtime>(
     client: &cubecl::prelude::ComputeClient<R>,
     model: &dyn crate::dsp::Dsp,
@@ -56,8 +60,5 @@ pub fn batch_of<R: cubecl::Runtime>(
     if let Some(l) = model.as_lstm() {
         return Ok(Box::new(GpuLstmBatch::new(client, &vec![l; streams], max_buffer, &[max_buffer])?));
     }
-    match model.as_wavenet() {
-        Some(w) => Ok(Box::new(GpuWaveNetBatch::new(client, &vec![w; streams], max_buffer)?)),
-        None => Err(crate::error::NamError::Request("the GPU engine runs WaveNet and LSTM models".into())),
-    }
+    Ok(Box::new(GpuWaveNetBatch::new(client, &vec![model; streams], max_buffer)?))
 }

@@ -1,10 +1,15 @@
-//! Flattens a [`WaveNet`] into the plan (u32), weights (f32) and state layout the streams kernel
-//! reads, or says which feature the GPU engine does not run yet.
+//! Compiles a model into the program (u32 plan), weights (f32) and state layout the streams
+//! kernel runs — WaveNet with every option the CPU engine has (FiLM, head1x1, condition_dsp,
+//! post-stack heads, gating per layer), ConvNet and Linear — or says which feature it cannot.
 
-use super::kernel::{ARRAY_HEADER, LAYER_RECORD, MAX_ROWS, MAX_TILE};
+use super::kernel::*;
 use crate::activation::Activation;
+use crate::convnet::ConvNet;
+use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
+use crate::linear::Linear;
 use crate::wavenet::config::Gating;
+use crate::wavenet::conv::{Conv1D, Conv1x1, Film};
 use crate::wavenet::WaveNet;
 
 /// One model laid out for the kernel; offsets are relative to the stream's own bases.
@@ -16,173 +21,385 @@ pub struct ModelPlan {
     pub state_len: usize,
     /// Samples of silence that settle the model (the core's prewarm count).
     pub prewarm: usize,
-    /// Rows of the largest activation block (channels, gate rows, head rows, input size).
+    /// Rows of the largest activation block (channels, gate rows, head rows, condition).
     pub rows: usize,
+    /// Needs the kernel's general variant (FiLM, head1x1, a condition of several channels).
+    pub general: bool,
 }
 
-fn unsupported(what: impl Into<String>) -> NamError {
-    NamError::Unsupported { architecture: "WaveNet (GPU engine)".into(), reason: what.into() }
-}
-
-/// Runtime code and 5 parameters of an activation (see `activate_dynamic`).
-fn activation(a: &Activation, rows: usize) -> Result<(u32, [f32; 5])> {
-    use cubeaudio_kernels::activation::{activation_code, ActivationKind as K};
-    Ok(match a {
-        Activation::Identity => (activation_code(K::Identity), [0.0; 5]),
-        Activation::Tanh => (activation_code(K::Tanh), [0.0; 5]),
-        Activation::FastTanh => (activation_code(K::FastTanh), [0.0; 5]),
-        Activation::Sigmoid => (activation_code(K::Sigmoid), [0.0; 5]),
-        Activation::ReLU => (activation_code(K::ReLU), [0.0; 5]),
-        Activation::LeakyReLU(s) => (activation_code(K::LeakyReLU), [*s, 0.0, 0.0, 0.0, 0.0]),
-        Activation::PReLU(s) if s.len() == 1 || s.iter().all(|v| *v == s[0]) => (activation_code(K::LeakyReLU), [s[0], 0.0, 0.0, 0.0, 0.0]),
-        Activation::PReLU(_) => return Err(unsupported(format!("per-channel PReLU slopes ({rows} channels)"))),
-        Activation::Hardtanh => (activation_code(K::Hardtanh), [0.0; 5]),
-        Activation::LeakyHardtanh { lo, hi, lo_slope, hi_slope } => (activation_code(K::LeakyHardtanh), [0.0, *lo, *hi, *lo_slope, *hi_slope]),
-        Activation::Softsign => (activation_code(K::Softsign), [0.0; 5]),
-        Activation::SiLU => (activation_code(K::SiLU), [0.0; 5]),
-        Activation::Hardswish => (activation_code(K::Hardswish), [0.0; 5]),
-    })
+fn unsupported(architecture: &str, what: impl Into<String>) -> NamError {
+    NamError::Unsupported { architecture: format!("{architecture} (GPU engine)"), reason: what.into() }
 }
 
 fn ring_size(lookback: usize) -> usize {
     (lookback + MAX_TILE).next_power_of_two()
 }
 
-fn rows_ok(what: &str, rows: usize) -> Result<()> {
-    if rows == 0 || rows > MAX_ROWS {
-        return Err(unsupported(format!("{what} = {rows} (the GPU engine handles 1..={MAX_ROWS})")));
-    }
-    Ok(())
+/// One conv of an `OP_CONV`: weights per output row, per input row, per tap; bias per row.
+struct ConvSpec<'a> {
+    taps: Vec<Vec<f32>>,
+    rows_in: usize,
+    rows_out: usize,
+    dilation: usize,
+    bias: Option<Vec<f32>>,
+    pre: &'a Activation,
+    post: &'a Activation,
 }
 
-impl ModelPlan {
-    pub fn build(net: &WaveNet) -> Result<Self> {
-        use crate::dsp::Dsp;
-        if net.condition.is_some() {
-            return Err(unsupported("condition_dsp"));
+impl<'a> ConvSpec<'a> {
+    /// Per tap, row-major `rows_out × rows_in`.
+    fn from_conv(c: &Conv1D, pre: &'a Activation, post: &'a Activation) -> Self {
+        let taps = c.taps.iter().map(|m| (0..m.rows).flat_map(|o| (0..m.cols).map(move |i| m.at(o, i))).collect()).collect();
+        ConvSpec { taps, rows_in: c.in_channels(), rows_out: c.out_channels(), dilation: c.dilation, bias: c.bias.clone(), pre, post }
+    }
+}
+
+static IDENTITY: Activation = Activation::Identity;
+
+struct Builder {
+    p: ModelPlan,
+    ops: u32,
+    arch: &'static str,
+}
+
+impl Builder {
+    fn rows(&mut self, what: &str, rows: usize) -> Result<()> {
+        if rows == 0 || rows > MAX_ROWS {
+            return Err(unsupported(self.arch, format!("{what} = {rows} (the GPU engine handles 1..={MAX_ROWS})")));
         }
-        if net.post_head.is_some() {
-            return Err(unsupported("post-stack head"));
+        self.p.rows = self.p.rows.max(rows);
+        Ok(())
+    }
+
+    fn ring(&mut self, rows: usize, lookback: usize) -> (u32, u32) {
+        let size = ring_size(lookback);
+        let at = self.p.state_len;
+        self.p.state_len += rows * size;
+        (at as u32, size as u32)
+    }
+
+    fn at(&self) -> u32 {
+        self.p.weights.len() as u32
+    }
+
+    fn constant(&mut self, v: f32) -> u32 {
+        let at = self.at();
+        self.p.weights.push(v);
+        at
+    }
+
+    /// Runtime code and the offset of its 5 parameters (see `activate_dynamic`).
+    fn activation(&mut self, a: &Activation, rows: usize) -> Result<(u32, u32)> {
+        use cubeaudio_kernels::activation::{activation_code, ActivationKind as K};
+        let (code, params) = match a {
+            Activation::Identity => (activation_code(K::Identity), [0.0; 5]),
+            Activation::Tanh => (activation_code(K::Tanh), [0.0; 5]),
+            Activation::FastTanh => (activation_code(K::FastTanh), [0.0; 5]),
+            Activation::Sigmoid => (activation_code(K::Sigmoid), [0.0; 5]),
+            Activation::ReLU => (activation_code(K::ReLU), [0.0; 5]),
+            Activation::LeakyReLU(s) => (activation_code(K::LeakyReLU), [*s, 0.0, 0.0, 0.0, 0.0]),
+            Activation::PReLU(s) if s.len() == 1 || s.iter().all(|v| *v == s[0]) => (activation_code(K::LeakyReLU), [s[0], 0.0, 0.0, 0.0, 0.0]),
+            Activation::PReLU(s) => {
+                if s.len() < rows {
+                    return Err(unsupported(self.arch, format!("PReLU with {} slopes for {rows} rows", s.len())));
+                }
+                let at = self.at();
+                self.p.weights.extend_from_slice(s);
+                // The kernel reads 5 parameters of other activations at the same offset.
+                self.p.weights.extend(std::iter::repeat_n(0.0, 5usize.saturating_sub(s.len())));
+                return Ok((super::kernel::PRELU_ROWS, at));
+            }
+            Activation::Hardtanh => (activation_code(K::Hardtanh), [0.0; 5]),
+            Activation::LeakyHardtanh { lo, hi, lo_slope, hi_slope } => (activation_code(K::LeakyHardtanh), [0.0, *lo, *hi, *lo_slope, *hi_slope]),
+            Activation::Softsign => (activation_code(K::Softsign), [0.0; 5]),
+            Activation::SiLU => (activation_code(K::SiLU), [0.0; 5]),
+            Activation::Hardswish => (activation_code(K::Hardswish), [0.0; 5]),
+        };
+        let at = self.at();
+        self.p.weights.extend_from_slice(&params);
+        Ok((code, at))
+    }
+
+    /// `y = W·x + b` laid out row-major, bias (or zeros) after; returns its offset.
+    fn matrix(&mut self, m: &Conv1x1) -> u32 {
+        let at = self.at();
+        let w = &m.weight;
+        for r in 0..w.rows {
+            for j in 0..w.cols {
+                self.p.weights.push(w.at(r, j));
+            }
         }
-        if net.in_channels != 1 || net.out_channels() != 1 {
-            return Err(unsupported("models that are not mono in/out"));
+        match &m.bias {
+            Some(b) => self.p.weights.extend_from_slice(b),
+            None => self.p.weights.extend(std::iter::repeat_n(0.0, w.rows)),
         }
-        let mut p = ModelPlan { prewarm: net.prewarm_samples(), ..Default::default() };
-        let mut state = 0usize;
-        p.plan.push(net.arrays.len() as u32);
-        p.plan.push(0); // head_scale offset, patched below
-        for array in &net.arrays {
+        at
+    }
+
+    /// A FiLM site record: (offset, dim | shift << 16), or (NONE, 0).
+    fn film(&mut self, f: &Option<Film>) -> [u32; 2] {
+        match f {
+            None => [NONE, 0],
+            Some(f) => {
+                self.p.general = true;
+                [self.matrix(&f.projection), f.dim as u32 | u32::from(f.shift) << 16]
+            }
+        }
+    }
+
+    fn out(&mut self, src: u32, dst: u32, rows: usize, scale: f32) {
+        let s = self.constant(scale);
+        self.p.plan.extend_from_slice(&[OP_OUT, src, dst, rows as u32, s]);
+        self.ops += 1;
+    }
+
+    fn conv(&mut self, src: u32, c: ConvSpec, dst: u32) -> Result<()> {
+        self.rows("conv inputs", c.rows_in)?;
+        self.rows("conv outputs", c.rows_out)?;
+        if src == REGION_IN && c.rows_in != 1 {
+            return Err(unsupported(self.arch, "models that are not mono in"));
+        }
+        let k = c.taps.len();
+        let (pre, pre_pa) = self.activation(c.pre, c.rows_in)?;
+        let (post, post_pa) = self.activation(c.post, c.rows_out)?;
+        let (ring, size) = self.ring(c.rows_in, c.dilation * (k - 1));
+        let w = self.at();
+        for o in 0..c.rows_out {
+            for i in 0..c.rows_in {
+                for tap in &c.taps {
+                    self.p.weights.push(tap[o * c.rows_in + i]);
+                }
+            }
+        }
+        if let Some(b) = &c.bias {
+            self.p.weights.extend_from_slice(b);
+        }
+        self.p.plan.extend_from_slice(&[
+            OP_CONV,
+            src,
+            c.rows_in as u32,
+            pre,
+            pre_pa,
+            ring,
+            size,
+            k as u32,
+            c.dilation as u32,
+            w,
+            u32::from(c.bias.is_some()),
+            dst,
+            c.rows_out as u32,
+            post,
+            post_pa,
+            0,
+        ]);
+        self.ops += 1;
+        Ok(())
+    }
+
+    /// Emits `dsp` reading the input row and leaving its output in `dest` (the stream's output,
+    /// or the COND region for a condition DSP).
+    fn dsp(&mut self, dsp: &dyn Dsp, dest: u32) -> Result<()> {
+        if dsp.in_channels() != 1 {
+            return Err(unsupported(self.arch, "models that are not mono in"));
+        }
+        if dest == DEST_OUTPUT && dsp.out_channels() != 1 {
+            return Err(unsupported(self.arch, "models that are not mono out"));
+        }
+        if let Some(w) = dsp.as_wavenet() {
+            self.wavenet(w, dest)
+        } else if let Some(l) = dsp.as_linear() {
+            self.linear(l, dest)
+        } else if let Some(c) = dsp.as_convnet() {
+            self.convnet(c, dest)
+        } else {
+            Err(unsupported(self.arch, "this architecture (the convolutional kernel runs WaveNet, ConvNet and Linear; LSTMs have their own batch)"))
+        }
+    }
+
+    fn linear(&mut self, l: &Linear, dest: u32) -> Result<()> {
+        // y[t] = b + Σ_k w[k]·x[t−k]: tap k is the conv's tap N−1−k.
+        let taps = l.taps().iter().rev().map(|w| vec![*w]).collect();
+        let bias = Some(vec![l.bias()]);
+        self.conv(REGION_IN, ConvSpec { taps, rows_in: 1, rows_out: 1, dilation: 1, bias, pre: &IDENTITY, post: &IDENTITY }, REGION_HO)?;
+        self.out(REGION_HO, dest, l.out_channels(), 1.0);
+        Ok(())
+    }
+
+    fn convnet(&mut self, net: &ConvNet, dest: u32) -> Result<()> {
+        let mut cur = REGION_IN;
+        for (conv, batchnorm) in net.blocks() {
+            let mut spec = ConvSpec::from_conv(conv, &IDENTITY, net.activation());
+            if let Some((scale, loc)) = batchnorm {
+                // Inference BatchNorm folds into the conv: (W·x + b)·s + l.
+                for tap in &mut spec.taps {
+                    for (j, w) in tap.iter_mut().enumerate() {
+                        *w *= scale[j / spec.rows_in];
+                    }
+                }
+                spec.bias = Some((0..spec.rows_out).map(|o| spec.bias.as_ref().map_or(0.0, |b| b[o]) * scale[o] + loc[o]).collect());
+            }
+            let next = if cur == REGION_X { REGION_Z } else { REGION_X };
+            self.conv(cur, spec, next)?;
+            cur = next;
+        }
+        let head = net.head();
+        let taps = vec![(0..head.weight.rows).flat_map(|o| (0..head.weight.cols).map(move |i| head.weight.at(o, i))).collect()];
+        let spec = ConvSpec { taps, rows_in: head.in_channels(), rows_out: head.out_channels(), dilation: 1, bias: head.bias.clone(), pre: &IDENTITY, post: &IDENTITY };
+        self.conv(cur, spec, REGION_HO)?;
+        self.out(REGION_HO, dest, head.out_channels(), 1.0);
+        Ok(())
+    }
+
+    fn wavenet(&mut self, net: &WaveNet, dest: u32) -> Result<()> {
+        let (cond, dc) = match &net.condition {
+            Some(c) => {
+                self.dsp(c.as_ref(), REGION_COND)?;
+                self.p.general = true;
+                (REGION_COND, c.out_channels())
+            }
+            None => (REGION_IN, net.in_channels),
+        };
+        self.rows("condition channels", dc)?;
+        self.p.general |= dc > 1;
+        for (ai, array) in net.arrays.iter().enumerate() {
             let c = array.channels();
             let hs = array.head_rows();
             let hout = array.head_out();
-            let first = array.layers.first().ok_or_else(|| unsupported("a layer array without layers"))?;
-            let (g, b, gating) = (first.gate_rows(), first.bottleneck, first.gating);
-            rows_ok("channels", c)?;
-            rows_ok("gate rows", g)?;
-            rows_ok("head rows", hs)?;
-            rows_ok("head outputs", hout)?;
-            rows_ok("input size", array.input_size())?;
-            p.rows = p.rows.max(c).max(g).max(hs).max(hout).max(array.input_size());
-            let l1x1 = first.layer1x1.is_some();
-            for l in &array.layers {
-                let f = &l.films;
-                if f.conv_pre.is_some() || f.conv_post.is_some() || f.mixin_pre.is_some() || f.mixin_post.is_some() || f.activation_pre.is_some() || f.activation_post.is_some() || f.layer1x1_post.is_some() || f.head1x1_post.is_some() {
-                    return Err(unsupported("FiLM"));
-                }
-                if l.head1x1.is_some() {
-                    return Err(unsupported("head1x1"));
-                }
-                if l.condition != 1 {
-                    return Err(unsupported("a condition of more than one channel"));
-                }
-                if l.gating != gating || l.gate_rows() != g || l.bottleneck != b || l.layer1x1.is_some() != l1x1 {
-                    return Err(unsupported("gating, bottleneck or layer1x1 that changes between layers of an array"));
-                }
+            self.rows("channels", c)?;
+            self.rows("head rows", hs)?;
+            self.rows("head outputs", hout)?;
+            self.rows("input size", array.input_size())?;
+            if ai == 0 && array.input_size() != 1 {
+                return Err(unsupported(self.arch, "models that are not mono in"));
             }
-            if hs != b {
-                return Err(unsupported("a head accumulator wider than the bottleneck"));
-            }
-            let header_at = p.plan.len();
-            let w_re = p.weights.len();
+            let w_re = self.at();
             for r in 0..c {
                 for k in 0..array.input_size() {
-                    p.weights.push(array.rechannel.weight.at(r, k));
+                    self.p.weights.push(array.rechannel.weight.at(r, k));
                 }
             }
             let head = &array.head_rechannel;
-            let w_head = p.weights.len();
+            let w_head = self.at();
             for o in 0..hout {
                 for r in 0..hs {
                     for tap in &head.taps {
-                        p.weights.push(tap.at(o, r));
+                        self.p.weights.push(tap.at(o, r));
                     }
                 }
             }
             if let Some(bias) = &head.bias {
-                p.weights.extend_from_slice(bias);
+                self.p.weights.extend_from_slice(bias);
             }
-            let head_size = ring_size(head.lookback());
-            let head_ring = state;
-            state += hs * head_size;
-            p.plan.extend_from_slice(&[
+            let (head_ring, head_size) = self.ring(hs, head.lookback());
+            self.p.plan.extend_from_slice(&[
+                OP_ARRAY,
+                if ai == 0 { REGION_IN } else { REGION_X },
                 array.input_size() as u32,
                 c as u32,
-                g as u32,
-                b as u32,
-                match gating {
-                    Gating::None => 0,
-                    Gating::Gated => 1,
-                    Gating::Blended => 2,
-                },
                 hs as u32,
                 hout as u32,
                 head.kernel_size() as u32,
                 head.dilation as u32,
                 u32::from(head.bias.is_some()),
                 array.layers.len() as u32,
-                w_re as u32,
-                w_head as u32,
-                head_ring as u32,
-                head_size as u32,
-                u32::from(l1x1),
+                w_re,
+                w_head,
+                head_ring,
+                head_size,
+                u32::from(ai > 0),
+                cond,
             ]);
-            debug_assert_eq!(p.plan.len() - header_at, ARRAY_HEADER);
+            self.ops += 1;
             for l in &array.layers {
+                let record_at = self.p.plan.len();
+                let (g, b) = (l.gate_rows(), l.bottleneck);
+                self.rows("gate rows", g)?;
+                self.rows("bottleneck", b)?;
+                if l.condition != dc {
+                    return Err(unsupported(self.arch, format!("a layer conditioned on {} channels of a {dc}-channel condition", l.condition)));
+                }
+                if l.head1x1.is_none() && hs != b {
+                    return Err(unsupported(self.arch, "a head accumulator wider than the bottleneck without head1x1"));
+                }
                 let k = l.conv.kernel_size();
-                let w = p.weights.len();
+                let w = self.at();
                 for o in 0..g {
                     for ci in 0..c {
                         for tap in &l.conv.taps {
-                            p.weights.push(tap.at(o, ci));
+                            self.p.weights.push(tap.at(o, ci));
                         }
                     }
                 }
-                p.weights.extend_from_slice(l.conv.bias.as_deref().ok_or_else(|| unsupported("a layer conv without bias"))?);
+                let bias = l.conv.bias.as_deref().ok_or_else(|| unsupported(self.arch, "a layer conv without bias"))?;
+                self.p.weights.extend_from_slice(bias);
                 for o in 0..g {
-                    p.weights.push(l.mixin.weight.at(o, 0));
-                }
-                if let Some(l1) = &l.layer1x1 {
-                    for r in 0..c {
-                        for j in 0..b {
-                            p.weights.push(l1.weight.at(r, j));
-                        }
+                    for j in 0..dc {
+                        self.p.weights.push(l.mixin.weight.at(o, j));
                     }
-                    p.weights.extend_from_slice(l1.bias.as_deref().unwrap_or(&vec![0.0; c]));
                 }
-                let (code, params) = activation(&l.activation, b)?;
-                let (sec, sec_params) = activation(&l.secondary, b)?;
-                let pa = p.weights.len();
-                p.weights.extend_from_slice(&params);
-                p.weights.extend_from_slice(&sec_params);
-                let size = ring_size(l.conv.lookback());
-                p.plan.extend_from_slice(&[k as u32, l.conv.dilation as u32, code, sec, w as u32, state as u32, size as u32, pa as u32]);
-                state += c * size;
+                let l1x1 = l.layer1x1.as_ref().map_or(NONE, |m| self.matrix(m));
+                let h1x1 = match &l.head1x1 {
+                    Some(m) => {
+                        self.p.general = true;
+                        self.matrix(m)
+                    }
+                    None => NONE,
+                };
+                let (code, pa) = self.activation(&l.activation, b)?;
+                let (sec, pa_sec) = self.activation(&l.secondary, b)?;
+                let (ring, size) = self.ring(c, l.conv.lookback());
+                let gating = match l.gating {
+                    Gating::None => 0,
+                    Gating::Gated => 1,
+                    Gating::Blended => 2,
+                };
+                self.p.plan.extend_from_slice(&[k as u32, l.conv.dilation as u32, code, sec, w, ring, size, pa, g as u32, b as u32, gating, l1x1, h1x1, dc as u32, pa_sec, 0]);
+                let f = &l.films;
+                for site in [&f.conv_pre, &f.conv_post, &f.mixin_pre, &f.mixin_post, &f.activation_pre, &f.activation_post, &f.layer1x1_post, &f.head1x1_post] {
+                    let rec = self.film(site);
+                    self.p.plan.extend_from_slice(&rec);
+                }
+                debug_assert_eq!(self.p.plan.len() - record_at, LAYER_RECORD);
             }
-            debug_assert_eq!((p.plan.len() - header_at - ARRAY_HEADER) % LAYER_RECORD, 0);
         }
-        p.plan[1] = p.weights.len() as u32;
-        p.weights.push(net.head_scale);
-        p.state_len = state;
-        Ok(p)
+        let last_out = net.arrays.last().map_or(1, |a| a.head_out());
+        match &net.post_head {
+            None => self.out(REGION_HO, dest, last_out, net.head_scale),
+            Some(h) => {
+                // y = head_scale · head; then per block y = conv(act(y)).
+                self.out(REGION_HO, REGION_Z, last_out, net.head_scale);
+                let mut cur = REGION_Z;
+                for blk in &h.blocks {
+                    let spec = ConvSpec::from_conv(blk, &h.activation, &IDENTITY);
+                    let next = if cur == REGION_Z { REGION_X } else { REGION_Z };
+                    self.conv(cur, spec, next)?;
+                    cur = next;
+                }
+                self.out(cur, dest, h.blocks.last().map_or(1, Conv1D::out_channels), 1.0);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ModelPlan {
+    /// The program of `dsp` (WaveNet, ConvNet or Linear, mono in and out; a container's active
+    /// submodel).
+    pub fn build(dsp: &dyn Dsp) -> Result<Self> {
+        let arch = if dsp.as_wavenet().is_some() {
+            "WaveNet"
+        } else if dsp.as_convnet().is_some() {
+            "ConvNet"
+        } else if dsp.as_linear().is_some() {
+            "Linear"
+        } else if dsp.as_lstm().is_some() {
+            "LSTM"
+        } else {
+            "model"
+        };
+        let mut b = Builder { p: ModelPlan { prewarm: dsp.prewarm_samples(), plan: vec![0], ..Default::default() }, ops: 0, arch };
+        b.dsp(dsp, DEST_OUTPUT)?;
+        b.p.plan[0] = b.ops;
+        Ok(b.p)
     }
 }

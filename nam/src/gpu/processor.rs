@@ -4,9 +4,9 @@
 //!
 //! Settings: `model` (path to a `.nam`, relative to the rig file). No parameters: put `gain`
 //! processors before and after for input and output level. The model's sample rate must equal
-//! the graph's. WaveNet-family models (standard, feather, A2, …) and LSTMs run on the GPU graph
-//! (a stage with both runs two batches: 2 launches each); ConvNet and Linear models are refused
-//! with that reason.
+//! the graph's. Every architecture runs on the GPU graph: WaveNet (all options), ConvNet and
+//! Linear share the convolutional batch, LSTMs have their own (a stage with both runs two
+//! batches: 2 launches each).
 
 use std::sync::Arc;
 
@@ -61,19 +61,19 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
             if (rate - ctx.sample_rate).abs() > 0.5 {
                 return Err(format!("{}: the model expects {rate} Hz but the graph runs at {} Hz; resample the input", path.display(), ctx.sample_rate));
             }
-            if model.dsp.as_wavenet().is_none() && model.dsp.as_lstm().is_none() {
-                return Err(format!("{}: {} models do not run on the GPU graph yet (WaveNet family and LSTM only)", path.display(), model.architecture));
+            if model.dsp.as_lstm().is_none() {
+                // Refuse what the kernel cannot run here, naming the file, not at batch build.
+                super::plan::ModelPlan::build(model.dsp.as_ref()).map_err(|e| format!("{}: {e}", path.display()))?;
             }
             loaded.push(model);
         }
         let stride = ctx.max_buffer as u32;
-        // WaveNets and LSTMs run on different kernels: one batch of each kind present.
+        // Convolutional models and LSTMs run on different kernels: one batch of each kind present.
         let (mut wavenets, mut lstms) = (Vec::new(), Vec::new());
         for (m, inst) in loaded.iter().zip(instances) {
-            match (m.dsp.as_wavenet(), m.dsp.as_lstm()) {
-                (Some(w), _) => wavenets.push((w, inst)),
-                (None, Some(l)) => lstms.push((l, inst)),
-                (None, None) => unreachable!("checked above"),
+            match m.dsp.as_lstm() {
+                Some(l) => lstms.push((l, inst)),
+                None => wavenets.push((m.dsp.as_ref(), inst)),
             }
         }
         let mut parts: Vec<Part<R>> = Vec::new();
