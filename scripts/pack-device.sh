@@ -17,12 +17,6 @@ for l in sys.stdin:
 
 cp "$(exe_of -p cubeaudio-kernels)" .carry/suite-spirv
 cp "$(exe_of -p cubeaudio-kernels --no-default-features --features wgpu)" .carry/suite-wgsl
-cargo test --release --no-run --message-format=json -p cubeaudio-nam --test gpu_references 2>/dev/null |
-    python3 -c 'import json,sys
-for l in sys.stdin:
-    m=json.loads(l)
-    if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="gpu_references" and m.get("executable"): print(m["executable"])' |
-    xargs -I{} cp {} .carry/gpu-nam
 test_exe() { # package test-target destination
     cargo test --release --no-run --message-format=json -p "$1" --test "$2" 2>/dev/null |
         python3 -c 'import json,sys
@@ -35,8 +29,8 @@ for l in sys.stdin:
 test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
 test_exe cubeaudio-nam graph nam-graph
-test_exe cubeaudio-nam gpu_streams nam-streams
-test_exe cubeaudio-nam gpu_lstm nam-lstm
+# The GPU NAM engines (references, LSTM, architectures, streams, faults): one binary.
+test_exe cubeaudio-nam gpu gpu-nam
 cargo build --release -p cubeaudio-nam --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
 # The packer benchmark only when asked (PACKER=1): the carry limit is 64 MiB.

@@ -129,8 +129,17 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             weights.extend_from_slice(&p.weights);
             state_len += p.state_len.div_ceil(STATE_CHUNK) * STATE_CHUNK;
         }
-        if state_len > (1 << 30) || weights.len() > (1 << 30) {
-            return Err(NamError::Request("the batch's histories exceed 4 GiB".into()));
+        // Refuse what the device cannot hold in one buffer before touching anything: the batch
+        // stays as it was (cubecl would panic on a failed allocation or binding).
+        let limit = (self.client.properties().memory.max_page_size as usize).min(u32::MAX as usize);
+        for (what, floats) in [("histories", state_len), ("weights", weights.len())] {
+            if floats.saturating_mul(4) > limit {
+                return Err(NamError::Request(format!(
+                    "the batch's {what} need {} MiB; this device takes at most {} MiB in one buffer (fewer streams per batch)",
+                    floats * 4 >> 20,
+                    limit >> 20
+                )));
+            }
         }
         let state = Buffer::filled(&self.client, state_len.max(STATE_CHUNK), 0.0);
         if !routes.is_empty() {

@@ -15,6 +15,7 @@ pub(crate) fn device(e: impl std::fmt::Debug) -> NamError {
 
 pub(crate) struct Staging {
     data: Vec<f32>,
+    pinned: bool,
     streams: usize,
     max_buffer: usize,
     sanitized: u64,
@@ -22,7 +23,8 @@ pub(crate) struct Staging {
 
 impl Staging {
     pub(crate) fn new(streams: usize, max_buffer: usize) -> Self {
-        Self { data: vec![0.0; streams * max_buffer], streams, max_buffer, sanitized: 0 }
+        let pinned = std::env::var("CUBEAUDIO_PINNED").is_ok_and(|v| v == "1");
+        Self { data: vec![0.0; streams * max_buffer], pinned, streams, max_buffer, sanitized: 0 }
     }
 
     /// Room for `streams` streams; the count of sanitised samples carries over.
@@ -57,9 +59,20 @@ impl Staging {
 
     /// The staged inputs on the device, and an output buffer of the same layout (every stream
     /// writes the frames it is read back for; no need to initialise it).
+    ///
+    /// The read-back already lands in page-locked (pinned) memory: cubecl 0.10's CUDA runtime
+    /// reads through its pinned pool. Uploads stay pageable by default: asking cubecl for a
+    /// pinned upload buffer (`client.staging`) is a blocking round trip to its device thread
+    /// plus one more copy, and measured slower — one standard stream, 64-sample buffers, H200:
+    /// p50 167 µs pinned against 156 µs pageable (docs/PERFORMANCE.md). `CUBEAUDIO_PINNED=1`
+    /// turns pinned uploads on (runtimes without pinned memory upload the plain bytes).
     pub(crate) fn to_device<R: Runtime>(&self, client: &ComputeClient<R>) -> (Buffer, Buffer) {
         let output = Buffer { handle: client.empty(self.data.len() * 4), len: self.data.len() };
-        (Buffer::upload(client, &self.data), output)
+        let mut bytes = cubecl::bytes::Bytes::from_bytes_vec(f32::as_bytes(&self.data).to_vec());
+        if self.pinned {
+            client.staging(std::iter::once(&mut bytes), false);
+        }
+        (Buffer { handle: client.create(bytes), len: self.data.len() }, output)
     }
 
     pub(crate) fn sanitized(&self) -> u64 {

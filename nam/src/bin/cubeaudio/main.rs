@@ -24,11 +24,11 @@ enum Backend {
     Auto,
     /// The CPU reference engine (the maths of the NAM core, f32).
     Cpu,
-    /// The GPU engine on CUDA (WaveNet and LSTM models).
+    /// The GPU engine on CUDA (every architecture).
     Cuda,
-    /// The GPU engine on a Vulkan adapter through wgpu (WaveNet and LSTM models).
+    /// The GPU engine on a Vulkan adapter through wgpu (every architecture).
     Vulkan,
-    /// The GPU engine on wgpu's best adapter, Vulkan or Metal (WaveNet and LSTM models).
+    /// The GPU engine on wgpu's best adapter, Vulkan or Metal (every architecture).
     Wgpu,
 }
 

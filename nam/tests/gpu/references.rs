@@ -6,9 +6,8 @@
 //! Runs on every runtime with a device; like the kernel suite, a missing device fails when
 //! `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly otherwise.
 
-mod common;
 
-use common::{manifest, read_f32, shared_nam};
+use crate::common::{manifest, read_f32, shared_nam};
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
 use cubeaudio_kernels::device::required;

@@ -2,9 +2,8 @@
 //! sweep and noise) in one batch against the core's outputs, then a 3 × 18 LSTM mixed with the
 //! core's 1 × 3 against the CPU engine at several buffer sizes. Device policy as elsewhere.
 
-mod common;
 
-use common::{manifest, read_f32, shared_nam};
+use crate::common::{manifest, read_f32, shared_nam};
 use cubeaudio_kernels::device::required;
 use cubeaudio_nam::gpu::GpuLstmBatch;
 use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};

@@ -4,7 +4,6 @@
 //! batch (one launch per buffer), at a power-of-two buffer and at one that leaves partial
 //! tiles. Random weights; device policy as elsewhere.
 
-mod common;
 
 use cubeaudio_kernels::device::required;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;

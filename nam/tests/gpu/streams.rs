@@ -2,9 +2,8 @@
 //! others keep playing must leave every surviving stream's output identical to an undisturbed
 //! CPU instance; queued (async) buffers equal synchronous ones. Device policy as elsewhere.
 
-mod common;
 
-use common::shared_nam;
+use crate::common::shared_nam;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
 use cubeaudio_kernels::device::required;

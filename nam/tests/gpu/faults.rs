@@ -1,0 +1,138 @@
+//! Faults on the GPU engine become error values and leave no stream corrupted:
+//! - NaN/±inf input samples are replaced by 0 before they reach the device (the CPU engine's
+//!   policy): the buffer that carried them is finite and every later buffer equals a CPU
+//!   instance fed the same input, and the other streams do not notice;
+//! - a batch larger than the device can hold in one buffer is refused with the sizes, before
+//!   anything is allocated (cubecl itself would panic);
+//! - a refused `add_stream` (a model this kernel does not run) leaves the batch playing on,
+//!   and `reset` brings every stream back to the state right after `new`.
+//! Device policy as elsewhere.
+
+
+use crate::common::shared_nam;
+use cubeaudio_kernels::device::required;
+use cubeaudio_nam::dsp::Dsp;
+use cubeaudio_nam::gpu::GpuWaveNetBatch;
+use cubeaudio_nam::{load_file, load_str, LoadOptions, LoadedModel, Model};
+use cubecl::prelude::*;
+
+const BUF: usize = 64;
+const NAMES: [&str; 2] = ["core_wavenet.nam", "trainer_identity_wavenet_standard.nam"];
+
+fn load(name: &str) -> LoadedModel {
+    load_file(&shared_nam().join("models").join(name), LoadOptions::default()).unwrap()
+}
+
+fn cpu(name: &str) -> Model {
+    let mut m = Model::new(load(name).dsp);
+    m.reset(BUF).unwrap();
+    m
+}
+
+fn input(stream: usize, block: usize) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..BUF).map(|t| 0.5 * (((block * BUF + t) as f32) * 0.01 * (stream + 1) as f32).sin()).collect();
+    if stream == 0 && block == 5 {
+        x[3] = f32::NAN;
+        x[17] = f32::INFINITY;
+        x[40] = f32::NEG_INFINITY;
+    }
+    x
+}
+
+/// One buffer on the GPU and on the CPU instances; returns the worst relative difference.
+fn step<R: Runtime>(batch: &mut GpuWaveNetBatch<R>, cpus: &mut [Model], block: usize) -> f32 {
+    let ins: Vec<Vec<f32>> = (0..cpus.len()).map(|s| input(s, block)).collect();
+    let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
+    let mut out = vec![vec![0.0f32; BUF]; cpus.len()];
+    let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|o| o.as_mut_slice()).collect();
+    batch.process(&refs, &mut outs).unwrap();
+    let mut worst = 0.0f32;
+    for (s, cpu) in cpus.iter_mut().enumerate() {
+        let mut want = vec![0.0f32; BUF];
+        cpu.process(&ins[s], &mut want);
+        assert!(out[s].iter().all(|v| v.is_finite()), "stream {s} block {block}: non-finite output");
+        let peak = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        worst = worst.max(out[s].iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / peak);
+    }
+    worst
+}
+
+/// A WaveNet whose histories take 512 MiB per stream (4 layers × 32 channels × 2^20 floats)
+/// with few weights.
+fn huge_history() -> LoadedModel {
+    let (c, k, layers) = (32usize, 16usize, 4usize);
+    let config = format!(
+        r#"{{"layers": [{{"input_size": 1, "condition_size": 1, "channels": {c}, "kernel_size": {k}, "dilations": {:?}, "activation": "Tanh", "gated": false, "head": {{"out_channels": 1, "kernel_size": 1, "bias": true}}}}], "head_scale": 1.0}}"#,
+        vec![65536; layers]
+    );
+    let n = c + layers * (c * c * k + c + c + c * c + c) + c + 1 + 1;
+    let text = |n: usize| format!(r#"{{"version": "0.5.4", "architecture": "WaveNet", "config": {config}, "weights": {:?}}}"#, vec![0.01f32; n]);
+    match load_str(&text(n), LoadOptions::default()) {
+        Ok(m) => m,
+        Err(cubeaudio_nam::NamError::WeightCount { expected, .. }) => load_str(&text(expected), LoadOptions::default()).unwrap(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    let models: Vec<LoadedModel> = NAMES.iter().map(|n| load(n)).collect();
+    let dsps: Vec<&dyn Dsp> = models.iter().map(|m| m.dsp.as_ref()).collect();
+    let mut batch = GpuWaveNetBatch::new(client, &dsps, BUF).unwrap();
+    let mut cpus: Vec<Model> = NAMES.iter().map(|n| cpu(n)).collect();
+    let mut worst = 0.0f32;
+    for block in 0..12 {
+        worst = worst.max(step(&mut batch, &mut cpus, block));
+    }
+    assert_eq!(batch.sanitized_samples(), 3, "three non-finite samples were sent");
+    assert!(worst <= 1e-4, "{device}: after NaN/inf input the GPU streams differ from the CPU engine by {worst:.3e}");
+    println!("[gpu-faults] {device}: NaN/±inf in one buffer of stream 0: all outputs finite, both streams equal the CPU engine within {worst:.2e}");
+
+    // A model this kernel does not run: refused, and the batch plays on undisturbed.
+    let lstm = load("core_lstm.nam");
+    let err = batch.add_stream(lstm.dsp.as_ref()).unwrap_err().to_string();
+    assert!(err.contains("LSTM"), "{err}");
+    for block in 12..16 {
+        worst = worst.max(step(&mut batch, &mut cpus, block));
+    }
+    assert!(worst <= 1e-4, "{device}: a refused add_stream disturbed the batch ({worst:.3e})");
+    println!("[gpu-faults] {device}: refused add_stream: {err}");
+
+    // More history than one device buffer holds: an error with the sizes, nothing allocated.
+    let huge = huge_history();
+    let limit = client.properties().memory.max_page_size as usize;
+    let per_stream = 4 * 32 * (1usize << 20) * 4;
+    let streams = (limit.min(u32::MAX as usize) / per_stream + 1).max(1);
+    let err = GpuWaveNetBatch::new(client, &vec![huge.dsp.as_ref(); streams], BUF).err().expect("an oversized batch must be refused").to_string();
+    assert!(err.contains("MiB"), "{err}");
+    println!("[gpu-faults] {device}: {streams} streams × 512 MiB of history refused: {err}");
+
+    // reset: the state right after `new`, for every stream.
+    batch.reset().unwrap();
+    let mut fresh: Vec<Model> = NAMES.iter().map(|n| cpu(n)).collect();
+    let mut after = 0.0f32;
+    for block in 0..6 {
+        after = after.max(step(&mut batch, &mut fresh, block));
+    }
+    assert!(after <= 1e-4, "{device}: after reset the batch differs from fresh CPU instances ({after:.3e})");
+    println!("[gpu-faults] {device}: reset equals fresh instances within {after:.2e}");
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn gpu_faults_on_wgpu() {
+    match cubeaudio_kernels::device::wgpu_device::open_best() {
+        Ok((client, info)) => run(&client, &info.to_string()),
+        Err(e) if required("wgpu") => panic!("wgpu required but unavailable: {e}"),
+        Err(e) => eprintln!("[gpu-faults] SKIPPED wgpu: {e}"),
+    }
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn gpu_faults_on_cuda() {
+    match cubeaudio_kernels::device::cuda::open(0) {
+        Ok((client, info)) => run(&client, &info.to_string()),
+        Err(e) if required("cuda") => panic!("cuda required but unavailable: {e}"),
+        Err(e) => eprintln!("[gpu-faults] SKIPPED cuda: {e}"),
+    }
+}
