@@ -166,6 +166,20 @@ fn film_site(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize,
     y
 }
 
+/// The general variant's rest of `z` for row `o`: conv_post FiLM, the mixin of the
+/// (mixin_pre-modulated) condition, mixin_post and activation_pre FiLMs.
+#[cube]
+fn finish_z(conv: f32, o: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: usize, weights: &Array<f32>, wb: usize, w_mix: usize, plan: &Array<u32>, films: usize, #[comptime] tile: usize) -> f32 {
+    let acc = film_site(conv, o, t, sh, cond_at, dc, weights, wb, plan, films + 2, tile);
+    let mut zm = 0.0f32;
+    for j in 0..dc {
+        let mv = film_site(sh[cond_at + j * tile + t], j, t, sh, cond_at, dc, weights, wb, plan, films + 4, tile);
+        zm += weights[w_mix + o * dc + j] * mv;
+    }
+    zm = film_site(zm, o, t, sh, cond_at, dc, weights, wb, plan, films + 6, tile);
+    film_site(acc + zm, o, t, sh, cond_at, dc, weights, wb, plan, films + 8, tile)
+}
+
 /// Launched unchecked (no per-access bounds test): cubecl's checked mode spends ~6 instructions
 /// on each array access, and this kernel is bound by instruction issue on address arithmetic.
 /// Every index is in range by construction — see `GpuWaveNetBatch::launch_records`.
@@ -313,41 +327,48 @@ pub fn wavenet_streams_kernel(
                         push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
                     }
 
-                    // z = conv(x) + bias + mixin · condition
+                    // z = conv(x) + bias + mixin · condition, two output rows per thread: each
+                    // history load feeds two FMAs (the kernel is bound by instruction issue; the
+                    // inner loop is three loads, two FMAs and three adds). An odd last row is
+                    // computed twice and written once.
                     let w_bias = w + g * c * kk;
                     let w_mix = w_bias + g;
                     let mut i = unit;
-                    while i < g * tile {
-                        let o = i / tile;
+                    while i < (g + 1) / 2 * tile {
+                        let o = i / tile * 2;
                         let t = i % tile;
+                        let mut o2 = o + 1;
+                        if o2 >= g {
+                            o2 = o;
+                        }
                         let mut acc = weights[w_bias + o];
+                        let mut acc2 = weights[w_bias + o2];
                         if comptime!(!shape.general) {
                             acc += weights[w_mix + o] * sh[in_at + t];
+                            acc2 += weights[w_mix + o2] * sh[in_at + t];
                         }
-                        // Taps outside, channels inside with running indices: the inner loop is
-                        // two loads, one FMA and two adds (the kernel is bound by instruction
-                        // issue).
                         for tap in 0..kk {
                             let back = d * (kk - 1 - tap);
                             let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
                             let mut wi = w + o * c * kk + tap;
+                            let mut wi2 = w + o2 * c * kk + tap;
                             for _ci in 0..c {
-                                acc += weights[wi] * state[xi];
+                                let x = state[xi];
+                                acc += weights[wi] * x;
+                                acc2 += weights[wi2] * x;
                                 xi += size;
                                 wi += kk;
+                                wi2 += kk;
                             }
                         }
                         if comptime!(shape.general) {
-                            acc = film_site(acc, o, t, &sh, cond_at, dc, weights, wb, plan, films + 2, tile);
-                            let mut zm = 0.0f32;
-                            for j in 0..dc {
-                                let mv = film_site(sh[cond_at + j * tile + t], j, t, &sh, cond_at, dc, weights, wb, plan, films + 4, tile);
-                                zm += weights[w_mix + o * dc + j] * mv;
-                            }
-                            zm = film_site(zm, o, t, &sh, cond_at, dc, weights, wb, plan, films + 6, tile);
-                            acc = film_site(acc + zm, o, t, &sh, cond_at, dc, weights, wb, plan, films + 8, tile);
+                            acc = finish_z(acc, o, t, &sh, cond_at, dc, weights, wb, w_mix, plan, films, tile);
+                            acc2 = finish_z(acc2, o2, t, &sh, cond_at, dc, weights, wb, w_mix, plan, films, tile);
                         }
-                        sh[z_at + i] = acc;
+                        sh[z_at + o * tile + t] = acc;
+                        if o2 != o {
+                            sh[z_at + o2 * tile + t] = acc2;
+                        }
                         i += step;
                     }
                     sync_cube();
@@ -374,48 +395,67 @@ pub fn wavenet_streams_kernel(
                     }
                     sync_cube();
 
-                    // x += layer1x1(a) + bias; head += a (or head1x1(a) + bias)
+                    // x += layer1x1(a) + bias, two rows per thread (each `a` load feeds two
+                    // FMAs, as in the conv); head += a (or head1x1(a) + bias). The two loops
+                    // write different regions and only read `a`: no barrier between them.
                     let w_l1 = wb + l1x1 as usize;
-                    let mut i = unit;
-                    while i < block {
-                        let r = i / tile;
-                        let t = i % tile;
-                        if r < c && l1x1 != NONE {
+                    if l1x1 != NONE {
+                        let mut i = unit;
+                        while i < (c + 1) / 2 * tile {
+                            let r = i / tile * 2;
+                            let t = i % tile;
+                            let mut r2 = r + 1;
+                            if r2 >= c {
+                                r2 = r;
+                            }
                             let mut acc = weights[w_l1 + c * b + r];
+                            let mut acc2 = weights[w_l1 + c * b + r2];
                             let mut wi = w_l1 + r * b;
+                            let mut wi2 = w_l1 + r2 * b;
                             let mut ai = a_at + t;
                             for _j in 0..b {
-                                acc += weights[wi] * sh[ai];
+                                let av = sh[ai];
+                                acc += weights[wi] * av;
+                                acc2 += weights[wi2] * av;
                                 wi += 1;
+                                wi2 += 1;
                                 ai += tile;
                             }
                             if comptime!(shape.general) {
                                 // Core quirk (SPEC §11.3): this FiLM only acts in blended layers.
                                 if gating == 2 {
                                     acc = film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 12, tile);
+                                    acc2 = film_site(acc2, r2, t, &sh, cond_at, dc, weights, wb, plan, films + 12, tile);
                                 }
                             }
-                            sh[i] += acc;
+                            sh[r * tile + t] += acc;
+                            if r2 != r {
+                                sh[r2 * tile + t] += acc2;
+                            }
+                            i += step;
                         }
-                        if r < hs {
-                            if comptime!(shape.general) {
-                                if h1x1 != NONE {
-                                    let w_h1 = wb + h1x1 as usize;
-                                    let mut acc = weights[w_h1 + hs * b + r];
-                                    let mut wi = w_h1 + r * b;
-                                    let mut ai = a_at + t;
-                                    for _j in 0..b {
-                                        acc += weights[wi] * sh[ai];
-                                        wi += 1;
-                                        ai += tile;
-                                    }
-                                    sh[h_at + i] += film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 14, tile);
-                                } else {
-                                    sh[h_at + i] += sh[a_at + i];
+                    }
+                    let mut i = unit;
+                    while i < hs * tile {
+                        if comptime!(shape.general) {
+                            if h1x1 != NONE {
+                                let r = i / tile;
+                                let t = i % tile;
+                                let w_h1 = wb + h1x1 as usize;
+                                let mut acc = weights[w_h1 + hs * b + r];
+                                let mut wi = w_h1 + r * b;
+                                let mut ai = a_at + t;
+                                for _j in 0..b {
+                                    acc += weights[wi] * sh[ai];
+                                    wi += 1;
+                                    ai += tile;
                                 }
+                                sh[h_at + i] += film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 14, tile);
                             } else {
                                 sh[h_at + i] += sh[a_at + i];
                             }
+                        } else {
+                            sh[h_at + i] += sh[a_at + i];
                         }
                         i += step;
                     }
