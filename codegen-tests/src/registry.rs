@@ -225,12 +225,12 @@ pub fn registry() -> Vec<KernelCase> {
             lstm_streams_kernel::expand(&mut b.scope, m, w, s, i, o, f, LstmShape { hidden: 24, layers: 3 })
         }),
         case!(unchecked "wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
-            let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 128, general: false })
+            let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false })
         }),
         case!(unchecked "wavenet_streams_kernel__general_16rows_tile64", wavenet_streams_kernel, 512, |b| {
-            let (m, p, w, s, i, o, f) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, StreamsShape { rows: 16, tile: 64, general: true })
+            let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true })
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
             let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));

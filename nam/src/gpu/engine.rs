@@ -41,7 +41,13 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     max_buffer: usize,
     plans: Vec<ModelPlan>,
     /// Per stream: plan, weights, state, input and output offsets, cursor (kernel::META u32s).
+    /// The cursors lag by `tick`.
     meta: Vec<u32>,
+    /// `meta` on the device, uploaded once and reused while only the cursors move: every
+    /// stream's cursor advances by the same frames per buffer, so the kernel adds `tick` (frames
+    /// since the upload) instead of the host uploading the table each buffer.
+    meta_device: Option<Handle>,
+    tick: u32,
     plan: Handle,
     plan_len: usize,
     weights: Buffer,
@@ -66,6 +72,8 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             max_buffer,
             plans: Vec::new(),
             meta: Vec::new(),
+            meta_device: None,
+            tick: 0,
             plan: client.create_from_slice(u32::as_bytes(&[0])),
             plan_len: 1,
             weights: Buffer::filled(client, 1, 0.0),
@@ -98,12 +106,25 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         self.staging.sanitized()
     }
 
+    /// Moves the frames run since the last meta upload into the host cursors; the device copy
+    /// is then stale.
+    fn fold_tick(&mut self) {
+        if self.tick != 0 {
+            for s in 0..self.plans.len() {
+                self.meta[s * META + 5] = self.meta[s * META + 5].wrapping_add(self.tick);
+            }
+            self.tick = 0;
+        }
+        self.meta_device = None;
+    }
+
     /// Rebuilds plan, weights and state for `plans`; `keep[i] = Some(old stream)` carries that
     /// stream's history and cursor over (a copy on the device), `None` starts from zero.
     fn relayout(&mut self, plans: Vec<ModelPlan>, keep: &[Option<usize>]) -> Result<()> {
         if plans.len() > u16::MAX as usize {
             return Err(NamError::Request(format!("{} streams exceed the limit of {}", plans.len(), u16::MAX)));
         }
+        self.fold_tick();
         let (mut plan, mut weights, mut meta, mut state_len) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
         let mut routes: Vec<u32> = Vec::new();
         for (s, p) in plans.iter().enumerate() {
@@ -163,6 +184,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// The core's prewarm — at least P zeros, in blocks of max_buffer — through `streams` only
     /// (the others' histories and cursors do not move).
     fn prewarm(&mut self, streams: &[usize]) -> Result<()> {
+        self.fold_tick();
         let samples = streams.iter().map(|&s| self.plans[s].prewarm).max().unwrap_or(0);
         let mut records: Vec<u32> = Vec::with_capacity(streams.len() * META);
         for (k, &s) in streams.iter().enumerate() {
@@ -216,6 +238,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
 
     /// Clears every history and prewarms again: the state right after [`Self::new`].
     pub fn reset(&mut self) -> Result<()> {
+        self.fold_tick();
         let offsets: Vec<u32> = (0..self.streams()).map(|s| self.meta[s * META + 3]).collect();
         self.relayout(self.plans.clone(), &[])?;
         let all: Vec<usize> = (0..self.streams()).collect();
@@ -225,9 +248,14 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
 
     fn launch_records(&self, records: &[u32], input: &Buffer, output: &Buffer, frames: usize) {
         let meta = self.client.create_from_slice(u32::as_bytes(records));
+        self.launch(meta, records.len() / META, 0, input, output, frames);
+    }
+
+    /// `meta` holds `streams` records; the kernel runs every stream with its cursor + `tick`.
+    fn launch(&self, meta: Handle, streams: usize, tick: u32, input: &Buffer, output: &Buffer, frames: usize) {
         // SAFETY: lengths are those of the slices the handles were created from.
         let (meta_arg, plan_arg) =
-            unsafe { (ArrayArg::from_raw_parts(meta, records.len()), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
+            unsafe { (ArrayArg::from_raw_parts(meta, streams * META), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
         // SAFETY: indices the kernel forms stay inside their arrays by construction:
         // - plan and weight offsets come from `ModelPlan::build` for these very plans, laid out
         //   back to back in `relayout` (meta[0], meta[1]);
@@ -241,7 +269,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         unsafe {
             wavenet_streams_kernel::launch_unchecked::<R>(
                 &self.client,
-                CubeCount::Static((records.len() / META) as u32, 1, 1),
+                CubeCount::Static(streams as u32, 1, 1),
                 CubeDim::new_1d(self.units),
                 meta_arg,
                 plan_arg,
@@ -250,6 +278,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
                 input.arg(),
                 output.arg(),
                 frames as u32,
+                tick,
                 self.shape,
             );
         }
@@ -260,11 +289,9 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// `s · max_buffer` by default) and writes them at `s · max_buffer` in `output`. The caller
     /// keeps the input finite (the processing graph sanitises its inputs).
     pub fn launch_device(&mut self, input: &Buffer, output: &Buffer, frames: usize) {
-        self.launch_records(&self.meta, input, output, frames);
-        for s in 0..self.streams() {
-            let cursor = &mut self.meta[s * META + 5];
-            *cursor = cursor.wrapping_add(frames as u32);
-        }
+        let meta = self.meta_device.get_or_insert_with(|| self.client.create_from_slice(u32::as_bytes(&self.meta))).clone();
+        self.launch(meta, self.plans.len(), self.tick, input, output, frames);
+        self.tick = self.tick.wrapping_add(frames as u32);
     }
 
     /// Where each stream reads its input in the buffer given to [`Self::launch_device`].
@@ -273,6 +300,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         if offsets.len() != self.streams() {
             return Err(NamError::Request(format!("{} input offsets for {} streams", offsets.len(), self.streams())));
         }
+        self.fold_tick();
         for (s, &o) in offsets.iter().enumerate() {
             self.meta[s * META + 3] = o;
         }

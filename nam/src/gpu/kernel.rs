@@ -193,6 +193,7 @@ pub fn wavenet_streams_kernel(
     input: &Array<f32>,
     output: &mut Array<f32>,
     frames: u32,
+    tick: u32,
     #[comptime] shape: StreamsShape,
 ) {
     let tile = shape.tile;
@@ -208,7 +209,8 @@ pub fn wavenet_streams_kernel(
     let sb = meta[m + 2] as usize;
     let in_off = meta[m + 3] as usize;
     let out_off = meta[m + 4] as usize;
-    let cursor = meta[m + 5] as usize;
+    // Frames run since the host uploaded `meta` (ring positions wrap with the u32 cursor).
+    let cursor = (meta[m + 5] + tick) as usize;
     let n_ops = plan[p0] as usize;
     let total = frames as usize;
     let unit = UNIT_POS as usize;
