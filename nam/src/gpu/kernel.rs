@@ -85,6 +85,25 @@ fn region_at(id: u32, block: usize, in_at: usize) -> usize {
     at
 }
 
+/// `init` plus one output row of a causal dilated conv at position `at`:
+/// `Σ_tap Σ_row w · x[at − d·(K−1−tap)]` over the `rows` rows of the ring at `ring` (absolute),
+/// weights per row then per tap from `w`.
+#[cube]
+fn ring_conv(init: f32, weights: &Array<f32>, state: &Array<f32>, w: usize, rows: usize, kk: usize, d: usize, ring: usize, size: usize, at: usize) -> f32 {
+    let mut acc = init;
+    for tap in 0..kk {
+        let back = d * (kk - 1 - tap);
+        let mut xi = ring_at(ring, 0, size, 0, at + size - back);
+        let mut wi = w + tap;
+        for _r in 0..rows {
+            acc += weights[wi] * state[xi];
+            xi += size;
+            wi += kk;
+        }
+    }
+    acc
+}
+
 /// Appends this tile (`n` frames of `rows` rows of shared `region`) to a history ring, and
 /// makes it visible to the whole cube.
 #[cube]
@@ -476,16 +495,7 @@ pub fn wavenet_streams_kernel(
                     if head_bias != 0 {
                         acc = weights[w_hb + o];
                     }
-                    for tap in 0..hk {
-                        let back = hd * (hk - 1 - tap);
-                        let mut xi = ring_at(sb, head_ring, head_size, 0, pos + t + head_size - back);
-                        let mut wi = w_head + o * hs * hk + tap;
-                        for _r in 0..hs {
-                            acc += weights[wi] * state[xi];
-                            xi += head_size;
-                            wi += hk;
-                        }
-                    }
+                    acc = ring_conv(acc, weights, state, w_head + o * hs * hk, hs, hk, hd, sb + head_ring, head_size, pos + t);
                     sh[ho_at + i] = acc;
                     i += step;
                 }
@@ -546,16 +556,7 @@ pub fn wavenet_streams_kernel(
                     if has_bias != 0 {
                         acc = weights[w_bias + o];
                     }
-                    for tap in 0..kk {
-                        let back = d * (kk - 1 - tap);
-                        let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
-                        let mut wi = w + o * rows_in * kk + tap;
-                        for _ci in 0..rows_in {
-                            acc += weights[wi] * state[xi];
-                            xi += size;
-                            wi += kk;
-                        }
-                    }
+                    acc = ring_conv(acc, weights, state, w + o * rows_in * kk, rows_in, kk, d, sb + ring, size, pos + t);
                     if post != 0 {
                         acc = act(acc, post, weights, post_pa, o);
                     }

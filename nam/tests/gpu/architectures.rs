@@ -5,7 +5,6 @@
 //! tiles. Random weights; device policy as elsewhere.
 
 
-use cubeaudio_kernels::device::required;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_str, LoadOptions, LoadedModel, Model, NamError};
 use cubecl::prelude::*;
@@ -130,22 +129,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
 }
 
-#[cfg(feature = "wgpu")]
-#[test]
-fn gpu_architectures_match_cpu_on_wgpu() {
-    match cubeaudio_kernels::device::wgpu_device::open_best() {
-        Ok((client, info)) => run(&client, &info.to_string()),
-        Err(e) if required("wgpu") => panic!("wgpu required but unavailable: {e}"),
-        Err(e) => eprintln!("[gpu-arch] SKIPPED wgpu: {e}"),
-    }
-}
-
-#[cfg(feature = "cuda")]
-#[test]
-fn gpu_architectures_match_cpu_on_cuda() {
-    match cubeaudio_kernels::device::cuda::open(0) {
-        Ok((client, info)) => run(&client, &info.to_string()),
-        Err(e) if required("cuda") => panic!("cuda required but unavailable: {e}"),
-        Err(e) => eprintln!("[gpu-arch] SKIPPED cuda: {e}"),
-    }
-}
+per_runtime!(run, "gpu-arch");

@@ -10,7 +10,6 @@
 
 
 use crate::common::shared_nam;
-use cubeaudio_kernels::device::required;
 use cubeaudio_nam::dsp::Dsp;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, load_str, LoadOptions, LoadedModel, Model};
@@ -117,22 +116,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     println!("[gpu-faults] {device}: reset equals fresh instances within {after:.2e}");
 }
 
-#[cfg(feature = "wgpu")]
-#[test]
-fn gpu_faults_on_wgpu() {
-    match cubeaudio_kernels::device::wgpu_device::open_best() {
-        Ok((client, info)) => run(&client, &info.to_string()),
-        Err(e) if required("wgpu") => panic!("wgpu required but unavailable: {e}"),
-        Err(e) => eprintln!("[gpu-faults] SKIPPED wgpu: {e}"),
-    }
-}
-
-#[cfg(feature = "cuda")]
-#[test]
-fn gpu_faults_on_cuda() {
-    match cubeaudio_kernels::device::cuda::open(0) {
-        Ok((client, info)) => run(&client, &info.to_string()),
-        Err(e) if required("cuda") => panic!("cuda required but unavailable: {e}"),
-        Err(e) => eprintln!("[gpu-faults] SKIPPED cuda: {e}"),
-    }
-}
+per_runtime!(run, "gpu-faults");

@@ -4,7 +4,6 @@
 
 
 use crate::common::{manifest, read_f32, shared_nam};
-use cubeaudio_kernels::device::required;
 use cubeaudio_nam::gpu::GpuLstmBatch;
 use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};
 use cubecl::prelude::*;
@@ -88,26 +87,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
 }
 
-#[test]
-fn gpu_lstm_matches_core_and_cpu_on_wgpu() {
-    match cubeaudio_kernels::device::wgpu_device::open_best() {
-        Ok((client, info)) => {
-            println!("[kernel-test] gpu lstm: runtime {} | adapter {}", info.runtime, info.adapter);
-            run(&client, &info.to_string());
-        }
-        Err(e) if required("wgpu") => panic!("wgpu required but unavailable: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED gpu lstm (wgpu): {e}"),
-    }
-}
-
-#[test]
-fn gpu_lstm_matches_core_and_cpu_on_cuda() {
-    match cubeaudio_kernels::device::cuda::open(0) {
-        Ok((client, info)) => {
-            println!("[kernel-test] gpu lstm: runtime {} | adapter {}", info.runtime, info.adapter);
-            run(&client, &info.to_string());
-        }
-        Err(e) if required("cuda") => panic!("cuda required but unavailable: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED gpu lstm (cuda): {e}"),
-    }
-}
+per_runtime!(run, "gpu-nam");

@@ -10,7 +10,6 @@
 use crate::common::{manifest, read_f32, shared_nam};
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
-use cubeaudio_kernels::device::required;
 use cubecl::prelude::*;
 
 
@@ -73,28 +72,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
 }
 
-#[cfg(feature = "wgpu")]
-#[test]
-fn gpu_engine_matches_core_on_wgpu() {
-    match cubeaudio_kernels::device::wgpu_device::open_best() {
-        Ok((client, info)) => {
-            println!("[gpu-nam] runtime {} | adapter {}", info.runtime, info.adapter);
-            run(&client, &info.to_string());
-        }
-        Err(e) if required("wgpu") => panic!("wgpu required but unavailable: {e}"),
-        Err(e) => eprintln!("[gpu-nam] SKIPPED wgpu: {e}"),
-    }
-}
-
-#[cfg(feature = "cuda")]
-#[test]
-fn gpu_engine_matches_core_on_cuda() {
-    match cubeaudio_kernels::device::cuda::open(0) {
-        Ok((client, info)) => {
-            println!("[gpu-nam] runtime {} | adapter {}", info.runtime, info.adapter);
-            run(&client, &info.to_string());
-        }
-        Err(e) if required("cuda") => panic!("cuda required but unavailable: {e}"),
-        Err(e) => eprintln!("[gpu-nam] SKIPPED cuda: {e}"),
-    }
-}
+per_runtime!(run, "gpu-nam");

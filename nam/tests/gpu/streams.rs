@@ -6,7 +6,6 @@
 use crate::common::shared_nam;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
-use cubeaudio_kernels::device::required;
 use cubecl::prelude::*;
 
 const BUF: usize = 64;
@@ -122,26 +121,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, label: &str) {
     );
 }
 
-#[test]
-fn streams_join_and_leave_without_disturbing_others_wgpu() {
-    match cubeaudio_kernels::device::wgpu_device::open_best() {
-        Ok((client, info)) => {
-            println!("[kernel-test] gpu streams: runtime {} | adapter {}", info.runtime, info.adapter);
-            run(&client, &info.to_string())
-        }
-        Err(e) if required("wgpu") => panic!("wgpu required: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED gpu streams (wgpu): {e}"),
-    }
-}
-
-#[test]
-fn streams_join_and_leave_without_disturbing_others_cuda() {
-    match cubeaudio_kernels::device::cuda::open(0) {
-        Ok((client, info)) => {
-            println!("[kernel-test] gpu streams: runtime {} | adapter {}", info.runtime, info.adapter);
-            run(&client, &info.to_string())
-        }
-        Err(e) if required("cuda") => panic!("cuda required: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED gpu streams (cuda): {e}"),
-    }
-}
+per_runtime!(run, "gpu-nam");
