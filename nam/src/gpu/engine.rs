@@ -1,5 +1,6 @@
-//! A batch of streams of the convolutional architectures (WaveNet, ConvNet, Linear) on one device: `new` uploads plans and weights, zeroes and
-//! prewarms every history; `process` runs one buffer of every stream in one launch;
+//! A batch of streams of the convolutional architectures (WaveNet, ConvNet, Linear) on one
+//! device: `new` uploads plans and weights, zeroes and prewarms every history; `process` runs
+//! one buffer of every stream in one launch;
 //! `add_stream` / `remove_stream` change the batch between buffers without touching the other
 //! streams' histories.
 
