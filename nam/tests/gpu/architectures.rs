@@ -22,7 +22,7 @@ impl Rng {
 
 /// Loads `config` with as many random weights as it consumes: the loader reports the exact
 /// count when given too many. `fix` may adjust them (e.g. positive BatchNorm variances).
-fn model(architecture: &str, config: &str, seed: u64, scale: f32, fix: impl Fn(&mut [f32])) -> LoadedModel {
+pub(crate) fn model(architecture: &str, config: &str, seed: u64, scale: f32, fix: impl Fn(&mut [f32])) -> LoadedModel {
     let mut rng = Rng(seed);
     let json = |w: &[f32]| format!(r#"{{"version": "0.5.4", "architecture": "{architecture}", "config": {config}, "weights": {w:?}, "sample_rate": 48000}}"#);
     let probe: Vec<f32> = (0..200_000).map(|_| scale * rng.next()).collect();

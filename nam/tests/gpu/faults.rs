@@ -12,7 +12,7 @@
 use crate::common::shared_nam;
 use cubeaudio_nam::dsp::Dsp;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
-use cubeaudio_nam::{load_file, load_str, LoadOptions, LoadedModel, Model};
+use cubeaudio_nam::{load_file, LoadOptions, LoadedModel, Model};
 use cubecl::prelude::*;
 
 const BUF: usize = 64;
@@ -59,18 +59,11 @@ fn step<R: Runtime>(batch: &mut GpuWaveNetBatch<R>, cpus: &mut [Model], block: u
 /// A WaveNet whose histories take 512 MiB per stream (4 layers × 32 channels × 2^20 floats)
 /// with few weights.
 fn huge_history() -> LoadedModel {
-    let (c, k, layers) = (32usize, 16usize, 4usize);
     let config = format!(
-        r#"{{"layers": [{{"input_size": 1, "condition_size": 1, "channels": {c}, "kernel_size": {k}, "dilations": {:?}, "activation": "Tanh", "gated": false, "head": {{"out_channels": 1, "kernel_size": 1, "bias": true}}}}], "head_scale": 1.0}}"#,
-        vec![65536; layers]
+        r#"{{"layers": [{{"input_size": 1, "condition_size": 1, "channels": 32, "kernel_size": 16, "dilations": {:?}, "activation": "Tanh", "gated": false, "head": {{"out_channels": 1, "kernel_size": 1, "bias": true}}}}], "head_scale": 1.0}}"#,
+        [65536; 4]
     );
-    let n = c + layers * (c * c * k + c + c + c * c + c) + c + 1 + 1;
-    let text = |n: usize| format!(r#"{{"version": "0.5.4", "architecture": "WaveNet", "config": {config}, "weights": {:?}}}"#, vec![0.01f32; n]);
-    match load_str(&text(n), LoadOptions::default()) {
-        Ok(m) => m,
-        Err(cubeaudio_nam::NamError::WeightCount { expected, .. }) => load_str(&text(expected), LoadOptions::default()).unwrap(),
-        Err(e) => panic!("{e}"),
-    }
+    crate::architectures::model("WaveNet", &config, 5, 0.02, |_| {})
 }
 
 fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
