@@ -14,9 +14,7 @@ use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
-use cubeaudio_kernels::routed::{
-    routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel, routed_mix_kernel,
-};
+use cubeaudio_kernels::routed::{routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel, routed_mix_kernel};
 use cubeaudio_nam::bench::fma_ceiling_kernel;
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubeaudio_nam::gpu::lstm::{lstm_streams_kernel, LstmShape};
@@ -226,11 +224,15 @@ pub fn registry() -> Vec<KernelCase> {
         }),
         case!(unchecked "wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false })
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false, staged: true, tile_rows: 2, tile_frames: 1 })
+        }),
+        case!(unchecked "wavenet_streams_kernel__16rows_tile128_tiles4x4", wavenet_streams_kernel, 256, |b| {
+            let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false, staged: true, tile_rows: 4, tile_frames: 4 })
         }),
         case!(unchecked "wavenet_streams_kernel__general_16rows_tile64", wavenet_streams_kernel, 512, |b| {
             let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true })
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true, staged: true, tile_rows: 2, tile_frames: 1 })
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
             let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));

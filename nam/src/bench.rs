@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use cubecl::prelude::*;
 
-use crate::error::Result;
 use crate::dsp::Dsp;
+use crate::error::Result;
 use crate::gpu::{batch_of, StreamBatch};
 use crate::model::Model;
 
@@ -24,6 +24,8 @@ pub struct CapacityRow {
     pub shape: String,
     /// Arithmetic done per second at the p50 time (the model's FLOPs per sample × samples).
     pub gflops: f64,
+    /// Device time per buffer with launches queued back to back (no host round trip), ms.
+    pub queued_ms: f64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -113,6 +115,8 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
 /// Buffers timed per (model, buffer, streams) point: p99 of 200 is the 3rd-largest time, less
 /// at the mercy of one hiccup than the maximum of 50.
 const TIMED_BUFFERS: usize = 200;
+/// Buffers queued back to back for the device-only time per buffer.
+const QUEUED_BUFFERS: usize = 50;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -156,17 +160,22 @@ pub fn run<R: Runtime>(
         for &buffer in buffers {
             let budget_ms = buffer as f64 / rate * 1e3;
             let flops = net.flops_per_sample() as f64;
-            let mut streams = 1;
+            // Doubling from 1 stream until a count misses, then two bisection steps between
+            // the last count that held and the first that missed (a quarter of the gap).
             let mut held = 0;
-            while streams <= max_streams {
+            let mut missed = None;
+            let mut streams = 1;
+            let mut bisections = 0;
+            while streams <= max_streams && streams > held {
                 let mut batch = batch_of(client, *net, streams, buffer)?;
                 let shape = batch.shape_label();
                 let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS)?;
                 let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
                 let holds = p99 < 0.5 * budget_ms;
                 let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
+                let queued_ms = batch.queued_ms(buffer, QUEUED_BUFFERS)?;
                 log(&format!(
-                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | shape {shape}",
+                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | queued {queued_ms:.3} ms | shape {shape}",
                     if holds { "holds" } else { "misses" },
                 ));
                 capacity.push(CapacityRow {
@@ -180,12 +189,21 @@ pub fn run<R: Runtime>(
                     launches_per_buffer: 1,
                     shape,
                     gflops,
+                    queued_ms,
                 });
-                if !holds {
-                    break;
+                if holds {
+                    held = streams;
+                } else {
+                    missed = Some(streams);
                 }
-                held = streams;
-                streams *= 2;
+                streams = match missed {
+                    None => streams * 2,
+                    Some(m) if bisections < 2 && held > 0 => {
+                        bisections += 1;
+                        (held + m) / 2
+                    }
+                    Some(_) => break,
+                };
             }
             best.push((name.clone(), buffer, held));
         }
@@ -232,15 +250,17 @@ impl BenchReport {
             "Device: {}\n\nMeasured ceilings: {:.1} TFLOP/s fp32 (FMA chains), {:.0} GB/s ({} MiB device-to-device copy, read + write).\n\n",
             self.device, self.ceilings.fp32_tflops, self.ceilings.copy_gbytes_per_s, self.ceilings.copy_mib
         );
-        s += &format!("### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\n| model | buffer | max streams held |\n|---|---|---|\n");
+        s += &format!(
+            "### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\n| model | buffer | max streams held |\n|---|---|---|\n"
+        );
         for (m, b, n) in &self.max_streams {
             s += &format!("| {m} | {b} | {n} |\n");
         }
-        s += "\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | launches/buffer | shape | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|\n";
+        s += "\n`queued ms`: device time per buffer with launches queued back to back (no host round trip).\n\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | queued ms | launches/buffer | shape | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
         for r in &self.capacity {
             s += &format!(
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {:.1} |\n",
-                r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.launches_per_buffer, r.shape, r.gflops
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {} | {} | {:.1} |\n",
+                r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.queued_ms, r.launches_per_buffer, r.shape, r.gflops
             );
         }
         s += &format!(

@@ -12,27 +12,77 @@ use cubecl::server::Handle;
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::plan::ModelPlan;
 use super::staging::{device, PendingBuffer, Staging};
-use crate::error::{NamError, Result};
 use crate::dsp::Dsp;
+use crate::error::{NamError, Result};
 
 /// Shared memory one launch may use: the CUDA limit for static shared arrays, which is also the
 /// common Vulkan maximum (lavapipe offers 32 KiB and is asked for less).
 const SHARED_CAP: usize = 48 * 1024;
 
 /// The largest tile (power of two, 8..=MAX_TILE, not beyond the buffer) whose blocks fit the
-/// device's shared memory, and the threads per cube: two elements of a block per thread.
-/// `CUBEAUDIO_NAM_TILE` forces a tile (for measurements).
-fn choose_shape(max_shared: usize, max_units: u32, rows: usize, general: bool, max_buffer: usize) -> (StreamsShape, u32) {
+/// device's shared memory, and how the cube works on it, by batch size:
+/// - up to [`WAVES_FOR_THROUGHPUT`] cubes per multiprocessor (few streams: latency): two
+///   elements of a block per thread, 2 × 1 register tiles — the most threads on each stream;
+/// - more streams, 128-frame tiles (throughput): 4 × 4 register tiles and an eighth as many
+///   threads, so several streams share a multiprocessor and each load feeds four FMAs.
+/// Measured on an H200 (docs/PERFORMANCE.md, fifth measurement): at 1,024 standard streams of
+/// 128 frames the throughput shape takes 0.72 ms of device time per buffer against 1.32 ms; at
+/// one stream it is slower (0.21 against 0.14 ms); 64-frame tiles gained nothing from it.
+/// For measurements: `CUBEAUDIO_NAM_TILE` forces a tile, `CUBEAUDIO_NAM_UNITS` the threads per
+/// cube (loops stride by it, any count is correct), `CUBEAUDIO_NAM_STAGED=0` the ring-reading
+/// layer conv, `CUBEAUDIO_NAM_RT`/`_FT` the register tile (rows × frames per thread).
+fn choose_shape(
+    hw: &cubecl::ir::HardwareProperties,
+    rows: usize,
+    general: bool,
+    max_buffer: usize,
+    streams: usize,
+    policy: LaunchShape,
+) -> (StreamsShape, u32) {
     let rows = rows.div_ceil(8) * 8;
-    let cap = max_shared.min(SHARED_CAP);
-    let forced = std::env::var("CUBEAUDIO_NAM_TILE").ok().and_then(|v| v.parse::<usize>().ok()).filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
+    let cap = hw.max_shared_memory_size.min(SHARED_CAP);
+    let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
+    let staged = knob("CUBEAUDIO_NAM_STAGED") != Some(0);
+    let forced = knob("CUBEAUDIO_NAM_TILE").filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
     let mut tile = forced.unwrap_or_else(|| max_buffer.next_power_of_two().clamp(8, MAX_TILE));
-    while tile > 8 && (StreamsShape { rows, tile, general }).shared_bytes() > cap {
+    let fits = |tile| (StreamsShape { rows, tile, general, staged, tile_rows: 2, tile_frames: 1 }).shared_bytes() <= cap;
+    while tile > 8 && !fits(tile) {
         tile /= 2;
     }
-    let units = ((rows * tile / 2) as u32).clamp(64, max_units.clamp(64, 1024));
-    (StreamsShape { rows, tile, general }, units)
+    let sms = hw.num_streaming_multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) as usize;
+    // The general variant's ring conv is not tiled: it keeps the latency shape.
+    let throughput = !general
+        && match policy {
+            LaunchShape::Auto => tile == MAX_TILE && streams > WAVES_FOR_THROUGHPUT * sms,
+            LaunchShape::Latency => false,
+            LaunchShape::Throughput => true,
+        };
+    let (rt, ft, per_thread) = if throughput { (4, 4, 8) } else { (2, 1, 2) };
+    let tile_rows = knob("CUBEAUDIO_NAM_RT").filter(|r| (1..=8).contains(r)).unwrap_or(rt);
+    let tile_frames = knob("CUBEAUDIO_NAM_FT").filter(|f| [1, 2, 4].contains(f)).unwrap_or(ft);
+    let max_units = hw.max_units_per_cube.clamp(64, 1024);
+    let units = match knob("CUBEAUDIO_NAM_UNITS") {
+        Some(u) if u > 0 => (u as u32).next_power_of_two().clamp(32, max_units),
+        _ => ((rows * tile / per_thread) as u32).clamp(64, max_units),
+    };
+    (StreamsShape { rows, tile, general, staged, tile_rows, tile_frames }, units)
 }
+/// How a batch's launches work on a tile (see `choose_shape`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LaunchShape {
+    /// By batch size: the latency shape up to two streams per multiprocessor, then throughput.
+    #[default]
+    Auto,
+    /// Most threads on each stream (fastest for few streams).
+    Latency,
+    /// 4 × 4 register tiles, fewer threads per stream (fastest for many streams).
+    Throughput,
+}
+
+/// Batches of more than this many streams per multiprocessor take the throughput shape.
+const WAVES_FOR_THROUGHPUT: usize = 2;
+/// Multiprocessors assumed where the runtime does not say (wgpu).
+const DEFAULT_MULTIPROCESSORS: u32 = 64;
 /// Streams' histories start on multiples of this many floats, so moving a stream's state when
 /// the batch changes is whole chunks of one copy launch.
 const STATE_CHUNK: usize = 256;
@@ -56,6 +106,7 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     staging: Staging,
     shape: StreamsShape,
     units: u32,
+    policy: LaunchShape,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -80,13 +131,19 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             weights: Buffer::filled(client, 1, 0.0),
             state: Buffer::filled(client, 1, 0.0),
             staging: Staging::new(0, max_buffer),
-            shape: StreamsShape { rows: 8, tile: 8, general: false },
+            shape: StreamsShape { rows: 8, tile: 8, general: false, staged: true, tile_rows: 2, tile_frames: 1 },
             units: 64,
+            policy: LaunchShape::Auto,
         };
         batch.relayout(plans, &[])?;
         let all: Vec<usize> = (0..batch.streams()).collect();
         batch.prewarm(&all)?;
         Ok(batch)
+    }
+
+    /// The device this batch runs on.
+    pub fn client(&self) -> &ComputeClient<R> {
+        &self.client
     }
 
     pub fn streams(&self) -> usize {
@@ -100,6 +157,16 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// The compiled shape and threads per stream of this batch's launches.
     pub fn shape(&self) -> (StreamsShape, u32) {
         (self.shape, self.units)
+    }
+
+    /// Chooses how launches work on a tile ([`LaunchShape::Auto`] unless set); a new shape is
+    /// compiled here, not in the next `process`. Outputs do not depend on it.
+    pub fn set_launch_shape(&mut self, policy: LaunchShape) -> Result<()> {
+        self.policy = policy;
+        self.fold_tick();
+        let offsets: Vec<u32> = (0..self.streams()).map(|s| self.meta[s * META + 3]).collect();
+        self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
+        self.set_input_offsets(&offsets)
     }
 
     /// Samples replaced by 0 because they were NaN or infinite (the CPU engine's policy).
@@ -177,8 +244,16 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let hw = &self.client.properties().hardware;
         let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
         let general = plans.iter().any(|p| p.general);
-        (self.shape, self.units) = choose_shape(hw.max_shared_memory_size, hw.max_units_per_cube, rows, general, self.max_buffer);
+        let before = (self.shape, self.units);
+        (self.shape, self.units) = choose_shape(hw, rows, general, self.max_buffer, plans.len(), self.policy);
         self.plans = plans;
+        if (self.shape, self.units) != before {
+            // Compile the new shape now (a launch of zero frames changes nothing), not in the
+            // next `process` on the audio path.
+            let meta = self.client.create_from_slice(u32::as_bytes(&self.meta));
+            let empty = Buffer::filled(&self.client, 1, 0.0);
+            self.launch(meta, self.plans.len(), 0, &empty, &empty, 0);
+        }
         self.client.flush().map_err(device)
     }
 
@@ -255,8 +330,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// `meta` holds `streams` records; the kernel runs every stream with its cursor + `tick`.
     fn launch(&self, meta: Handle, streams: usize, tick: u32, input: &Buffer, output: &Buffer, frames: usize) {
         // SAFETY: lengths are those of the slices the handles were created from.
-        let (meta_arg, plan_arg) =
-            unsafe { (ArrayArg::from_raw_parts(meta, streams * META), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
+        let (meta_arg, plan_arg) = unsafe { (ArrayArg::from_raw_parts(meta, streams * META), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
         // SAFETY: indices the kernel forms stay inside their arrays by construction:
         // - plan and weight offsets come from `ModelPlan::build` for these very plans, laid out
         //   back to back in `relayout` (meta[0], meta[1]);

@@ -34,6 +34,14 @@ pub struct StreamsShape {
     pub tile: usize,
     /// FiLM, head1x1 and multi-channel conditions compiled in (and the COND region).
     pub general: bool,
+    /// The layer conv reads shared memory only: taps inside the tile from X, older taps staged
+    /// from the ring into A and HO first (when they fit; the general variant, whose ring holds
+    /// FiLM-modulated inputs, always reads the ring). Off only to measure the difference.
+    pub staged: bool,
+    /// Register tile of the staged variant's matrix stages (layer conv, layer1x1): rows and
+    /// frames per thread (frames a power of two ≤ 4, dividing the tile).
+    pub tile_rows: usize,
+    pub tile_frames: usize,
 }
 
 impl StreamsShape {
@@ -61,8 +69,9 @@ pub const CONV_RECORD: usize = 16;
 /// Shared-memory regions ops name (blocks of `rows × tile`; IN is the one input row).
 pub const REGION_X: u32 = 0;
 pub const REGION_Z: u32 = 1;
-pub const REGION_A: u32 = 2;
-pub const REGION_H: u32 = 3;
+// A and HO are adjacent: the layer conv stages its older taps across both (see `stage_taps`).
+pub const REGION_H: u32 = 2;
+pub const REGION_A: u32 = 3;
 pub const REGION_HO: u32 = 4;
 pub const REGION_COND: u32 = 5;
 pub const REGION_IN: u32 = 6;
@@ -129,6 +138,146 @@ fn push_history(
     }
     sync_storage();
     sync_cube();
+}
+
+/// The staged layer conv's first stage: this tile's layer input X (`c` rows) appended to its
+/// ring, and, for every tap but the last (`back = d·(K−1−tap)` > 0), the frames that reach
+/// back before this tile copied from the ring into block `tap` (`c` rows) at `stage`. The conv
+/// then reads shared memory only: one round of independent ring loads per layer instead of a
+/// dependent chain of them in its inner loop. The ring writes are read by later tiles only
+/// (the tile loop ends with a storage barrier); this stage reads positions before `pos`.
+#[cube]
+fn stage_taps(
+    state: &mut Array<f32>,
+    sh: &mut SharedMemory<f32>,
+    c: usize,
+    kk: usize,
+    d: usize,
+    n: usize,
+    state_base: usize,
+    ring: usize,
+    size: usize,
+    pos: usize,
+    stage: usize,
+    #[comptime] tile: usize,
+) {
+    let mut i = UNIT_POS as usize;
+    while i < c * tile {
+        let r = i / tile;
+        let t = i % tile;
+        if t < n {
+            state[ring_at(state_base, ring, size, r, pos + t)] = sh[i];
+        }
+        for tap in 0..kk - 1 {
+            let back = d * (kk - 1 - tap);
+            if t < back {
+                sh[stage + (tap * c + r) * tile + t] = state[ring_at(state_base, ring, size, r, pos + t + size - back)];
+            }
+        }
+        i += CUBE_DIM as usize;
+    }
+    sync_cube();
+}
+
+/// The plain variant's matrix stages over shared memory, register-tiled: `rows_out` rows of
+/// `Σ_tap Σ_ci W[o][ci][tap] · src[ci][t − d·(K−1−tap)]` plus bias (plus the mixin of the
+/// input row with `mix`), assigned to `dst` (the layer conv into Z) or added into it (`add`:
+/// the layer1x1 into X, K = 1). A thread holds `rt` rows × `ft` frames in registers (frames
+/// `t + k·tile/ft`, so a warp's lanes read consecutive words): each weight load feeds `ft`
+/// FMAs and each input load `rt`. Taps that reach back before the tile read their block at
+/// `stage` ([`stage_taps`]); the others read `src`. Rows past `rows_out` are clamped
+/// (computed twice, written once). The summation order is the ring conv's.
+#[cube]
+fn tiled_conv(
+    weights: &Array<f32>,
+    sh: &mut SharedMemory<f32>,
+    w: usize,
+    w_bias: usize,
+    w_mix: usize,
+    rows_out: usize,
+    rows_in: usize,
+    kk: usize,
+    d: usize,
+    src: usize,
+    in_at: usize,
+    dst: usize,
+    stage: usize,
+    #[comptime] tile: usize,
+    #[comptime] rt: usize,
+    #[comptime] ft: usize,
+    #[comptime] mix: bool,
+    #[comptime] add: bool,
+) {
+    let span = comptime!(tile / ft);
+    let groups = (rows_out + rt - 1) / rt;
+    let mut i = UNIT_POS as usize;
+    while i < groups * span {
+        let o0 = i / span * rt;
+        let t0 = i % span;
+        let mut acc = Array::<f32>::new(comptime!(rt * ft));
+        let mut wrow = Array::<u32>::new(rt);
+        #[unroll]
+        for r in 0..rt {
+            let mut o = o0 + r;
+            if o >= rows_out {
+                o = rows_out - 1;
+            }
+            wrow[r] = (w + o * rows_in * kk) as u32;
+            let bias = weights[w_bias + o];
+            #[unroll]
+            for f in 0..ft {
+                let mut v = bias;
+                if comptime!(mix) {
+                    v += weights[w_mix + o] * sh[in_at + t0 + f * span];
+                }
+                acc[r * ft + f] = v;
+            }
+        }
+        for tap in 0..kk {
+            let back = d * (kk - 1 - tap);
+            let mut xs = Array::<u32>::new(ft);
+            #[unroll]
+            for f in 0..ft {
+                let t = t0 + f * span;
+                let mut xi = stage + tap * rows_in * tile + t;
+                if t >= back {
+                    xi = src + t - back;
+                }
+                xs[f] = xi as u32;
+            }
+            for ci in 0..rows_in {
+                let mut xv = Array::<f32>::new(ft);
+                #[unroll]
+                for f in 0..ft {
+                    xv[f] = sh[xs[f] as usize + ci * tile];
+                }
+                #[unroll]
+                for r in 0..rt {
+                    let wv = weights[wrow[r] as usize + ci * kk + tap];
+                    #[unroll]
+                    for f in 0..ft {
+                        acc[r * ft + f] += wv * xv[f];
+                    }
+                }
+            }
+        }
+        #[unroll]
+        for r in 0..rt {
+            let o = o0 + r;
+            if o < rows_out {
+                #[unroll]
+                for f in 0..ft {
+                    let at = dst + o * tile + t0 + f * span;
+                    if comptime!(add) {
+                        sh[at] += acc[r * ft + f];
+                    } else {
+                        sh[at] = acc[r * ft + f];
+                    }
+                }
+            }
+        }
+        i += CUBE_DIM as usize;
+    }
 }
 
 /// PReLU with one slope per row, the slopes at the parameter offset (other activations take
@@ -218,8 +367,8 @@ pub fn wavenet_streams_kernel(
     let tile = shape.tile;
     let block = shape.rows * shape.tile;
     let z_at = block;
-    let a_at = 2 * block;
-    let h_at = 3 * block;
+    let h_at = 2 * block;
+    let a_at = 3 * block;
     let ho_at = 4 * block;
     let in_at = shape.blocks() * block;
     let m = CUBE_POS * META;
@@ -330,67 +479,98 @@ pub fn wavenet_streams_kernel(
                     let pa_sec = wb + plan[lp + 14] as usize;
                     let films = lp + 16;
 
-                    // History: this tile's layer input (FiLM-modulated first, with conv_pre)
-                    // goes into the ring.
-                    if comptime!(shape.general) {
-                        let mut i = unit;
-                        while i < c * tile {
-                            let t = i % tile;
-                            if t < n {
-                                let v = film_site(sh[i], i / tile, t, &sh, cond_at, dc, weights, wb, plan, films, tile);
-                                state[ring_at(sb, ring, size, i / tile, pos + t)] = v;
-                            }
-                            i += step;
-                        }
-                        sync_storage();
-                        sync_cube();
+                    let w_bias = w + g * c * kk;
+                    let w_mix = w_bias + g;
+                    let mut staged = false;
+                    if comptime!(shape.staged && !shape.general) {
+                        staged = (kk - 1) * c <= 2 * shape.rows;
+                    }
+                    if staged {
+                        stage_taps(state, &mut sh, c, kk, d, n, sb, ring, size, pos, a_at, tile);
                     } else {
-                        push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
+                        // History: this tile's layer input (FiLM-modulated first, with
+                        // conv_pre) goes into the ring, which the conv below reads.
+                        if comptime!(shape.general) {
+                            let mut i = unit;
+                            while i < c * tile {
+                                let t = i % tile;
+                                if t < n {
+                                    let v = film_site(sh[i], i / tile, t, &sh, cond_at, dc, weights, wb, plan, films, tile);
+                                    state[ring_at(sb, ring, size, i / tile, pos + t)] = v;
+                                }
+                                i += step;
+                            }
+                            sync_storage();
+                            sync_cube();
+                        } else {
+                            push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
+                        }
                     }
 
                     // z = conv(x) + bias + mixin · condition, two output rows per thread: each
-                    // history load feeds two FMAs (the kernel is bound by instruction issue; the
+                    // input load feeds two FMAs (the kernel is bound by instruction issue; the
                     // inner loop is three loads, two FMAs and three adds). An odd last row is
                     // computed twice and written once.
-                    let w_bias = w + g * c * kk;
-                    let w_mix = w_bias + g;
-                    let mut i = unit;
-                    while i < (g + 1) / 2 * tile {
-                        let o = i / tile * 2;
-                        let t = i % tile;
-                        let mut o2 = o + 1;
-                        if o2 >= g {
-                            o2 = o;
-                        }
-                        let mut acc = weights[w_bias + o];
-                        let mut acc2 = weights[w_bias + o2];
-                        if comptime!(!shape.general) {
-                            acc += weights[w_mix + o] * sh[in_at + t];
-                            acc2 += weights[w_mix + o2] * sh[in_at + t];
-                        }
-                        for tap in 0..kk {
-                            let back = d * (kk - 1 - tap);
-                            let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
-                            let mut wi = w + o * c * kk + tap;
-                            let mut wi2 = w + o2 * c * kk + tap;
-                            for _ci in 0..c {
-                                let x = state[xi];
-                                acc += weights[wi] * x;
-                                acc2 += weights[wi2] * x;
-                                xi += size;
-                                wi += kk;
-                                wi2 += kk;
+                    if staged {
+                        tiled_conv(
+                            weights,
+                            &mut sh,
+                            w,
+                            w_bias,
+                            w_mix,
+                            g,
+                            c,
+                            kk,
+                            d,
+                            0,
+                            in_at,
+                            z_at,
+                            a_at,
+                            tile,
+                            shape.tile_rows,
+                            shape.tile_frames,
+                            true,
+                            false,
+                        );
+                    } else {
+                        let mut i = unit;
+                        while i < (g + 1) / 2 * tile {
+                            let o = i / tile * 2;
+                            let t = i % tile;
+                            let mut o2 = o + 1;
+                            if o2 >= g {
+                                o2 = o;
                             }
+                            let mut acc = weights[w_bias + o];
+                            let mut acc2 = weights[w_bias + o2];
+                            if comptime!(!shape.general) {
+                                acc += weights[w_mix + o] * sh[in_at + t];
+                                acc2 += weights[w_mix + o2] * sh[in_at + t];
+                            }
+                            for tap in 0..kk {
+                                let back = d * (kk - 1 - tap);
+                                let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
+                                let mut wi = w + o * c * kk + tap;
+                                let mut wi2 = w + o2 * c * kk + tap;
+                                for _ci in 0..c {
+                                    let x = state[xi];
+                                    acc += weights[wi] * x;
+                                    acc2 += weights[wi2] * x;
+                                    xi += size;
+                                    wi += kk;
+                                    wi2 += kk;
+                                }
+                            }
+                            if comptime!(shape.general) {
+                                acc = finish_z(acc, o, t, &sh, cond_at, dc, weights, wb, w_mix, plan, films, tile);
+                                acc2 = finish_z(acc2, o2, t, &sh, cond_at, dc, weights, wb, w_mix, plan, films, tile);
+                            }
+                            sh[z_at + o * tile + t] = acc;
+                            if o2 != o {
+                                sh[z_at + o2 * tile + t] = acc2;
+                            }
+                            i += step;
                         }
-                        if comptime!(shape.general) {
-                            acc = finish_z(acc, o, t, &sh, cond_at, dc, weights, wb, w_mix, plan, films, tile);
-                            acc2 = finish_z(acc2, o2, t, &sh, cond_at, dc, weights, wb, w_mix, plan, films, tile);
-                        }
-                        sh[z_at + o * tile + t] = acc;
-                        if o2 != o {
-                            sh[z_at + o2 * tile + t] = acc2;
-                        }
-                        i += step;
                     }
                     sync_cube();
 
@@ -420,7 +600,28 @@ pub fn wavenet_streams_kernel(
                     // FMAs, as in the conv); head += a (or head1x1(a) + bias). The two loops
                     // write different regions and only read `a`: no barrier between them.
                     let w_l1 = wb + l1x1 as usize;
-                    if l1x1 != NONE {
+                    if staged && l1x1 != NONE {
+                        tiled_conv(
+                            weights,
+                            &mut sh,
+                            w_l1,
+                            w_l1 + c * b,
+                            0,
+                            c,
+                            b,
+                            1,
+                            0,
+                            a_at,
+                            in_at,
+                            0,
+                            0,
+                            tile,
+                            shape.tile_rows,
+                            shape.tile_frames,
+                            false,
+                            true,
+                        );
+                    } else if l1x1 != NONE {
                         let mut i = unit;
                         while i < (c + 1) / 2 * tile {
                             let r = i / tile * 2;
@@ -567,6 +768,9 @@ pub fn wavenet_streams_kernel(
                 ap += CONV_RECORD;
             }
         }
+        // Ring writes of this tile (the staged layers') before the next tile reads them.
+        sync_storage();
+        sync_cube();
         start += tile;
     }
 }

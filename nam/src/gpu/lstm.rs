@@ -232,6 +232,11 @@ impl<R: Runtime> GpuLstmBatch<R> {
         Ok(batch)
     }
 
+    /// The device this batch runs on.
+    pub fn client(&self) -> &ComputeClient<R> {
+        &self.client
+    }
+
     pub fn streams(&self) -> usize {
         self.streams
     }

@@ -16,9 +16,9 @@ pub mod plan;
 pub mod processor;
 mod staging;
 
-pub use engine::GpuWaveNetBatch;
-pub use staging::PendingBuffer;
+pub use engine::{GpuWaveNetBatch, LaunchShape};
 pub use lstm::GpuLstmBatch;
+pub use staging::PendingBuffer;
 
 /// What the benchmark and renders need from any batch of streams.
 pub trait StreamBatch {
@@ -26,6 +26,35 @@ pub trait StreamBatch {
     fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()>;
     /// The launch shape, for reports.
     fn shape_label(&self) -> String;
+    /// Milliseconds per buffer of `frames` when `buffers` launches are queued back to back on
+    /// device-resident input and output, then synchronised once: the device's time per buffer
+    /// without the host round trip (what a pipelined host would see at saturation).
+    fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64>;
+}
+
+/// [`StreamBatch::queued_ms`] for a batch whose `launch` queues one buffer of every stream
+/// from `input` to `output` (each `streams · max_buffer` floats).
+fn queued_ms<R: cubecl::Runtime>(
+    client: &cubecl::prelude::ComputeClient<R>,
+    streams: usize,
+    max_buffer: usize,
+    buffers: usize,
+    mut launch: impl FnMut(&cubeaudio_kernels::util::Buffer, &cubeaudio_kernels::util::Buffer),
+) -> crate::error::Result<f64> {
+    use cubeaudio_kernels::util::Buffer;
+    let n = streams * max_buffer;
+    let signal: Vec<f32> = (0..n).map(|i| ((i % max_buffer) as f32 * 0.05).sin() * 0.4).collect();
+    let input = Buffer::upload(client, &signal);
+    let output = Buffer { handle: client.empty(n * 4), len: n };
+    let sync = || cubecl::future::block_on(client.sync()).map_err(|e| crate::error::NamError::Request(format!("GPU device error: {e:?}")));
+    launch(&input, &output);
+    sync()?;
+    let start = std::time::Instant::now();
+    for _ in 0..buffers {
+        launch(&input, &output);
+    }
+    sync()?;
+    Ok(start.elapsed().as_secs_f64() * 1e3 / buffers as f64)
 }
 
 impl<R: cubecl::Runtime> StreamBatch for GpuWaveNetBatch<R> {
@@ -34,7 +63,11 @@ impl<R: cubecl::Runtime> StreamBatch for GpuWaveNetBatch<R> {
     }
     fn shape_label(&self) -> String {
         let (s, threads) = self.shape();
-        format!("{} × {}, {threads}", s.tile, s.rows)
+        format!("{} × {}, {threads}, {}×{} tiles", s.tile, s.rows, s.tile_rows, s.tile_frames)
+    }
+    fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
+        let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
+        queued_ms(&client, streams, max_buffer, buffers, |i, o| self.launch_device(i, o, frames))
     }
 }
 
@@ -45,6 +78,10 @@ impl<R: cubecl::Runtime> StreamBatch for GpuLstmBatch<R> {
     fn shape_label(&self) -> String {
         let (s, threads) = self.shape();
         format!("lstm {} × {}, {threads}", s.layers, s.hidden)
+    }
+    fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
+        let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
+        queued_ms(&client, streams, max_buffer, buffers, |i, o| self.launch_device(i, o, frames))
     }
 }
 
