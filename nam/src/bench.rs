@@ -26,6 +26,11 @@ pub struct CapacityRow {
     pub gflops: f64,
     /// Device time per buffer with launches queued back to back (no host round trip), ms.
     pub queued_ms: f64,
+    /// Time per buffer with two buffers in flight (double-buffered host), p50 and p99, ms.
+    pub pipelined_p50_ms: f64,
+    pub pipelined_p99_ms: f64,
+    /// `pipelined_p99_ms` < 50 % of the budget.
+    pub holds_pipelined: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -33,13 +38,19 @@ pub struct BenchReport {
     pub device: String,
     pub capacity: Vec<CapacityRow>,
     /// Largest stream count that held real time (p99 < 50 % of the budget), per model × buffer.
-    pub max_streams: Vec<(String, usize, usize)>,
+    /// (model, buffer, streams held with a synchronous round trip per buffer, streams held
+    /// with two buffers in flight).
+    pub max_streams: Vec<(String, usize, usize, usize)>,
     pub latency_buffers: usize,
     pub latency_p50_us: f64,
     pub latency_p99_us: f64,
     pub latency_p999_us: f64,
+    /// The best of the offline runs below.
     pub offline_streams: usize,
     pub offline_realtime_factor: f64,
+    /// Every offline run: streams, real-time factor aggregate (round trip per 4096-frame
+    /// buffer, as the renderer does).
+    pub offline_runs: Vec<(usize, f64)>,
     pub cpu_realtime_factor: Vec<(String, f64)>,
     pub ceilings: Ceilings,
 }
@@ -115,11 +126,21 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
 /// Buffers timed per (model, buffer, streams) point: p99 of 200 is the 3rd-largest time, less
 /// at the mercy of one hiccup than the maximum of 50.
 const TIMED_BUFFERS: usize = 200;
+/// Stream counts of the offline measurement.
+const OFFLINE_STREAMS: [usize; 2] = [256, 2048];
 /// Buffers queued back to back for the device-only time per buffer.
 const QUEUED_BUFFERS: usize = 50;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn time_pipelined(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize) -> Result<Vec<f64>> {
+    let input: Vec<f32> = (0..buffer).map(|i| ((i as f32) * 0.05).sin() * 0.4).collect();
+    let ins: Vec<&[f32]> = vec![&input; streams];
+    let mut outs = vec![vec![0.0f32; buffer]; streams];
+    let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    batch.pipelined_ms(&ins, &mut ys, count)
 }
 
 fn time_buffers(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize) -> Result<Vec<f64>> {
@@ -160,9 +181,12 @@ pub fn run<R: Runtime>(
         for &buffer in buffers {
             let budget_ms = buffer as f64 / rate * 1e3;
             let flops = net.flops_per_sample() as f64;
-            // Doubling from 1 stream until a count misses, then two bisection steps between
-            // the last count that held and the first that missed (a quarter of the gap).
+            // Doubling from 1 stream until a count misses (with two buffers in flight, the
+            // looser of the two criteria), then two bisection steps between the last count
+            // that held and the first that missed. The synchronous figure is the largest
+            // measured count that held synchronously.
             let mut held = 0;
+            let mut held_sync = 0;
             let mut missed = None;
             let mut streams = 1;
             let mut bisections = 0;
@@ -174,8 +198,11 @@ pub fn run<R: Runtime>(
                 let holds = p99 < 0.5 * budget_ms;
                 let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
                 let queued_ms = batch.queued_ms(buffer, QUEUED_BUFFERS)?;
+                let piped = time_pipelined(batch.as_mut(), streams, buffer, TIMED_BUFFERS)?;
+                let (pipelined_p50_ms, pipelined_p99_ms) = (percentile(&piped, 0.5), percentile(&piped, 0.99));
+                let holds_pipelined = pipelined_p99_ms < 0.5 * budget_ms;
                 log(&format!(
-                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | queued {queued_ms:.3} ms | shape {shape}",
+                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | queued {queued_ms:.3} ms | two in flight p50 {pipelined_p50_ms:.3} p99 {pipelined_p99_ms:.3} ms | shape {shape}",
                     if holds { "holds" } else { "misses" },
                 ));
                 capacity.push(CapacityRow {
@@ -190,8 +217,14 @@ pub fn run<R: Runtime>(
                     shape,
                     gflops,
                     queued_ms,
+                    pipelined_p50_ms,
+                    pipelined_p99_ms,
+                    holds_pipelined,
                 });
                 if holds {
+                    held_sync = held_sync.max(streams);
+                }
+                if holds_pipelined || holds {
                     held = streams;
                 } else {
                     missed = Some(streams);
@@ -205,18 +238,40 @@ pub fn run<R: Runtime>(
                     Some(_) => break,
                 };
             }
-            best.push((name.clone(), buffer, held));
+            best.push((name.clone(), buffer, held_sync, held));
         }
     }
     // Latency: one stream of the first model, 64-sample buffers, host → GPU → host.
     let (_, first) = &models[0];
     let mut batch = batch_of(client, *first, 1, 64)?;
     let lat = time_buffers(batch.as_mut(), 1, 64, latency_buffers)?;
+    log(&format!(
+        "latency: one stream, 64 frames, {latency_buffers} buffers: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs | shape {}",
+        percentile(&lat, 0.5) * 1e3,
+        percentile(&lat, 0.99) * 1e3,
+        percentile(&lat, 0.999) * 1e3,
+        batch.shape_label()
+    ));
     // Offline: many streams, long buffers.
-    let offline_streams = 256;
-    let mut batch = batch_of(client, *first, offline_streams, 4096)?;
-    let times = time_buffers(batch.as_mut(), offline_streams, 4096, 10)?;
-    let offline = offline_streams as f64 * 4096.0 / rate / (percentile(&times, 0.5) / 1e3);
+    // Offline: many streams, long buffers; 256 streams (the latency shape on a 132-SM device)
+    // and 2048 (the throughput shape).
+    let mut offline_runs = Vec::new();
+    for streams in OFFLINE_STREAMS {
+        // A device that cannot hold this many histories in one buffer says so and is skipped.
+        let mut batch = match batch_of(client, *first, streams, 4096) {
+            Ok(batch) => batch,
+            Err(e) if !offline_runs.is_empty() => {
+                log(&format!("offline: {streams} streams skipped: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let times = time_buffers(batch.as_mut(), streams, 4096, 10)?;
+        let factor = streams as f64 * 4096.0 / rate / (percentile(&times, 0.5) / 1e3);
+        log(&format!("offline: {streams} streams × 4096 frames: {factor:.0}× real time | shape {}", batch.shape_label()));
+        offline_runs.push((streams, factor));
+    }
+    let (offline_streams, offline) = offline_runs.iter().copied().fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
     // CPU baseline: the same models on one core of this machine.
     let mut cpu = Vec::new();
     for (name, mut model) in cpu_models {
@@ -239,6 +294,7 @@ pub fn run<R: Runtime>(
         latency_p999_us: percentile(&lat, 0.999) * 1e3,
         offline_streams,
         offline_realtime_factor: offline,
+        offline_runs,
         cpu_realtime_factor: cpu,
         ceilings,
     })
@@ -251,22 +307,38 @@ impl BenchReport {
             self.device, self.ceilings.fp32_tflops, self.ceilings.copy_gbytes_per_s, self.ceilings.copy_mib
         );
         s += &format!(
-            "### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\n| model | buffer | max streams held |\n|---|---|---|\n"
+            "### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\nSynchronous: each buffer uploaded, run and read back before the next. Two in flight: buffer k+1 queued before buffer k is read back (a double-buffered host; one buffer more latency).\n\n| model | buffer | max streams held, synchronous | max streams held, two in flight |\n|---|---|---|---|\n"
         );
-        for (m, b, n) in &self.max_streams {
-            s += &format!("| {m} | {b} | {n} |\n");
+        for (m, b, n, piped) in &self.max_streams {
+            s += &format!("| {m} | {b} | {n} | {piped} |\n");
         }
-        s += "\n`queued ms`: device time per buffer with launches queued back to back (no host round trip).\n\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | queued ms | launches/buffer | shape | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+        s += "\n`queued ms`: device time per buffer with launches queued back to back (no host round trip).\n\n| model | buffer | streams | p50 ms | p99 ms | budget ms | holds | queued ms | two in flight p50 / p99 ms | launches/buffer | shape | GFLOP/s at p50 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for r in &self.capacity {
             s += &format!(
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {} | {} | {:.1} |\n",
-                r.model, r.buffer, r.streams, r.p50_ms, r.p99_ms, r.budget_ms, r.holds, r.queued_ms, r.launches_per_buffer, r.shape, r.gflops
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} / {:.3} | {} | {} | {:.1} |\n",
+                r.model,
+                r.buffer,
+                r.streams,
+                r.p50_ms,
+                r.p99_ms,
+                r.budget_ms,
+                r.holds,
+                r.queued_ms,
+                r.pipelined_p50_ms,
+                r.pipelined_p99_ms,
+                r.launches_per_buffer,
+                r.shape,
+                r.gflops
             );
         }
         s += &format!(
-            "\n### Latency (one stream, 64-sample buffers, host → GPU → host, {} buffers)\n\np50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs\n\n### Offline\n\n{} streams × 4096-sample buffers: {:.0}× real time aggregate\n\n### CPU engine, one core of this machine (64-sample buffers)\n\n",
-            self.latency_buffers, self.latency_p50_us, self.latency_p99_us, self.latency_p999_us, self.offline_streams, self.offline_realtime_factor
+            "\n### Latency (one stream, 64-sample buffers, host → GPU → host, {} buffers)\n\np50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs\n\n### Offline\n\n",
+            self.latency_buffers, self.latency_p50_us, self.latency_p99_us, self.latency_p999_us
         );
+        for (streams, factor) in &self.offline_runs {
+            s += &format!("- {streams} streams × 4096-sample buffers: {factor:.0}× real time aggregate\n");
+        }
+        s += "\n### CPU engine, one core of this machine (64-sample buffers)\n\n";
         for (m, f) in &self.cpu_realtime_factor {
             s += &format!("- {m}: {f:.1}× real time\n");
         }

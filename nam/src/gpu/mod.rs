@@ -30,6 +30,32 @@ pub trait StreamBatch {
     /// device-resident input and output, then synchronised once: the device's time per buffer
     /// without the host round trip (what a pipelined host would see at saturation).
     fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64>;
+    /// Milliseconds between consecutive results over `count` buffers with two in flight
+    /// (buffer k+1 queued before buffer k is read back: a double-buffered host, one buffer
+    /// more latency), sorted.
+    fn pipelined_ms(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], count: usize) -> crate::error::Result<Vec<f64>>;
+}
+
+/// [`StreamBatch::pipelined_ms`] over a batch's `process_async`.
+fn pipelined_ms<R: cubecl::Runtime>(
+    mut submit: impl FnMut() -> crate::error::Result<PendingBuffer<R>>,
+    outputs: &mut [&mut [f32]],
+    count: usize,
+) -> crate::error::Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(count);
+    let mut pending = submit()?;
+    for k in 0..count + 5 {
+        let start = std::time::Instant::now();
+        let next = submit()?;
+        pending.wait(outputs)?;
+        pending = next;
+        if k >= 5 {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    pending.wait(outputs)?;
+    times.sort_by(f64::total_cmp);
+    Ok(times)
 }
 
 /// [`StreamBatch::queued_ms`] for a batch whose `launch` queues one buffer of every stream
@@ -65,6 +91,9 @@ impl<R: cubecl::Runtime> StreamBatch for GpuWaveNetBatch<R> {
         let (s, threads) = self.shape();
         format!("{} × {}, {threads}, {}×{} tiles", s.tile, s.rows, s.tile_rows, s.tile_frames)
     }
+    fn pipelined_ms(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], count: usize) -> crate::error::Result<Vec<f64>> {
+        pipelined_ms(|| self.process_async(inputs), outputs, count)
+    }
     fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
         let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
         queued_ms(&client, streams, max_buffer, buffers, |i, o| self.launch_device(i, o, frames))
@@ -78,6 +107,9 @@ impl<R: cubecl::Runtime> StreamBatch for GpuLstmBatch<R> {
     fn shape_label(&self) -> String {
         let (s, threads) = self.shape();
         format!("lstm {} × {}, {threads}", s.layers, s.hidden)
+    }
+    fn pipelined_ms(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], count: usize) -> crate::error::Result<Vec<f64>> {
+        pipelined_ms(|| self.process_async(inputs), outputs, count)
     }
     fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
         let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
