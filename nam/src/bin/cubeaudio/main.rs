@@ -100,8 +100,10 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         buffer: usize,
     },
-    /// GPU benchmark: streams held in real time per model × buffer size, one-stream latency,
-    /// offline throughput, and the CPU engine as the baseline. Writes Markdown and JSON.
+    /// GPU benchmark: streams held in real time per model × buffer size (synchronous and with two
+    /// buffers in flight, plus the device-only time per buffer), one-stream latency, offline
+    /// throughput at 256 and 2048 streams, and the CPU engine as the baseline. Writes Markdown
+    /// and JSON.
     Bench {
         /// cuda or wgpu.
         #[arg(long, default_value = "cuda")]
@@ -113,7 +115,8 @@ enum Command {
         /// Buffer sizes in samples.
         #[arg(long, value_delimiter = ',', default_value = "64,128")]
         buffers: Vec<usize>,
-        /// Largest stream count tried (counts grow ×4 from 1).
+        /// Largest stream count tried (counts double from 1 until one misses, then two
+        /// bisection steps).
         #[arg(long, default_value_t = 16_384)]
         max_streams: usize,
         /// Buffers timed for the latency percentiles.
