@@ -135,21 +135,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn time_pipelined(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize) -> Result<Vec<f64>> {
+/// `count` buffer times (ms, sorted) of `streams` streams of `buffer` frames: each a full
+/// round trip, or (`pipelined`) the interval between results with two buffers in flight.
+fn time_buffers(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize, pipelined: bool) -> Result<Vec<f64>> {
     let input: Vec<f32> = (0..buffer).map(|i| ((i as f32) * 0.05).sin() * 0.4).collect();
     let ins: Vec<&[f32]> = vec![&input; streams];
     let mut outs = vec![vec![0.0f32; buffer]; streams];
     let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-    batch.pipelined_ms(&ins, &mut ys, count)
-}
-
-fn time_buffers(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize) -> Result<Vec<f64>> {
-    let input: Vec<f32> = (0..buffer).map(|i| ((i as f32) * 0.05).sin() * 0.4).collect();
-    let ins: Vec<&[f32]> = vec![&input; streams];
-    let mut outs = vec![vec![0.0f32; buffer]; streams];
+    if pipelined {
+        return batch.pipelined_ms(&ins, &mut ys, count);
+    }
     let mut times = Vec::with_capacity(count);
     for k in 0..count + 5 {
-        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
         let start = Instant::now();
         batch.process(&ins, &mut ys)?;
         if k >= 5 {
@@ -193,12 +190,12 @@ pub fn run<R: Runtime>(
             while streams <= max_streams && streams > held {
                 let mut batch = batch_of(client, *net, streams, buffer)?;
                 let shape = batch.shape_label();
-                let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS)?;
+                let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, false)?;
                 let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
                 let holds = p99 < 0.5 * budget_ms;
                 let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
                 let queued_ms = batch.queued_ms(buffer, QUEUED_BUFFERS)?;
-                let piped = time_pipelined(batch.as_mut(), streams, buffer, TIMED_BUFFERS)?;
+                let piped = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, true)?;
                 let (pipelined_p50_ms, pipelined_p99_ms) = (percentile(&piped, 0.5), percentile(&piped, 0.99));
                 let holds_pipelined = pipelined_p99_ms < 0.5 * budget_ms;
                 log(&format!(
@@ -244,7 +241,7 @@ pub fn run<R: Runtime>(
     // Latency: one stream of the first model, 64-sample buffers, host → GPU → host.
     let (_, first) = &models[0];
     let mut batch = batch_of(client, *first, 1, 64)?;
-    let lat = time_buffers(batch.as_mut(), 1, 64, latency_buffers)?;
+    let lat = time_buffers(batch.as_mut(), 1, 64, latency_buffers, false)?;
     log(&format!(
         "latency: one stream, 64 frames, {latency_buffers} buffers: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs | shape {}",
         percentile(&lat, 0.5) * 1e3,
@@ -266,7 +263,7 @@ pub fn run<R: Runtime>(
             }
             Err(e) => return Err(e),
         };
-        let times = time_buffers(batch.as_mut(), streams, 4096, 10)?;
+        let times = time_buffers(batch.as_mut(), streams, 4096, 10, false)?;
         let factor = streams as f64 * 4096.0 / rate / (percentile(&times, 0.5) / 1e3);
         log(&format!("offline: {streams} streams × 4096 frames: {factor:.0}× real time | shape {}", batch.shape_label()));
         offline_runs.push((streams, factor));

@@ -163,8 +163,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// compiled here, not in the next `process`. Outputs do not depend on it.
     pub fn set_launch_shape(&mut self, policy: LaunchShape) -> Result<()> {
         self.policy = policy;
-        self.fold_tick();
-        let offsets: Vec<u32> = (0..self.streams()).map(|s| self.meta[s * META + 3]).collect();
+        let offsets = self.input_offsets();
         self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
         self.set_input_offsets(&offsets)
     }
@@ -314,8 +313,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
 
     /// Clears every history and prewarms again: the state right after [`Self::new`].
     pub fn reset(&mut self) -> Result<()> {
-        self.fold_tick();
-        let offsets: Vec<u32> = (0..self.streams()).map(|s| self.meta[s * META + 3]).collect();
+        let offsets = self.input_offsets();
         self.relayout(self.plans.clone(), &[])?;
         let all: Vec<usize> = (0..self.streams()).collect();
         self.prewarm(&all)?;
@@ -367,6 +365,12 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let meta = self.meta_device.get_or_insert_with(|| self.client.create_from_slice(u32::as_bytes(&self.meta))).clone();
         self.launch(meta, self.plans.len(), self.tick, input, output, frames);
         self.tick = self.tick.wrapping_add(frames as u32);
+    }
+
+    /// Each stream's input offset (`relayout` restores the defaults; callers that keep custom
+    /// offsets across it set these back).
+    fn input_offsets(&self) -> Vec<u32> {
+        (0..self.streams()).map(|s| self.meta[s * META + 3]).collect()
     }
 
     /// Where each stream reads its input in the buffer given to [`Self::launch_device`].

@@ -28,7 +28,7 @@ pub trait StreamBatch {
     fn shape_label(&self) -> String;
     /// Milliseconds per buffer of `frames` when `buffers` launches are queued back to back on
     /// device-resident input and output, then synchronised once: the device's time per buffer
-    /// without the host round trip (what a pipelined host would see at saturation).
+    /// without the host round trip.
     fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64>;
     /// Milliseconds between consecutive results over `count` buffers with two in flight
     /// (buffer k+1 queued before buffer k is read back: a double-buffered host, one buffer
@@ -72,7 +72,7 @@ fn queued_ms<R: cubecl::Runtime>(
     let signal: Vec<f32> = (0..n).map(|i| ((i % max_buffer) as f32 * 0.05).sin() * 0.4).collect();
     let input = Buffer::upload(client, &signal);
     let output = Buffer { handle: client.empty(n * 4), len: n };
-    let sync = || cubecl::future::block_on(client.sync()).map_err(|e| crate::error::NamError::Request(format!("GPU device error: {e:?}")));
+    let sync = || cubecl::future::block_on(client.sync()).map_err(staging::device);
     launch(&input, &output);
     sync()?;
     let start = std::time::Instant::now();
