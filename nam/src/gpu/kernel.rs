@@ -507,10 +507,10 @@ pub fn wavenet_streams_kernel(
                         }
                     }
 
-                    // z = conv(x) + bias + mixin · condition, two output rows per thread: each
-                    // input load feeds two FMAs (the kernel is bound by instruction issue; the
-                    // inner loop is three loads, two FMAs and three adds). An odd last row is
-                    // computed twice and written once.
+                    // z = conv(x) + bias + mixin · condition: register-tiled over shared memory
+                    // when staged; otherwise (FiLM variant, or taps that do not fit the stage
+                    // blocks) from the ring, two output rows per thread so each history load
+                    // feeds two FMAs, an odd last row computed twice and written once.
                     if staged {
                         tiled_conv(
                             weights,
@@ -596,9 +596,9 @@ pub fn wavenet_streams_kernel(
                     }
                     sync_cube();
 
-                    // x += layer1x1(a) + bias, two rows per thread (each `a` load feeds two
-                    // FMAs, as in the conv); head += a (or head1x1(a) + bias). The two loops
-                    // write different regions and only read `a`: no barrier between them.
+                    // x += layer1x1(a) + bias (register-tiled when staged, else two rows per
+                    // thread as in the ring conv); head += a (or head1x1(a) + bias). The two
+                    // loops write different regions and only read `a`: no barrier between them.
                     let w_l1 = wb + l1x1 as usize;
                     if staged && l1x1 != NONE {
                         tiled_conv(
