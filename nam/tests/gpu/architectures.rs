@@ -98,15 +98,8 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
         let inputs: Vec<Vec<f32>> = (0..models.len()).map(|s| signal(len, 7 + s as u64)).collect();
         let dsps: Vec<&dyn cubeaudio_nam::dsp::Dsp> = models.iter().map(|(_, m)| m.dsp.as_ref()).collect();
         let mut batch = GpuWaveNetBatch::new(client, &dsps, buffer).unwrap();
-        let mut outs = vec![vec![0.0f32; len]; models.len()];
-        let mut at = 0;
-        while at < len {
-            let n = buffer.min(len - at);
-            let ins: Vec<&[f32]> = inputs.iter().map(|x| &x[at..at + n]).collect();
-            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
-            batch.process(&ins, &mut ys).unwrap();
-            at += n;
-        }
+        let ins: Vec<&[f32]> = inputs.iter().map(|x| x.as_slice()).collect();
+        let outs = crate::process_in_buffers(&mut batch, &ins, buffer);
         // Fresh CPU instances of the same models (same seeds): the GPU batch borrowed these.
         for (s, (label, fresh)) in self::models().into_iter().enumerate() {
             let mut cpu = Model::new(fresh.dsp);

@@ -9,17 +9,8 @@ use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};
 use cubecl::prelude::*;
 
 fn run_batch<R: Runtime>(batch: &mut GpuLstmBatch<R>, inputs: &[Vec<f32>], buffer: usize) -> Vec<Vec<f32>> {
-    let len = inputs[0].len();
-    let mut outs = vec![vec![0.0f32; len]; inputs.len()];
-    let mut at = 0;
-    while at < len {
-        let n = buffer.min(len - at);
-        let ins: Vec<&[f32]> = inputs.iter().map(|c| &c[at..at + n]).collect();
-        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
-        batch.process(&ins, &mut ys).unwrap();
-        at += n;
-    }
-    outs
+    let inputs: Vec<&[f32]> = inputs.iter().map(|x| x.as_slice()).collect();
+    crate::process_in_buffers(batch, &inputs, buffer)
 }
 
 fn worst(got: &[f32], want: &[f32]) -> f64 {

@@ -44,6 +44,22 @@ macro_rules! per_runtime {
     };
 }
 
+/// Runs `inputs` (one signal per stream, all of one length) through `batch` in buffers of
+/// `buffer` frames, the last one shorter; returns each stream's output.
+pub(crate) fn process_in_buffers(batch: &mut dyn cubeaudio_nam::gpu::StreamBatch, inputs: &[&[f32]], buffer: usize) -> Vec<Vec<f32>> {
+    let len = inputs[0].len();
+    let mut outs = vec![vec![0.0f32; len]; inputs.len()];
+    let mut at = 0;
+    while at < len {
+        let n = buffer.min(len - at);
+        let ins: Vec<&[f32]> = inputs.iter().map(|x| &x[at..at + n]).collect();
+        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
+        batch.process(&ins, &mut ys).unwrap();
+        at += n;
+    }
+    outs
+}
+
 mod architectures;
 mod faults;
 mod lstm;

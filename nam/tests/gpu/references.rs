@@ -73,16 +73,8 @@ fn check<R: Runtime>(client: &ComputeClient<R>, device: &str, cases: &[&Case], b
     if launch == LaunchShape::Throughput {
         assert_eq!((shape.tile_rows, shape.tile_frames), (4, 4), "throughput shape not taken");
     }
-    let len = cases[0].input.len();
-    let mut outs = vec![vec![0.0f32; len]; cases.len()];
-    let mut at = 0;
-    while at < len {
-        let n = buffer.min(len - at);
-        let ins: Vec<&[f32]> = cases.iter().map(|c| &c.input[at..at + n]).collect();
-        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
-        batch.process(&ins, &mut ys).unwrap();
-        at += n;
-    }
+    let inputs: Vec<&[f32]> = cases.iter().map(|c| c.input.as_slice()).collect();
+    let outs = crate::process_in_buffers(&mut batch, &inputs, buffer);
     let mut worst = 0.0f64;
     for (case, got) in cases.iter().zip(&outs) {
         let peak = case.expected.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
