@@ -69,7 +69,7 @@ pub const CONV_RECORD: usize = 16;
 /// Shared-memory regions ops name (blocks of `rows × tile`; IN is the one input row).
 pub const REGION_X: u32 = 0;
 pub const REGION_Z: u32 = 1;
-// A and HO are adjacent: the layer conv stages its older taps across both (see `stage_taps`).
+// A and HO are adjacent: the layer conv stages its older taps across both (see `append_history`).
 pub const REGION_H: u32 = 2;
 pub const REGION_A: u32 = 3;
 pub const REGION_HO: u32 = 4;
@@ -113,44 +113,20 @@ fn ring_conv(init: f32, weights: &Array<f32>, state: &Array<f32>, w: usize, rows
     acc
 }
 
-/// Appends this tile (`n` frames of `rows` rows of shared `region`) to a history ring, and
-/// makes it visible to the whole cube.
+/// Appends this tile (`n` frames of `rows` rows of shared `region`) to a history ring and, for
+/// every tap but the last (`back = d·(K−1−tap)` > 0; none when `kk` = 1), copies the frames
+/// that reach back before this tile from the ring into block `tap` (`rows` rows) at `stage`.
+/// With the staged layer conv the conv then reads shared memory only: one round of independent
+/// ring loads per layer instead of a dependent chain of them in its inner loop. No barrier:
+/// the caller adds a cube barrier, and a storage barrier first when this tile's ring frames are
+/// read back at once (the ring conv); the staged taps are positions before `pos`, and the tile
+/// loop ends with a storage barrier for the next tile.
 #[cube]
-fn push_history(
-    state: &mut Array<f32>,
-    sh: &SharedMemory<f32>,
-    region: usize,
-    rows: usize,
-    n: usize,
-    state_base: usize,
-    ring: usize,
-    size: usize,
-    pos: usize,
-    #[comptime] tile: usize,
-) {
-    let mut i = UNIT_POS as usize;
-    while i < rows * tile {
-        let t = i % tile;
-        if t < n {
-            state[ring_at(state_base, ring, size, i / tile, pos + t)] = sh[region + i];
-        }
-        i += CUBE_DIM as usize;
-    }
-    sync_storage();
-    sync_cube();
-}
-
-/// The staged layer conv's first stage: this tile's layer input X (`c` rows) appended to its
-/// ring, and, for every tap but the last (`back = d·(K−1−tap)` > 0), the frames that reach
-/// back before this tile copied from the ring into block `tap` (`c` rows) at `stage`. The conv
-/// then reads shared memory only: one round of independent ring loads per layer instead of a
-/// dependent chain of them in its inner loop. The ring writes are read by later tiles only
-/// (the tile loop ends with a storage barrier); this stage reads positions before `pos`.
-#[cube]
-fn stage_taps(
+fn append_history(
     state: &mut Array<f32>,
     sh: &mut SharedMemory<f32>,
-    c: usize,
+    region: usize,
+    rows: usize,
     kk: usize,
     d: usize,
     n: usize,
@@ -162,21 +138,20 @@ fn stage_taps(
     #[comptime] tile: usize,
 ) {
     let mut i = UNIT_POS as usize;
-    while i < c * tile {
+    while i < rows * tile {
         let r = i / tile;
         let t = i % tile;
         if t < n {
-            state[ring_at(state_base, ring, size, r, pos + t)] = sh[i];
+            state[ring_at(state_base, ring, size, r, pos + t)] = sh[region + i];
         }
         for tap in 0..kk - 1 {
             let back = d * (kk - 1 - tap);
             if t < back {
-                sh[stage + (tap * c + r) * tile + t] = state[ring_at(state_base, ring, size, r, pos + t + size - back)];
+                sh[stage + (tap * rows + r) * tile + t] = state[ring_at(state_base, ring, size, r, pos + t + size - back)];
             }
         }
         i += CUBE_DIM as usize;
     }
-    sync_cube();
 }
 
 /// The plain variant's matrix stages over shared memory, register-tiled: `rows_out` rows of
@@ -185,7 +160,7 @@ fn stage_taps(
 /// the layer1x1 into X, K = 1). A thread holds `rt` rows × `ft` frames in registers (frames
 /// `t + k·tile/ft`, so a warp's lanes read consecutive words): each weight load feeds `ft`
 /// FMAs and each input load `rt`. Taps that reach back before the tile read their block at
-/// `stage` ([`stage_taps`]); the others read `src`. Rows past `rows_out` are clamped
+/// `stage` ([`append_history`]); the others read `src`. Rows past `rows_out` are clamped
 /// (computed twice, written once). The summation order is the ring conv's.
 #[cube]
 fn tiled_conv(
@@ -486,7 +461,8 @@ pub fn wavenet_streams_kernel(
                         staged = (kk - 1) * c <= 2 * shape.rows;
                     }
                     if staged {
-                        stage_taps(state, &mut sh, c, kk, d, n, sb, ring, size, pos, a_at, tile);
+                        append_history(state, &mut sh, 0, c, kk, d, n, sb, ring, size, pos, a_at, tile);
+                        sync_cube();
                     } else {
                         // History: this tile's layer input (FiLM-modulated first, with
                         // conv_pre) goes into the ring, which the conv below reads.
@@ -503,7 +479,9 @@ pub fn wavenet_streams_kernel(
                             sync_storage();
                             sync_cube();
                         } else {
-                            push_history(state, &sh, 0, c, n, sb, ring, size, pos, tile);
+                            append_history(state, &mut sh, 0, c, 1, 0, n, sb, ring, size, pos, 0, tile);
+                            sync_storage();
+                            sync_cube();
                         }
                     }
 
@@ -686,7 +664,9 @@ pub fn wavenet_streams_kernel(
                 }
 
                 // Head rechannel: a causal conv with its own history of the head accumulator.
-                push_history(state, &sh, h_at, hs, n, sb, head_ring, head_size, pos, tile);
+                append_history(state, &mut sh, h_at, hs, 1, 0, n, sb, head_ring, head_size, pos, 0, tile);
+                sync_storage();
+                sync_cube();
                 let w_hb = w_head + hout * hs * hk;
                 let mut i = unit;
                 while i < hout * tile {
@@ -747,7 +727,9 @@ pub fn wavenet_streams_kernel(
                     }
                     sync_cube();
                 }
-                push_history(state, &sh, src, rows_in, n, sb, ring, size, pos, tile);
+                append_history(state, &mut sh, src, rows_in, 1, 0, n, sb, ring, size, pos, 0, tile);
+                sync_storage();
+                sync_cube();
                 let w_bias = w + rows_out * rows_in * kk;
                 let mut i = unit;
                 while i < rows_out * tile {
