@@ -32,13 +32,13 @@ if [ "${TESTS:-1}" = 1 ]; then
 # The GPU NAM engines (nam/tests/gpu/): the core's references (convolutional and LSTM),
 # ConvNet/Linear/post-stack heads against the CPU engine, streams joining and leaving, faults.
 CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 >"$out/gpu-nam.log" 2>&1 || status=1
-grep -E '^\[gpu-(nam|arch|faults)\]|^test result|panicked' "$out/gpu-nam.log" | cut -c1-240
+grep -E '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out/gpu-nam.log" | cut -c1-240
 # Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
 # Vulkan, then the two example rigs through the CLI on CUDA.
 /tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
 CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs >"$out/nam-graph.log" 2>&1 || status=1
-grep -hE '^\[graph-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
+grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
 for rig in amp_cab dual_amp; do
     /tmp/cubeaudio-bin/cubeaudio graph --config .carry/examples/rigs/$rig.json --input .carry/di_guitar.wav \
         --output "/tmp/$rig.wav" 2>&1 | tail -1 | tee -a "$out/rigs.log"
@@ -50,9 +50,9 @@ if [ "${NAMBENCH:-0}" = 1 ]; then
     # one-stream latency with pinned uploads (CUBEAUDIO_PINNED=1) against the default (pageable
     # uploads, pinned read-back), then every model with the defaults.
     m=.carry/shared/nam/models
-    CUBEAUDIO_PINNED=1 /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
+    CUBEAUDIO_PINNED=1 /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
         --buffers 64 --max-streams 1 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench-pinned" 2>"$out/nam-bench-pinned.log" || status=1
-    /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
+    /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
         --model feather=.carry/presets/feather.nam --model a2_full=$m/core_A2.nam \
         --model a2_lite=$m/core_A2.nam@0.25 --model lstm_3x18=.carry/presets/lstm_3x18.nam \
         --buffers 32,64,128,256 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1

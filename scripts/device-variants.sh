@@ -28,7 +28,7 @@ for v in $tests; do
 done
 for v in ${VARIANTS:-CUBEAUDIO_NAM_RT=2}; do
     echo "== $v" >>"$out/bench.log"
-    env ${v//,/ } /tmp/cubeaudio-bin/cubeaudio bench --runtime cuda --model standard=.carry/clean.nam \
+    env ${v//,/ } /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
         --buffers "${BUFS:-64,128}" --max-streams "${MAX_STREAMS:-8192}" --latency-buffers 20000 --out /tmp/variant-bench 2>>"$out/bench.log" >/dev/null || status=1
 done
 [ -f "$out/tests.log" ] && grep -E "test result|panicked" "$out/tests.log"

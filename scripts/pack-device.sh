@@ -28,10 +28,10 @@ for l in sys.stdin:
 # Processing graphs on the device: runtime graphs and bridge, NAM inside a graph.
 test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
-test_exe cubeaudio-nam graph nam-graph
+test_exe cubeaudio graph nam-graph
 # The GPU NAM engines (references, LSTM, architectures, streams, faults): one binary.
 test_exe cubeaudio-nam gpu gpu-nam
-cargo build --release -p cubeaudio-nam --bin cubeaudio
+cargo build --release -p cubeaudio --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
 # The packer benchmark only when asked (PACKER=1): the carry limit is 64 MiB.
 if [ "${PACKER:-0}" = 1 ]; then
@@ -47,8 +47,8 @@ tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
 shared="${CUBEAUDIO_SHARED:-../shared}"
 mkdir -p .carry/shared/nam && cp -r "$shared/nam/models" "$shared/nam/refs" .carry/shared/nam/
 tar czf .carry/shared.tgz -C .carry shared && rm -r .carry/shared
-cp nam/examples/audio/di_guitar.wav nam/examples/models/clean.nam .carry/
-mkdir -p .carry/examples && cp -r nam/examples/models nam/examples/rigs .carry/examples/
+cp cli/examples/audio/di_guitar.wav cli/examples/models/clean.nam .carry/
+mkdir -p .carry/examples && cp -r cli/examples/models cli/examples/rigs .carry/examples/
 # Trainer-preset-shaped models (feather WaveNet, LSTM 3×18) for the benchmark.
 cargo run --release -q -p cubeaudio-benches --bin write_presets -- .carry/presets
 ls -la .carry

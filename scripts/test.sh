@@ -24,11 +24,11 @@ run() {
 run cargo test --release --workspace -- --nocapture
 run cargo test --release -p cubeaudio-kernels --no-default-features --features wgpu -- --nocapture
 
-ran=$(grep -c '^\[kernel-test\] .*: runtime .* | adapter ' "$log" || true)
-skipped=$(grep -c '^\[kernel-test\] SKIPPED' "$log" || true)
-echo "kernel tests: $ran ran on a device, $skipped skipped"
+ran=$(grep -c '^\[device-test\] .*: runtime .* | adapter ' "$log" || true)
+skipped=$(grep -c '^\[\(device\|kernel\)-test\] SKIPPED' "$log" || true)
+echo "device tests: $ran ran on a device, $skipped skipped"
 grep -o 'runtime [^|]* | adapter [^(]*' "$log" | sort | uniq -c || true
 if [ "$ran" -eq 0 ]; then
-    echo "WARNING: no kernel test ran on any device. Install a Vulkan driver (e.g. Mesa lavapipe:" >&2
+    echo "WARNING: no device test ran on any device. Install a Vulkan driver (e.g. Mesa lavapipe:" >&2
     echo "         apt-get install mesa-vulkan-drivers) or run on a machine with a GPU." >&2
 fi

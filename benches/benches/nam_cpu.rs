@@ -9,7 +9,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};
 
 fn shared(name: &str) -> PathBuf {
-    let root = std::env::var_os("CUBEAUDIO_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let root = std::env::var_os("CUBEAUDIO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
     root.join("nam/models").join(name)
 }
 
@@ -20,7 +22,7 @@ fn models() -> Vec<(&'static str, Model)> {
     let mut lite = file(shared("core_A2.nam"));
     lite.set_slim(0.25).unwrap();
     vec![
-        ("standard", file(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../nam/examples/models/clean.nam"))),
+        ("standard", file(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cli/examples/models/clean.nam"))),
         ("feather", text(cubeaudio_benches::feather_wavenet())),
         ("a2_full", file(shared("core_A2.nam"))),
         ("a2_lite", lite),

@@ -62,7 +62,8 @@ fn device_properties() -> DeviceProperties {
         max_vector_size: 4,
     };
     let memory = MemoryDeviceProperties { max_page_size: 1 << 30, alignment: 32 };
-    let mut props = DeviceProperties::new(Default::default(), memory, hardware, cubecl::benchmark::TimingMethod::System);
+    let mut props =
+        DeviceProperties::new(Default::default(), memory, hardware, cubecl::benchmark::TimingMethod::System);
     cubecl_cpp::register_supported_types(&mut props);
     props.features.plane.insert(Plane::Ops);
     props.features.plane.insert(Plane::Sync);
@@ -81,7 +82,12 @@ pub fn settings(name: &'static str, cube_dim: u32) -> KernelSettings {
     KernelSettings::default().cube_dim(CubeDim::new_1d(cube_dim)).address_type(AddressType::U32).kernel_name(name)
 }
 
-fn compile<C: Compiler>(mut compiler: C, def: cubecl::prelude::KernelDefinition, options: &C::CompilationOptions, mode: ExecutionMode) -> Result<C::Representation, String> {
+fn compile<C: Compiler>(
+    mut compiler: C,
+    def: cubecl::prelude::KernelDefinition,
+    options: &C::CompilationOptions,
+    mode: ExecutionMode,
+) -> Result<C::Representation, String> {
     compiler
         .compile(def, options, mode, StorageType::Scalar(cubecl::ir::ElemType::UInt(UIntKind::U32)))
         .map_err(|e| format!("{e:?}"))
@@ -111,7 +117,9 @@ pub fn generate(case: &KernelCase, target: Target) -> Result<String, String> {
             let options = cubecl_cpp::shared::CompilationOptions { warp_size: 32, ..Default::default() };
             compile(cubecl_cpp::MslCompiler::default(), def, &options, case.mode)?.to_string()
         }
-        Target::Wgsl => compile(cubecl::wgpu::WgslCompiler::default(), def, &Default::default(), case.mode)?.to_string(),
+        Target::Wgsl => {
+            compile(cubecl::wgpu::WgslCompiler::default(), def, &Default::default(), case.mode)?.to_string()
+        }
         Target::SpirV => canonical_spirv(&spirv_kernel(case)?.to_string()),
     };
     Ok(normalise(&text))
@@ -138,7 +146,9 @@ pub fn normalise(text: &str) -> String {
     let mut lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     let is_local_decl = |l: &str| {
         let t = l.trim_start();
-        t.ends_with(';') && (t.starts_with("var l_mut_") || t.split_whitespace().nth(1).is_some_and(|w| w.starts_with("l_mut_") && w.ends_with(';')))
+        t.ends_with(';')
+            && (t.starts_with("var l_mut_")
+                || t.split_whitespace().nth(1).is_some_and(|w| w.starts_with("l_mut_") && w.ends_with(';')))
     };
     let mut i = 0;
     while i < lines.len() {
@@ -164,12 +174,19 @@ pub fn normalise(text: &str) -> String {
 /// decoration and the control-flow shape stay visible; the exact module is checked by
 /// `spirv-val` instead.
 pub fn canonical_spirv(text: &str) -> String {
-    let mask = |line: &str| {
-        line.split(' ')
-            .map(|t| if t.len() > 1 && t.starts_with('%') && t[1..].bytes().all(|b| b.is_ascii_digit()) { "%_" } else { t })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let mask =
+        |line: &str| {
+            line.split(' ')
+                .map(|t| {
+                    if t.len() > 1 && t.starts_with('%') && t[1..].bytes().all(|b| b.is_ascii_digit()) {
+                        "%_"
+                    } else {
+                        t
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
     // 1: decorations; 2: builtin input pointer types and variables; 3: capabilities and
     // extensions — each emitted in hash-map order.
     let kind = |l: &str| {

@@ -5,17 +5,22 @@
 
 use cubeaudio_kernels::activation::{activation_kernel, gating_kernel, ActivationKind, GatingMode};
 use cubeaudio_kernels::biquad::biquad_bank_kernel;
+use cubeaudio_kernels::ceiling::fma_ceiling_kernel;
 use cubeaudio_kernels::conv1x1::{conv1x1_kernel, Conv1x1Config, InputSource};
 use cubeaudio_kernels::delay_line::{delay_push_kernel, delay_read_kernel, delay_read_tile_kernel};
-use cubeaudio_kernels::dilated_conv::{dilated_conv_kernel, dilated_conv_push_kernel, DilatedConvConfig, HistorySource};
+use cubeaudio_kernels::dilated_conv::{
+    dilated_conv_kernel, dilated_conv_push_kernel, DilatedConvConfig, HistorySource,
+};
 use cubeaudio_kernels::fft::{fft_kernel, FftConfig};
 use cubeaudio_kernels::fir::fir_kernel;
 use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
-use cubeaudio_kernels::routed::{routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel, routed_mix_kernel};
-use cubeaudio_nam::bench::fma_ceiling_kernel;
+use cubeaudio_kernels::routed::{
+    routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel,
+    routed_mix_kernel,
+};
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubeaudio_nam::gpu::lstm::{lstm_streams_kernel, LstmShape};
 use cubecl::prelude::*;
@@ -65,11 +70,24 @@ fn f32_arg(b: &mut KernelBuilder) -> NativeExpand<f32> {
     <f32 as LaunchArg>::expand(&(), b)
 }
 
-const CONV1X1_SHARED: Conv1x1Config =
-    Conv1x1Config { out_channels: 16, in_channels: 16, has_bias: true, activation: ActivationKind::FastTanh, input: InputSource::Shared, tile_frames: 64 };
-const CONV1X1_REGISTERS: Conv1x1Config =
-    Conv1x1Config { out_channels: 8, in_channels: 16, has_bias: false, activation: ActivationKind::Identity, input: InputSource::Registers, tile_frames: 64 };
-const TILE_PLANE: MatrixTileConfig = MatrixTileConfig { m: 16, k: 16, n: 4, plane: 32, b: TileB::Registers(TileExchange::Plane) };
+const CONV1X1_SHARED: Conv1x1Config = Conv1x1Config {
+    out_channels: 16,
+    in_channels: 16,
+    has_bias: true,
+    activation: ActivationKind::FastTanh,
+    input: InputSource::Shared,
+    tile_frames: 64,
+};
+const CONV1X1_REGISTERS: Conv1x1Config = Conv1x1Config {
+    out_channels: 8,
+    in_channels: 16,
+    has_bias: false,
+    activation: ActivationKind::Identity,
+    input: InputSource::Registers,
+    tile_frames: 64,
+};
+const TILE_PLANE: MatrixTileConfig =
+    MatrixTileConfig { m: 16, k: 16, n: 4, plane: 32, b: TileB::Registers(TileExchange::Plane) };
 const TILE_SHARED: MatrixTileConfig = MatrixTileConfig { m: 16, k: 16, n: 4, plane: 32, b: TileB::Shared };
 const CONV_GLOBAL: DilatedConvConfig = DilatedConvConfig {
     in_channels: 16,
@@ -81,7 +99,8 @@ const CONV_GLOBAL: DilatedConvConfig = DilatedConvConfig {
     history: HistorySource::Global,
     tile_frames: 64,
 };
-const CONV_SHARED: DilatedConvConfig = DilatedConvConfig { dilation: 4, ring_size: 512, history: HistorySource::SharedTile, ..CONV_GLOBAL };
+const CONV_SHARED: DilatedConvConfig =
+    DilatedConvConfig { dilation: 4, ring_size: 512, history: HistorySource::SharedTile, ..CONV_GLOBAL };
 
 macro_rules! case {
     ($name:literal, $kernel:ident, $dim:expr, |$b:ident| $body:expr) => {
@@ -112,7 +131,17 @@ pub fn registry() -> Vec<KernelCase> {
         }),
         case!("gating_kernel__blended_tanh_sigmoid", gating_kernel, 256, |b| {
             let (i, o, p, q, f) = (input(b), output(b), input(b), input(b), u32_arg(b));
-            gating_kernel::expand(&mut b.scope, i, o, p, q, f, ActivationKind::Tanh, ActivationKind::Sigmoid, GatingMode::Blended)
+            gating_kernel::expand(
+                &mut b.scope,
+                i,
+                o,
+                p,
+                q,
+                f,
+                ActivationKind::Tanh,
+                ActivationKind::Sigmoid,
+                GatingMode::Blended,
+            )
         }),
         case!("delay_push_kernel__size1024", delay_push_kernel, 256, |b| {
             let (r, i, c, f) = (output(b), input(b), u32_arg(b), u32_arg(b));
@@ -195,11 +224,13 @@ pub fn registry() -> Vec<KernelCase> {
             routed_copy_kernel::expand(&mut b.scope, s, d, r, f)
         }),
         case!("routed_gain_kernel", routed_gain_kernel, 64, |b| {
-            let (a, r, s, t, c, st, f) = (output(b), input_u32(b), output(b), input(b), f32_arg(b), u32_arg(b), u32_arg(b));
+            let (a, r, s, t, c, st, f) =
+                (output(b), input_u32(b), output(b), input(b), f32_arg(b), u32_arg(b), u32_arg(b));
             routed_gain_kernel::expand(&mut b.scope, a, r, s, t, c, st, f)
         }),
         case!("routed_mix_kernel", routed_mix_kernel, 64, |b| {
-            let (a, r, s, t, c, st, f) = (output(b), input_u32(b), output(b), input(b), f32_arg(b), u32_arg(b), u32_arg(b));
+            let (a, r, s, t, c, st, f) =
+                (output(b), input_u32(b), output(b), input(b), f32_arg(b), u32_arg(b), u32_arg(b));
             routed_mix_kernel::expand(&mut b.scope, a, r, s, t, c, st, f)
         }),
         case!("routed_biquad_kernel", routed_biquad_kernel, 64, |b| {
@@ -211,7 +242,8 @@ pub fn registry() -> Vec<KernelCase> {
             routed_gate_kernel::expand(&mut b.scope, a, r, g, s, st, f)
         }),
         case!("routed_fir_kernel", routed_fir_kernel, 128, |b| {
-            let (a, t, h, rg, c, st, f) = (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            let (a, t, h, rg, c, st, f) =
+                (output(b), input_u32(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
             routed_fir_kernel::expand(&mut b.scope, a, t, h, rg, c, st, f)
         }),
         case!("fma_ceiling_kernel__4096_iters", fma_ceiling_kernel, 256, |b| {
@@ -235,7 +267,8 @@ pub fn registry() -> Vec<KernelCase> {
             wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true, staged: true, tile_rows: 2, tile_frames: 1 })
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
-            let (l, t, p, s, o, e, n) = (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
+            let (l, t, p, s, o, e, n) =
+                (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
         }),
     ]

@@ -16,7 +16,8 @@ fn snapshots_of_every_kernel_on_every_target() {
     settings.bind(|| {
         for case in registry() {
             for target in Target::ALL {
-                let text = generate(&case, target).unwrap_or_else(|e| panic!("{} on {}: {e}", case.name, target.name()));
+                let text =
+                    generate(&case, target).unwrap_or_else(|e| panic!("{} on {}: {e}", case.name, target.name()));
                 insta::assert_snapshot!(format!("{}__{}", case.name, target.name()), text);
             }
         }
@@ -55,7 +56,14 @@ fn every_public_kernel_is_registered() {
                 while let Some(line) = lines.next() {
                     if line.trim_start().starts_with("#[cube(launch") {
                         let sig = lines.next().unwrap_or_default();
-                        let name = sig.trim_start().trim_start_matches("pub ").trim_start_matches("fn ").split(['(', '<']).next().unwrap().to_string();
+                        let name = sig
+                            .trim_start()
+                            .trim_start_matches("pub ")
+                            .trim_start_matches("fn ")
+                            .split(['(', '<'])
+                            .next()
+                            .unwrap()
+                            .to_string();
                         kernels.insert(name);
                     }
                 }
@@ -65,7 +73,10 @@ fn every_public_kernel_is_registered() {
     assert!(kernels.len() >= 19, "the scan found only {kernels:?}");
     let registered: BTreeSet<String> = registry().iter().map(|c| c.kernel.to_string()).collect();
     let missing: Vec<_> = kernels.difference(&registered).collect();
-    assert!(missing.is_empty(), "public kernels without snapshots: {missing:?} (add them to codegen-tests/src/registry.rs)");
+    assert!(
+        missing.is_empty(),
+        "public kernels without snapshots: {missing:?} (add them to codegen-tests/src/registry.rs)"
+    );
     let unknown: Vec<_> = registered.difference(&kernels).collect();
     assert!(unknown.is_empty(), "registered cases that name no kernel: {unknown:?}");
 }

@@ -4,6 +4,10 @@
 //! first, so "no device" is an [`DeviceError`] the caller can report or fall back from.
 
 use std::fmt;
+use std::str::FromStr;
+
+use cubecl::prelude::*;
+use cubecl::server::{IoError, LaunchError, ServerError};
 
 /// Why no device of a kind could be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +20,240 @@ pub enum DeviceError {
     NoCudaDevice(String),
     #[error("no Vulkan/Metal adapter found (is a Vulkan driver such as Mesa lavapipe installed?)")]
     NoAdapter,
+    /// `vulkan` was asked for and wgpu's best adapter is not a Vulkan one.
+    #[error("no Vulkan adapter (found {0})")]
+    NotVulkan(String),
+    /// `auto` found no GPU and the caller has no CPU engine to fall back to.
+    #[error("no GPU runtime: {0}")]
+    NoGpu(String),
+    /// `cpu` was asked of a job that only runs on a GPU.
+    #[error("this job runs on a GPU only (backend cpu is not available for it)")]
+    NoCpuEngine,
+    /// A backend name that is not one of [`Backend::NAMES`].
+    #[error("unknown backend `{0}` (expected auto, cpu, cuda, vulkan or wgpu)")]
+    UnknownBackend(String),
+}
+
+/// What went wrong on a device after it was opened: the one conversion of cubecl's server
+/// errors in the workspace. It keeps the kind of failure and its reason and drops cubecl's
+/// backtraces, and a queue that failed many launches reports the first failure and the count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceFault {
+    /// A kernel did not compile for the device.
+    #[error("kernel compilation failed: {0}")]
+    Compile(String),
+    /// The device ran out of memory.
+    #[error("out of device memory: {0}")]
+    OutOfMemory(String),
+    /// A launch asked for more than the device has (shared memory, units, cube size).
+    #[error("launch exceeds the device's resources: {0}")]
+    Resources(String),
+    /// A buffer transfer or allocation failed.
+    #[error("transfer failed: {0}")]
+    Transfer(String),
+    /// The device failed while running queued work.
+    #[error("device execution failed: {0}")]
+    Execution(String),
+    /// The device queue is unusable after `count` errors; the first is kept.
+    #[error("device unusable after {count} error(s); first: {first}")]
+    Unhealthy { count: usize, first: Box<DeviceFault> },
+}
+
+/// The first line of a cubecl message, without its backtrace.
+fn reason(text: impl fmt::Display) -> String {
+    let text = text.to_string();
+    let body = text.split("\nBacktrace").next().unwrap_or_default();
+    let caused = body.split("Caused by:").nth(1).unwrap_or(body);
+    caused.trim().lines().next().unwrap_or_default().trim().to_string()
+}
+
+impl From<LaunchError> for DeviceFault {
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::CompilationError(c) => Self::Compile(reason(c)),
+            LaunchError::OutOfMemory { reason: r, .. } => Self::OutOfMemory(r),
+            LaunchError::TooManyResources(r) => Self::Resources(reason(r)),
+            LaunchError::Unknown { reason: r, .. } => Self::Execution(r),
+            LaunchError::IoError(io) => io.into(),
+        }
+    }
+}
+
+impl From<IoError> for DeviceFault {
+    fn from(e: IoError) -> Self {
+        match e {
+            IoError::BufferTooBig { size, .. } => {
+                Self::OutOfMemory(format!("a buffer of {size} bytes exceeds what the device allocates"))
+            }
+            IoError::Unknown { description, .. } => Self::Transfer(description),
+            IoError::Execution(server) => (*server).into(),
+            other => Self::Transfer(reason(other)),
+        }
+    }
+}
+
+impl From<ServerError> for DeviceFault {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Generic { reason: r, .. } => Self::Execution(r),
+            ServerError::Launch(l) => l.into(),
+            ServerError::Io(io) => io.into(),
+            ServerError::ServerUnhealthy { errors, .. } => {
+                let count = errors.len();
+                let first = errors.into_iter().next().map_or(Self::Execution("no error recorded".into()), Self::from);
+                Self::Unhealthy { count, first: Box::new(first) }
+            }
+            other => Self::Execution(reason(other)),
+        }
+    }
+}
+
+/// Waits for every queued launch of `client`, mapping a failure to a [`DeviceFault`].
+pub fn sync<R: Runtime>(client: &ComputeClient<R>) -> Result<(), DeviceFault> {
+    cubecl::future::block_on(client.sync()).map_err(DeviceFault::from)
+}
+
+/// Which device runs a job: the one backend choice of the workspace (render, graph, bench).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// CUDA, else wgpu's best hardware adapter, else the CPU engine where the job has one
+    /// (a software adapter such as lavapipe is taken only by jobs without a CPU engine).
+    #[default]
+    Auto,
+    /// The CPU engine (jobs that have one).
+    Cpu,
+    /// CUDA device 0.
+    Cuda,
+    /// wgpu's best adapter, which must be a Vulkan one (software adapters included).
+    Vulkan,
+    /// wgpu's best adapter, Vulkan or Metal (software adapters included).
+    Wgpu,
+}
+
+impl Backend {
+    /// The names [`FromStr`] accepts, in [`Backend`]'s order.
+    pub const NAMES: [&'static str; 5] = ["auto", "cpu", "cuda", "vulkan", "wgpu"];
+    const ALL: [Backend; 5] = [Self::Auto, Self::Cpu, Self::Cuda, Self::Vulkan, Self::Wgpu];
+
+    /// Opens the device this choice names. `cpu_engine`: the job can run on the CPU, so `auto`
+    /// may fall back to it (and prefers it to a software adapter) and `cpu` is allowed.
+    pub fn open(self, cpu_engine: bool) -> Result<Opened, DeviceError> {
+        match self {
+            Self::Cpu if cpu_engine => Ok(Opened::Cpu { fallback: None }),
+            Self::Cpu => Err(DeviceError::NoCpuEngine),
+            Self::Cuda => open_cuda().map(Opened::Gpu),
+            Self::Vulkan => {
+                let device = open_wgpu()?;
+                if device.info().adapter.contains("(Vulkan") {
+                    Ok(Opened::Gpu(device))
+                } else {
+                    Err(DeviceError::NotVulkan(device.info().adapter.clone()))
+                }
+            }
+            Self::Wgpu => open_wgpu().map(Opened::Gpu),
+            Self::Auto => {
+                let cuda = match open_cuda() {
+                    Ok(device) => return Ok(Opened::Gpu(device)),
+                    Err(e) => e,
+                };
+                let why = match open_wgpu() {
+                    Ok(device) if !(device.info().is_software && cpu_engine) => return Ok(Opened::Gpu(device)),
+                    Ok(device) => {
+                        format!("only a software adapter ({}), slower than the CPU engine", device.info().adapter)
+                    }
+                    Err(e) => format!("wgpu: {e}"),
+                };
+                let why = format!("CUDA: {cuda}; {why}");
+                if cpu_engine {
+                    Ok(Opened::Cpu { fallback: Some(why) })
+                } else {
+                    Err(DeviceError::NoGpu(why))
+                }
+            }
+        }
+    }
+}
+
+impl FromStr for Backend {
+    type Err = DeviceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let at = Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(s))
+            .ok_or_else(|| DeviceError::UnknownBackend(s.to_string()))?;
+        Ok(Self::ALL[at])
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = Self::ALL.iter().position(|b| b == self).unwrap_or(0);
+        f.write_str(Self::NAMES[at])
+    }
+}
+
+/// What [`Backend::open`] chose.
+pub enum Opened {
+    /// A GPU runtime with its device.
+    Gpu(Device),
+    /// The CPU engine; `fallback` says why `auto` took no GPU.
+    Cpu { fallback: Option<String> },
+}
+
+/// An opened GPU device of one of the compiled runtimes.
+pub enum Device {
+    /// CUDA through NVRTC.
+    #[cfg(feature = "cuda")]
+    Cuda(ComputeClient<cubecl::cuda::CudaRuntime>, DeviceInfo),
+    /// wgpu (Vulkan or Metal).
+    #[cfg(feature = "wgpu")]
+    Wgpu(ComputeClient<cubecl::wgpu::WgpuRuntime>, DeviceInfo),
+}
+
+/// Work generic over the runtime, run on whichever device was opened: the way one code path
+/// serves every runtime without matching on them.
+pub trait DeviceJob {
+    /// What the job returns.
+    type Output;
+    /// Runs the job on `client`.
+    fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &DeviceInfo) -> Self::Output;
+}
+
+impl Device {
+    /// What the driver says about the device.
+    pub fn info(&self) -> &DeviceInfo {
+        match self {
+            #[cfg(feature = "cuda")]
+            Self::Cuda(_, info) => info,
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu(_, info) => info,
+        }
+    }
+
+    /// Runs `job` on this device's runtime.
+    pub fn run<J: DeviceJob>(&self, job: J) -> J::Output {
+        match self {
+            #[cfg(feature = "cuda")]
+            Self::Cuda(client, info) => job.run(client, info),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu(client, info) => job.run(client, info),
+        }
+    }
+}
+
+fn open_cuda() -> Result<Device, DeviceError> {
+    #[cfg(feature = "cuda")]
+    return cuda::open(0).map(|(client, info)| Device::Cuda(client, info));
+    #[cfg(not(feature = "cuda"))]
+    Err(DeviceError::NotCompiled("cuda"))
+}
+
+fn open_wgpu() -> Result<Device, DeviceError> {
+    #[cfg(feature = "wgpu")]
+    return wgpu_device::open_best().map(|(client, info)| Device::Wgpu(client, info));
+    #[cfg(not(feature = "wgpu"))]
+    Err(DeviceError::NotCompiled("wgpu"))
 }
 
 /// Whether a run must find `runtime` ("cuda", "wgpu") rather than skip without it:
@@ -56,7 +294,6 @@ impl fmt::Display for DeviceInfo {
 pub mod cuda {
     use super::*;
     use cubecl::cuda::{CudaDevice, CudaRuntime};
-    use cubecl::prelude::*;
 
     /// Opens CUDA device `index`, or says why not.
     pub fn open(index: usize) -> Result<(ComputeClient<CudaRuntime>, DeviceInfo), DeviceError> {
@@ -64,8 +301,8 @@ pub mod cuda {
         if !unsafe { cudarc::driver::sys::is_culib_present() } {
             return Err(DeviceError::NoCudaDriver);
         }
-        let count = cudarc::driver::CudaContext::device_count()
-            .map_err(|e| DeviceError::NoCudaDevice(format!("{e:?}")))?;
+        let count =
+            cudarc::driver::CudaContext::device_count().map_err(|e| DeviceError::NoCudaDevice(e.to_string()))?;
         if count as usize <= index {
             return Err(DeviceError::NoCudaDevice(format!("{count} devices, asked for #{index}")));
         }
@@ -81,7 +318,6 @@ pub mod cuda {
 #[cfg(feature = "wgpu")]
 pub mod wgpu_device {
     use super::*;
-    use cubecl::prelude::*;
     use cubecl::wgpu::{WgpuDevice, WgpuRuntime};
 
     /// The wgpu backends we target for compute: Vulkan everywhere, Metal on Apple.
@@ -95,11 +331,10 @@ pub mod wgpu_device {
             backends: backends(),
             ..wgpu::InstanceDescriptor::new_without_display_handle()
         });
-        let mut infos: Vec<wgpu::AdapterInfo> =
-            cubecl::future::block_on(instance.enumerate_adapters(backends()))
-                .into_iter()
-                .map(|a| a.get_info())
-                .collect();
+        let mut infos: Vec<wgpu::AdapterInfo> = cubecl::future::block_on(instance.enumerate_adapters(backends()))
+            .into_iter()
+            .map(|a| a.get_info())
+            .collect();
         infos.sort_by_key(|i| rank(i.device_type));
         infos
     }

@@ -26,6 +26,7 @@
 
 pub mod activation;
 pub mod biquad;
+pub mod ceiling;
 pub mod conv1x1;
 pub mod delay_line;
 pub mod device;
@@ -38,6 +39,8 @@ pub mod gain;
 pub mod matrix_tile;
 pub mod partitioned_conv;
 pub mod routed;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod util;
 
 pub use error::KernelError;

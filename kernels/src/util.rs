@@ -34,12 +34,7 @@ pub(crate) fn len_eq(
     }
 }
 
-pub(crate) fn at_most(
-    kernel: &'static str,
-    what: &'static str,
-    value: usize,
-    limit: usize,
-) -> Result<(), KernelError> {
+pub(crate) fn at_most(kernel: &'static str, what: &'static str, value: usize, limit: usize) -> Result<(), KernelError> {
     if value <= limit {
         Ok(())
     } else {
@@ -70,9 +65,8 @@ impl Buffer {
     }
 
     pub fn read<R: Runtime>(&self, client: &ComputeClient<R>, kernel: &'static str) -> Result<Vec<f32>, KernelError> {
-        let bytes = client
-            .read_one(self.handle.clone())
-            .map_err(|e| KernelError::Device { kernel, message: format!("{e:?}") })?;
+        let bytes =
+            client.read_one(self.handle.clone()).map_err(|e| KernelError::Device { kernel, fault: e.into() })?;
         let mut values = f32::from_bytes(&bytes).to_vec();
         values.truncate(self.len);
         Ok(values)

@@ -75,7 +75,9 @@ impl Activation {
             "PReLU" => match o.get("negative_slopes") {
                 Some(Value::Array(a)) => Self::PReLU(
                     a.iter()
-                        .map(|v| v.as_f64().map(|f| f as f32).ok_or_else(|| NamError::config("PReLU slopes must be numbers")))
+                        .map(|v| {
+                            v.as_f64().map(|f| f as f32).ok_or_else(|| NamError::config("PReLU slopes must be numbers"))
+                        })
                         .collect::<Result<_>>()?,
                 ),
                 _ => Self::PReLU(vec![number(o, "negative_slope", 0.01)?]),
@@ -111,11 +113,27 @@ impl Activation {
             Self::Tanh => x.tanh(),
             Self::FastTanh => fast_tanh(x),
             Self::Hardtanh => x.clamp(-1.0, 1.0),
-            Self::ReLU => if x > 0.0 { x } else { 0.0 },
-            Self::LeakyReLU(s) => if x > 0.0 { x } else { s * x },
+            Self::ReLU => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Self::LeakyReLU(s) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    s * x
+                }
+            }
             Self::PReLU(s) => {
                 let slope = if s.len() == 1 { s[0] } else { s[row] };
-                if x > 0.0 { x } else { slope * x }
+                if x > 0.0 {
+                    x
+                } else {
+                    slope * x
+                }
             }
             Self::Sigmoid => sigmoid(x),
             Self::SiLU => x * sigmoid(x),

@@ -69,16 +69,13 @@ impl Dsp for SlimmableContainer {
     fn flops_per_sample(&self) -> usize {
         self.model().flops_per_sample()
     }
-    fn as_wavenet(&self) -> Option<&crate::wavenet::WaveNet> {
-        self.model().as_wavenet()
+    fn architecture(&self) -> crate::dsp::Architecture<'_> {
+        self.model().architecture()
     }
-    fn as_lstm(&self) -> Option<&crate::lstm::Lstm> {
-        self.model().as_lstm()
-    }
-    fn as_linear(&self) -> Option<&crate::linear::Linear> {
-        self.model().as_linear()
-    }
-    fn as_convnet(&self) -> Option<&crate::convnet::ConvNet> {
-        self.model().as_convnet()
+    fn boxed_clone(&self) -> Box<dyn Dsp> {
+        Box::new(Self {
+            submodels: self.submodels.iter().map(|(v, m)| (*v, m.boxed_clone())).collect(),
+            active: self.active,
+        })
     }
 }

@@ -28,12 +28,19 @@ pub struct ConvNet {
 impl ConvNet {
     pub fn parse(config: &Map<String, Value>, weights: &[f32], fast_tanh: bool) -> Result<Self> {
         let channels = positive(config, "channels", MAX_CHANNELS)?;
-        let dilations = usize_list(opt(config, "dilations").ok_or_else(|| NamError::config("missing key `dilations`"))?, "dilations", MAX_DILATION)?;
+        let dilations = usize_list(
+            opt(config, "dilations").ok_or_else(|| NamError::config("missing key `dilations`"))?,
+            "dilations",
+            MAX_DILATION,
+        )?;
         if dilations.is_empty() || dilations.contains(&0) {
             return Err(NamError::config("`dilations` must be a non-empty list of values ≥ 1"));
         }
         let batchnorm = opt_bool(config, "batchnorm", false)?;
-        let activation = Activation::parse(opt(config, "activation").ok_or_else(|| NamError::config("missing key `activation`"))?, fast_tanh)?;
+        let activation = Activation::parse(
+            opt(config, "activation").ok_or_else(|| NamError::config("missing key `activation`"))?,
+            fast_tanh,
+        )?;
         activation.check_rows(channels)?;
         let groups = opt_usize(config, "groups", 1, MAX_CHANNELS)?.max(1);
         let in_channels = opt_usize(config, "in_channels", 1, MAX_CHANNELS)?.max(1);
@@ -114,7 +121,10 @@ impl Dsp for ConvNet {
     fn flops_per_sample(&self) -> usize {
         2 * (self.blocks.iter().map(|b| b.conv.macs()).sum::<usize>() + self.head.macs())
     }
-    fn as_convnet(&self) -> Option<&ConvNet> {
-        Some(self)
+    fn architecture(&self) -> crate::dsp::Architecture<'_> {
+        crate::dsp::Architecture::ConvNet(self)
+    }
+    fn boxed_clone(&self) -> Box<dyn Dsp> {
+        Box::new(self.clone())
     }
 }

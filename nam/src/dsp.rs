@@ -1,5 +1,6 @@
 //! The contract every model implements, and the wrapper that gives it the core's lifecycle.
 
+pub use crate::architecture::Architecture;
 use crate::error::{NamError, Result};
 
 /// A streaming model over planar blocks (`block[channel * frames + frame]`).
@@ -26,25 +27,19 @@ pub trait Dsp: Send {
     fn receptive_field(&self) -> Option<usize> {
         Some(self.prewarm_samples())
     }
-    /// The WaveNet this model runs now (itself, or a container's active submodel), for the GPU
-    /// engine.
-    fn as_wavenet(&self) -> Option<&crate::wavenet::WaveNet> {
-        None
-    }
-    /// The LSTM this model runs now, for the GPU engine.
-    fn as_lstm(&self) -> Option<&crate::lstm::Lstm> {
-        None
-    }
-    /// The Linear model this model runs now, for the GPU engine.
-    fn as_linear(&self) -> Option<&crate::linear::Linear> {
-        None
-    }
-    /// The ConvNet this model runs now, for the GPU engine.
-    fn as_convnet(&self) -> Option<&crate::convnet::ConvNet> {
-        None
-    }
+    /// The model this one runs now (itself, or a slimmable model's active submodel), for the
+    /// GPU engines.
+    fn architecture(&self) -> Architecture<'_>;
+    /// A copy with the same weights, for another instance of a model parsed once.
+    fn boxed_clone(&self) -> Box<dyn Dsp>;
     /// Floating-point operations per output sample (SPEC §12).
     fn flops_per_sample(&self) -> usize;
+}
+
+impl Clone for Box<dyn Dsp> {
+    fn clone(&self) -> Self {
+        self.boxed_clone()
+    }
 }
 
 impl std::fmt::Debug for dyn Dsp {

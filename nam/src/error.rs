@@ -29,6 +29,10 @@ pub enum NamError {
     TooLarge { what: String, value: usize, limit: usize },
     #[error("invalid request: {0}")]
     Request(String),
+    #[error("GPU: {0}")]
+    Device(#[from] cubeaudio_kernels::device::DeviceFault),
+    #[error("GPU kernel: {0}")]
+    Kernel(#[from] cubeaudio_kernels::KernelError),
 }
 
 impl NamError {

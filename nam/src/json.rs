@@ -22,9 +22,9 @@ pub fn opt<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 
 pub fn usize_value(v: &Value, key: &str, limit: usize) -> Result<usize> {
     let n = match v {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+        }
         _ => None,
     }
     .ok_or_else(|| NamError::config(format!("`{key}` must be a non-negative integer, got {v}")))?;

@@ -2,27 +2,24 @@
 //!
 //! Entry points: [`loader::load_file`] reads a `.nam` file into a [`loader::LoadedModel`];
 //! [`model::Model`] gives it the core's lifecycle (reset, prewarm, any block size, NaN policy);
-//! [`render::render_files`] is the `cubeaudio render` job (one file or a batch of files). Every architecture of SPEC.md is a
+//! [`gpu`] runs batches of streams on a GPU (and, with the `graph` feature, is the `nam` processor
+//! of the runtime's graphs). Every architecture of SPEC.md is a
 //! [`dsp::Dsp`]: [`wavenet::WaveNet`] (and its slimmable form), [`lstm::Lstm`],
 //! [`convnet::ConvNet`], [`linear::Linear`], [`container::SlimmableContainer`].
 
 pub mod activation;
-pub mod bench;
+pub mod architecture;
 pub mod container;
 pub mod convnet;
 pub mod dsp;
 pub mod error;
-pub mod example_signal;
 pub mod gpu;
-pub mod graph_render;
-pub mod info;
 mod json;
 pub mod linear;
 pub mod loader;
 pub mod lstm;
 pub mod metadata;
 pub mod model;
-pub mod render;
 pub mod wavenet;
 pub mod weights;
 

@@ -89,7 +89,10 @@ impl Dsp for Linear {
     fn flops_per_sample(&self) -> usize {
         2 * self.taps.len() + 1
     }
-    fn as_linear(&self) -> Option<&Linear> {
-        Some(self)
+    fn architecture(&self) -> crate::dsp::Architecture<'_> {
+        crate::dsp::Architecture::Linear(self)
+    }
+    fn boxed_clone(&self) -> Box<dyn Dsp> {
+        Box::new(self.clone())
     }
 }

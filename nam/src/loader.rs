@@ -70,13 +70,18 @@ fn required<'a>(o: &'a Map<String, Value>, key: &'static str) -> Result<&'a Valu
 }
 
 fn weights(o: &Map<String, Value>) -> Result<Vec<f32>> {
-    let list = required(o, "weights")?.as_array().ok_or_else(|| NamError::config("`weights` must be an array of numbers"))?;
+    let list =
+        required(o, "weights")?.as_array().ok_or_else(|| NamError::config("`weights` must be an array of numbers"))?;
     list.iter()
         .enumerate()
         .map(|(i, v)| {
             // Parse as f64, then cast: the core's double-rounding (SPEC §1).
             let w = v.as_f64().ok_or_else(|| NamError::config(format!("weight {i} is not a number")))? as f32;
-            if w.is_finite() { Ok(w) } else { Err(NamError::NonFiniteWeight { index: i }) }
+            if w.is_finite() {
+                Ok(w)
+            } else {
+                Err(NamError::NonFiniteWeight { index: i })
+            }
         })
         .collect()
 }
@@ -94,14 +99,20 @@ fn sample_rate(o: &Map<String, Value>) -> Result<Option<f64>> {
     }
 }
 
-fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String>) -> Result<(Box<dyn Dsp>, Option<String>)> {
+fn build(
+    v: &Value,
+    options: LoadOptions,
+    depth: usize,
+    summary: &mut Vec<String>,
+) -> Result<(Box<dyn Dsp>, Option<String>)> {
     if depth > MAX_NESTING {
         return Err(NamError::config("models are nested too deeply"));
     }
     let o = v.as_object().ok_or_else(|| NamError::Json("the model must be a JSON object".into()))?;
     let version = required(o, "version")?.as_str().ok_or_else(|| NamError::config("`version` must be a string"))?;
     let warning = check_version(version)?;
-    let architecture = required(o, "architecture")?.as_str().ok_or_else(|| NamError::config("`architecture` must be a string"))?;
+    let architecture =
+        required(o, "architecture")?.as_str().ok_or_else(|| NamError::config("`architecture` must be a string"))?;
     let config = required(o, "config")?.as_object().ok_or_else(|| NamError::config("`config` must be an object"))?;
     let sr = sample_rate(o)?;
     let indent = "  ".repeat(depth);
@@ -114,7 +125,9 @@ fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String
                     let nested_sr = c.get("sample_rate").and_then(Value::as_f64);
                     if let (Some(a), Some(b)) = (nested_sr, sr) {
                         if a != b {
-                            return Err(NamError::config(format!("condition_dsp sample rate {a} differs from the model's {b}")));
+                            return Err(NamError::config(format!(
+                                "condition_dsp sample rate {a} differs from the model's {b}"
+                            )));
                         }
                     }
                     Some(dsp)
@@ -141,18 +154,30 @@ fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String
                 ));
             }
             if cfgs.iter().any(|c| c.slimmable.is_some()) {
-                summary.push(format!("{indent}slimmable: channels {:?}", cfgs.iter().map(|c| c.slimmable.clone()).collect::<Vec<_>>()));
+                summary.push(format!(
+                    "{indent}slimmable: channels {:?}",
+                    cfgs.iter().map(|c| c.slimmable.clone()).collect::<Vec<_>>()
+                ));
                 Box::new(SlimmableWaveNet::new(net, cfgs)?)
             } else {
                 Box::new(net)
             }
         }
         "LSTM" => {
-            summary.push(format!("{indent}LSTM {:?} layers × {:?} hidden", config.get("num_layers"), config.get("hidden_size")));
+            summary.push(format!(
+                "{indent}LSTM {:?} layers × {:?} hidden",
+                config.get("num_layers"),
+                config.get("hidden_size")
+            ));
             Box::new(Lstm::parse(config, &weights(o)?, sr, options.fast_tanh)?)
         }
         "ConvNet" => {
-            summary.push(format!("{indent}ConvNet {:?} channels, dilations {:?}, batchnorm {:?}", config.get("channels"), config.get("dilations"), config.get("batchnorm")));
+            summary.push(format!(
+                "{indent}ConvNet {:?} channels, dilations {:?}, batchnorm {:?}",
+                config.get("channels"),
+                config.get("dilations"),
+                config.get("batchnorm")
+            ));
             Box::new(ConvNet::parse(config, &weights(o)?, options.fast_tanh)?)
         }
         "Linear" => {
@@ -160,16 +185,23 @@ fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String
             Box::new(Linear::parse(config, &weights(o)?)?)
         }
         "SlimmableContainer" => {
-            let subs = opt(config, "submodels").and_then(Value::as_array).ok_or_else(|| NamError::config("`submodels` must be an array"))?;
+            let subs = opt(config, "submodels")
+                .and_then(Value::as_array)
+                .ok_or_else(|| NamError::config("`submodels` must be an array"))?;
             let mut models = Vec::new();
             for (i, s) in subs.iter().enumerate() {
                 let s = s.as_object().ok_or_else(|| NamError::config("each submodel must be an object"))?;
-                let max = s.get("max_value").and_then(Value::as_f64).ok_or_else(|| NamError::config(format!("submodel {i} needs a numeric `max_value`")))?;
+                let max = s
+                    .get("max_value")
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| NamError::config(format!("submodel {i} needs a numeric `max_value`")))?;
                 let model = s.get("model").ok_or_else(|| NamError::config(format!("submodel {i} needs a `model`")))?;
                 let sub_sr = model.get("sample_rate").and_then(Value::as_f64);
                 if let (Some(a), Some(b)) = (sub_sr, sr) {
                     if a != b && a != -1.0 && b != -1.0 {
-                        return Err(NamError::config(format!("submodel {i} runs at {a} Hz but the container at {b} Hz")));
+                        return Err(NamError::config(format!(
+                            "submodel {i} runs at {a} Hz but the container at {b} Hz"
+                        )));
                     }
                 }
                 summary.push(format!("{indent}submodel {i} (slim < {max}):"));
@@ -190,7 +222,9 @@ fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String
 fn unsupported_sequential(architecture: &str) -> NamError {
     NamError::Unsupported {
         architecture: architecture.into(),
-        reason: "the NAM core no longer registers it (an old core example: a chain of sub-models with no top-level weights)".into(),
+        reason:
+            "the NAM core no longer registers it (an old core example: a chain of sub-models with no top-level weights)"
+                .into(),
     }
 }
 
@@ -233,7 +267,12 @@ pub fn load_file(path: &Path, options: LoadOptions) -> Result<LoadedModel> {
     let io = |source| NamError::Io { path: path.to_path_buf(), source };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > MAX_FILE_BYTES {
-        return Err(NamError::TooLarge { what: "file size in bytes".into(), value: len as usize, limit: MAX_FILE_BYTES as usize }.in_file(path));
+        return Err(NamError::TooLarge {
+            what: "file size in bytes".into(),
+            value: len as usize,
+            limit: MAX_FILE_BYTES as usize,
+        }
+        .in_file(path));
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
     load_str(&text, options).map_err(|e| e.in_file(path))

@@ -37,7 +37,12 @@ pub struct Lstm {
 }
 
 impl Lstm {
-    pub fn parse(config: &Map<String, Value>, weights: &[f32], sample_rate: Option<f64>, fast_tanh: bool) -> Result<Self> {
+    pub fn parse(
+        config: &Map<String, Value>,
+        weights: &[f32],
+        sample_rate: Option<f64>,
+        fast_tanh: bool,
+    ) -> Result<Self> {
         let layers = positive(config, "num_layers", MAX_LAYERS)?;
         let input_size = positive(config, "input_size", MAX_CHANNELS)?;
         let hidden = positive(config, "hidden_size", MAX_CHANNELS)?;
@@ -56,7 +61,16 @@ impl Lstm {
             let bias = r.take(4 * hidden)?.to_vec();
             let h0 = r.take(hidden)?.to_vec();
             let c0 = r.take(hidden)?.to_vec();
-            cells.push(Cell { weights, bias, h: h0.clone(), c: c0.clone(), h0, c0, xh: vec![0.0; cols], gates: vec![0.0; 4 * hidden] });
+            cells.push(Cell {
+                weights,
+                bias,
+                h: h0.clone(),
+                c: c0.clone(),
+                h0,
+                c0,
+                xh: vec![0.0; cols],
+                gates: vec![0.0; 4 * hidden],
+            });
         }
         let head = Matrix::from_row_major(out, hidden, r.take(out * hidden)?);
         let head_bias = r.take(out)?.to_vec();
@@ -65,7 +79,17 @@ impl Lstm {
             Some(sr) if sr > 0.0 => ((0.5 * sr).floor() as usize).max(1),
             _ => 1,
         };
-        Ok(Self { cells, head, head_bias, hidden, input_size, fast_tanh, prewarm, sample_in: vec![0.0; input_size], sample_out: vec![0.0; out] })
+        Ok(Self {
+            cells,
+            head,
+            head_bias,
+            hidden,
+            input_size,
+            fast_tanh,
+            prewarm,
+            sample_in: vec![0.0; input_size],
+            sample_out: vec![0.0; out],
+        })
     }
 
     fn step(&mut self, input: &[f32], out: &mut [f32]) {
@@ -85,7 +109,8 @@ impl Lstm {
             cell.gates.copy_from_slice(&cell.bias);
             cell.weights.mul_acc(&cell.xh, &mut cell.gates);
             for j in 0..hdim {
-                let (gi, gf, gg, go) = (cell.gates[j], cell.gates[hdim + j], cell.gates[2 * hdim + j], cell.gates[3 * hdim + j]);
+                let (gi, gf, gg, go) =
+                    (cell.gates[j], cell.gates[hdim + j], cell.gates[2 * hdim + j], cell.gates[3 * hdim + j]);
                 cell.c[j] = sig(gf) * cell.c[j] + sig(gi) * tanh(gg);
                 cell.h[j] = sig(go) * tanh(cell.c[j]);
             }
@@ -124,7 +149,12 @@ impl Lstm {
                     }
                 }
                 w.extend_from_slice(&c.bias);
-                LstmLayerWeights { inputs: c.weights.cols - self.hidden, weights_and_bias: w, h0: c.h0.clone(), c0: c.c0.clone() }
+                LstmLayerWeights {
+                    inputs: c.weights.cols - self.hidden,
+                    weights_and_bias: w,
+                    h0: c.h0.clone(),
+                    c0: c.c0.clone(),
+                }
             })
             .collect()
     }
@@ -143,8 +173,11 @@ impl Lstm {
 }
 
 impl Dsp for Lstm {
-    fn as_lstm(&self) -> Option<&Lstm> {
-        Some(self)
+    fn architecture(&self) -> crate::dsp::Architecture<'_> {
+        crate::dsp::Architecture::Lstm(self)
+    }
+    fn boxed_clone(&self) -> Box<dyn Dsp> {
+        Box::new(self.clone())
     }
     fn in_channels(&self) -> usize {
         self.input_size
@@ -183,6 +216,8 @@ impl Dsp for Lstm {
     }
     fn flops_per_sample(&self) -> usize {
         let h = self.hidden;
-        self.cells.iter().map(|c| 8 * h * (c.weights.cols - h) + 8 * h * h + 8 * h).sum::<usize>() + 2 * self.head.rows * h + self.head.rows
+        self.cells.iter().map(|c| 8 * h * (c.weights.cols - h) + 8 * h * h + 8 * h).sum::<usize>()
+            + 2 * self.head.rows * h
+            + self.head.rows
     }
 }

@@ -14,10 +14,11 @@ impl<'a> WeightReader<'a> {
     }
 
     pub fn take(&mut self, n: usize) -> Result<&'a [f32]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.weights.len()).ok_or(NamError::WeightCount {
-            expected: self.at.saturating_add(n),
-            actual: self.weights.len(),
-        })?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.weights.len())
+            .ok_or(NamError::WeightCount { expected: self.at.saturating_add(n), actual: self.weights.len() })?;
         let s = &self.weights[self.at..end];
         self.at = end;
         Ok(s)

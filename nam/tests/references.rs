@@ -37,7 +37,10 @@ fn every_reference_matches_the_core() {
         for &b in buffers {
             let got = render(&r.model, r.fast_tanh, r.slim, &input, b);
             let err = got.iter().zip(&expected).map(|(a, e)| (a - e).abs() as f64).fold(0.0, f64::max);
-            println!("{} {} {} buffer {b}: max |err| {err:.3e} (peak {peak:.3}, tolerance {tol:.1e})", r.model, r.variant, r.input);
+            println!(
+                "{} {} {} buffer {b}: max |err| {err:.3e} (peak {peak:.3}, tolerance {tol:.1e})",
+                r.model, r.variant, r.input
+            );
             assert!(got.iter().all(|v| v.is_finite()), "{} {}: non-finite output", r.model, r.variant);
             assert!(err <= tol, "{} {} {} buffer {b}: max |err| {err:.3e} > {tol:.1e}", r.model, r.variant, r.input);
             worst = worst.max(err / peak.max(1.0));
@@ -49,7 +52,10 @@ fn every_reference_matches_the_core() {
 #[test]
 fn refused_files_say_why() {
     let dir = shared_nam().join("models");
-    for (file, needle) in [("core_sequential.nam", "no longer registers"), ("trainer_output_knob_conditioned_model.nam", "expects a condition of 7 channels")] {
+    for (file, needle) in [
+        ("core_sequential.nam", "no longer registers"),
+        ("trainer_output_knob_conditioned_model.nam", "expects a condition of 7 channels"),
+    ] {
         let err = load_file(&dir.join(file), LoadOptions::default()).err().unwrap_or_else(|| panic!("{file} loaded"));
         let msg = err.to_string();
         println!("{file}: {msg}");
@@ -67,7 +73,10 @@ fn every_shipped_model_loads_or_is_refused_clearly() {
                 Ok(m) => println!("{}: {} ok", path.display(), m.architecture),
                 Err(e) => {
                     let name = path.file_name().unwrap().to_string_lossy();
-                    assert!(["core_sequential.nam", "trainer_output_knob_conditioned_model.nam"].contains(&name.as_ref()), "{e}");
+                    assert!(
+                        ["core_sequential.nam", "trainer_output_knob_conditioned_model.nam"].contains(&name.as_ref()),
+                        "{e}"
+                    );
                 }
             }
         }

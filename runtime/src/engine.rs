@@ -28,7 +28,7 @@ pub type WgpuEngine = Engine<cubecl::wgpu::WgpuRuntime>;
 impl CudaEngine {
     /// CUDA device `index`, or why not (no driver, no device) — never a panic.
     pub fn cuda(index: usize) -> Result<Self, RuntimeError> {
-        let (client, info) = cubeaudio_kernels::device::cuda::open(index).map_err(|e| RuntimeError::Device(e.to_string()))?;
+        let (client, info) = cubeaudio_kernels::device::cuda::open(index)?;
         Ok(Self::new(client, info))
     }
 }
@@ -37,15 +37,13 @@ impl CudaEngine {
 impl WgpuEngine {
     /// The best wgpu adapter (discrete, integrated, virtual, then software such as lavapipe).
     pub fn wgpu() -> Result<Self, RuntimeError> {
-        let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best().map_err(|e| RuntimeError::Device(e.to_string()))?;
+        let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best()?;
         Ok(Self::new(client, info))
     }
 }
 
-pub(crate) fn device_error(e: impl std::fmt::Debug) -> RuntimeError {
-    // A failing queue repeats one error per pending launch: keep the first few hundred chars.
-    let text: String = format!("{e:?}").chars().take(400).collect();
-    RuntimeError::Device(text)
+pub(crate) fn device_error(e: cubecl::server::ServerError) -> RuntimeError {
+    RuntimeError::Device(e.into())
 }
 
 impl<R: Runtime> Engine<R> {

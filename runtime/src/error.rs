@@ -1,6 +1,12 @@
 //! Errors of the runtime: graph validation (what and where), processors, devices.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cubeaudio_kernels::device::{DeviceError, DeviceFault};
 use cubeaudio_kernels::KernelError;
+
+use crate::wav::WavError;
 
 /// Why a graph was refused. Every variant names the processors and ports involved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -15,7 +21,9 @@ pub enum GraphError {
     UnknownType { id: String, type_name: String, known: String },
     #[error("`{endpoint}`: {reason}")]
     BadEndpoint { endpoint: String, reason: String },
-    #[error("`{to}` already takes its signal from `{first}`; an input takes one source (also connected from `{second}`)")]
+    #[error(
+        "`{to}` already takes its signal from `{first}`; an input takes one source (also connected from `{second}`)"
+    )]
     InputTaken { to: String, first: String, second: String },
     #[error("`{from}` ({from_channels} channels) cannot feed `{to}` ({to_channels} channels)")]
     ChannelMismatch { from: String, from_channels: usize, to: String, to_channels: usize },
@@ -25,8 +33,10 @@ pub enum GraphError {
     Cycle(Vec<String>),
     #[error("processor `{id}`: parameter `{param}`: {reason}")]
     Param { id: String, param: String, reason: String },
-    #[error("processor `{id}` ({type_name}): {message}")]
-    Processor { id: String, type_name: String, message: String },
+    #[error("processor `{id}` ({type_name}): {error}")]
+    Processor { id: String, type_name: String, error: ProcessorError },
+    #[error("processor `{id}`: port `{port}` has {channels} channels; a port has 1..={limit}")]
+    PortChannels { id: String, port: &'static str, channels: usize, limit: usize },
     #[error("the graph has no outputs")]
     NoOutputs,
     #[error("{what} = {value} exceeds the limit of {limit}")]
@@ -40,10 +50,54 @@ pub enum RuntimeError {
     Graph(#[from] GraphError),
     #[error(transparent)]
     Kernel(#[from] KernelError),
-    #[error("device error: {0}")]
-    Device(String),
+    #[error(transparent)]
+    Device(#[from] DeviceFault),
+    #[error(transparent)]
+    NoDevice(#[from] DeviceError),
     #[error("{0}")]
     Request(String),
     #[error("no graph committed yet")]
     NoGraph,
+}
+
+/// Why a processor type refused an instance's settings or could not prepare a batch: the
+/// answer of [`crate::processor::ProcessorType::describe`] and `prepare`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProcessorError {
+    /// A setting is missing or has a value the type cannot use.
+    #[error("setting `{setting}`: {reason}")]
+    Setting { setting: &'static str, reason: String },
+    /// A setting the type does not know (a typo is an error rather than a default).
+    #[error("unknown setting `{setting}` (known: {known})")]
+    UnknownSetting { setting: String, known: String },
+    /// A file a setting names is unusable for this processor (wrong rate, too long, silent…).
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    /// A WAV file a setting names cannot be read.
+    #[error(transparent)]
+    Wav(#[from] WavError),
+    /// A kernel refused the configuration.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The device failed while preparing.
+    #[error(transparent)]
+    Device(#[from] DeviceFault),
+    /// A processor defined outside this crate failed with its own error (e.g. a model file
+    /// that does not load), kept whole for `source()`.
+    #[error(transparent)]
+    External(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl ProcessorError {
+    /// Wraps a processor's own error type.
+    pub fn external(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::External(Arc::new(e))
+    }
+}
+
+/// Errors compare by what they say: the external variant holds a foreign error type.
+impl PartialEq for ProcessorError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other) && self.to_string() == other.to_string()
+    }
 }

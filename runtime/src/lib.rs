@@ -24,6 +24,7 @@ pub mod params;
 pub mod processor;
 pub mod realtime;
 pub mod registry;
+pub mod wav;
 
 pub use engine::Engine;
-pub use error::{GraphError, RuntimeError};
+pub use error::{GraphError, ProcessorError, RuntimeError};

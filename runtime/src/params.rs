@@ -60,11 +60,12 @@ impl ParamSetter {
 
     /// Checks the range and stores the value; the processing side applies it at its next buffer.
     pub fn set(&self, processor: &str, param: &str, value: f32) -> Result<(), GraphError> {
-        let (slot, desc) = self.index.get(&(processor.to_string(), param.to_string())).ok_or_else(|| GraphError::Param {
-            id: processor.into(),
-            param: param.into(),
-            reason: "no such processor or parameter in the committed graph".into(),
-        })?;
+        let (slot, desc) =
+            self.index.get(&(processor.to_string(), param.to_string())).ok_or_else(|| GraphError::Param {
+                id: processor.into(),
+                param: param.into(),
+                reason: "no such processor or parameter in the committed graph".into(),
+            })?;
         desc.check(value).map_err(|reason| GraphError::Param { id: processor.into(), param: param.into(), reason })?;
         self.store.store(*slot, value);
         Ok(())

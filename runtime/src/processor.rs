@@ -15,7 +15,13 @@ use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
 use crate::engine::Engine;
-use crate::error::RuntimeError;
+use crate::error::{ProcessorError, RuntimeError};
+
+/// Most channels one port may have.
+pub const MAX_PORT_CHANNELS: usize = 64;
+
+/// The arena slot that always holds silence: where an unconnected optional input reads.
+pub const SILENT_SLOT: u32 = 0;
 
 /// Free-form settings of an instance (from `rig.json`): file paths, shapes, channel counts.
 pub type Settings = serde_json::Map<String, serde_json::Value>;
@@ -94,7 +100,7 @@ pub struct InstanceSetup<'a> {
     pub id: &'a str,
     pub settings: &'a Settings,
     pub description: &'a Description,
-    /// Arena slot of every input channel, port after port ([`crate::graph::SILENT_SLOT`] where
+    /// Arena slot of every input channel, port after port ([`SILENT_SLOT`] where
     /// an optional input is unconnected).
     pub input_slots: Vec<u32>,
     /// Arena slot of every output channel, port after port.
@@ -140,18 +146,30 @@ pub trait ProcessorType<R: Runtime>: Send + Sync {
 
     /// The ports and parameters of an instance with these settings, or why the settings are
     /// wrong. Touches no device and no file.
-    fn describe(&self, settings: &Settings) -> Result<Description, String>;
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError>;
 
     /// Allocates and uploads the state of `instances` (same type, same stage), reading files
     /// their settings name. Errors name the instance.
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String>;
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError>;
 }
 
 /// Every instance of one type in one stage, on the device.
 pub trait BatchProcessor<R: Runtime>: Send {
     /// Applies `params`, then processes `frames` samples of every instance: reads their input
     /// slots of `arena`, writes their output slots. Returns the launches it queued.
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, params: ParamView, frames: usize) -> Result<u32, RuntimeError>;
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError>;
 
     /// Back to the state right after `prepare` (histories cleared, smoothers at their targets).
     fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError>;

@@ -94,7 +94,12 @@ pub struct DeviceSide {
 }
 
 /// A bridge for blocks of `block` frames with a fixed latency of `latency` blocks (≥ 1).
-pub fn realtime_bridge(in_channels: usize, out_channels: usize, block: usize, latency: usize) -> (AudioSide, DeviceSide) {
+pub fn realtime_bridge(
+    in_channels: usize,
+    out_channels: usize,
+    block: usize,
+    latency: usize,
+) -> (AudioSide, DeviceSide) {
     let latency = latency.max(1);
     let capacity = latency + 2;
     let to_device = Arc::new(BlockRing::new(capacity, in_channels.max(1) * block));
@@ -104,7 +109,14 @@ pub fn realtime_bridge(in_channels: usize, out_channels: usize, block: usize, la
     }
     let stats = Arc::new(BridgeStats::default());
     (
-        AudioSide { to_device: to_device.clone(), from_device: from_device.clone(), in_channels, out_channels, block, stats: stats.clone() },
+        AudioSide {
+            to_device: to_device.clone(),
+            from_device: from_device.clone(),
+            in_channels,
+            out_channels,
+            block,
+            stats: stats.clone(),
+        },
         DeviceSide {
             to_device,
             from_device,

@@ -22,7 +22,9 @@ impl<R: Runtime> Default for Registry<R> {
 impl<R: Runtime> Registry<R> {
     pub fn with_builtins() -> Self {
         let mut r = Self::default();
-        crate::builtins::register(&mut r);
+        for t in crate::builtins::all() {
+            r.register(t);
+        }
         r
     }
 

@@ -1,9 +1,6 @@
 //! Compiled graphs on a device: outputs against f64 references, launch counts, parameter
 //! smoothing, atomic commits, NaN policy, reset, async.
 
-#[macro_use]
-mod common;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,7 +45,14 @@ fn close(what: &str, got: &[f32], want: &[f64], tol: f64) {
             worst = (i, e);
         }
     }
-    assert!(worst.1 <= tol, "{what}: sample {} is {} but the reference says {} (error {:.2e})", worst.0, got[worst.0], want[worst.0], worst.1);
+    assert!(
+        worst.1 <= tol,
+        "{what}: sample {} is {} but the reference says {} (error {:.2e})",
+        worst.0,
+        got[worst.0],
+        want[worst.0],
+        worst.1
+    );
 }
 
 fn db(v: f64) -> f64 {
@@ -63,7 +67,11 @@ fn db_to_lin(v: f32) -> f64 {
 fn hundred_identical_processors_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
     let mut rng = rng("hundred gains");
     let gains: Vec<f32> = (0..100).map(|_| rng.gen_range(-20.0..6.0)).collect();
-    let procs: Vec<String> = gains.iter().enumerate().map(|(i, g)| format!(r#"{{"id": "g{i}", "type": "gain", "params": {{"gain_db": {g}}}}}"#)).collect();
+    let procs: Vec<String> = gains
+        .iter()
+        .enumerate()
+        .map(|(i, g)| format!(r#"{{"id": "g{i}", "type": "gain", "params": {{"gain_db": {g}}}}}"#))
+        .collect();
     let outs: Vec<String> = (0..100).map(|i| format!(r#"{{"name": "o{i}"}}"#)).collect();
     let mut conns = Vec::new();
     for i in 0..100 {
@@ -135,7 +143,13 @@ fn mixed_graph_matches_reference_with_smoothed_params<R: Runtime>(engine: &Engin
     let gate = gate_settings(SR, -30.0, 0.5, 5.0);
     let coef = smoothing_coefficient(SR as f32, 0.020).unwrap() as f64;
     let taps = [0.5, 0.25, -0.125, 0.0625, 0.03];
-    let mut r = Reference { gate: (0.0, 0.0), gains: vec![db(-6.0), db(3.0)], eq: [0.0; 2], fir_hist: Vec::new(), mix: [1.0, db(-3.0), db(-6.0), 1.0].map(|v| db_to_lin((20.0 * f64::log10(v)) as f32)) };
+    let mut r = Reference {
+        gate: (0.0, 0.0),
+        gains: vec![db(-6.0), db(3.0)],
+        eq: [0.0; 2],
+        fir_hist: Vec::new(),
+        mix: [1.0, db(-3.0), db(-6.0), 1.0].map(|v| db_to_lin((20.0 * f64::log10(v)) as f32)),
+    };
     r.gains = vec![db_to_lin(-6.0), db_to_lin(3.0)];
     let mut a_target = db_to_lin(-6.0);
     let mut level2 = db_to_lin(-3.0);
@@ -174,7 +188,8 @@ fn mixed_graph_matches_reference_with_smoothed_params<R: Runtime>(engine: &Engin
             r.eq[1] = k[2] * gated - k[4] * ye;
             r.fir_hist.push(gated);
             let h = &r.fir_hist;
-            let yf: f64 = taps.iter().enumerate().filter(|(j, _)| *j < h.len()).map(|(j, t)| t * h[h.len() - 1 - j]).sum();
+            let yf: f64 =
+                taps.iter().enumerate().filter(|(j, _)| *j < h.len()).map(|(j, t)| t * h[h.len() - 1 - j]).sum();
             let targets = [1.0, level2, db_to_lin(-6.0), 1.0];
             let mut y = 0.0;
             for (j, s) in [ya, yb, ye, yf].into_iter().enumerate() {
@@ -225,16 +240,25 @@ fn commits_swap_only_at_buffer_boundaries<R: Runtime>(engine: &Engine<R>) {
         let ratio = y[0] / x[0];
         let factor = if (ratio - 2.0).abs() < 1e-3 { 2.0 } else { 3.0 };
         for (i, (a, b)) in y.iter().zip(&x).enumerate() {
-            assert!((a - factor * b).abs() <= 1e-5 * factor, "buffer mixes two graphs at frame {i}: {a} vs {factor}×{b}");
+            assert!(
+                (a - factor * b).abs() <= 1e-5 * factor,
+                "buffer mixes two graphs at frame {i}: {a} vs {factor}×{b}"
+            );
         }
-        if factor == 2.0 { seen2 += 1 } else { seen3 += 1 }
+        if factor == 2.0 {
+            seen2 += 1
+        } else {
+            seen3 += 1
+        }
         if seen2 > 5 && seen3 > 5 && switches > 10 {
             break;
         }
     }
     stop.store(true, Ordering::Release);
     let commits = host.join().unwrap();
-    println!("[graph-test] atomic swap: {commits} commits, {switches} switches, ×2 buffers {seen2}, ×3 buffers {seen3}");
+    println!(
+        "[graph-test] atomic swap: {commits} commits, {switches} switches, ×2 buffers {seen2}, ×3 buffers {seen3}"
+    );
     assert!(seen2 > 0 && seen3 > 0 && switches > 1, "the test must actually observe swaps");
 }
 
@@ -311,7 +335,7 @@ fn bad_calls_are_errors<R: Runtime>(engine: &Engine<R>) {
     assert!(CompiledGraph::compile(engine, &Registry::with_builtins(), &simple(0.0), &bad).is_err());
 }
 
-graph_suite!(
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone()));
     hundred_identical_processors_run_in_one_launch,
     mixed_graph_matches_reference_with_smoothed_params,
     commits_swap_only_at_buffer_boundaries,

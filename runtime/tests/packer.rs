@@ -67,7 +67,16 @@ fn validate(p: &Packed, w: usize, m: usize, counts: &[u32], costs: Option<&[u32]
 /// All layouts of a small case: every sequence of warp sizes; best (max cost, mixed, warps).
 fn brute_force(w: usize, m: usize, counts: &[u32], costs: Option<&[u32]>) -> Option<(u64, u32, usize)> {
     let seq: Vec<usize> = counts.iter().enumerate().flat_map(|(t, &c)| std::iter::repeat_n(t, c as usize)).collect();
-    fn rec(seq: &[usize], pos: usize, w: usize, m: usize, used: usize, cur: (u64, u32), costs: Option<&[u32]>, best: &mut Option<(u64, u32, usize)>) {
+    fn rec(
+        seq: &[usize],
+        pos: usize,
+        w: usize,
+        m: usize,
+        used: usize,
+        cur: (u64, u32),
+        costs: Option<&[u32]>,
+        best: &mut Option<(u64, u32, usize)>,
+    ) {
         if pos == seq.len() {
             let cand = (cur.0, cur.1, used);
             if best.is_none_or(|b| cand < b) {
@@ -165,7 +174,7 @@ fn random_distributions_are_valid_and_optimal() {
             1 => (0..types).map(|i| (1000 >> i.min(12)) as u32 / (1 + rng.gen_range(0..3))).collect(), // skewed
             2 => (0..types).map(|_| if rng.gen_bool(0.6) { 0 } else { rng.gen_range(1..40) }).collect(), // many zeros
             3 => (0..types).map(|i| if i == 0 { 1000 } else { rng.gen_range(0..3) }).collect(), // 1000 of one type
-            _ => (0..types).map(|_| rng.gen_range(0..200)).collect(), // often over capacity
+            _ => (0..types).map(|_| rng.gen_range(0..200)).collect(),                           // often over capacity
         };
         let costs: Option<Vec<u32>> = rng.gen_bool(0.5).then(|| (0..types).map(|_| rng.gen_range(1..=60)).collect());
         let total: u64 = counts.iter().map(|&c| c as u64).sum();
@@ -233,7 +242,12 @@ fn json_form() {
     assert!(r.warps.iter().flatten().all(|s| s.count > 0));
     let costs = pack_json(r#"{"warp_size": 4, "warps": 2, "counts": [5, 2], "costs": [10, 3]}"#).unwrap();
     assert!(costs.contains("\"max_cost\":13"), "{costs}");
-    for bad in [r#"{"warp_size": 4}"#, r#"{"warp_size": 4, "warps": 1, "counts": [5]}"#, "not json", r#"{"warp_size": 4, "warps": 1, "counts": [1], "extra": 1}"#] {
+    for bad in [
+        r#"{"warp_size": 4}"#,
+        r#"{"warp_size": 4, "warps": 1, "counts": [5]}"#,
+        "not json",
+        r#"{"warp_size": 4, "warps": 1, "counts": [1], "extra": 1}"#,
+    ] {
         let e = pack_json(bad).unwrap_err();
         assert!(!e.contains('\n'), "{e}");
     }

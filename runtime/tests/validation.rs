@@ -114,17 +114,29 @@ fn unconnected_required_inputs_and_outputs() {
 
 #[test]
 fn channel_mismatch_names_both_ends() {
-    let json = CHAIN.replace(r#"{"id": "drive", "type": "gain""#, r#"{"id": "drive", "type": "gain", "settings": {"channels": 2}"#);
+    let json = CHAIN
+        .replace(r#"{"id": "drive", "type": "gain""#, r#"{"id": "drive", "type": "gain", "settings": {"channels": 2}"#);
     assert_eq!(
         err(&json),
-        GraphError::ChannelMismatch { from: "gate.out".into(), from_channels: 1, to: "drive.in".into(), to_channels: 2 }
+        GraphError::ChannelMismatch {
+            from: "gate.out".into(),
+            from_channels: 1,
+            to: "drive.in".into(),
+            to_channels: 2
+        }
     );
 }
 
 #[test]
 fn an_input_takes_one_source() {
-    let json = CHAIN.replace(r#"{"from": "in", "to": "gate.in"},"#, r#"{"from": "in", "to": "gate.in"}, {"from": "in", "to": "drive.in"},"#);
-    assert_eq!(err(&json), GraphError::InputTaken { to: "drive.in".into(), first: "in".into(), second: "gate.out".into() });
+    let json = CHAIN.replace(
+        r#"{"from": "in", "to": "gate.in"},"#,
+        r#"{"from": "in", "to": "gate.in"}, {"from": "in", "to": "drive.in"},"#,
+    );
+    assert_eq!(
+        err(&json),
+        GraphError::InputTaken { to: "drive.in".into(), first: "in".into(), second: "gate.out".into() }
+    );
 }
 
 #[test]
@@ -136,7 +148,8 @@ fn bad_endpoints() {
         ("in", "gate.key", "has no input `key`"),
         ("in", "gate", "not a graph output"),
     ] {
-        let json = CHAIN.replace(r#"{"from": "in", "to": "gate.in"}"#, &format!(r#"{{"from": "{from}", "to": "{to}"}}"#));
+        let json =
+            CHAIN.replace(r#"{"from": "in", "to": "gate.in"}"#, &format!(r#"{{"from": "{from}", "to": "{to}"}}"#));
         match err(&json) {
             GraphError::BadEndpoint { reason, .. } => assert!(reason.contains(needle), "{reason}"),
             other => panic!("{from} → {to}: {other:?}"),
@@ -181,7 +194,10 @@ fn bad_settings_are_processor_errors() {
 fn no_outputs_and_bad_port_names() {
     assert_eq!(err(r#"{"inputs": [], "outputs": [], "processors": [], "connections": []}"#), GraphError::NoOutputs);
     assert!(matches!(err(&CHAIN.replace(r#""name": "out""#, r#""name": "o.ut""#)), GraphError::BadEndpoint { .. }));
-    assert!(matches!(err(&CHAIN.replace(r#"[{"name": "in"}]"#, r#"[{"name": "in", "channels": 0}]"#)), GraphError::BadEndpoint { .. }));
+    assert!(matches!(
+        err(&CHAIN.replace(r#"[{"name": "in"}]"#, r#"[{"name": "in", "channels": 0}]"#)),
+        GraphError::BadEndpoint { .. }
+    ));
 }
 
 #[test]

@@ -148,13 +148,25 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Re
         assert_eq!(counts.len() as u32, ENTITY_TYPES);
         let entities: usize = counts.iter().map(|&c| c as usize).sum();
         let mut naive_ms = 0.0;
-        for (layout_name, (types, layout)) in [("naive interleaved", naive(&counts)), ("sorted, no padding", sorted(&counts)), ("packed", packed(&counts)?)] {
+        for (layout_name, (types, layout)) in [
+            ("naive interleaved", naive(&counts)),
+            ("sorted, no padding", sorted(&counts)),
+            ("packed", packed(&counts)?),
+        ] {
             let ms = time_layout(client, args, &types, &layout)?;
             if layout_name.starts_with("naive") {
                 naive_ms = ms;
             }
             let (max_occupancy, mean_occupancy) = occupancy(&types, &layout);
-            rows.push(Row { mix: name.into(), entities, layout: layout_name.into(), max_occupancy, mean_occupancy, median_ms: ms, speedup_vs_naive: naive_ms / ms });
+            rows.push(Row {
+                mix: name.into(),
+                entities,
+                layout: layout_name.into(),
+                max_occupancy,
+                mean_occupancy,
+                median_ms: ms,
+                speedup_vs_naive: naive_ms / ms,
+            });
         }
     }
     std::fs::create_dir_all(&args.out)?;
@@ -163,7 +175,10 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Re
         args.instances, args.steps, args.repeats
     );
     for r in &rows {
-        md += &format!("| {} | {} | {} | {} | {:.2} | {:.3} | {:.2}× |\n", r.mix, r.entities, r.layout, r.max_occupancy, r.mean_occupancy, r.median_ms, r.speedup_vs_naive);
+        md += &format!(
+            "| {} | {} | {} | {} | {:.2} | {:.3} | {:.2}× |\n",
+            r.mix, r.entities, r.layout, r.max_occupancy, r.mean_occupancy, r.median_ms, r.speedup_vs_naive
+        );
     }
     std::fs::write(args.out.join("packer-bench.md"), &md)?;
     std::fs::write(args.out.join("packer-bench.json"), serde_json::to_string_pretty(&rows)?)?;

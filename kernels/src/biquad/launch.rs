@@ -17,10 +17,7 @@ impl BiquadCoefficients {
         let w0 = 2.0 * std::f64::consts::PI * freq / sample_rate;
         let alpha = w0.sin() / (2.0 * q);
         let a0 = 1.0 + alpha / a;
-        Self::normalised(
-            [1.0 + alpha * a, -2.0 * w0.cos(), 1.0 - alpha * a],
-            [a0, -2.0 * w0.cos(), 1.0 - alpha / a],
-        )
+        Self::normalised([1.0 + alpha * a, -2.0 * w0.cos(), 1.0 - alpha * a], [a0, -2.0 * w0.cos(), 1.0 - alpha / a])
     }
 
     /// RBJ cookbook second-order low-pass.
@@ -76,7 +73,10 @@ impl BiquadBank {
         at_most(KERNEL, "sections", sections, 16)?;
         len_eq(KERNEL, "coefficients", channels * sections, coeffs.len())?;
         if let Some(i) = coeffs.iter().position(|c| !c.is_finite()) {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("section {i} has non-finite coefficients") });
+            return Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("section {i} has non-finite coefficients"),
+            });
         }
         let flat: Vec<f32> = coeffs.iter().flat_map(|c| c.0).collect();
         Ok(Self {
@@ -88,13 +88,23 @@ impl BiquadBank {
     }
 
     /// Replaces the coefficients (state is kept, as a host EQ does on a knob turn).
-    pub fn set_coefficients<R: Runtime>(&mut self, client: &ComputeClient<R>, coeffs: &[BiquadCoefficients]) -> Result<(), KernelError> {
+    pub fn set_coefficients<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        coeffs: &[BiquadCoefficients],
+    ) -> Result<(), KernelError> {
         let fresh = Self::new(client, self.channels, self.sections, coeffs)?;
         self.coeffs = fresh.coeffs;
         Ok(())
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, input: &Buffer, output: &Buffer, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        input: &Buffer,
+        output: &Buffer,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         nonzero(KERNEL, "frames", frames)?;
         len_eq(KERNEL, "input", self.channels * frames, input.len)?;
         len_eq(KERNEL, "output", self.channels * frames, output.len)?;

@@ -34,7 +34,12 @@ pub fn launch_conv1x1<R: Runtime>(
     len_eq(KERNEL, "output", instances * config.out_channels * frames, output.len)?;
     let needed = PRELU_OFFSET + if config.activation == ActivationKind::PReLU { config.out_channels } else { 0 };
     if act_params.len < needed {
-        return Err(crate::KernelError::SizeMismatch { kernel: KERNEL, what: "act_params", expected: needed, actual: act_params.len });
+        return Err(crate::KernelError::SizeMismatch {
+            kernel: KERNEL,
+            what: "act_params",
+            expected: needed,
+            actual: act_params.len,
+        });
     }
     if config.input == super::InputSource::Shared {
         let bytes = config.in_channels * config.tile_frames * 4;

@@ -29,7 +29,12 @@ impl DelayLine {
     }
 
     /// Appends a planar `channels × frames` block and advances the cursor.
-    pub fn push<R: Runtime>(&mut self, client: &ComputeClient<R>, input: &Buffer, frames: usize) -> Result<(), KernelError> {
+    pub fn push<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        input: &Buffer,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         nonzero(KERNEL, "frames", frames)?;
         at_most(KERNEL, "frames", frames, self.config.size)?;
         len_eq(KERNEL, "input", self.config.channels * frames, input.len)?;

@@ -31,7 +31,13 @@ pub struct DilatedConvConfig {
 
 impl DilatedConvConfig {
     /// A config whose ring holds the lookback plus blocks of up to `max_frames`.
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize, dilation: usize, max_frames: usize) -> Self {
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: usize,
+        dilation: usize,
+        max_frames: usize,
+    ) -> Self {
         let lookback = dilation * kernel_size.saturating_sub(1);
         Self {
             in_channels,

@@ -15,7 +15,11 @@ pub struct DilatedConv {
 }
 
 impl DilatedConv {
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, config: DilatedConvConfig, instances: usize) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        config: DilatedConvConfig,
+        instances: usize,
+    ) -> Result<Self, KernelError> {
         config.validate()?;
         nonzero(KERNEL, "instances", instances)?;
         at_most(KERNEL, "instances", instances, u16::MAX as usize)?;

@@ -76,7 +76,8 @@ pub fn dilated_conv_kernel(
                     #[unroll(cfg.kernel_size <= 16)]
                     for k in 0..cfg.kernel_size {
                         let col = local + cfg.lookback() - cfg.dilation * (cfg.kernel_size - 1 - k);
-                        acc += weights[w_base + (o * cfg.in_channels + i) * cfg.kernel_size + k] * window[i * span + col];
+                        acc +=
+                            weights[w_base + (o * cfg.in_channels + i) * cfg.kernel_size + k] * window[i * span + col];
                     }
                 }
                 output[y_base + o * n + frame] = acc;
@@ -96,7 +97,13 @@ pub fn dilated_conv_kernel(
 
 /// Appends a block of every instance to its ring (`input`: `instances × C_in × frames`).
 #[cube(launch)]
-pub fn dilated_conv_push_kernel(ring: &mut Array<f32>, input: &Array<f32>, cursor: u32, frames: u32, #[comptime] cfg: DilatedConvConfig) {
+pub fn dilated_conv_push_kernel(
+    ring: &mut Array<f32>,
+    input: &Array<f32>,
+    cursor: u32,
+    frames: u32,
+    #[comptime] cfg: DilatedConvConfig,
+) {
     let i = ABSOLUTE_POS;
     if i < input.len() {
         let n = frames as usize;

@@ -28,7 +28,12 @@ pub fn bit_reverse(i: usize, #[comptime] bits: usize) -> usize {
 /// In-place iterative FFT of `data` (2·n floats, interleaved, already in bit-reversed order).
 /// Every unit of the cube must call it; it ends with a barrier.
 #[cube]
-pub fn fft_shared(data: &mut SharedMemory<f32>, twiddles: &Array<f32>, #[comptime] n: usize, #[comptime] inverse: bool) {
+pub fn fft_shared(
+    data: &mut SharedMemory<f32>,
+    twiddles: &Array<f32>,
+    #[comptime] n: usize,
+    #[comptime] inverse: bool,
+) {
     let log2n = comptime!(n.trailing_zeros() as usize);
     let mut half = 1usize;
     for _ in 0..log2n {

@@ -45,7 +45,13 @@ impl FirBank {
         })
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, input: &Buffer, output: &Buffer, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        input: &Buffer,
+        output: &Buffer,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         nonzero(KERNEL, "frames", frames)?;
         at_most(KERNEL, "frames", frames, self.max_frames)?;
         len_eq(KERNEL, "input", self.channels * frames, input.len)?;

@@ -100,7 +100,12 @@ pub struct FusedEntities {
 
 impl FusedEntities {
     /// `types[e]` and `params[2e..2e+2]` describe entity `e` of every instance.
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, instances: usize, types: &[u32], params: &[f32]) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        instances: usize,
+        types: &[u32],
+        params: &[f32],
+    ) -> Result<Self, KernelError> {
         let entities = types.len();
         nonzero(KERNEL, "entities", entities)?;
         nonzero(KERNEL, "instances", instances)?;
@@ -136,7 +141,10 @@ pub fn launch_fused_entities<R: Runtime>(
     at_most(KERNEL, "layout", layout.len(), client.properties().hardware.max_units_per_cube as usize)?;
     let mut seen = vec![false; work.entities];
     for &e in layout.iter().filter(|&&e| e != u32::MAX) {
-        let slot = seen.get_mut(e as usize).ok_or_else(|| KernelError::Invalid { kernel: KERNEL, reason: format!("layout names entity {e} of {}", work.entities) })?;
+        let slot = seen.get_mut(e as usize).ok_or_else(|| KernelError::Invalid {
+            kernel: KERNEL,
+            reason: format!("layout names entity {e} of {}", work.entities),
+        })?;
         if *slot {
             return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("layout places entity {e} twice") });
         }

@@ -9,10 +9,15 @@ const KERNEL: &str = "gain";
 /// Per-sample coefficient of a one-pole smoother reaching ~63% of a step in `time_s`.
 pub fn smoothing_coefficient(sample_rate: f32, time_s: f32) -> Result<f32, KernelError> {
     if !(sample_rate.is_finite() && sample_rate > 0.0) {
-        return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("sample rate {sample_rate} must be positive") });
+        return Err(KernelError::Invalid {
+            kernel: KERNEL,
+            reason: format!("sample rate {sample_rate} must be positive"),
+        });
     }
     if !(time_s.is_finite() && time_s >= 0.0) {
-        return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("smoothing time {time_s} s must be ≥ 0") });
+        return Err(KernelError::Invalid {
+            kernel: KERNEL, reason: format!("smoothing time {time_s} s must be ≥ 0")
+        });
     }
     if time_s == 0.0 {
         return Ok(1.0);
@@ -23,7 +28,10 @@ pub fn smoothing_coefficient(sample_rate: f32, time_s: f32) -> Result<f32, Kerne
 fn check_targets(targets: &[f32], channels: usize) -> Result<(), KernelError> {
     len_eq(KERNEL, "targets", channels, targets.len())?;
     if let Some(i) = targets.iter().position(|t| !t.is_finite()) {
-        return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("target of channel {i} is {}", targets[i]) });
+        return Err(KernelError::Invalid {
+            kernel: KERNEL,
+            reason: format!("target of channel {i} is {}", targets[i]),
+        });
     }
     Ok(())
 }
@@ -38,10 +46,18 @@ pub struct SmoothedGain {
 
 impl SmoothedGain {
     /// Starts at `initial` (no ramp on the first buffer when the target equals it).
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, channels: usize, coef: f32, initial: f32) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        channels: usize,
+        coef: f32,
+        initial: f32,
+    ) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", channels)?;
         if !(coef > 0.0 && coef <= 1.0) {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
+            return Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("coefficient {coef} must be in (0, 1]"),
+            });
         }
         Ok(Self { channels, coef, state: Buffer::filled(client, channels, initial) })
     }
@@ -87,7 +103,12 @@ pub struct SmoothedMix {
 }
 
 impl SmoothedMix {
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, channels: usize, coef: f32, initial: f32) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        channels: usize,
+        coef: f32,
+        initial: f32,
+    ) -> Result<Self, KernelError> {
         Ok(Self { inner: SmoothedGain::new(client, channels, coef, initial)? })
     }
 

@@ -19,7 +19,12 @@ use cubecl::prelude::*;
 /// the `K×N` staging (or source) area for B after it: one shared array, so the generated code
 /// declares a single shared buffer (cubecl 0.10 orders several nondeterministically).
 #[cube]
-pub fn matrix_tile_mac(tile: &mut SharedMemory<f32>, b_regs: &Array<f32>, c_regs: &mut Array<f32>, #[comptime] cfg: MatrixTileConfig) {
+pub fn matrix_tile_mac(
+    tile: &mut SharedMemory<f32>,
+    b_regs: &Array<f32>,
+    c_regs: &mut Array<f32>,
+    #[comptime] cfg: MatrixTileConfig,
+) {
     let b_off = comptime!(cfg.m * cfg.k);
     let lane = UNIT_POS_PLANE as usize;
     let rows = comptime!(cfg.rows_per_lane());

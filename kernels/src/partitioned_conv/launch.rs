@@ -66,11 +66,17 @@ impl PartitionedConvolver {
         nonzero(KERNEL, "channels", channels)?;
         for (c, ir) in irs.iter().enumerate() {
             if ir.is_empty() {
-                return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("impulse response of channel {c} is empty") });
+                return Err(KernelError::Invalid {
+                    kernel: KERNEL,
+                    reason: format!("impulse response of channel {c} is empty"),
+                });
             }
             at_most(KERNEL, "impulse response length", ir.len(), MAX_IR_LEN)?;
             if let Some(i) = ir.iter().position(|v| !v.is_finite()) {
-                return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("impulse response of channel {c} has a non-finite sample at {i}") });
+                return Err(KernelError::Invalid {
+                    kernel: KERNEL,
+                    reason: format!("impulse response of channel {c} has a non-finite sample at {i}"),
+                });
             }
         }
         let n = 2 * block;
@@ -105,7 +111,13 @@ impl PartitionedConvolver {
     }
 
     /// Convolves one planar `channels × block` block.
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, input: &Buffer, output: &Buffer, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        input: &Buffer,
+        output: &Buffer,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         len_eq(KERNEL, "frames (must equal the block size)", self.block, frames)?;
         len_eq(KERNEL, "input", self.channels * self.block, input.len)?;
         len_eq(KERNEL, "output", self.channels * self.block, output.len)?;

@@ -17,7 +17,12 @@ const KERNEL: &str = "routed";
 fn slots_fit(what: &'static str, highest: u32, arena: &Buffer, stride: usize) -> Result<(), KernelError> {
     let available = arena.len / stride.max(1);
     if highest as usize >= available {
-        return Err(KernelError::TooLarge { kernel: KERNEL, what, value: highest as usize, limit: available.saturating_sub(1) });
+        return Err(KernelError::TooLarge {
+            kernel: KERNEL,
+            what,
+            value: highest as usize,
+            limit: available.saturating_sub(1),
+        });
     }
     Ok(())
 }
@@ -50,7 +55,10 @@ pub fn copy_routes<R: Runtime>(
 ) -> Result<(), KernelError> {
     nonzero(KERNEL, "frames", frames)?;
     if routes.len % 2 != 0 || routes.len == 0 {
-        return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("copy table holds {} entries, expected a positive even count", routes.len) });
+        return Err(KernelError::Invalid {
+            kernel: KERNEL,
+            reason: format!("copy table holds {} entries, expected a positive even count", routes.len),
+        });
     }
     routed_copy_kernel::launch::<R>(
         client,
@@ -65,10 +73,18 @@ pub fn copy_routes<R: Runtime>(
 }
 
 /// Validates a copy table against its two buffers (at setup, not per buffer).
-pub fn check_copy_routes(routes: &[(u32, u32)], src_len: usize, dst_len: usize, max_frames: usize) -> Result<(), KernelError> {
+pub fn check_copy_routes(
+    routes: &[(u32, u32)],
+    src_len: usize,
+    dst_len: usize,
+    max_frames: usize,
+) -> Result<(), KernelError> {
     for (i, &(s, d)) in routes.iter().enumerate() {
         if s as usize + max_frames > src_len || d as usize + max_frames > dst_len {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("copy route {i} ({s} → {d}) runs past its buffers") });
+            return Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("copy route {i} ({s} → {d}) runs past its buffers"),
+            });
         }
     }
     Ok(())
@@ -89,9 +105,17 @@ impl Smoothers {
     fn new<R: Runtime>(client: &ComputeClient<R>, coef: f32, initial: &[f32]) -> Result<Self, KernelError> {
         finite("initial gain", initial)?;
         if !(coef > 0.0 && coef <= 1.0) {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("coefficient {coef} must be in (0, 1]") });
+            return Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("coefficient {coef} must be in (0, 1]"),
+            });
         }
-        Ok(Self { coef, state: Buffer::upload(client, initial), targets: Buffer::upload(client, initial), applied: initial.to_vec() })
+        Ok(Self {
+            coef,
+            state: Buffer::upload(client, initial),
+            targets: Buffer::upload(client, initial),
+            applied: initial.to_vec(),
+        })
     }
 
     fn set<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
@@ -116,11 +140,21 @@ pub struct RoutedGain {
 
 impl RoutedGain {
     /// Starts at `initial` (one per channel), so the first buffer does not ramp.
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], coef: f32, initial: &[f32]) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        routes: &[(u32, u32)],
+        coef: f32,
+        initial: &[f32],
+    ) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "initial gains", routes.len(), initial.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
-        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), highest_slot: highest(&slots), gains: Smoothers::new(client, coef, initial)? })
+        Ok(Self {
+            channels: routes.len(),
+            routes: IndexBuffer::upload(client, &slots),
+            highest_slot: highest(&slots),
+            gains: Smoothers::new(client, coef, initial)?,
+        })
     }
 
     /// New targets (linear gains, one per channel); uploaded only when they changed.
@@ -128,7 +162,13 @@ impl RoutedGain {
         self.gains.set(client, targets)
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         slots_fit("gain slot", self.highest_slot, arena, stride)?;
         let g = &self.gains;
@@ -169,7 +209,12 @@ impl RoutedMix {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "initial gains", routes.len() * MIX_INPUTS, initial.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|(ins, out)| ins.iter().copied().chain([*out])).collect();
-        Ok(Self { channels: routes.len(), routes: IndexBuffer::upload(client, &slots), highest_slot: highest(&slots), gains: Smoothers::new(client, coef, initial)? })
+        Ok(Self {
+            channels: routes.len(),
+            routes: IndexBuffer::upload(client, &slots),
+            highest_slot: highest(&slots),
+            gains: Smoothers::new(client, coef, initial)?,
+        })
     }
 
     /// New targets, `MIX_INPUTS` per channel; uploaded only when they changed.
@@ -177,7 +222,13 @@ impl RoutedMix {
         self.gains.set(client, targets)
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         slots_fit("mix slot", self.highest_slot, arena, stride)?;
         let g = &self.gains;
@@ -209,7 +260,11 @@ pub struct RoutedBiquad {
 }
 
 impl RoutedBiquad {
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], coeffs: &[BiquadCoefficients]) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        routes: &[(u32, u32)],
+        coeffs: &[BiquadCoefficients],
+    ) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", routes.len())?;
         len_eq(KERNEL, "coefficients", routes.len(), coeffs.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
@@ -226,10 +281,17 @@ impl RoutedBiquad {
     }
 
     /// Uploads only when a coefficient changed.
-    pub fn set_coefficients<R: Runtime>(&mut self, client: &ComputeClient<R>, coeffs: &[BiquadCoefficients]) -> Result<(), KernelError> {
+    pub fn set_coefficients<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        coeffs: &[BiquadCoefficients],
+    ) -> Result<(), KernelError> {
         len_eq(KERNEL, "coefficients", self.channels, coeffs.len())?;
         if let Some(i) = coeffs.iter().position(|c| !c.is_finite()) {
-            return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("biquad of channel {i} has non-finite coefficients") });
+            return Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("biquad of channel {i} has non-finite coefficients"),
+            });
         }
         if coeffs != self.applied.as_slice() {
             let flat: Vec<f32> = coeffs.iter().flat_map(|c| c.0).collect();
@@ -239,7 +301,13 @@ impl RoutedBiquad {
         Ok(())
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         slots_fit("biquad slot", self.highest_slot, arena, stride)?;
         routed_biquad_kernel::launch::<R>(
@@ -278,7 +346,10 @@ impl GateSettings {
         if ok {
             Ok(())
         } else {
-            Err(KernelError::Invalid { kernel: KERNEL, reason: format!("gate settings of channel {channel} out of range: {self:?}") })
+            Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("gate settings of channel {channel} out of range: {self:?}"),
+            })
         }
     }
 }
@@ -295,7 +366,11 @@ pub struct RoutedGate {
 }
 
 impl RoutedGate {
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, routes: &[(u32, u32)], settings: &[GateSettings]) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        routes: &[(u32, u32)],
+        settings: &[GateSettings],
+    ) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", routes.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
         let mut me = Self {
@@ -310,20 +385,31 @@ impl RoutedGate {
         Ok(me)
     }
 
-    pub fn set_settings<R: Runtime>(&mut self, client: &ComputeClient<R>, settings: &[GateSettings]) -> Result<(), KernelError> {
+    pub fn set_settings<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        settings: &[GateSettings],
+    ) -> Result<(), KernelError> {
         len_eq(KERNEL, "gate settings", self.channels, settings.len())?;
         for (c, s) in settings.iter().enumerate() {
             s.check(c)?;
         }
         if settings != self.applied.as_slice() {
-            let flat: Vec<f32> = settings.iter().flat_map(|s| [s.threshold, s.attack, s.release, s.envelope_fall]).collect();
+            let flat: Vec<f32> =
+                settings.iter().flat_map(|s| [s.threshold, s.attack, s.release, s.envelope_fall]).collect();
             self.settings = Buffer::upload(client, &flat);
             self.applied = settings.to_vec();
         }
         Ok(())
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         slots_fit("gate slot", self.highest_slot, arena, stride)?;
         routed_gate_kernel::launch::<R>(
@@ -358,7 +444,11 @@ pub struct RoutedFir {
 
 impl RoutedFir {
     /// `channels[c] = ((input slot, output slot), taps)`; buffers of up to `max_frames`.
-    pub fn new<R: Runtime>(client: &ComputeClient<R>, channels: &[((u32, u32), &[f32])], max_frames: usize) -> Result<Self, KernelError> {
+    pub fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        channels: &[((u32, u32), &[f32])],
+        max_frames: usize,
+    ) -> Result<Self, KernelError> {
         nonzero(KERNEL, "channels", channels.len())?;
         nonzero(KERNEL, "max_frames", max_frames)?;
         at_most(KERNEL, "max_frames", max_frames, 1 << 16)?;
@@ -367,7 +457,10 @@ impl RoutedFir {
             nonzero(KERNEL, "taps", h.len())?;
             at_most(KERNEL, "taps", h.len(), MAX_FIR_TAPS)?;
             if let Some(i) = h.iter().position(|v| !v.is_finite()) {
-                return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("FIR of channel {c}: tap {i} is {}", h[i]) });
+                return Err(KernelError::Invalid {
+                    kernel: KERNEL,
+                    reason: format!("FIR of channel {c}: tap {i} is {}", h[i]),
+                });
             }
             let size = DelayLineConfig::size_for(h.len() - 1, max_frames);
             table.extend_from_slice(&[*src, *dst, taps.len() as u32, h.len() as u32, ring_len as u32, size as u32]);
@@ -387,7 +480,13 @@ impl RoutedFir {
         })
     }
 
-    pub fn process<R: Runtime>(&mut self, client: &ComputeClient<R>, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
         at_most(KERNEL, "frames", frames, self.max_frames)?;
         slots_fit("FIR slot", self.highest_slot, arena, stride)?;

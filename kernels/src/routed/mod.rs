@@ -19,7 +19,10 @@
 
 mod launch;
 
-pub use launch::{check_copy_routes, copy_routes, GateSettings, RoutedBiquad, RoutedFir, RoutedGain, RoutedGate, RoutedMix, MAX_FIR_TAPS};
+pub use launch::{
+    check_copy_routes, copy_routes, GateSettings, RoutedBiquad, RoutedFir, RoutedGain, RoutedGate, RoutedMix,
+    MAX_FIR_TAPS,
+};
 
 use cubecl::prelude::*;
 

@@ -35,8 +35,20 @@ pub fn activation_ref(kind: ActivationKind, x: f64, p: &ActivationParams, channe
         ActivationKind::FastTanh => fast_tanh_ref(x),
         ActivationKind::Sigmoid => sig(x),
         ActivationKind::ReLU => x.max(0.0),
-        ActivationKind::LeakyReLU => if x > 0.0 { x } else { p.negative_slope as f64 * x },
-        ActivationKind::PReLU => if x > 0.0 { x } else { p.channel_slopes[channel] as f64 * x },
+        ActivationKind::LeakyReLU => {
+            if x > 0.0 {
+                x
+            } else {
+                p.negative_slope as f64 * x
+            }
+        }
+        ActivationKind::PReLU => {
+            if x > 0.0 {
+                x
+            } else {
+                p.channel_slopes[channel] as f64 * x
+            }
+        }
         ActivationKind::Hardtanh => x.clamp(-1.0, 1.0),
         ActivationKind::LeakyHardtanh => {
             let (lo, hi) = (p.min_val as f64, p.max_val as f64);
@@ -79,11 +91,8 @@ pub fn every_activation_matches_reference<R: Runtime>(client: &ComputeClient<R>)
         let out = Buffer::filled(client, input.len(), f32::NAN);
         launch_activation(client, &x, &out, &p, channels, frames, kind).unwrap();
         let got = out.read(client, "activation").unwrap();
-        let expected: Vec<f64> = input
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| activation_ref(kind, v as f64, &params, i / frames))
-            .collect();
+        let expected: Vec<f64> =
+            input.iter().enumerate().map(|(i, &v)| activation_ref(kind, v as f64, &params, i / frames)).collect();
         assert_close(&format!("{kind:?}"), &got, &expected, 2e-6);
     }
 }
@@ -131,4 +140,8 @@ pub fn bad_sizes_are_typed_errors<R: Runtime>(client: &ComputeClient<R>) {
     assert!(launch_activation(client, &x, &x, &p, 2, 5, ActivationKind::PReLU).is_err());
 }
 
-kernel_suite!(every_activation_matches_reference, gating_matches_reference, bad_sizes_are_typed_errors);
+cubeaudio_kernels::for_each_runtime!(
+    every_activation_matches_reference,
+    gating_matches_reference,
+    bad_sizes_are_typed_errors
+);

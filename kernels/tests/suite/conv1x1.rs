@@ -40,8 +40,16 @@ pub fn conv1x1_matches_burn<R: Runtime>(client: &ComputeClient<R>) {
         let mut expected = Vec::new();
         for i in 0..instances {
             let bias = has_bias.then(|| &b[i * m..(i + 1) * m]);
-            let y = burn_conv1x1(&x[i * k * frames..(i + 1) * k * frames], k, frames, &w[i * m * k..(i + 1) * m * k], m, bias);
-            expected.extend(y.iter().enumerate().map(|(j, &v)| activation_ref(activation, v as f64, &params, j / frames)));
+            let y = burn_conv1x1(
+                &x[i * k * frames..(i + 1) * k * frames],
+                k,
+                frames,
+                &w[i * m * k..(i + 1) * m * k],
+                m,
+                bias,
+            );
+            expected
+                .extend(y.iter().enumerate().map(|(j, &v)| activation_ref(activation, v as f64, &params, j / frames)));
         }
         let what = format!("conv1x1 {m}x{k}x{frames} x{instances} {input:?} bias={has_bias} {activation:?}");
         assert_close(&what, &out.read(client, "conv1x1").unwrap(), &expected, 2e-5);
@@ -57,10 +65,16 @@ pub fn conv1x1_rejects_bad_sizes<R: Runtime>(client: &ComputeClient<R>) {
     let p = Buffer::upload(client, &ActivationParams::default().to_array());
     assert!(matches!(launch_conv1x1(client, cfg, 1, 10, &w, &b, &x, &y, &p), Ok(())));
     assert!(matches!(launch_conv1x1(client, cfg, 1, 0, &w, &b, &x, &y, &p), Err(KernelError::Zero { .. })));
-    assert!(matches!(launch_conv1x1(client, cfg, 2, 10, &w, &b, &x, &y, &p), Err(KernelError::SizeMismatch { what: "weights", .. })));
-    assert!(matches!(launch_conv1x1(client, cfg, 1, 11, &w, &b, &x, &y, &p), Err(KernelError::SizeMismatch { what: "input", .. })));
+    assert!(matches!(
+        launch_conv1x1(client, cfg, 2, 10, &w, &b, &x, &y, &p),
+        Err(KernelError::SizeMismatch { what: "weights", .. })
+    ));
+    assert!(matches!(
+        launch_conv1x1(client, cfg, 1, 11, &w, &b, &x, &y, &p),
+        Err(KernelError::SizeMismatch { what: "input", .. })
+    ));
     let huge = Conv1x1Config::new(100_000, 4);
     assert!(matches!(launch_conv1x1(client, huge, 1, 10, &w, &b, &x, &y, &p), Err(KernelError::TooLarge { .. })));
 }
 
-kernel_suite!(conv1x1_matches_burn, conv1x1_rejects_bad_sizes);
+cubeaudio_kernels::for_each_runtime!(conv1x1_matches_burn, conv1x1_rejects_bad_sizes);

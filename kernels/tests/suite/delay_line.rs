@@ -28,10 +28,20 @@ pub fn push_and_read_wrap_around<R: Runtime>(client: &ComputeClient<R>) {
                 .collect();
             let out = Buffer::filled(client, cfg.channels * len, f32::NAN);
             line.read(client, &out, delay, len).unwrap();
-            assert_close(&format!("read step {step} delay {delay}"), &out.read(client, "delay_line").unwrap(), &to_f64(&expected), 0.0);
+            assert_close(
+                &format!("read step {step} delay {delay}"),
+                &out.read(client, "delay_line").unwrap(),
+                &to_f64(&expected),
+                0.0,
+            );
             let tiled = Buffer::filled(client, cfg.channels * len, f32::NAN);
             line.read_tiled(client, &tiled, delay, len, 8).unwrap();
-            assert_close(&format!("tiled step {step} delay {delay}"), &tiled.read(client, "delay_line").unwrap(), &to_f64(&expected), 0.0);
+            assert_close(
+                &format!("tiled step {step} delay {delay}"),
+                &tiled.read(client, "delay_line").unwrap(),
+                &to_f64(&expected),
+                0.0,
+            );
         }
     }
 }
@@ -50,4 +60,4 @@ pub fn bad_parameters_are_typed_errors<R: Runtime>(client: &ComputeClient<R>) {
     assert_eq!(line.cursor(), 0, "a refused push must not move the cursor");
 }
 
-kernel_suite!(push_and_read_wrap_around, bad_parameters_are_typed_errors);
+cubeaudio_kernels::for_each_runtime!(push_and_read_wrap_around, bad_parameters_are_typed_errors);

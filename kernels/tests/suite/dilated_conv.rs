@@ -80,4 +80,4 @@ pub fn dilated_conv_rejects_bad_config<R: Runtime>(client: &ComputeClient<R>) {
     assert!(matches!(conv.process(client, &w, &b, &x, &x, 0), Err(KernelError::Zero { .. })));
 }
 
-kernel_suite!(dilated_conv_streams_like_burn, dilated_conv_rejects_bad_config);
+cubeaudio_kernels::for_each_runtime!(dilated_conv_streams_like_burn, dilated_conv_rejects_bad_config);

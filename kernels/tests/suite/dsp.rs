@@ -54,7 +54,12 @@ pub fn biquad_bank_matches_f64_cascade<R: Runtime>(client: &ComputeClient<R>) {
     let (channels, sections) = (37, 3);
     let coeffs: Vec<BiquadCoefficients> = (0..channels * sections)
         .map(|i| match i % 3 {
-            0 => BiquadCoefficients::peaking(48_000.0, rng.gen_range(100.0..8000.0), rng.gen_range(0.5..4.0), rng.gen_range(-12.0..12.0)),
+            0 => BiquadCoefficients::peaking(
+                48_000.0,
+                rng.gen_range(100.0..8000.0),
+                rng.gen_range(0.5..4.0),
+                rng.gen_range(-12.0..12.0),
+            ),
             1 => BiquadCoefficients::lowpass(48_000.0, rng.gen_range(1000.0..16000.0), 0.707),
             _ => BiquadCoefficients::highpass(48_000.0, rng.gen_range(40.0..200.0), 0.707),
         })
@@ -90,9 +95,7 @@ pub fn biquad_bank_matches_f64_cascade<R: Runtime>(client: &ComputeClient<R>) {
 }
 
 fn convolve_f64(x: &[f32], h: &[f32]) -> Vec<f64> {
-    (0..x.len())
-        .map(|t| h.iter().enumerate().take(t + 1).map(|(k, &hk)| hk as f64 * x[t - k] as f64).sum())
-        .collect()
+    (0..x.len()).map(|t| h.iter().enumerate().take(t + 1).map(|(k, &hk)| hk as f64 * x[t - k] as f64).sum()).collect()
 }
 
 pub fn fir_bank_streams_exact_convolution<R: Runtime>(client: &ComputeClient<R>) {
@@ -148,7 +151,8 @@ pub fn fft_matches_dft<R: Runtime>(client: &ComputeClient<R>) {
         let x = random_vec(&mut rng, batch * 2 * size, 1.0);
         let out = Buffer::filled(client, x.len(), f32::NAN);
         let cfg = FftConfig { size, inverse, normalize: true };
-        launch_fft(client, cfg, batch, &Buffer::upload(client, &x), &out, &Buffer::upload(client, &twiddles(size))).unwrap();
+        launch_fft(client, cfg, batch, &Buffer::upload(client, &x), &out, &Buffer::upload(client, &twiddles(size)))
+            .unwrap();
         let expected: Vec<f64> = x.chunks(2 * size).flat_map(|c| dft_f64(c, inverse)).collect();
         // Scale by sqrt(n): an unnormalised transform's values grow like sqrt(n) for noise.
         let tol = 2e-7 * (size as f64).sqrt().max(1.0) * (size as f64).log2().max(1.0);
@@ -173,7 +177,8 @@ pub fn partitioned_convolution_equals_direct<R: Runtime>(client: &ComputeClient<
     assert_eq!(conv.partitions, 375);
     let mut got = vec![0.0f32; 2 * total];
     for b in 0..blocks {
-        let chunk: Vec<f32> = (0..2).flat_map(|c| x[c * total + b * block..c * total + (b + 1) * block].to_vec()).collect();
+        let chunk: Vec<f32> =
+            (0..2).flat_map(|c| x[c * total + b * block..c * total + (b + 1) * block].to_vec()).collect();
         let out = Buffer::filled(client, chunk.len(), f32::NAN);
         conv.process(client, &Buffer::upload(client, &chunk), &out, block).unwrap();
         let y = out.read(client, "partitioned_conv").unwrap();
@@ -190,7 +195,7 @@ pub fn partitioned_convolution_equals_direct<R: Runtime>(client: &ComputeClient<
     assert!(matches!(conv.process(client, &wrong, &wrong, 64), Err(KernelError::SizeMismatch { .. })));
 }
 
-kernel_suite!(
+cubeaudio_kernels::for_each_runtime!(
     smoothed_gain_and_mix_follow_recurrence,
     biquad_bank_matches_f64_cascade,
     fir_bank_streams_exact_convolution,

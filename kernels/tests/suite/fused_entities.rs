@@ -54,4 +54,4 @@ pub fn fused_entities_match_reference<R: Runtime>(client: &ComputeClient<R>) {
     assert!(FusedEntities::new(client, 1, &[ENTITY_TYPES], &[0.0, 0.0]).is_err());
 }
 
-kernel_suite!(fused_entities_match_reference);
+cubeaudio_kernels::for_each_runtime!(fused_entities_match_reference);

@@ -7,10 +7,11 @@ mod harness;
 mod oracle;
 
 mod activation;
+mod ceiling;
 mod conv1x1;
 mod delay_line;
 mod dilated_conv;
-mod matrix_tile;
 mod dsp;
 mod fused_entities;
+mod matrix_tile;
 mod routed;

@@ -24,16 +24,29 @@ fn plane_path_enabled<R: Runtime>(client: &ComputeClient<R>) -> bool {
     has_plane_ops(client) || std::env::var("CUBEAUDIO_FORCE_PLANE").is_ok_and(|v| v == "1")
 }
 
-fn run_case<R: Runtime>(client: &ComputeClient<R>, rng: &mut rand::rngs::SmallRng, cfg: MatrixTileConfig, instances: usize) {
+fn run_case<R: Runtime>(
+    client: &ComputeClient<R>,
+    rng: &mut rand::rngs::SmallRng,
+    cfg: MatrixTileConfig,
+    instances: usize,
+) {
     let a = random_vec(rng, instances * cfg.m * cfg.k, 1.0);
     let b = random_vec(rng, instances * cfg.k * cfg.n, 1.0);
     let c = random_vec(rng, instances * cfg.m * cfg.n, 1.0);
     let c_buf = Buffer::upload(client, &c);
-    launch_matrix_tile(client, cfg, instances, &Buffer::upload(client, &a), &Buffer::upload(client, &b), &c_buf).unwrap();
+    launch_matrix_tile(client, cfg, instances, &Buffer::upload(client, &a), &Buffer::upload(client, &b), &c_buf)
+        .unwrap();
     let mut expected = Vec::new();
     for i in 0..instances {
         let (am, bm, cm) = (cfg.m * cfg.k, cfg.k * cfg.n, cfg.m * cfg.n);
-        expected.extend(matmul_acc_ref(&a[i * am..(i + 1) * am], &b[i * bm..(i + 1) * bm], &c[i * cm..(i + 1) * cm], cfg.m, cfg.k, cfg.n));
+        expected.extend(matmul_acc_ref(
+            &a[i * am..(i + 1) * am],
+            &b[i * bm..(i + 1) * bm],
+            &c[i * cm..(i + 1) * cm],
+            cfg.m,
+            cfg.k,
+            cfg.n,
+        ));
     }
     assert_close(&format!("{cfg:?}"), &c_buf.read(client, "matrix_tile").unwrap(), &expected, 1e-5);
 }
@@ -61,7 +74,10 @@ pub fn matrix_tile_rejects_bad_shapes<R: Runtime>(client: &ComputeClient<R>) {
     assert!(matches!(launch_matrix_tile(client, cfg, 1, &buf, &buf, &buf), Err(KernelError::NotPowerOfTwo { .. })));
     let cfg = MatrixTileConfig { m: 4, k: 4, n: 4, plane: 8, b: TileB::Shared };
     let small = Buffer::upload(client, &[0.0; 4]);
-    assert!(matches!(launch_matrix_tile(client, cfg, 1, &buf, &small, &buf), Err(KernelError::SizeMismatch { what: "b", .. })));
+    assert!(matches!(
+        launch_matrix_tile(client, cfg, 1, &buf, &small, &buf),
+        Err(KernelError::SizeMismatch { what: "b", .. })
+    ));
 }
 
-kernel_suite!(matrix_tiles_match_reference, matrix_tile_rejects_bad_shapes);
+cubeaudio_kernels::for_each_runtime!(matrix_tiles_match_reference, matrix_tile_rejects_bad_shapes);

@@ -5,7 +5,8 @@
 use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::gain::smoothing_coefficient;
 use cubeaudio_kernels::routed::{
-    check_copy_routes, copy_routes, GateSettings, RoutedBiquad, RoutedFir, RoutedGain, RoutedGate, RoutedMix, MAX_FIR_TAPS,
+    check_copy_routes, copy_routes, GateSettings, RoutedBiquad, RoutedFir, RoutedGain, RoutedGate, RoutedMix,
+    MAX_FIR_TAPS,
 };
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubeaudio_kernels::KernelError;
@@ -38,7 +39,15 @@ fn arena_for(rng: &mut SmallRng, outputs: &[u32]) -> Vec<f32> {
 
 /// Compares the written frames of every output slot with `expected[c]`, and every other
 /// element with the arena before the launch.
-fn check_arena(what: &str, before: &[f32], after: &[f32], outputs: &[u32], expected: &[Vec<f64>], frames: usize, tol: f64) {
+fn check_arena(
+    what: &str,
+    before: &[f32],
+    after: &[f32],
+    outputs: &[u32],
+    expected: &[Vec<f64>],
+    frames: usize,
+    tol: f64,
+) {
     for (c, &o) in outputs.iter().enumerate() {
         let base = o as usize * STRIDE;
         assert_close(&format!("{what} channel {c} ({frames} frames)"), &after[base..base + frames], &expected[c], tol);
@@ -86,7 +95,10 @@ pub fn routed_gain_smooths_per_channel<R: Runtime>(client: &ComputeClient<R>) {
     }
     assert!(gain.set_targets(client, &[1.0, 1.0, f32::INFINITY, 1.0, 1.0]).is_err());
     let small = Buffer::filled(client, 4 * STRIDE, 0.0);
-    assert!(matches!(gain.process(client, &small, STRIDE, 8), Err(KernelError::TooLarge { .. })), "slots past the arena must be refused");
+    assert!(
+        matches!(gain.process(client, &small, STRIDE, 8), Err(KernelError::TooLarge { .. })),
+        "slots past the arena must be refused"
+    );
     assert!(gain.process(client, &small, STRIDE, STRIDE + 1).is_err());
 }
 
@@ -95,7 +107,10 @@ pub fn routed_mix_sums_smoothed_inputs<R: Runtime>(client: &ComputeClient<R>) {
     let mut slots: Vec<u32> = (0..SLOTS as u32).collect();
     slots.shuffle(&mut rng);
     // Two output channels; the second reads one input slot twice (fan-out inside a mix).
-    let routes = vec![([slots[0], slots[1], slots[2], slots[3]], slots[8]), ([slots[4], slots[5], slots[4], slots[6]], slots[9])];
+    let routes = vec![
+        ([slots[0], slots[1], slots[2], slots[3]], slots[8]),
+        ([slots[4], slots[5], slots[4], slots[6]], slots[9]),
+    ];
     let coef = smoothing_coefficient(48_000.0, 0.0005).unwrap();
     let initial: Vec<f32> = (0..8).map(|_| rng.gen_range(0.0..1.0)).collect();
     let mut mix = RoutedMix::new(client, &routes, coef, &initial).unwrap();
@@ -127,7 +142,12 @@ pub fn routed_biquad_matches_f64<R: Runtime>(client: &ComputeClient<R>) {
     let design = |rng: &mut SmallRng| -> Vec<BiquadCoefficients> {
         (0..routes.len())
             .map(|c| match c % 3 {
-                0 => BiquadCoefficients::peaking(48_000.0, rng.gen_range(100.0..8000.0), rng.gen_range(0.5..4.0), rng.gen_range(-12.0..12.0)),
+                0 => BiquadCoefficients::peaking(
+                    48_000.0,
+                    rng.gen_range(100.0..8000.0),
+                    rng.gen_range(0.5..4.0),
+                    rng.gen_range(-12.0..12.0),
+                ),
                 1 => BiquadCoefficients::lowpass(48_000.0, rng.gen_range(1000.0..16000.0), 0.707),
                 _ => BiquadCoefficients::highpass(48_000.0, rng.gen_range(40.0..200.0), 0.707),
             })
@@ -217,7 +237,10 @@ pub fn routed_gate_opens_and_closes_like_reference<R: Runtime>(client: &ComputeC
         closed += state.iter().filter(|s| s.1 < 0.5).count();
         check_arena("routed gate", &host, &arena.read(client, "routed").unwrap(), &outputs, &expected, frames, 1e-5);
     }
-    assert!(opened > 0 && closed > 0, "the test signal must both open and close the gate ({opened} open, {closed} closed)");
+    assert!(
+        opened > 0 && closed > 0,
+        "the test signal must both open and close the gate ({opened} open, {closed} closed)"
+    );
     let mut bad = settings.clone();
     bad[0].attack = 0.0;
     assert!(gate.set_settings(client, &bad).is_err());
@@ -243,21 +266,32 @@ pub fn routed_fir_streams_exact_convolution<R: Runtime>(client: &ComputeClient<R
                 let start = history[c].len();
                 history[c].extend_from_slice(input_of(&host, r.0, frames));
                 (start..history[c].len())
-                    .map(|n| taps[c].iter().enumerate().filter(|(k, _)| *k <= n).map(|(k, h)| *h as f64 * history[c][n - k] as f64).sum())
+                    .map(|n| {
+                        taps[c]
+                            .iter()
+                            .enumerate()
+                            .filter(|(k, _)| *k <= n)
+                            .map(|(k, h)| *h as f64 * history[c][n - k] as f64)
+                            .sum()
+                    })
                     .collect()
             })
             .collect();
         check_arena("routed fir", &host, &arena.read(client, "routed").unwrap(), &outputs, &expected, frames, 1e-5);
     }
     let too_long = vec![0.0f32; MAX_FIR_TAPS + 1];
-    assert!(matches!(RoutedFir::new(client, &[((0, 1), too_long.as_slice())], STRIDE), Err(KernelError::TooLarge { .. })));
+    assert!(matches!(
+        RoutedFir::new(client, &[((0, 1), too_long.as_slice())], STRIDE),
+        Err(KernelError::TooLarge { .. })
+    ));
     assert!(RoutedFir::new(client, &[((0, 1), [f32::NAN].as_slice())], STRIDE).is_err());
 }
 
 pub fn routed_copy_moves_every_route<R: Runtime>(client: &ComputeClient<R>) {
     let mut rng = rng("routed copy");
     let src_host = random_vec(&mut rng, 8 * STRIDE, 1.0);
-    let routes: Vec<(u32, u32)> = vec![(0, 5 * STRIDE as u32), (3 * STRIDE as u32, 0), (7 * STRIDE as u32, 2 * STRIDE as u32)];
+    let routes: Vec<(u32, u32)> =
+        vec![(0, 5 * STRIDE as u32), (3 * STRIDE as u32, 0), (7 * STRIDE as u32, 2 * STRIDE as u32)];
     check_copy_routes(&routes, src_host.len(), SLOTS * STRIDE, STRIDE).unwrap();
     assert!(check_copy_routes(&[(7 * STRIDE as u32 + 1, 0)], src_host.len(), SLOTS * STRIDE, STRIDE).is_err());
     let flat: Vec<u32> = routes.iter().flat_map(|&(s, d)| [s, d]).collect();
@@ -276,10 +310,17 @@ pub fn routed_copy_moves_every_route<R: Runtime>(client: &ComputeClient<R>) {
         }
     }
     println!("[kernel-test] routed copy: every routed element equal, nothing else written");
-    assert!(copy_routes(client, &Buffer::upload(client, &src_host), &Buffer::upload(client, &src_host), &IndexBuffer::upload(client, &[1]), 4).is_err());
+    assert!(copy_routes(
+        client,
+        &Buffer::upload(client, &src_host),
+        &Buffer::upload(client, &src_host),
+        &IndexBuffer::upload(client, &[1]),
+        4
+    )
+    .is_err());
 }
 
-kernel_suite!(
+cubeaudio_kernels::for_each_runtime!(
     routed_gain_smooths_per_channel,
     routed_mix_sums_smoothed_inputs,
     routed_biquad_matches_f64,

@@ -45,7 +45,8 @@ fn choose_shape(
     let staged = knob("CUBEAUDIO_NAM_STAGED") != Some(0);
     let forced = knob("CUBEAUDIO_NAM_TILE").filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
     let mut tile = forced.unwrap_or_else(|| max_buffer.next_power_of_two().clamp(8, MAX_TILE));
-    let fits = |tile| (StreamsShape { rows, tile, general, staged, tile_rows: 2, tile_frames: 1 }).shared_bytes() <= cap;
+    let fits =
+        |tile| (StreamsShape { rows, tile, general, staged, tile_rows: 2, tile_frames: 1 }).shared_bytes() <= cap;
     while tile > 8 && !fits(tile) {
         tile /= 2;
     }
@@ -232,7 +233,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let state = Buffer::filled(&self.client, state_len.max(STATE_CHUNK), 0.0);
         if !routes.is_empty() {
             let table = IndexBuffer::upload(&self.client, &routes);
-            copy_routes(&self.client, &self.state, &state, &table, STATE_CHUNK).map_err(|e| NamError::Request(e.to_string()))?;
+            copy_routes(&self.client, &self.state, &state, &table, STATE_CHUNK)?;
         }
         self.state = state;
         self.plan_len = plan.len();
@@ -328,7 +329,9 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// `meta` holds `streams` records; the kernel runs every stream with its cursor + `tick`.
     fn launch(&self, meta: Handle, streams: usize, tick: u32, input: &Buffer, output: &Buffer, frames: usize) {
         // SAFETY: lengths are those of the slices the handles were created from.
-        let (meta_arg, plan_arg) = unsafe { (ArrayArg::from_raw_parts(meta, streams * META), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len)) };
+        let (meta_arg, plan_arg) = unsafe {
+            (ArrayArg::from_raw_parts(meta, streams * META), ArrayArg::from_raw_parts(self.plan.clone(), self.plan_len))
+        };
         // SAFETY: indices the kernel forms stay inside their arrays by construction:
         // - plan and weight offsets come from `ModelPlan::build` for these very plans, laid out
         //   back to back in `relayout` (meta[0], meta[1]);
@@ -362,7 +365,8 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// `s · max_buffer` by default) and writes them at `s · max_buffer` in `output`. The caller
     /// keeps the input finite (the processing graph sanitises its inputs).
     pub fn launch_device(&mut self, input: &Buffer, output: &Buffer, frames: usize) {
-        let meta = self.meta_device.get_or_insert_with(|| self.client.create_from_slice(u32::as_bytes(&self.meta))).clone();
+        let meta =
+            self.meta_device.get_or_insert_with(|| self.client.create_from_slice(u32::as_bytes(&self.meta))).clone();
         self.launch(meta, self.plans.len(), self.tick, input, output, frames);
         self.tick = self.tick.wrapping_add(frames as u32);
     }

@@ -46,7 +46,11 @@ pub struct StreamsShape {
 
 impl StreamsShape {
     pub fn blocks(&self) -> usize {
-        if self.general { 6 } else { 5 }
+        if self.general {
+            6
+        } else {
+            5
+        }
     }
 
     pub fn shared_bytes(&self) -> usize {
@@ -98,7 +102,18 @@ fn region_at(id: u32, block: usize, in_at: usize) -> usize {
 /// `Σ_tap Σ_row w · x[at − d·(K−1−tap)]` over the `rows` rows of the ring at `ring` (absolute),
 /// weights per row then per tap from `w`.
 #[cube]
-fn ring_conv(init: f32, weights: &Array<f32>, state: &Array<f32>, w: usize, rows: usize, kk: usize, d: usize, ring: usize, size: usize, at: usize) -> f32 {
+fn ring_conv(
+    init: f32,
+    weights: &Array<f32>,
+    state: &Array<f32>,
+    w: usize,
+    rows: usize,
+    kk: usize,
+    d: usize,
+    ring: usize,
+    size: usize,
+    at: usize,
+) -> f32 {
     let mut acc = init;
     for tap in 0..kk {
         let back = d * (kk - 1 - tap);
@@ -147,7 +162,8 @@ fn append_history(
         for tap in 0..kk - 1 {
             let back = d * (kk - 1 - tap);
             if t < back {
-                sh[stage + (tap * rows + r) * tile + t] = state[ring_at(state_base, ring, size, r, pos + t + size - back)];
+                sh[stage + (tap * rows + r) * tile + t] =
+                    state[ring_at(state_base, ring, size, r, pos + t + size - back)];
             }
         }
         i += CUBE_DIM as usize;
@@ -275,7 +291,18 @@ fn act(x: f32, code: u32, weights: &Array<f32>, p: usize, row: usize) -> f32 {
 /// shift; `c` is the condition column. `spec` = dim | shift << 16; weights at `off`: the
 /// projection's rows (row-major, `dc` wide) then its bias.
 #[cube]
-fn film(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: usize, weights: &Array<f32>, off: usize, spec: u32, #[comptime] tile: usize) -> f32 {
+fn film(
+    v: f32,
+    r: usize,
+    t: usize,
+    sh: &SharedMemory<f32>,
+    cond_at: usize,
+    dc: usize,
+    weights: &Array<f32>,
+    off: usize,
+    spec: u32,
+    #[comptime] tile: usize,
+) -> f32 {
     let dim = (spec & 0xffff) as usize;
     let shift = spec >> 16;
     let mut out_rows = dim;
@@ -300,7 +327,19 @@ fn film(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: 
 
 /// [`film`] at the site recorded at `plan[at]` (offset, spec), or `v` when the site is absent.
 #[cube]
-fn film_site(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: usize, weights: &Array<f32>, wb: usize, plan: &Array<u32>, at: usize, #[comptime] tile: usize) -> f32 {
+fn film_site(
+    v: f32,
+    r: usize,
+    t: usize,
+    sh: &SharedMemory<f32>,
+    cond_at: usize,
+    dc: usize,
+    weights: &Array<f32>,
+    wb: usize,
+    plan: &Array<u32>,
+    at: usize,
+    #[comptime] tile: usize,
+) -> f32 {
     let off = plan[at];
     let mut y = v;
     if off != NONE {
@@ -312,7 +351,20 @@ fn film_site(v: f32, r: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize,
 /// The general variant's rest of `z` for row `o`: conv_post FiLM, the mixin of the
 /// (mixin_pre-modulated) condition, mixin_post and activation_pre FiLMs.
 #[cube]
-fn finish_z(conv: f32, o: usize, t: usize, sh: &SharedMemory<f32>, cond_at: usize, dc: usize, weights: &Array<f32>, wb: usize, w_mix: usize, plan: &Array<u32>, films: usize, #[comptime] tile: usize) -> f32 {
+fn finish_z(
+    conv: f32,
+    o: usize,
+    t: usize,
+    sh: &SharedMemory<f32>,
+    cond_at: usize,
+    dc: usize,
+    weights: &Array<f32>,
+    wb: usize,
+    w_mix: usize,
+    plan: &Array<u32>,
+    films: usize,
+    #[comptime] tile: usize,
+) -> f32 {
     let acc = film_site(conv, o, t, sh, cond_at, dc, weights, wb, plan, films + 2, tile);
     let mut zm = 0.0f32;
     for j in 0..dc {
@@ -471,7 +523,8 @@ pub fn wavenet_streams_kernel(
                             while i < c * tile {
                                 let t = i % tile;
                                 if t < n {
-                                    let v = film_site(sh[i], i / tile, t, &sh, cond_at, dc, weights, wb, plan, films, tile);
+                                    let v =
+                                        film_site(sh[i], i / tile, t, &sh, cond_at, dc, weights, wb, plan, films, tile);
                                     state[ring_at(sb, ring, size, i / tile, pos + t)] = v;
                                 }
                                 i += step;
@@ -625,7 +678,8 @@ pub fn wavenet_streams_kernel(
                                 // Core quirk (SPEC §11.3): this FiLM only acts in blended layers.
                                 if gating == 2 {
                                     acc = film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 12, tile);
-                                    acc2 = film_site(acc2, r2, t, &sh, cond_at, dc, weights, wb, plan, films + 12, tile);
+                                    acc2 =
+                                        film_site(acc2, r2, t, &sh, cond_at, dc, weights, wb, plan, films + 12, tile);
                                 }
                             }
                             sh[r * tile + t] += acc;
@@ -650,7 +704,8 @@ pub fn wavenet_streams_kernel(
                                     wi += 1;
                                     ai += tile;
                                 }
-                                sh[h_at + i] += film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 14, tile);
+                                sh[h_at + i] +=
+                                    film_site(acc, r, t, &sh, cond_at, dc, weights, wb, plan, films + 14, tile);
                             } else {
                                 sh[h_at + i] += sh[a_at + i];
                             }
@@ -676,7 +731,18 @@ pub fn wavenet_streams_kernel(
                     if head_bias != 0 {
                         acc = weights[w_hb + o];
                     }
-                    acc = ring_conv(acc, weights, state, w_head + o * hs * hk, hs, hk, hd, sb + head_ring, head_size, pos + t);
+                    acc = ring_conv(
+                        acc,
+                        weights,
+                        state,
+                        w_head + o * hs * hk,
+                        hs,
+                        hk,
+                        hd,
+                        sb + head_ring,
+                        head_size,
+                        pos + t,
+                    );
                     sh[ho_at + i] = acc;
                     i += step;
                 }
@@ -739,7 +805,8 @@ pub fn wavenet_streams_kernel(
                     if has_bias != 0 {
                         acc = weights[w_bias + o];
                     }
-                    acc = ring_conv(acc, weights, state, w + o * rows_in * kk, rows_in, kk, d, sb + ring, size, pos + t);
+                    acc =
+                        ring_conv(acc, weights, state, w + o * rows_in * kk, rows_in, kk, d, sb + ring, size, pos + t);
                     if post != 0 {
                         acc = act(acc, post, weights, post_pa, o);
                     }

@@ -117,7 +117,8 @@ pub fn lstm_streams_kernel(
             }
             sync_cube();
             if j < h {
-                let c = lstm_sigmoid(sh[h + j], fast) * sh[c_at + l * hmax + j] + lstm_sigmoid(sh[j], fast) * lstm_tanh(sh[2 * h + j], fast);
+                let c = lstm_sigmoid(sh[h + j], fast) * sh[c_at + l * hmax + j]
+                    + lstm_sigmoid(sh[j], fast) * lstm_tanh(sh[2 * h + j], fast);
                 sh[c_at + l * hmax + j] = c;
                 sh[h_at + l * hmax + j] = lstm_sigmoid(sh[3 * h + j], fast) * lstm_tanh(c, fast);
             }
@@ -167,7 +168,12 @@ impl<R: Runtime> GpuLstmBatch<R> {
     /// silence as the core's resets do: for every block size `b` of `prewarm_blocks`,
     /// `ceil(P / b) · b` zeros (the CPU engine's `reset(b)`; `[2048, host block]` is the
     /// plugin's load sequence). An LSTM's state carries over, so the count matters.
-    pub fn new(client: &ComputeClient<R>, models: &[&Lstm], max_buffer: usize, prewarm_blocks: &[usize]) -> Result<Self> {
+    pub fn new(
+        client: &ComputeClient<R>,
+        models: &[&Lstm],
+        max_buffer: usize,
+        prewarm_blocks: &[usize],
+    ) -> Result<Self> {
         crate::dsp::check_buffer(max_buffer)?;
         if models.is_empty() {
             return Err(NamError::Request("a GPU batch needs at least one stream".into()));
@@ -180,7 +186,10 @@ impl<R: Runtime> GpuLstmBatch<R> {
             let layers = m.layers_for_gpu();
             let (outs, head) = m.head_for_gpu();
             if h > MAX_LSTM_HIDDEN || layers.len() > MAX_LSTM_LAYERS {
-                return Err(unsupported(format!("{} layers × {h} hidden (the GPU engine runs up to {MAX_LSTM_LAYERS} × {MAX_LSTM_HIDDEN})", layers.len())));
+                return Err(unsupported(format!(
+                    "{} layers × {h} hidden (the GPU engine runs up to {MAX_LSTM_LAYERS} × {MAX_LSTM_HIDDEN})",
+                    layers.len()
+                )));
             }
             if m.in_channels() != 1 || outs != 1 {
                 return Err(unsupported("models that are not mono in/out".into()));
@@ -225,7 +234,11 @@ impl<R: Runtime> GpuLstmBatch<R> {
             .iter()
             .map(|m| {
                 let p = m.prewarm_samples();
-                if p == 0 { 0 } else { prewarm_blocks.iter().map(|b| p.div_ceil(*b) * b).sum() }
+                if p == 0 {
+                    0
+                } else {
+                    prewarm_blocks.iter().map(|b| p.div_ceil(*b) * b).sum()
+                }
             })
             .collect();
         batch.prewarm(&counts)?;

@@ -13,6 +13,7 @@ mod engine;
 pub mod kernel;
 pub mod lstm;
 pub mod plan;
+#[cfg(feature = "graph")]
 pub mod processor;
 mod staging;
 
@@ -26,6 +27,8 @@ pub trait StreamBatch {
     fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()>;
     /// The launch shape, for reports.
     fn shape_label(&self) -> String;
+    /// Non-finite input samples replaced by 0 so far.
+    fn sanitized_samples(&self) -> u64;
     /// Milliseconds per buffer of `frames` when `buffers` launches are queued back to back on
     /// device-resident input and output, then synchronised once: the device's time per buffer
     /// without the host round trip.
@@ -33,7 +36,12 @@ pub trait StreamBatch {
     /// Milliseconds between consecutive results over `count` buffers with two in flight
     /// (buffer k+1 queued before buffer k is read back: a double-buffered host, one buffer
     /// more latency), sorted.
-    fn pipelined_ms(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], count: usize) -> crate::error::Result<Vec<f64>>;
+    fn pipelined_ms(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        count: usize,
+    ) -> crate::error::Result<Vec<f64>>;
 }
 
 /// [`StreamBatch::pipelined_ms`] over a batch's `process_async`.
@@ -87,11 +95,19 @@ impl<R: cubecl::Runtime> StreamBatch for GpuWaveNetBatch<R> {
     fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()> {
         GpuWaveNetBatch::process(self, inputs, outputs)
     }
+    fn sanitized_samples(&self) -> u64 {
+        GpuWaveNetBatch::sanitized_samples(self)
+    }
     fn shape_label(&self) -> String {
         let (s, threads) = self.shape();
         format!("{} × {}, {threads}, {}×{} tiles", s.tile, s.rows, s.tile_rows, s.tile_frames)
     }
-    fn pipelined_ms(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], count: usize) -> crate::error::Result<Vec<f64>> {
+    fn pipelined_ms(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        count: usize,
+    ) -> crate::error::Result<Vec<f64>> {
         pipelined_ms(|| self.process_async(inputs), outputs, count)
     }
     fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
@@ -104,11 +120,19 @@ impl<R: cubecl::Runtime> StreamBatch for GpuLstmBatch<R> {
     fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()> {
         GpuLstmBatch::process(self, inputs, outputs)
     }
+    fn sanitized_samples(&self) -> u64 {
+        GpuLstmBatch::sanitized_samples(self)
+    }
     fn shape_label(&self) -> String {
         let (s, threads) = self.shape();
         format!("lstm {} × {}, {threads}", s.layers, s.hidden)
     }
-    fn pipelined_ms(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], count: usize) -> crate::error::Result<Vec<f64>> {
+    fn pipelined_ms(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        count: usize,
+    ) -> crate::error::Result<Vec<f64>> {
         pipelined_ms(|| self.process_async(inputs), outputs, count)
     }
     fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
@@ -126,7 +150,7 @@ pub fn batch_of<R: cubecl::Runtime>(
     streams: usize,
     max_buffer: usize,
 ) -> crate::error::Result<Box<dyn StreamBatch>> {
-    if let Some(l) = model.as_lstm() {
+    if let Some(l) = model.architecture().lstm() {
         return Ok(Box::new(GpuLstmBatch::new(client, &vec![l; streams], max_buffer, &[max_buffer])?));
     }
     Ok(Box::new(GpuWaveNetBatch::new(client, &vec![model; streams], max_buffer)?))

@@ -49,8 +49,17 @@ struct ConvSpec<'a> {
 impl<'a> ConvSpec<'a> {
     /// Per tap, row-major `rows_out × rows_in`.
     fn from_conv(c: &Conv1D, pre: &'a Activation, post: &'a Activation) -> Self {
-        let taps = c.taps.iter().map(|m| (0..m.rows).flat_map(|o| (0..m.cols).map(move |i| m.at(o, i))).collect()).collect();
-        ConvSpec { taps, rows_in: c.in_channels(), rows_out: c.out_channels(), dilation: c.dilation, bias: c.bias.clone(), pre, post }
+        let taps =
+            c.taps.iter().map(|m| (0..m.rows).flat_map(|o| (0..m.cols).map(move |i| m.at(o, i))).collect()).collect();
+        ConvSpec {
+            taps,
+            rows_in: c.in_channels(),
+            rows_out: c.out_channels(),
+            dilation: c.dilation,
+            bias: c.bias.clone(),
+            pre,
+            post,
+        }
     }
 }
 
@@ -98,7 +107,9 @@ impl Builder {
             Activation::Sigmoid => (activation_code(K::Sigmoid), [0.0; 5]),
             Activation::ReLU => (activation_code(K::ReLU), [0.0; 5]),
             Activation::LeakyReLU(s) => (activation_code(K::LeakyReLU), [*s, 0.0, 0.0, 0.0, 0.0]),
-            Activation::PReLU(s) if s.len() == 1 || s.iter().all(|v| *v == s[0]) => (activation_code(K::LeakyReLU), [s[0], 0.0, 0.0, 0.0, 0.0]),
+            Activation::PReLU(s) if s.len() == 1 || s.iter().all(|v| *v == s[0]) => {
+                (activation_code(K::LeakyReLU), [s[0], 0.0, 0.0, 0.0, 0.0])
+            }
             Activation::PReLU(s) => {
                 if s.len() < rows {
                     return Err(unsupported(self.arch, format!("PReLU with {} slopes for {rows} rows", s.len())));
@@ -110,7 +121,9 @@ impl Builder {
                 return Ok((super::kernel::PRELU_ROWS, at));
             }
             Activation::Hardtanh => (activation_code(K::Hardtanh), [0.0; 5]),
-            Activation::LeakyHardtanh { lo, hi, lo_slope, hi_slope } => (activation_code(K::LeakyHardtanh), [0.0, *lo, *hi, *lo_slope, *hi_slope]),
+            Activation::LeakyHardtanh { lo, hi, lo_slope, hi_slope } => {
+                (activation_code(K::LeakyHardtanh), [0.0, *lo, *hi, *lo_slope, *hi_slope])
+            }
             Activation::Softsign => (activation_code(K::Softsign), [0.0; 5]),
             Activation::SiLU => (activation_code(K::SiLU), [0.0; 5]),
             Activation::Hardswish => (activation_code(K::Hardswish), [0.0; 5]),
@@ -205,11 +218,11 @@ impl Builder {
         if dest == DEST_OUTPUT && dsp.out_channels() != 1 {
             return Err(unsupported(self.arch, "models that are not mono out"));
         }
-        if let Some(w) = dsp.as_wavenet() {
+        if let Some(w) = dsp.architecture().wavenet() {
             self.wavenet(w, dest)
-        } else if let Some(l) = dsp.as_linear() {
+        } else if let Some(l) = dsp.architecture().linear() {
             self.linear(l, dest)
-        } else if let Some(c) = dsp.as_convnet() {
+        } else if let Some(c) = dsp.architecture().convnet() {
             self.convnet(c, dest)
         } else {
             Err(unsupported(self.arch, "this architecture (the convolutional kernel runs WaveNet, ConvNet and Linear; LSTMs have their own batch)"))
@@ -220,7 +233,11 @@ impl Builder {
         // y[t] = b + Σ_k w[k]·x[t−k]: tap k is the conv's tap N−1−k.
         let taps = l.taps().iter().rev().map(|w| vec![*w]).collect();
         let bias = Some(vec![l.bias()]);
-        self.conv(REGION_IN, ConvSpec { taps, rows_in: 1, rows_out: 1, dilation: 1, bias, pre: &IDENTITY, post: &IDENTITY }, REGION_HO)?;
+        self.conv(
+            REGION_IN,
+            ConvSpec { taps, rows_in: 1, rows_out: 1, dilation: 1, bias, pre: &IDENTITY, post: &IDENTITY },
+            REGION_HO,
+        )?;
         self.out(REGION_HO, dest, l.out_channels(), 1.0);
         Ok(())
     }
@@ -236,15 +253,27 @@ impl Builder {
                         *w *= scale[j / spec.rows_in];
                     }
                 }
-                spec.bias = Some((0..spec.rows_out).map(|o| spec.bias.as_ref().map_or(0.0, |b| b[o]) * scale[o] + loc[o]).collect());
+                spec.bias = Some(
+                    (0..spec.rows_out).map(|o| spec.bias.as_ref().map_or(0.0, |b| b[o]) * scale[o] + loc[o]).collect(),
+                );
             }
             let next = if cur == REGION_X { REGION_Z } else { REGION_X };
             self.conv(cur, spec, next)?;
             cur = next;
         }
         let head = net.head();
-        let taps = vec![(0..head.weight.rows).flat_map(|o| (0..head.weight.cols).map(move |i| head.weight.at(o, i))).collect()];
-        let spec = ConvSpec { taps, rows_in: head.in_channels(), rows_out: head.out_channels(), dilation: 1, bias: head.bias.clone(), pre: &IDENTITY, post: &IDENTITY };
+        let taps = vec![(0..head.weight.rows)
+            .flat_map(|o| (0..head.weight.cols).map(move |i| head.weight.at(o, i)))
+            .collect()];
+        let spec = ConvSpec {
+            taps,
+            rows_in: head.in_channels(),
+            rows_out: head.out_channels(),
+            dilation: 1,
+            bias: head.bias.clone(),
+            pre: &IDENTITY,
+            post: &IDENTITY,
+        };
         self.conv(cur, spec, REGION_HO)?;
         self.out(REGION_HO, dest, head.out_channels(), 1.0);
         Ok(())
@@ -316,7 +345,10 @@ impl Builder {
                 self.rows("gate rows", g)?;
                 self.rows("bottleneck", b)?;
                 if l.condition != dc {
-                    return Err(unsupported(self.arch, format!("a layer conditioned on {} channels of a {dc}-channel condition", l.condition)));
+                    return Err(unsupported(
+                        self.arch,
+                        format!("a layer conditioned on {} channels of a {dc}-channel condition", l.condition),
+                    ));
                 }
                 if l.head1x1.is_none() && hs != b {
                     return Err(unsupported(self.arch, "a head accumulator wider than the bottleneck without head1x1"));
@@ -353,9 +385,35 @@ impl Builder {
                     Gating::Gated => 1,
                     Gating::Blended => 2,
                 };
-                self.p.plan.extend_from_slice(&[k as u32, l.conv.dilation as u32, code, sec, w, ring, size, pa, g as u32, b as u32, gating, l1x1, h1x1, dc as u32, pa_sec, 0]);
+                self.p.plan.extend_from_slice(&[
+                    k as u32,
+                    l.conv.dilation as u32,
+                    code,
+                    sec,
+                    w,
+                    ring,
+                    size,
+                    pa,
+                    g as u32,
+                    b as u32,
+                    gating,
+                    l1x1,
+                    h1x1,
+                    dc as u32,
+                    pa_sec,
+                    0,
+                ]);
                 let f = &l.films;
-                for site in [&f.conv_pre, &f.conv_post, &f.mixin_pre, &f.mixin_post, &f.activation_pre, &f.activation_post, &f.layer1x1_post, &f.head1x1_post] {
+                for site in [
+                    &f.conv_pre,
+                    &f.conv_post,
+                    &f.mixin_pre,
+                    &f.mixin_post,
+                    &f.activation_pre,
+                    &f.activation_post,
+                    &f.layer1x1_post,
+                    &f.head1x1_post,
+                ] {
                     let rec = self.film(site);
                     self.p.plan.extend_from_slice(&rec);
                 }
@@ -386,18 +444,22 @@ impl ModelPlan {
     /// The program of `dsp` (WaveNet, ConvNet or Linear, mono in and out; a container's active
     /// submodel).
     pub fn build(dsp: &dyn Dsp) -> Result<Self> {
-        let arch = if dsp.as_wavenet().is_some() {
+        let arch = if dsp.architecture().wavenet().is_some() {
             "WaveNet"
-        } else if dsp.as_convnet().is_some() {
+        } else if dsp.architecture().convnet().is_some() {
             "ConvNet"
-        } else if dsp.as_linear().is_some() {
+        } else if dsp.architecture().linear().is_some() {
             "Linear"
-        } else if dsp.as_lstm().is_some() {
+        } else if dsp.architecture().lstm().is_some() {
             "LSTM"
         } else {
             "model"
         };
-        let mut b = Builder { p: ModelPlan { prewarm: dsp.prewarm_samples(), plan: vec![0], ..Default::default() }, ops: 0, arch };
+        let mut b = Builder {
+            p: ModelPlan { prewarm: dsp.prewarm_samples(), plan: vec![0], ..Default::default() },
+            ops: 0,
+            arch,
+        };
         b.dsp(dsp, DEST_OUTPUT)?;
         b.p.plan[0] = b.ops;
         Ok(b.p)

@@ -17,10 +17,11 @@ use cubeaudio_runtime::processor::{
     BatchProcessor, Description, InstanceSetup, ParamView, PortDesc, PrepareContext, ProcessorType, Settings,
 };
 use cubeaudio_runtime::registry::Registry;
-use cubeaudio_runtime::RuntimeError;
+use cubeaudio_runtime::{ProcessorError, RuntimeError};
 use cubecl::prelude::*;
 
 use super::{GpuLstmBatch, GpuWaveNetBatch};
+use crate::error::NamError;
 use crate::loader::{load_file, LoadOptions, LoadedModel};
 
 pub struct NamProcessor;
@@ -30,8 +31,36 @@ pub fn register<R: Runtime>(registry: &mut Registry<R>) {
     registry.register(Arc::new(NamProcessor));
 }
 
-fn model_setting(settings: &Settings) -> Result<&str, String> {
-    settings.get("model").and_then(|v| v.as_str()).ok_or_else(|| "setting `model` (path to a .nam file) is required".to_string())
+/// Every processor type a rig may use: the runtime's built-ins and `nam`.
+pub fn registry<R: Runtime>() -> Registry<R> {
+    let mut r = Registry::with_builtins();
+    register(&mut r);
+    r
+}
+
+fn model_setting(settings: &Settings) -> Result<&str, ProcessorError> {
+    settings
+        .get("model")
+        .and_then(|v| v.as_str())
+        .ok_or(ProcessorError::Setting { setting: "model", reason: "the path to a .nam file is required".into() })
+}
+
+/// A model's error as a processor's: device faults stay device faults.
+fn prepare_error(e: NamError) -> ProcessorError {
+    match e {
+        NamError::Device(f) => ProcessorError::Device(f),
+        NamError::Kernel(k) => ProcessorError::Kernel(k),
+        e => ProcessorError::external(e),
+    }
+}
+
+/// A model's error while running: device faults stay device faults.
+fn run_error(e: NamError) -> RuntimeError {
+    match e {
+        NamError::Device(f) => RuntimeError::Device(f),
+        NamError::Kernel(k) => RuntimeError::Kernel(k),
+        e => RuntimeError::Request(e.to_string()),
+    }
 }
 
 impl<R: Runtime> ProcessorType<R> for NamProcessor {
@@ -39,10 +68,8 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
         "nam"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
-        if let Some(k) = settings.keys().find(|k| k.as_str() != "model") {
-            return Err(format!("unknown setting `{k}` (known: model)"));
-        }
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
+        cubeaudio_runtime::builtins::known_settings(settings, &["model"])?;
         model_setting(settings)?;
         Ok(Description {
             type_name: "nam",
@@ -52,18 +79,27 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
         })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let mut loaded: Vec<LoadedModel> = Vec::with_capacity(instances.len());
         for inst in instances {
             let path = ctx.base_dir.join(model_setting(inst.settings)?);
-            let model = load_file(&path, LoadOptions::default()).map_err(|e| e.to_string())?;
+            let model = load_file(&path, LoadOptions::default()).map_err(prepare_error)?;
             let rate = model.sample_rate.unwrap_or(48_000.0);
             if (rate - ctx.sample_rate).abs() > 0.5 {
-                return Err(format!("{}: the model expects {rate} Hz but the graph runs at {} Hz; resample the input", path.display(), ctx.sample_rate));
+                let reason = format!(
+                    "the model expects {rate} Hz but the graph runs at {} Hz; resample the input",
+                    ctx.sample_rate
+                );
+                return Err(ProcessorError::File { path, reason });
             }
-            if model.dsp.as_lstm().is_none() {
+            if model.dsp.architecture().lstm().is_none() {
                 // Refuse what the kernel cannot run here, naming the file, not at batch build.
-                super::plan::ModelPlan::build(model.dsp.as_ref()).map_err(|e| format!("{}: {e}", path.display()))?;
+                super::plan::ModelPlan::build(model.dsp.as_ref()).map_err(|e| prepare_error(e.in_file(&path)))?;
             }
             loaded.push(model);
         }
@@ -71,7 +107,7 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
         // Convolutional models and LSTMs run on different kernels: one batch of each kind present.
         let (mut wavenets, mut lstms) = (Vec::new(), Vec::new());
         for (m, inst) in loaded.iter().zip(instances) {
-            match m.dsp.as_lstm() {
+            match m.dsp.architecture().lstm() {
                 Some(l) => lstms.push((l, inst)),
                 None => wavenets.push((m.dsp.as_ref(), inst)),
             }
@@ -81,15 +117,15 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
             let nets: Vec<_> = wavenets.iter().map(|(w, _)| *w).collect();
             let members: Vec<&InstanceSetup> = wavenets.iter().map(|(_, i)| *i).collect();
             let (offsets, routes) = io(&members, stride);
-            let mut batch = GpuWaveNetBatch::new(engine.client(), &nets, ctx.max_buffer).map_err(|e| e.to_string())?;
-            batch.set_input_offsets(&offsets).map_err(|e| e.to_string())?;
+            let mut batch = GpuWaveNetBatch::new(engine.client(), &nets, ctx.max_buffer).map_err(prepare_error)?;
+            batch.set_input_offsets(&offsets).map_err(prepare_error)?;
             parts.push(Part::new(engine, Kind::WaveNet(batch), nets.len(), ctx.max_buffer, &routes, offsets));
         }
         if !lstms.is_empty() {
             let nets: Vec<crate::lstm::Lstm> = lstms.iter().map(|(l, _)| (*l).clone()).collect();
             let members: Vec<&InstanceSetup> = lstms.iter().map(|(_, i)| *i).collect();
             let (offsets, routes) = io(&members, stride);
-            let batch = lstm_batch(engine, &nets, ctx.max_buffer, &offsets).map_err(|e| e.to_string())?;
+            let batch = lstm_batch(engine, &nets, ctx.max_buffer, &offsets).map_err(prepare_error)?;
             parts.push(Part::new(engine, Kind::Lstm(batch, nets), lstms.len(), ctx.max_buffer, &routes, offsets));
         }
         Ok(Box::new(NamBatch { parts }))
@@ -99,12 +135,18 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
 /// Input offsets and output copy routes of a batch's streams in the arena.
 fn io(members: &[&InstanceSetup], stride: u32) -> (Vec<u32>, Vec<u32>) {
     let offsets = members.iter().map(|i| i.input_slots[0] * stride).collect();
-    let routes = members.iter().enumerate().flat_map(|(s, i)| [s as u32 * stride, i.output_slots[0] * stride]).collect();
+    let routes =
+        members.iter().enumerate().flat_map(|(s, i)| [s as u32 * stride, i.output_slots[0] * stride]).collect();
     (offsets, routes)
 }
 
 /// An LSTM batch prewarmed as `reset(max_buffer)`, reading the arena at `offsets`.
-fn lstm_batch<R: Runtime>(engine: &Engine<R>, nets: &[crate::lstm::Lstm], max_buffer: usize, offsets: &[u32]) -> crate::error::Result<GpuLstmBatch<R>> {
+fn lstm_batch<R: Runtime>(
+    engine: &Engine<R>,
+    nets: &[crate::lstm::Lstm],
+    max_buffer: usize,
+    offsets: &[u32],
+) -> crate::error::Result<GpuLstmBatch<R>> {
     let refs: Vec<&crate::lstm::Lstm> = nets.iter().collect();
     let mut batch = GpuLstmBatch::new(engine.client(), &refs, max_buffer, &[max_buffer])?;
     batch.set_input_offsets(offsets)?;
@@ -127,8 +169,21 @@ struct Part<R: Runtime> {
 }
 
 impl<R: Runtime> Part<R> {
-    fn new(engine: &Engine<R>, kind: Kind<R>, streams: usize, max_buffer: usize, routes: &[u32], offsets: Vec<u32>) -> Self {
-        Self { kind, output: engine.zeros(streams * max_buffer), routes: IndexBuffer::upload(engine.client(), routes), offsets, max_buffer }
+    fn new(
+        engine: &Engine<R>,
+        kind: Kind<R>,
+        streams: usize,
+        max_buffer: usize,
+        routes: &[u32],
+        offsets: Vec<u32>,
+    ) -> Self {
+        Self {
+            kind,
+            output: engine.zeros(streams * max_buffer),
+            routes: IndexBuffer::upload(engine.client(), routes),
+            offsets,
+            max_buffer,
+        }
     }
 }
 
@@ -137,7 +192,14 @@ struct NamBatch<R: Runtime> {
 }
 
 impl<R: Runtime> BatchProcessor<R> for NamBatch<R> {
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, _params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        _params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
         let mut launches = 0;
         for part in &mut self.parts {
             // The kernels read their input binding and write a separate output (one buffer may
@@ -159,7 +221,7 @@ impl<R: Runtime> BatchProcessor<R> for NamBatch<R> {
     }
 
     fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
-        let err = |e: crate::error::NamError| RuntimeError::Device(e.to_string());
+        let err = run_error;
         for part in &mut self.parts {
             match &mut part.kind {
                 Kind::WaveNet(b) => b.reset().map_err(err)?,

@@ -7,10 +7,8 @@ use cubecl::server::Handle;
 
 use crate::error::{NamError, Result};
 
-pub(crate) fn device(e: impl std::fmt::Debug) -> NamError {
-    // A failing batch repeats the same launch error once per launch: keep the first.
-    let text: String = format!("{e:?}").chars().take(400).collect();
-    NamError::Request(format!("GPU device error: {text}"))
+pub(crate) fn device(e: cubecl::server::ServerError) -> NamError {
+    NamError::Device(e.into())
 }
 
 pub(crate) struct Staging {
@@ -42,7 +40,10 @@ impl Staging {
         }
         let frames = inputs[0].len();
         if frames == 0 || frames > self.max_buffer || inputs.iter().any(|x| x.len() != frames) {
-            return Err(NamError::Request(format!("every stream's buffer must hold the same 1..={} frames", self.max_buffer)));
+            return Err(NamError::Request(format!(
+                "every stream's buffer must hold the same 1..={} frames",
+                self.max_buffer
+            )));
         }
         for (s, x) in inputs.iter().enumerate() {
             for (d, v) in self.data[s * self.max_buffer..s * self.max_buffer + frames].iter_mut().zip(x.iter()) {
@@ -80,9 +81,20 @@ impl Staging {
     }
 
     /// Submits what is queued and hands back the read of `output`.
-    pub(crate) fn pending<R: Runtime>(&self, client: &ComputeClient<R>, output: Buffer, frames: usize) -> Result<PendingBuffer<R>> {
+    pub(crate) fn pending<R: Runtime>(
+        &self,
+        client: &ComputeClient<R>,
+        output: Buffer,
+        frames: usize,
+    ) -> Result<PendingBuffer<R>> {
         client.flush().map_err(device)?;
-        Ok(PendingBuffer { client: client.clone(), output: output.handle, frames, streams: self.streams, max_buffer: self.max_buffer })
+        Ok(PendingBuffer {
+            client: client.clone(),
+            output: output.handle,
+            frames,
+            streams: self.streams,
+            max_buffer: self.max_buffer,
+        })
     }
 }
 

@@ -90,7 +90,10 @@ fn film(o: &Map<String, Value>, key: &str) -> Result<Option<FilmConfig>> {
             if !opt_bool(f, "active", true)? {
                 return Ok(None);
             }
-            Ok(Some(FilmConfig { shift: opt_bool(f, "shift", true)?, groups: opt_usize(f, "groups", 1, MAX_CHANNELS)?.max(1) }))
+            Ok(Some(FilmConfig {
+                shift: opt_bool(f, "shift", true)?,
+                groups: opt_usize(f, "groups", 1, MAX_CHANNELS)?.max(1),
+            }))
         }
         Some(v) => Err(NamError::config(format!("`{key}` must be false or an object, got {v}"))),
     }
@@ -122,7 +125,11 @@ impl LayerArrayConfig {
     pub fn parse(v: &Value) -> Result<Self> {
         let o = object(v, "layers[]")?;
         let channels = positive(o, "channels", MAX_CHANNELS)?;
-        let dilations = usize_list(opt(o, "dilations").ok_or_else(|| NamError::config("missing key `dilations`"))?, "dilations", MAX_DILATION)?;
+        let dilations = usize_list(
+            opt(o, "dilations").ok_or_else(|| NamError::config("missing key `dilations`"))?,
+            "dilations",
+            MAX_DILATION,
+        )?;
         let n = dilations.len();
         if n == 0 {
             return Err(NamError::config("a layer array needs at least one dilation"));
@@ -138,7 +145,12 @@ impl LayerArrayConfig {
         if kernel_sizes.len() != n || kernel_sizes.contains(&0) {
             return Err(NamError::config(format!("`kernel_sizes` must have {n} entries ≥ 1")));
         }
-        let activations = per_layer(opt(o, "activation").ok_or_else(|| NamError::config("missing key `activation`"))?, n, "activation", |v| Ok(v.clone()))?;
+        let activations = per_layer(
+            opt(o, "activation").ok_or_else(|| NamError::config("missing key `activation`"))?,
+            n,
+            "activation",
+            |v| Ok(v.clone()),
+        )?;
         let gating = match opt(o, "gating_mode") {
             Some(g) => per_layer(g, n, "gating_mode", gating_value)?,
             None => vec![if opt_bool(o, "gated", false)? { Gating::Gated } else { Gating::None }; n],
@@ -174,7 +186,9 @@ impl LayerArrayConfig {
             None => Some(1),
             Some(l) => {
                 let l = object(l, "layer1x1")?;
-                let active = opt(l, "active").and_then(Value::as_bool).ok_or_else(|| NamError::config("`layer1x1.active` is required"))?;
+                let active = opt(l, "active")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| NamError::config("`layer1x1.active` is required"))?;
                 let groups = positive(l, "groups", MAX_CHANNELS)?;
                 active.then_some(groups)
             }
@@ -183,7 +197,9 @@ impl LayerArrayConfig {
             None => None,
             Some(h) => {
                 let h = object(h, "head1x1")?;
-                let active = opt(h, "active").and_then(Value::as_bool).ok_or_else(|| NamError::config("`head1x1.active` is required"))?;
+                let active = opt(h, "active")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| NamError::config("`head1x1.active` is required"))?;
                 let out = req_usize(h, "out_channels", MAX_CHANNELS)?;
                 let groups = positive(h, "groups", MAX_CHANNELS)?;
                 if active && out == 0 {
@@ -197,7 +213,20 @@ impl LayerArrayConfig {
             *slot = film(o, key)?;
         }
         let slimmable = slimmable(o, channels)?;
-        Self::finish(o, channels, dilations, kernel_sizes, activations, gating, secondary, head, layer1x1, head1x1, films, slimmable)
+        Self::finish(
+            o,
+            channels,
+            dilations,
+            kernel_sizes,
+            activations,
+            gating,
+            secondary,
+            head,
+            layer1x1,
+            head1x1,
+            films,
+            slimmable,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -220,7 +249,9 @@ impl LayerArrayConfig {
             return Err(NamError::config("`bottleneck` must be at least 1"));
         }
         if layer1x1.is_none() && bottleneck != channels {
-            return Err(NamError::config(format!("layer1x1 is inactive but bottleneck {bottleneck} ≠ channels {channels}")));
+            return Err(NamError::config(format!(
+                "layer1x1 is inactive but bottleneck {bottleneck} ≠ channels {channels}"
+            )));
         }
         if films[6].is_some() && layer1x1.is_none() {
             return Err(NamError::config("layer1x1_post_film is active without layer1x1"));

@@ -127,7 +127,15 @@ pub struct Conv1D {
 
 impl Conv1D {
     #[allow(clippy::too_many_arguments)]
-    pub fn read(r: &mut WeightReader, inp: usize, out: usize, kernel: usize, dilation: usize, groups: usize, bias: bool) -> Result<Self> {
+    pub fn read(
+        r: &mut WeightReader,
+        inp: usize,
+        out: usize,
+        kernel: usize,
+        dilation: usize,
+        groups: usize,
+        bias: bool,
+    ) -> Result<Self> {
         let taps = read_grouped(r, out, inp, kernel, groups)?;
         let bias = if bias { Some(r.take(out)?.to_vec()) } else { None };
         Ok(Self::from_parts(taps, bias, dilation))

@@ -59,7 +59,8 @@ impl Layer {
         let layer1x1 = cfg.layer1x1.map(|groups| Conv1x1::read(r, b, c, groups, true)).transpose()?;
         let head1x1 = cfg.head1x1.map(|(out, groups)| Conv1x1::read(r, b, out, groups, true)).transpose()?;
         let f = &cfg.films;
-        let mut read_film = |i: usize, dim: usize| f[i].map(|fc| Film::read(r, dc, dim, fc.shift, fc.groups)).transpose();
+        let mut read_film =
+            |i: usize, dim: usize| f[i].map(|fc| Film::read(r, dc, dim, fc.shift, fc.groups)).transpose();
         let films = Films {
             conv_pre: read_film(0, c)?,
             conv_post: read_film(1, g)?,
@@ -78,11 +79,27 @@ impl Layer {
             (Some(v), _) => Activation::parse(v, fast_tanh)?,
         };
         secondary.check_rows(b)?;
-        Ok(Self { conv, mixin, layer1x1, head1x1, films, activation, secondary, gating, channels: c, bottleneck: b, condition: dc })
+        Ok(Self {
+            conv,
+            mixin,
+            layer1x1,
+            head1x1,
+            films,
+            activation,
+            secondary,
+            gating,
+            channels: c,
+            bottleneck: b,
+            condition: dc,
+        })
     }
 
     pub fn gate_rows(&self) -> usize {
-        if self.gating == Gating::None { self.bottleneck } else { 2 * self.bottleneck }
+        if self.gating == Gating::None {
+            self.bottleneck
+        } else {
+            2 * self.bottleneck
+        }
     }
 
     pub fn head_rows(&self) -> usize {
@@ -123,11 +140,20 @@ impl Layer {
     /// Largest row count any FiLM projection of this layer produces.
     pub fn film_rows(&self) -> usize {
         let f = &self.films;
-        [&f.conv_pre, &f.conv_post, &f.mixin_pre, &f.mixin_post, &f.activation_pre, &f.activation_post, &f.layer1x1_post, &f.head1x1_post]
-            .iter()
-            .filter_map(|x| x.as_ref().map(|f| f.projection.out_channels()))
-            .max()
-            .unwrap_or(0)
+        [
+            &f.conv_pre,
+            &f.conv_post,
+            &f.mixin_pre,
+            &f.mixin_post,
+            &f.activation_pre,
+            &f.activation_post,
+            &f.layer1x1_post,
+            &f.head1x1_post,
+        ]
+        .iter()
+        .filter_map(|x| x.as_ref().map(|f| f.projection.out_channels()))
+        .max()
+        .unwrap_or(0)
     }
 
     pub fn prepare(&mut self, max_frames: usize) {
@@ -226,10 +252,23 @@ impl Layer {
 
     pub fn macs(&self) -> usize {
         let f = &self.films;
-        let films: usize = [&f.conv_pre, &f.conv_post, &f.mixin_pre, &f.mixin_post, &f.activation_pre, &f.activation_post, &f.layer1x1_post, &f.head1x1_post]
-            .iter()
-            .filter_map(|x| x.as_ref().map(|f| f.projection.macs()))
-            .sum();
-        self.conv.macs() + self.mixin.macs() + self.layer1x1.as_ref().map_or(0, Conv1x1::macs) + self.head1x1.as_ref().map_or(0, Conv1x1::macs) + films
+        let films: usize = [
+            &f.conv_pre,
+            &f.conv_post,
+            &f.mixin_pre,
+            &f.mixin_post,
+            &f.activation_pre,
+            &f.activation_post,
+            &f.layer1x1_post,
+            &f.head1x1_post,
+        ]
+        .iter()
+        .filter_map(|x| x.as_ref().map(|f| f.projection.macs()))
+        .sum();
+        self.conv.macs()
+            + self.mixin.macs()
+            + self.layer1x1.as_ref().map_or(0, Conv1x1::macs)
+            + self.head1x1.as_ref().map_or(0, Conv1x1::macs)
+            + films
     }
 }

@@ -30,7 +30,15 @@ impl LayerArray {
     }
 
     pub fn from_parts(rechannel: Conv1x1, layers: Vec<Layer>, head_rechannel: Conv1D) -> Self {
-        Self { rechannel, layers, head_rechannel, x: Vec::new(), head_acc: Vec::new(), out_head: Vec::new(), scratch: Scratch::default() }
+        Self {
+            rechannel,
+            layers,
+            head_rechannel,
+            x: Vec::new(),
+            head_acc: Vec::new(),
+            out_head: Vec::new(),
+            scratch: Scratch::default(),
+        }
     }
 
     pub fn channels(&self) -> usize {

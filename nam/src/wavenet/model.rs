@@ -27,13 +27,18 @@ impl PostHead {
         let out = opt_usize(o, "out_channels", 1, MAX_CHANNELS)?.max(1);
         let kernels = match (opt(o, "kernel_sizes"), opt(o, "num_layers")) {
             (Some(k), _) => usize_list(k, "head.kernel_sizes", MAX_KERNEL)?,
-            (None, Some(n)) => vec![opt_usize(o, "kernel_size", 1, MAX_KERNEL)?; usize_value(n, "head.num_layers", MAX_LAYERS)?],
+            (None, Some(n)) => {
+                vec![opt_usize(o, "kernel_size", 1, MAX_KERNEL)?; usize_value(n, "head.num_layers", MAX_LAYERS)?]
+            }
             (None, None) => return Err(NamError::config("post-stack `head` needs `kernel_sizes` or `num_layers`")),
         };
         if kernels.is_empty() || kernels.contains(&0) {
             return Err(NamError::config("post-stack head kernel sizes must be ≥ 1"));
         }
-        let activation = Activation::parse(opt(o, "activation").ok_or_else(|| NamError::config("post-stack head needs `activation`"))?, fast_tanh)?;
+        let activation = Activation::parse(
+            opt(o, "activation").ok_or_else(|| NamError::config("post-stack head needs `activation`"))?,
+            fast_tanh,
+        )?;
         let mut blocks = Vec::new();
         let mut c = cin;
         for (j, &k) in kernels.iter().enumerate() {
@@ -67,12 +72,12 @@ pub struct WaveNet {
 
 impl Clone for WaveNet {
     fn clone(&self) -> Self {
-        assert!(self.condition.is_none(), "a WaveNet with a condition DSP is not cloned");
+        // Weights and configuration only: buffers are sized again by `prepare`.
         Self {
             arrays: self.arrays.clone(),
             head_scale: self.head_scale,
             post_head: self.post_head.clone(),
-            condition: None,
+            condition: self.condition.clone(),
             in_channels: self.in_channels,
             cond_buf: Vec::new(),
             act_buf: Vec::new(),
@@ -83,8 +88,15 @@ impl Clone for WaveNet {
 
 impl WaveNet {
     /// Parses `config`, consumes `weights` exactly, and checks the shapes chain up.
-    pub fn parse(config: &Map<String, Value>, weights: &[f32], condition: Option<Box<dyn Dsp>>, fast_tanh: bool) -> Result<(Self, Vec<LayerArrayConfig>)> {
-        let layers = opt(config, "layers").and_then(Value::as_array).ok_or_else(|| NamError::config("`layers` must be an array"))?;
+    pub fn parse(
+        config: &Map<String, Value>,
+        weights: &[f32],
+        condition: Option<Box<dyn Dsp>>,
+        fast_tanh: bool,
+    ) -> Result<(Self, Vec<LayerArrayConfig>)> {
+        let layers = opt(config, "layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| NamError::config("`layers` must be an array"))?;
         if layers.is_empty() || layers.len() > MAX_LAYERS {
             return Err(NamError::config("`layers` must hold between 1 and 1024 layer arrays"));
         }
@@ -103,24 +115,42 @@ impl WaveNet {
             }
             let expected_input = if i == 0 { in_channels } else { cfgs[i - 1].channels };
             if c.input_size != expected_input {
-                return Err(NamError::config(format!("layer array {i} has input_size {} but receives {expected_input} channels", c.input_size)));
+                return Err(NamError::config(format!(
+                    "layer array {i} has input_size {} but receives {expected_input} channels",
+                    c.input_size
+                )));
             }
             if i > 0 {
                 let hout = cfgs[i - 1].head.out_channels;
                 if c.channels != hout {
-                    return Err(NamError::config(format!("layer array {i} has {} channels but array {} outputs a head of {hout}", c.channels, i - 1)));
+                    return Err(NamError::config(format!(
+                        "layer array {i} has {} channels but array {} outputs a head of {hout}",
+                        c.channels,
+                        i - 1
+                    )));
                 }
                 if c.head_rows() != hout {
-                    return Err(NamError::config(format!("layer array {i} accumulates {} head rows but array {} passes {hout}", c.head_rows(), i - 1)));
+                    return Err(NamError::config(format!(
+                        "layer array {i} accumulates {} head rows but array {} passes {hout}",
+                        c.head_rows(),
+                        i - 1
+                    )));
                 }
             }
         }
         if receptive > MAX_RECEPTIVE_FIELD {
-            return Err(NamError::TooLarge { what: "receptive field".into(), value: receptive, limit: MAX_RECEPTIVE_FIELD });
+            return Err(NamError::TooLarge {
+                what: "receptive field".into(),
+                value: receptive,
+                limit: MAX_RECEPTIVE_FIELD,
+            });
         }
         // Layer weights are dense per tap: refuse shapes whose parameter count is absurd before
         // allocating them.
-        let dense: usize = cfgs.iter().map(|c| c.layers() * c.channels * 2 * c.bottleneck * c.kernel_sizes.iter().max().unwrap_or(&1)).sum();
+        let dense: usize = cfgs
+            .iter()
+            .map(|c| c.layers() * c.channels * 2 * c.bottleneck * c.kernel_sizes.iter().max().unwrap_or(&1))
+            .sum();
         if dense > 1 << 28 {
             return Err(NamError::TooLarge { what: "dense parameter count".into(), value: dense, limit: 1 << 28 });
         }
@@ -131,13 +161,31 @@ impl WaveNet {
         let head_scale = r.take_one()?;
         r.finish()?;
         Ok((
-            Self { arrays, head_scale, post_head, condition, in_channels, cond_buf: Vec::new(), act_buf: Vec::new(), max_frames: 0 },
+            Self {
+                arrays,
+                head_scale,
+                post_head,
+                condition,
+                in_channels,
+                cond_buf: Vec::new(),
+                act_buf: Vec::new(),
+                max_frames: 0,
+            },
             cfgs,
         ))
     }
 
     pub fn from_parts(arrays: Vec<LayerArray>, head_scale: f32, in_channels: usize) -> Self {
-        Self { arrays, head_scale, post_head: None, condition: None, in_channels, cond_buf: Vec::new(), act_buf: Vec::new(), max_frames: 0 }
+        Self {
+            arrays,
+            head_scale,
+            post_head: None,
+            condition: None,
+            in_channels,
+            cond_buf: Vec::new(),
+            act_buf: Vec::new(),
+            max_frames: 0,
+        }
     }
 
     fn condition_rows(&self) -> usize {
@@ -148,7 +196,6 @@ impl WaveNet {
         self.arrays.iter().map(LayerArray::macs).sum::<usize>()
             + self.post_head.as_ref().map_or(0, |h| h.blocks.iter().map(Conv1D::macs).sum())
     }
-
 }
 
 impl Dsp for WaveNet {
@@ -165,7 +212,8 @@ impl Dsp for WaveNet {
 
     fn prewarm_samples(&self) -> usize {
         let lead = self.condition.as_ref().map_or(1, |c| c.prewarm_samples());
-        lead + self.arrays.iter().map(LayerArray::lookback).sum::<usize>() + self.post_head.as_ref().map_or(0, PostHead::lookback)
+        lead + self.arrays.iter().map(LayerArray::lookback).sum::<usize>()
+            + self.post_head.as_ref().map_or(0, PostHead::lookback)
     }
 
     fn prepare(&mut self, max_buffer: usize) {
@@ -254,7 +302,10 @@ impl Dsp for WaveNet {
             .sum();
         2 * self.macs_per_sample() + elementwise + 1
     }
-    fn as_wavenet(&self) -> Option<&WaveNet> {
-        Some(self)
+    fn architecture(&self) -> crate::dsp::Architecture<'_> {
+        crate::dsp::Architecture::WaveNet(self)
+    }
+    fn boxed_clone(&self) -> Box<dyn Dsp> {
+        Box::new(self.clone())
     }
 }

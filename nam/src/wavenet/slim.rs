@@ -16,11 +16,18 @@ pub struct SlimmableWaveNet {
 impl SlimmableWaveNet {
     pub fn new(full: WaveNet, configs: Vec<LayerArrayConfig>) -> Result<Self> {
         for (i, c) in configs.iter().enumerate() {
-            if c.groups_input != 1 || c.groups_input_mixin != 1 || c.layer1x1.is_some_and(|g| g != 1) || c.head1x1.is_some_and(|(_, g)| g != 1) || c.films.iter().flatten().any(|f| f.groups != 1) {
+            if c.groups_input != 1
+                || c.groups_input_mixin != 1
+                || c.layer1x1.is_some_and(|g| g != 1)
+                || c.head1x1.is_some_and(|(_, g)| g != 1)
+                || c.films.iter().flatten().any(|f| f.groups != 1)
+            {
                 return Err(NamError::config(format!("slimmable layer array {i} must use groups = 1 everywhere")));
             }
             if c.head.kernel_size != 1 {
-                return Err(NamError::config(format!("slimmable layer array {i} must have a head rechannel of kernel 1")));
+                return Err(NamError::config(format!(
+                    "slimmable layer array {i} must have a head rechannel of kernel 1"
+                )));
             }
         }
         if full.post_head.is_some() || full.condition.is_some() {
@@ -90,7 +97,10 @@ impl Dsp for SlimmableWaveNet {
     fn flops_per_sample(&self) -> usize {
         self.active.flops_per_sample()
     }
-    fn as_wavenet(&self) -> Option<&WaveNet> {
-        Some(&self.active)
+    fn architecture(&self) -> crate::dsp::Architecture<'_> {
+        crate::dsp::Architecture::WaveNet(&self.active)
+    }
+    fn boxed_clone(&self) -> Box<dyn Dsp> {
+        Box::new(Self { full: self.full.clone(), configs: self.configs.clone(), active: self.active.clone() })
     }
 }

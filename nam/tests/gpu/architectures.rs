@@ -4,7 +4,6 @@
 //! batch (one launch per buffer), at a power-of-two buffer and at one that leaves partial
 //! tiles. Random weights; device policy as elsewhere.
 
-
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_str, LoadOptions, LoadedModel, Model, NamError};
 use cubecl::prelude::*;
@@ -24,7 +23,11 @@ impl Rng {
 /// count when given too many. `fix` may adjust them (e.g. positive BatchNorm variances).
 pub(crate) fn model(architecture: &str, config: &str, seed: u64, scale: f32, fix: impl Fn(&mut [f32])) -> LoadedModel {
     let mut rng = Rng(seed);
-    let json = |w: &[f32]| format!(r#"{{"version": "0.5.4", "architecture": "{architecture}", "config": {config}, "weights": {w:?}, "sample_rate": 48000}}"#);
+    let json = |w: &[f32]| {
+        format!(
+            r#"{{"version": "0.5.4", "architecture": "{architecture}", "config": {config}, "weights": {w:?}, "sample_rate": 48000}}"#
+        )
+    };
     let probe: Vec<f32> = (0..200_000).map(|_| scale * rng.next()).collect();
     let n = match load_str(&json(&probe), LoadOptions::default()) {
         Err(NamError::WeightCount { expected, .. }) => expected,
@@ -58,11 +61,26 @@ fn models() -> Vec<(&'static str, LoadedModel)> {
     vec![
         (
             "ConvNet + BatchNorm, tanh",
-            model("ConvNet", r#"{"channels": 6, "dilations": [1, 2, 4, 8, 16], "batchnorm": true, "activation": "Tanh"}"#, 1, 2.0, positive_variances(6, 5)),
+            model(
+                "ConvNet",
+                r#"{"channels": 6, "dilations": [1, 2, 4, 8, 16], "batchnorm": true, "activation": "Tanh"}"#,
+                1,
+                2.0,
+                positive_variances(6, 5),
+            ),
         ),
         (
             "ConvNet, per-channel PReLU",
-            model("ConvNet", &format!(r#"{{"channels": 5, "dilations": [1, 3, 9, 27], "batchnorm": false, "activation": {{"type": "PReLU", "negative_slopes": {}}}}}"#, slopes(5)), 2, 1.5, |_| {}),
+            model(
+                "ConvNet",
+                &format!(
+                    r#"{{"channels": 5, "dilations": [1, 3, 9, 27], "batchnorm": false, "activation": {{"type": "PReLU", "negative_slopes": {}}}}}"#,
+                    slopes(5)
+                ),
+                2,
+                1.5,
+                |_| {},
+            ),
         ),
         ("Linear, 300 taps + bias", model("Linear", r#"{"receptive_field": 300, "bias": true}"#, 3, 0.5, |_| {})),
         (
@@ -117,9 +135,11 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
             let spread = want.iter().fold(0.0f32, |m, v| m.max((v - mean).abs()));
             assert!(spread > 0.05, "{label}: the CPU output is constant ({mean}), the test proves nothing");
             assert!(err <= 1e-4, "{device} buffer {buffer}: {label}: relative error {err:.3e}");
-            println!("[gpu-arch] {device}: {label}, buffer {buffer}: relative error {err:.3e} (output spread {spread:.3})");
+            println!(
+                "[gpu-arch] {device}: {label}, buffer {buffer}: relative error {err:.3e} (output spread {spread:.3})"
+            );
         }
     }
 }
 
-per_runtime!(run, "gpu-arch");
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);

@@ -8,7 +8,6 @@
 //!   and `reset` brings every stream back to the state right after `new`.
 //! Device policy as elsewhere.
 
-
 use crate::common::shared_nam;
 use cubeaudio_nam::dsp::Dsp;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
@@ -29,7 +28,8 @@ fn cpu(name: &str) -> Model {
 }
 
 fn input(stream: usize, block: usize) -> Vec<f32> {
-    let mut x: Vec<f32> = (0..BUF).map(|t| 0.5 * (((block * BUF + t) as f32) * 0.01 * (stream + 1) as f32).sin()).collect();
+    let mut x: Vec<f32> =
+        (0..BUF).map(|t| 0.5 * (((block * BUF + t) as f32) * 0.01 * (stream + 1) as f32).sin()).collect();
     if stream == 0 && block == 5 {
         x[3] = f32::NAN;
         x[17] = f32::INFINITY;
@@ -94,7 +94,10 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let limit = client.properties().memory.max_page_size as usize;
     let per_stream = 4 * 32 * (1usize << 20) * 4;
     let streams = (limit.min(u32::MAX as usize) / per_stream + 1).max(1);
-    let err = GpuWaveNetBatch::new(client, &vec![huge.dsp.as_ref(); streams], BUF).err().expect("an oversized batch must be refused").to_string();
+    let err = GpuWaveNetBatch::new(client, &vec![huge.dsp.as_ref(); streams], BUF)
+        .err()
+        .expect("an oversized batch must be refused")
+        .to_string();
     assert!(err.contains("MiB"), "{err}");
     println!("[gpu-faults] {device}: {streams} streams × 512 MiB of history refused: {err}");
 
@@ -109,4 +112,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     println!("[gpu-faults] {device}: reset equals fresh instances within {after:.2e}");
 }
 
-per_runtime!(run, "gpu-faults");
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);

@@ -2,7 +2,6 @@
 //! sweep and noise) in one batch against the core's outputs, then a 3 × 18 LSTM mixed with the
 //! core's 1 × 3 against the CPU engine at several buffer sizes. Device policy as elsewhere.
 
-
 use crate::common::{manifest, read_f32, shared_nam};
 use cubeaudio_nam::gpu::GpuLstmBatch;
 use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};
@@ -40,8 +39,11 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let dir = shared_nam();
     let refs: Vec<_> = manifest().into_iter().filter(|r| r.model == "core_lstm.nam").collect();
     assert_eq!(refs.len(), 4, "the core's LSTM references");
-    let loaded: Vec<_> = refs.iter().map(|r| load_file(&dir.join("models").join(&r.model), LoadOptions { fast_tanh: r.fast_tanh }).unwrap()).collect();
-    let models: Vec<_> = loaded.iter().map(|m| m.dsp.as_lstm().unwrap()).collect();
+    let loaded: Vec<_> = refs
+        .iter()
+        .map(|r| load_file(&dir.join("models").join(&r.model), LoadOptions { fast_tanh: r.fast_tanh }).unwrap())
+        .collect();
+    let models: Vec<_> = loaded.iter().map(|m| m.dsp.architecture().lstm().unwrap()).collect();
     let inputs: Vec<Vec<f32>> = refs.iter().map(|r| read_f32(&dir.join("refs").join(&r.input))).collect();
     // The references were made with the plugin's load sequence: Reset(2048), then Reset(64).
     let mut batch = GpuLstmBatch::new(client, &models, 64, &[2048, 64]).unwrap();
@@ -60,7 +62,13 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let small = load_str(&texts[1], LoadOptions::default()).unwrap();
     let x: Vec<f32> = (0..6_000).map(|t| 0.5 * (t as f32 * 0.021).sin() + 0.2 * (t as f32 * 0.377).sin()).collect();
     for buffer in [32usize, 100, 512] {
-        let mut gpu = GpuLstmBatch::new(client, &[big.dsp.as_lstm().unwrap(), small.dsp.as_lstm().unwrap()], buffer, &[buffer]).unwrap();
+        let mut gpu = GpuLstmBatch::new(
+            client,
+            &[big.dsp.architecture().lstm().unwrap(), small.dsp.architecture().lstm().unwrap()],
+            buffer,
+            &[buffer],
+        )
+        .unwrap();
         let outs = run_batch(&mut gpu, &[x.clone(), x.clone()], buffer);
         for ((text, got), name) in texts.iter().zip(&outs).zip(["3x18", "1x3"]) {
             let mut cpu = Model::new(load_str(text, LoadOptions::default()).unwrap().dsp);
@@ -78,4 +86,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
 }
 
-per_runtime!(run, "gpu-nam");
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);

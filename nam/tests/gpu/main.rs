@@ -6,47 +6,20 @@
 //! - [`streams`]: streams joining and leaving, async buffers;
 //! - [`faults`]: non-finite input, refused requests, oversized batches, reset.
 //!
-//! Like the kernel suite, a missing device fails when `CI=true` or `CUBEAUDIO_REQUIRE` names the
-//! runtime, and skips loudly otherwise.
+//! Each body runs once per runtime through `cubeaudio_kernels::for_each_runtime!`: a missing
+//! device fails when `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly
+//! otherwise.
 
 #[path = "../common/mod.rs"]
 mod common;
 
-/// Instantiates a generic body `run(client, device_label)` as one test per runtime (`on_wgpu`,
-/// `on_cuda`), like the kernel suite: a missing device fails when required, else skips loudly.
-macro_rules! per_runtime {
-    ($run:ident, $tag:literal) => {
-        #[cfg(feature = "wgpu")]
-        #[test]
-        fn on_wgpu() {
-            match cubeaudio_kernels::device::wgpu_device::open_best() {
-                Ok((client, info)) => {
-                    println!("[{}] runtime {} | adapter {}", $tag, info.runtime, info.adapter);
-                    $run(&client, &info.to_string())
-                }
-                Err(e) if cubeaudio_kernels::device::required("wgpu") => panic!("wgpu required but unavailable: {e}"),
-                Err(e) => eprintln!("[{}] SKIPPED {} on wgpu: {e}", $tag, module_path!()),
-            }
-        }
-
-        #[cfg(feature = "cuda")]
-        #[test]
-        fn on_cuda() {
-            match cubeaudio_kernels::device::cuda::open(0) {
-                Ok((client, info)) => {
-                    println!("[{}] runtime {} | adapter {}", $tag, info.runtime, info.adapter);
-                    $run(&client, &info.to_string())
-                }
-                Err(e) if cubeaudio_kernels::device::required("cuda") => panic!("cuda required but unavailable: {e}"),
-                Err(e) => eprintln!("[{}] SKIPPED {} on cuda: {e}", $tag, module_path!()),
-            }
-        }
-    };
-}
-
 /// Runs `inputs` (one signal per stream, all of one length) through `batch` in buffers of
 /// `buffer` frames, the last one shorter; returns each stream's output.
-pub(crate) fn process_in_buffers(batch: &mut dyn cubeaudio_nam::gpu::StreamBatch, inputs: &[&[f32]], buffer: usize) -> Vec<Vec<f32>> {
+pub(crate) fn process_in_buffers(
+    batch: &mut dyn cubeaudio_nam::gpu::StreamBatch,
+    inputs: &[&[f32]],
+    buffer: usize,
+) -> Vec<Vec<f32>> {
     let len = inputs[0].len();
     let mut outs = vec![vec![0.0f32; len]; inputs.len()];
     let mut at = 0;

@@ -29,7 +29,7 @@ fn cases() -> Vec<Case> {
         if let Some(s) = r.slim {
             model.dsp.set_slim(s).unwrap();
         }
-        if model.dsp.as_lstm().is_some() {
+        if model.dsp.architecture().lstm().is_some() {
             continue;
         }
         let general = match cubeaudio_nam::gpu::plan::ModelPlan::build(model.dsp.as_ref()) {
@@ -52,7 +52,12 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     assert!(cases.len() >= 36, "only {} references run on the GPU engine", cases.len());
     let all: Vec<&Case> = cases.iter().collect();
     let plain: Vec<&Case> = cases.iter().filter(|c| !c.general).collect();
-    assert!(plain.len() >= 20 && plain.len() < cases.len(), "{} of {} references need no general variant", plain.len(), cases.len());
+    assert!(
+        plain.len() >= 20 && plain.len() < cases.len(),
+        "{} of {} references need no general variant",
+        plain.len(),
+        cases.len()
+    );
     for buffer in [64usize, 32, 128, 4096] {
         check(client, device, &all, buffer, true, LaunchShape::Auto);
         check(client, device, &plain, buffer, false, LaunchShape::Latency);
@@ -64,7 +69,14 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
 }
 
 /// Runs `cases` as one batch at `buffer` frames against their references.
-fn check<R: Runtime>(client: &ComputeClient<R>, device: &str, cases: &[&Case], buffer: usize, general: bool, launch: LaunchShape) {
+fn check<R: Runtime>(
+    client: &ComputeClient<R>,
+    device: &str,
+    cases: &[&Case],
+    buffer: usize,
+    general: bool,
+    launch: LaunchShape,
+) {
     let nets: Vec<_> = cases.iter().map(|c| c.model.dsp.as_ref()).collect();
     let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
     batch.set_launch_shape(launch).unwrap();
@@ -80,7 +92,11 @@ fn check<R: Runtime>(client: &ComputeClient<R>, device: &str, cases: &[&Case], b
         let peak = case.expected.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
         let err = got.iter().zip(&case.expected).map(|(a, e)| (a - e).abs() as f64).fold(0.0, f64::max);
         assert!(got.iter().all(|v| v.is_finite()), "{}: non-finite output", case.label);
-        assert!(err <= 1e-4 * peak.max(1.0), "{device} buffer {buffer}: {}: max |err| {err:.3e} (peak {peak:.3})", case.label);
+        assert!(
+            err <= 1e-4 * peak.max(1.0),
+            "{device} buffer {buffer}: {}: max |err| {err:.3e} (peak {peak:.3})",
+            case.label
+        );
         worst = worst.max(err / peak.max(1.0));
     }
     let conv = if shape.staged && !general { "staged conv" } else { "ring conv" };
@@ -89,4 +105,4 @@ fn check<R: Runtime>(client: &ComputeClient<R>, device: &str, cases: &[&Case], b
     println!("[gpu-nam] {device}: {} streams in one batch ({variant} variant, {conv}, {regs}), buffer {buffer}: worst relative error {worst:.3e}", cases.len());
 }
 
-per_runtime!(run, "gpu-nam");
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);

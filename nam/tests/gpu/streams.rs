@@ -2,14 +2,12 @@
 //! others keep playing must leave every surviving stream's output identical to an undisturbed
 //! CPU instance; queued (async) buffers equal synchronous ones. Device policy as elsewhere.
 
-
 use crate::common::shared_nam;
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
 use cubecl::prelude::*;
 
 const BUF: usize = 64;
-
 
 fn signal(n: usize, seed: u32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;
@@ -121,4 +119,4 @@ fn run<R: Runtime>(client: &ComputeClient<R>, label: &str) {
     );
 }
 
-per_runtime!(run, "gpu-nam");
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);

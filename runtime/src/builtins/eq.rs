@@ -5,8 +5,10 @@ use cubecl::prelude::*;
 
 use super::{channel_routes, channels, known_settings, mono_ports};
 use crate::engine::Engine;
-use crate::error::RuntimeError;
-use crate::processor::{BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit};
+use crate::error::{ProcessorError, RuntimeError};
+use crate::processor::{
+    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit,
+};
 
 /// One biquad band. Settings: `channels`, `shape` (`peak` default, `lowpass`, `highpass`).
 /// Params: `freq_hz`, `q`, `gain_db` (peak only). Coefficients are recomputed at the buffer a
@@ -21,18 +23,29 @@ enum Shape {
 }
 
 const PARAMS: [ParamDesc; 3] = [
-    ParamDesc { id: 1, name: "freq_hz", min: 20.0, max: 20_000.0, default: 1000.0, unit: Unit::Hertz, smoothing_ms: None },
+    ParamDesc {
+        id: 1,
+        name: "freq_hz",
+        min: 20.0,
+        max: 20_000.0,
+        default: 1000.0,
+        unit: Unit::Hertz,
+        smoothing_ms: None,
+    },
     ParamDesc { id: 2, name: "q", min: 0.1, max: 18.0, default: 0.707, unit: Unit::Ratio, smoothing_ms: None },
     ParamDesc { id: 3, name: "gain_db", min: -24.0, max: 24.0, default: 0.0, unit: Unit::Decibels, smoothing_ms: None },
 ];
 
-fn shape(settings: &Settings) -> Result<Shape, String> {
+fn shape(settings: &Settings) -> Result<Shape, ProcessorError> {
     match settings.get("shape").map(|v| v.as_str()) {
         None => Ok(Shape::Peak),
         Some(Some("peak")) => Ok(Shape::Peak),
         Some(Some("lowpass")) => Ok(Shape::Lowpass),
         Some(Some("highpass")) => Ok(Shape::Highpass),
-        Some(_) => Err(format!("setting `shape` must be \"peak\", \"lowpass\" or \"highpass\", got {}", settings["shape"])),
+        Some(_) => Err(ProcessorError::Setting {
+            setting: "shape",
+            reason: format!("must be \"peak\", \"lowpass\" or \"highpass\", got {}", settings["shape"]),
+        }),
     }
 }
 
@@ -51,14 +64,19 @@ impl<R: Runtime> ProcessorType<R> for Eq {
         "eq"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
         known_settings(settings, &["channels", "shape"])?;
         shape(settings)?;
         let (inputs, outputs) = mono_ports(channels(settings)?);
         Ok(Description { type_name: "eq", inputs, outputs, params: PARAMS.to_vec() })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let shapes = instances.iter().map(|i| shape(i.settings)).collect::<Result<Vec<_>, _>>()?;
         let channels: Vec<usize> = instances.iter().map(|i| i.input_slots.len()).collect();
         let routes = channel_routes(instances);
@@ -74,7 +92,7 @@ impl<R: Runtime> ProcessorType<R> for Eq {
         for (i, inst) in instances.iter().enumerate() {
             batch.update(i, [inst.params[0], inst.params[1], inst.params[2]]);
         }
-        batch.kernel = Some(RoutedBiquad::new(engine.client(), &batch.routes, &batch.coeffs).map_err(|e| e.to_string())?);
+        batch.kernel = Some(RoutedBiquad::new(engine.client(), &batch.routes, &batch.coeffs)?);
         Ok(Box::new(batch))
     }
 }
@@ -103,7 +121,14 @@ impl EqBatch {
 }
 
 impl<R: Runtime> BatchProcessor<R> for EqBatch {
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
         for i in 0..self.shapes.len() {
             self.update(i, [params.get(i, 0), params.get(i, 1), params.get(i, 2)]);
         }

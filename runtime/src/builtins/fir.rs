@@ -1,26 +1,31 @@
 use cubeaudio_kernels::routed::{RoutedFir, MAX_FIR_TAPS};
 use cubeaudio_kernels::util::Buffer;
+use cubeaudio_kernels::KernelError;
 use cubecl::prelude::*;
 
 use super::{channels, known_settings, mono_ports};
 use crate::engine::Engine;
-use crate::error::RuntimeError;
-use crate::processor::{BatchProcessor, Description, InstanceSetup, ParamView, PrepareContext, ProcessorType, Settings};
+use crate::error::{ProcessorError, RuntimeError};
+use crate::processor::{
+    BatchProcessor, Description, InstanceSetup, ParamView, PrepareContext, ProcessorType, Settings,
+};
 
 /// FIR with taps given inline. Settings: `channels`, `taps` (array of numbers, applied to every
 /// channel; tap 0 is the current sample).
 pub struct Fir;
 
-pub(crate) fn taps_setting(settings: &Settings) -> Result<Vec<f32>, String> {
-    let list = settings.get("taps").and_then(|v| v.as_array()).ok_or("setting `taps` (an array of numbers) is required")?;
+pub(crate) fn taps_setting(settings: &Settings) -> Result<Vec<f32>, ProcessorError> {
+    let bad = |reason: String| ProcessorError::Setting { setting: "taps", reason };
+    let list =
+        settings.get("taps").and_then(|v| v.as_array()).ok_or_else(|| bad("an array of numbers is required".into()))?;
     if list.is_empty() || list.len() > MAX_FIR_TAPS {
-        return Err(format!("`taps` holds {} values; 1..={MAX_FIR_TAPS} are accepted", list.len()));
+        return Err(bad(format!("holds {} values; 1..={MAX_FIR_TAPS} are accepted", list.len())));
     }
     list.iter()
         .enumerate()
         .map(|(k, v)| match v.as_f64() {
             Some(x) if x.is_finite() && x.abs() < 1e6 => Ok(x as f32),
-            _ => Err(format!("tap {k} is not a finite number: {v}")),
+            _ => Err(bad(format!("tap {k} is not a finite number: {v}"))),
         })
         .collect()
 }
@@ -30,15 +35,23 @@ impl<R: Runtime> ProcessorType<R> for Fir {
         "fir"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
         known_settings(settings, &["channels", "taps"])?;
         taps_setting(settings)?;
         let (inputs, outputs) = mono_ports(channels(settings)?);
         Ok(Description { type_name: "fir", inputs, outputs, params: Vec::new() })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
-        let taps = instances.iter().map(|i| taps_setting(i.settings).map(|t| vec![t; i.input_slots.len()])).collect::<Result<Vec<_>, _>>()?;
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
+        let taps = instances
+            .iter()
+            .map(|i| taps_setting(i.settings).map(|t| vec![t; i.input_slots.len()]))
+            .collect::<Result<Vec<_>, _>>()?;
         FirBatch::prepare(engine, ctx, instances, taps)
     }
 }
@@ -57,25 +70,36 @@ impl FirBatch {
         ctx: &PrepareContext,
         instances: &[InstanceSetup],
         taps: Vec<Vec<Vec<f32>>>,
-    ) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let mut channels = Vec::new();
         for (inst, per_channel) in instances.iter().zip(taps) {
             for ((&i, &o), h) in inst.input_slots.iter().zip(&inst.output_slots).zip(per_channel) {
                 channels.push(((i, o), h));
             }
         }
-        let kernel = Self::kernel(engine, &channels, ctx.max_buffer).map_err(|e| e.to_string())?;
+        let kernel = Self::kernel(engine, &channels, ctx.max_buffer)?;
         Ok(Box::new(Self { channels, max_buffer: ctx.max_buffer, kernel }))
     }
 
-    fn kernel<R: Runtime>(engine: &Engine<R>, channels: &[((u32, u32), Vec<f32>)], max_buffer: usize) -> Result<RoutedFir, RuntimeError> {
+    fn kernel<R: Runtime>(
+        engine: &Engine<R>,
+        channels: &[((u32, u32), Vec<f32>)],
+        max_buffer: usize,
+    ) -> Result<RoutedFir, KernelError> {
         let view: Vec<((u32, u32), &[f32])> = channels.iter().map(|(r, h)| (*r, h.as_slice())).collect();
-        Ok(RoutedFir::new(engine.client(), &view, max_buffer)?)
+        RoutedFir::new(engine.client(), &view, max_buffer)
     }
 }
 
 impl<R: Runtime> BatchProcessor<R> for FirBatch {
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, _params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        _params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
         self.kernel.process(engine.client(), arena, stride, frames)?;
         Ok(1)
     }

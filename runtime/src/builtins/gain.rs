@@ -4,32 +4,50 @@ use cubecl::prelude::*;
 
 use super::{channel_routes, channels, db_to_linear, known_settings, mono_ports};
 use crate::engine::Engine;
-use crate::error::RuntimeError;
-use crate::processor::{BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit};
+use crate::error::{ProcessorError, RuntimeError};
+use crate::processor::{
+    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit,
+};
 
 /// Smoothed gain. Settings: `channels`. Params: `gain_db`.
 pub struct Gain;
 
-pub const GAIN_DB: ParamDesc =
-    ParamDesc { id: 1, name: "gain_db", min: -96.0, max: 24.0, default: 0.0, unit: Unit::Decibels, smoothing_ms: Some(20.0) };
+pub const GAIN_DB: ParamDesc = ParamDesc {
+    id: 1,
+    name: "gain_db",
+    min: -96.0,
+    max: 24.0,
+    default: 0.0,
+    unit: Unit::Decibels,
+    smoothing_ms: Some(20.0),
+};
 
 impl<R: Runtime> ProcessorType<R> for Gain {
     fn name(&self) -> &'static str {
         "gain"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
         known_settings(settings, &["channels"])?;
         let (inputs, outputs) = mono_ports(channels(settings)?);
         Ok(Description { type_name: "gain", inputs, outputs, params: vec![GAIN_DB] })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let routes = channel_routes(instances);
         let channels: Vec<usize> = instances.iter().map(|i| i.input_slots.len()).collect();
-        let initial: Vec<f32> = instances.iter().zip(&channels).flat_map(|(i, &c)| std::iter::repeat_n(db_to_linear(i.params[0]), c)).collect();
+        let initial: Vec<f32> = instances
+            .iter()
+            .zip(&channels)
+            .flat_map(|(i, &c)| std::iter::repeat_n(db_to_linear(i.params[0]), c))
+            .collect();
         let coef = ctx.smoothing(&GAIN_DB);
-        let kernel = RoutedGain::new(engine.client(), &routes, coef, &initial).map_err(|e| e.to_string())?;
+        let kernel = RoutedGain::new(engine.client(), &routes, coef, &initial)?;
         Ok(Box::new(GainBatch { targets: initial.clone(), initial, routes, coef, channels, kernel }))
     }
 }
@@ -44,7 +62,14 @@ struct GainBatch {
 }
 
 impl<R: Runtime> BatchProcessor<R> for GainBatch {
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
         let mut k = 0;
         for (i, &c) in self.channels.iter().enumerate() {
             let g = db_to_linear(params.get(i, 0));

@@ -5,17 +5,43 @@ use cubecl::prelude::*;
 
 use super::{channel_routes, channels, db_to_linear, known_settings, mono_ports};
 use crate::engine::Engine;
-use crate::error::RuntimeError;
-use crate::processor::{BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit};
+use crate::error::{ProcessorError, RuntimeError};
+use crate::processor::{
+    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit,
+};
 
 /// Noise gate (peak envelope with a 10 ms fall; the gain opens with `attack_ms` and closes with
 /// `release_ms`). Settings: `channels`. Params: `threshold_db`, `attack_ms`, `release_ms`.
 pub struct NoiseGate;
 
 const PARAMS: [ParamDesc; 3] = [
-    ParamDesc { id: 1, name: "threshold_db", min: -120.0, max: 0.0, default: -60.0, unit: Unit::Decibels, smoothing_ms: None },
-    ParamDesc { id: 2, name: "attack_ms", min: 0.01, max: 100.0, default: 1.0, unit: Unit::Milliseconds, smoothing_ms: None },
-    ParamDesc { id: 3, name: "release_ms", min: 1.0, max: 5000.0, default: 100.0, unit: Unit::Milliseconds, smoothing_ms: None },
+    ParamDesc {
+        id: 1,
+        name: "threshold_db",
+        min: -120.0,
+        max: 0.0,
+        default: -60.0,
+        unit: Unit::Decibels,
+        smoothing_ms: None,
+    },
+    ParamDesc {
+        id: 2,
+        name: "attack_ms",
+        min: 0.01,
+        max: 100.0,
+        default: 1.0,
+        unit: Unit::Milliseconds,
+        smoothing_ms: None,
+    },
+    ParamDesc {
+        id: 3,
+        name: "release_ms",
+        min: 1.0,
+        max: 5000.0,
+        default: 100.0,
+        unit: Unit::Milliseconds,
+        smoothing_ms: None,
+    },
 ];
 
 /// Time constant of the envelope's fall: short enough to follow a note's decay, long enough
@@ -38,13 +64,18 @@ impl<R: Runtime> ProcessorType<R> for NoiseGate {
         "noise_gate"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
         known_settings(settings, &["channels"])?;
         let (inputs, outputs) = mono_ports(channels(settings)?);
         Ok(Description { type_name: "noise_gate", inputs, outputs, params: PARAMS.to_vec() })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let routes = channel_routes(instances);
         let channels: Vec<usize> = instances.iter().map(|i| i.input_slots.len()).collect();
         let mut batch = GateBatch {
@@ -58,7 +89,7 @@ impl<R: Runtime> ProcessorType<R> for NoiseGate {
         for (i, inst) in instances.iter().enumerate() {
             batch.update(i, [inst.params[0], inst.params[1], inst.params[2]]);
         }
-        batch.kernel = Some(RoutedGate::new(engine.client(), &batch.routes, &batch.settings).map_err(|e| e.to_string())?);
+        batch.kernel = Some(RoutedGate::new(engine.client(), &batch.routes, &batch.settings)?);
         Ok(Box::new(batch))
     }
 }
@@ -85,7 +116,14 @@ impl GateBatch {
 }
 
 impl<R: Runtime> BatchProcessor<R> for GateBatch {
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
         for i in 0..self.channels.len() {
             self.update(i, [params.get(i, 0), params.get(i, 1), params.get(i, 2)]);
         }

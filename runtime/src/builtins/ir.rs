@@ -6,7 +6,9 @@ use cubecl::prelude::*;
 use super::fir::FirBatch;
 use super::{channels, known_settings, mono_ports};
 use crate::engine::Engine;
+use crate::error::ProcessorError;
 use crate::processor::{BatchProcessor, Description, InstanceSetup, PrepareContext, ProcessorType, Settings};
+use crate::wav;
 
 /// Cabinet impulse response from a WAV file, convolved directly (up to 16,384 samples, 0.34 s at
 /// 48 kHz — cabinet IRs are typically 10–200 ms). Settings: `path` (relative to the rig file),
@@ -15,38 +17,33 @@ use crate::processor::{BatchProcessor, Description, InstanceSetup, PrepareContex
 /// channel. Its sample rate must equal the graph's.
 pub struct ImpulseResponse;
 
-fn path_setting(settings: &Settings) -> Result<&str, String> {
-    settings.get("path").and_then(|v| v.as_str()).ok_or_else(|| "setting `path` (the IR's WAV file) is required".to_string())
+fn path_setting(settings: &Settings) -> Result<&str, ProcessorError> {
+    settings
+        .get("path")
+        .and_then(|v| v.as_str())
+        .ok_or(ProcessorError::Setting { setting: "path", reason: "the IR's WAV file is required".into() })
 }
 
-/// Reads an IR as one `Vec` per channel.
-pub fn read_ir(path: &Path, sample_rate: f64) -> Result<Vec<Vec<f32>>, String> {
-    let shown = path.display();
-    let mut reader = hound::WavReader::open(path).map_err(|e| format!("{shown}: cannot read WAV: {e}"))?;
-    let spec = reader.spec();
-    if spec.sample_rate as f64 != sample_rate {
-        return Err(format!("{shown}: IR is at {} Hz but the graph runs at {sample_rate} Hz; resample the IR", spec.sample_rate));
+/// Reads an IR as one `Vec` per channel, refusing what the direct-form kernel cannot run.
+pub fn read_ir(path: &Path, sample_rate: f64) -> Result<Vec<Vec<f32>>, ProcessorError> {
+    let file = |reason: String| ProcessorError::File { path: path.to_path_buf(), reason };
+    let ir = wav::read(path)?;
+    if ir.sample_rate as f64 != sample_rate {
+        return Err(file(format!(
+            "IR is at {} Hz but the graph runs at {sample_rate} Hz; resample the IR",
+            ir.sample_rate
+        )));
     }
-    let ch = spec.channels.max(1) as usize;
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(8, 32) - 1)) as f32;
-            reader.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()
+    let frames = ir.frames();
+    if frames > MAX_FIR_TAPS {
+        return Err(file(format!("the IR has {frames} samples; up to {MAX_FIR_TAPS} are accepted (trim it)")));
+    }
+    for (c, h) in ir.channels.iter().enumerate() {
+        if let Some(i) = h.iter().position(|v| !v.is_finite()) {
+            return Err(file(format!("sample {i} of channel {c} is not finite")));
         }
     }
-    .map_err(|e| format!("{shown}: {e}"))?;
-    let frames = samples.len() / ch;
-    if frames == 0 {
-        return Err(format!("{shown}: the IR is empty"));
-    }
-    if frames > MAX_FIR_TAPS {
-        return Err(format!("{shown}: the IR has {frames} samples; up to {MAX_FIR_TAPS} are accepted (trim it)"));
-    }
-    if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{shown}: sample {i} is not finite"));
-    }
-    Ok((0..ch).map(|c| (0..frames).map(|t| samples[t * ch + c]).collect()).collect())
+    Ok(ir.channels)
 }
 
 impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
@@ -54,17 +51,22 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
         "ir"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
         known_settings(settings, &["channels", "path", "normalize"])?;
         path_setting(settings)?;
         if settings.get("normalize").is_some_and(|v| !v.is_boolean()) {
-            return Err("setting `normalize` must be true or false".into());
+            return Err(ProcessorError::Setting { setting: "normalize", reason: "must be true or false".into() });
         }
         let (inputs, outputs) = mono_ports(channels(settings)?);
         Ok(Description { type_name: "ir", inputs, outputs, params: Vec::new() })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let mut taps = Vec::new();
         for inst in instances {
             let path = ctx.base_dir.join(path_setting(inst.settings)?);
@@ -74,13 +76,16 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
                 ir = vec![ir[0].clone(); want];
             }
             if ir.len() != want {
-                return Err(format!("{}: the IR has {} channels, the processor {want}", path.display(), ir.len()));
+                return Err(ProcessorError::File {
+                    path,
+                    reason: format!("the IR has {} channels, the processor {want}", ir.len()),
+                });
             }
             if inst.settings.get("normalize").and_then(|v| v.as_bool()).unwrap_or(true) {
                 for h in &mut ir {
                     let energy: f64 = h.iter().map(|v| (*v as f64).powi(2)).sum();
                     if energy == 0.0 {
-                        return Err(format!("{}: the IR is silent", path.display()));
+                        return Err(ProcessorError::File { path, reason: "the IR is silent".into() });
                     }
                     let scale = (1.0 / energy.sqrt()) as f32;
                     h.iter_mut().for_each(|v| *v *= scale);

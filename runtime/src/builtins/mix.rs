@@ -4,9 +4,10 @@ use cubecl::prelude::*;
 
 use super::{channels, db_to_linear, known_settings};
 use crate::engine::Engine;
-use crate::error::RuntimeError;
+use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{
-    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PortDesc, PrepareContext, ProcessorType, Settings, Unit,
+    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PortDesc, PrepareContext, ProcessorType,
+    Settings, Unit,
 };
 
 /// Sums up to four inputs (`in1` required, `in2`..`in4` optional), each with a smoothed level.
@@ -17,7 +18,15 @@ const NAMES: [&str; MIX_INPUTS] = ["in1", "in2", "in3", "in4"];
 const LEVELS: [&str; MIX_INPUTS] = ["level1", "level2", "level3", "level4"];
 
 fn level(k: usize) -> ParamDesc {
-    ParamDesc { id: k as u32 + 1, name: LEVELS[k], min: -96.0, max: 12.0, default: 0.0, unit: Unit::Decibels, smoothing_ms: Some(20.0) }
+    ParamDesc {
+        id: k as u32 + 1,
+        name: LEVELS[k],
+        min: -96.0,
+        max: 12.0,
+        default: 0.0,
+        unit: Unit::Decibels,
+        smoothing_ms: Some(20.0),
+    }
 }
 
 impl<R: Runtime> ProcessorType<R> for Mix {
@@ -25,18 +34,27 @@ impl<R: Runtime> ProcessorType<R> for Mix {
         "mix"
     }
 
-    fn describe(&self, settings: &Settings) -> Result<Description, String> {
+    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
         known_settings(settings, &["channels"])?;
         let c = channels(settings)?;
         Ok(Description {
             type_name: "mix",
-            inputs: NAMES.iter().enumerate().map(|(k, name)| PortDesc { name, channels: c, required: k == 0 }).collect(),
+            inputs: NAMES
+                .iter()
+                .enumerate()
+                .map(|(k, name)| PortDesc { name, channels: c, required: k == 0 })
+                .collect(),
             outputs: vec![PortDesc { name: "out", channels: c, required: true }],
             params: (0..MIX_INPUTS).map(level).collect(),
         })
     }
 
-    fn prepare(&self, engine: &Engine<R>, ctx: &PrepareContext, instances: &[InstanceSetup]) -> Result<Box<dyn BatchProcessor<R>>, String> {
+    fn prepare(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let mut routes = Vec::new();
         let mut initial = Vec::new();
         let mut channels = Vec::new();
@@ -50,7 +68,7 @@ impl<R: Runtime> ProcessorType<R> for Mix {
             }
         }
         let coef = ctx.smoothing(&level(0));
-        let kernel = RoutedMix::new(engine.client(), &routes, coef, &initial).map_err(|e| e.to_string())?;
+        let kernel = RoutedMix::new(engine.client(), &routes, coef, &initial)?;
         Ok(Box::new(MixBatch { targets: initial.clone(), initial, routes, coef, channels, kernel }))
     }
 }
@@ -65,7 +83,14 @@ struct MixBatch {
 }
 
 impl<R: Runtime> BatchProcessor<R> for MixBatch {
-    fn process(&mut self, engine: &Engine<R>, arena: &Buffer, stride: usize, params: ParamView, frames: usize) -> Result<u32, RuntimeError> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        stride: usize,
+        params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
         let mut j = 0;
         for (i, &c) in self.channels.iter().enumerate() {
             for _ in 0..c {

@@ -20,33 +20,33 @@ pub use gate::{gate_settings, NoiseGate};
 pub use ir::ImpulseResponse;
 pub use mix::Mix;
 
-use crate::processor::{PortDesc, Settings};
-use crate::registry::Registry;
+use crate::error::ProcessorError;
+use crate::processor::{PortDesc, ProcessorType, Settings, MAX_PORT_CHANNELS};
 
-pub fn register<R: Runtime>(registry: &mut Registry<R>) {
-    registry.register(Arc::new(Gain));
-    registry.register(Arc::new(Mix));
-    registry.register(Arc::new(Eq));
-    registry.register(Arc::new(NoiseGate));
-    registry.register(Arc::new(Fir));
-    registry.register(Arc::new(ImpulseResponse));
+/// Every built-in type, for [`crate::registry::Registry::with_builtins`] (the registry depends
+/// on the built-ins, never the other way round).
+pub fn all<R: Runtime>() -> Vec<Arc<dyn ProcessorType<R>>> {
+    vec![Arc::new(Gain), Arc::new(Mix), Arc::new(Eq), Arc::new(NoiseGate), Arc::new(Fir), Arc::new(ImpulseResponse)]
 }
 
 /// `channels` setting (default 1).
-pub(crate) fn channels(settings: &Settings) -> Result<usize, String> {
+pub(crate) fn channels(settings: &Settings) -> Result<usize, ProcessorError> {
     match settings.get("channels") {
         None => Ok(1),
         Some(v) => match v.as_u64() {
-            Some(c) if (1..=crate::graph::MAX_PORT_CHANNELS as u64).contains(&c) => Ok(c as usize),
-            _ => Err(format!("setting `channels` must be an integer in 1..={}, got {v}", crate::graph::MAX_PORT_CHANNELS)),
+            Some(c) if (1..=MAX_PORT_CHANNELS as u64).contains(&c) => Ok(c as usize),
+            _ => Err(ProcessorError::Setting {
+                setting: "channels",
+                reason: format!("must be an integer in 1..={MAX_PORT_CHANNELS}, got {v}"),
+            }),
         },
     }
 }
 
 /// Refuses settings this type does not know, so a typo is an error rather than a default.
-pub(crate) fn known_settings(settings: &Settings, known: &[&str]) -> Result<(), String> {
+pub fn known_settings(settings: &Settings, known: &[&str]) -> Result<(), ProcessorError> {
     match settings.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(format!("unknown setting `{k}` (known: {})", known.join(", "))),
+        Some(k) => Err(ProcessorError::UnknownSetting { setting: k.clone(), known: known.join(", ") }),
         None => Ok(()),
     }
 }

@@ -92,20 +92,40 @@ fn check_io(what: &str, lens: impl Iterator<Item = usize>, channels: usize, fram
 impl<R: Runtime> CompiledGraph<R> {
     /// Validates, schedules and prepares `spec`, then runs one silent buffer so every kernel is
     /// compiled before the first real one.
-    pub fn compile(engine: &Engine<R>, registry: &Registry<R>, spec: &GraphSpec, options: &GraphOptions) -> Result<Self, RuntimeError> {
+    pub fn compile(
+        engine: &Engine<R>,
+        registry: &Registry<R>,
+        spec: &GraphSpec,
+        options: &GraphOptions,
+    ) -> Result<Self, RuntimeError> {
         if !(options.sample_rate.is_finite() && (8_000.0..=768_000.0).contains(&options.sample_rate)) {
-            return Err(RuntimeError::Request(format!("sample rate {} Hz is outside 8 kHz..768 kHz", options.sample_rate)));
+            return Err(RuntimeError::Request(format!(
+                "sample rate {} Hz is outside 8 kHz..768 kHz",
+                options.sample_rate
+            )));
         }
         if options.max_buffer == 0 || options.max_buffer > 65_536 {
-            return Err(RuntimeError::Request(format!("max buffer {} is outside 1..=65536 frames", options.max_buffer)));
+            return Err(RuntimeError::Request(format!(
+                "max buffer {} is outside 1..=65536 frames",
+                options.max_buffer
+            )));
         }
         let valid = validate(spec, registry)?;
         let schedule = Schedule::build(&valid);
         let arena_floats = schedule.slots.saturating_mul(options.max_buffer);
         if arena_floats > MAX_ARENA_FLOATS {
-            return Err(GraphError::TooLarge { what: "signal arena (slots × max buffer)", value: arena_floats, limit: MAX_ARENA_FLOATS }.into());
+            return Err(GraphError::TooLarge {
+                what: "signal arena (slots × max buffer)",
+                value: arena_floats,
+                limit: MAX_ARENA_FLOATS,
+            }
+            .into());
         }
-        let ctx = PrepareContext { sample_rate: options.sample_rate, max_buffer: options.max_buffer, base_dir: &options.base_dir };
+        let ctx = PrepareContext {
+            sample_rate: options.sample_rate,
+            max_buffer: options.max_buffer,
+            base_dir: &options.base_dir,
+        };
         let stride = options.max_buffer as u32;
 
         let mut initial = vec![0.0f32; schedule.param_count];
@@ -131,10 +151,12 @@ impl<R: Runtime> CompiledGraph<R> {
                     index.insert((spec.processors[i].id.clone(), desc.name.to_string()), (at, desc.clone()));
                 }
             }
-            let t = registry.get(&batch.type_name).ok_or_else(|| RuntimeError::Request(format!("type {} vanished", batch.type_name)))?;
-            let processor = t.prepare(engine, &ctx, &setups).map_err(|message| {
+            let t = registry
+                .get(&batch.type_name)
+                .ok_or_else(|| RuntimeError::Request(format!("type {} vanished", batch.type_name)))?;
+            let processor = t.prepare(engine, &ctx, &setups).map_err(|error| {
                 let ids: Vec<&str> = setups.iter().map(|s| s.id).collect();
-                GraphError::Processor { id: ids.join(", "), type_name: batch.type_name.clone(), message }
+                GraphError::Processor { id: ids.join(", "), type_name: batch.type_name.clone(), error }
             })?;
             batches.push(PreparedBatch {
                 processor,
@@ -212,7 +234,10 @@ impl<R: Runtime> CompiledGraph<R> {
     pub fn process_async(&mut self, engine: &Engine<R>, inputs: &[&[f32]]) -> Result<Pending<R>, RuntimeError> {
         let frames = inputs.first().map(|x| x.len()).unwrap_or(self.max_buffer);
         if frames == 0 || frames > self.max_buffer {
-            return Err(RuntimeError::Request(format!("buffer of {frames} frames; this graph takes 1..={}", self.max_buffer)));
+            return Err(RuntimeError::Request(format!(
+                "buffer of {frames} frames; this graph takes 1..={}",
+                self.max_buffer
+            )));
         }
         check_io("inputs", inputs.iter().map(|x| x.len()), self.in_channels, frames)?;
         if inputs.iter().any(|x| x.len() != frames) {
@@ -252,7 +277,12 @@ impl<R: Runtime> CompiledGraph<R> {
     }
 
     /// One buffer, waiting for its output.
-    pub fn process(&mut self, engine: &Engine<R>, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), RuntimeError> {
+    pub fn process(
+        &mut self,
+        engine: &Engine<R>,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+    ) -> Result<(), RuntimeError> {
         self.process_async(engine, inputs)?.wait(outputs)
     }
 

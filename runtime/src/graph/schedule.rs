@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::validate::{Source, ValidGraph};
 
-/// The silent slot.
-pub const SILENT_SLOT: u32 = 0;
+pub use crate::processor::SILENT_SLOT;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -135,12 +134,26 @@ impl Schedule {
             }
             let mut batches = Vec::new();
             for ((type_name, per), processors) in groups {
-                batches.push(Batch { type_name: type_name.to_string(), param_base, params_per_instance: per, processors: processors.clone() });
+                batches.push(Batch {
+                    type_name: type_name.to_string(),
+                    param_base,
+                    params_per_instance: per,
+                    processors: processors.clone(),
+                });
                 param_base += per * processors.len();
             }
             stages.push(batches);
         }
-        Self { stages, slots: pool.high as usize, input_routes, output_routes, input_slots, output_slots, stage_of, param_count: param_base }
+        Self {
+            stages,
+            slots: pool.high as usize,
+            input_routes,
+            output_routes,
+            input_slots,
+            output_slots,
+            stage_of,
+            param_count: param_base,
+        }
     }
 
     /// Launches per buffer: one input copy, one per batch (processors may report more), one

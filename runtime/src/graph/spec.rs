@@ -49,9 +49,10 @@ pub struct GraphSpec {
     pub connections: Vec<Connection>,
 }
 
-/// Largest graph accepted (processors, and channels per port).
+pub use crate::processor::MAX_PORT_CHANNELS;
+
+/// Largest graph accepted, in processors.
 pub const MAX_PROCESSORS: usize = 65_536;
-pub const MAX_PORT_CHANNELS: usize = 64;
 
 impl GraphSpec {
     pub fn from_json(text: &str) -> Result<Self, GraphError> {

@@ -83,8 +83,17 @@ pub struct BufferReport {
 }
 
 /// An editor and a runner sharing one exchange.
-pub fn graph_pair<R: Runtime>(engine: Engine<R>, registry: Arc<Registry<R>>, options: GraphOptions) -> (GraphEditor<R>, GraphRunner<R>) {
-    let exchange = Arc::new(Exchange { incoming: Mailbox::new(), retired: Mailbox::new(), posted: AtomicU64::new(0), switched: AtomicU64::new(0) });
+pub fn graph_pair<R: Runtime>(
+    engine: Engine<R>,
+    registry: Arc<Registry<R>>,
+    options: GraphOptions,
+) -> (GraphEditor<R>, GraphRunner<R>) {
+    let exchange = Arc::new(Exchange {
+        incoming: Mailbox::new(),
+        retired: Mailbox::new(),
+        posted: AtomicU64::new(0),
+        switched: AtomicU64::new(0),
+    });
     (
         GraphEditor { engine: engine.clone(), registry, options, exchange: exchange.clone() },
         GraphRunner { engine, current: None, exchange },
@@ -147,7 +156,11 @@ impl<R: Runtime> GraphRunner<R> {
         let switched = self.switch();
         let graph = self.current.as_mut().ok_or(RuntimeError::NoGraph)?;
         let pending = graph.process_async(&self.engine, inputs)?;
-        let report = BufferReport { launches: graph.launches_per_buffer(), switched, generation: self.exchange.switched.load(Ordering::Acquire) };
+        let report = BufferReport {
+            launches: graph.launches_per_buffer(),
+            switched,
+            generation: self.exchange.switched.load(Ordering::Acquire),
+        };
         Ok((pending, report))
     }
 

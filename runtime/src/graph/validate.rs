@@ -54,10 +54,16 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
     let mut port_names: HashMap<&str, ()> = HashMap::new();
     for p in spec.inputs.iter().chain(&spec.outputs) {
         if p.name.is_empty() || p.name.contains('.') {
-            return Err(GraphError::BadEndpoint { endpoint: p.name.clone(), reason: "graph port names are non-empty and contain no '.'".into() });
+            return Err(GraphError::BadEndpoint {
+                endpoint: p.name.clone(),
+                reason: "graph port names are non-empty and contain no '.'".into(),
+            });
         }
         if p.channels == 0 || p.channels > MAX_PORT_CHANNELS {
-            return Err(GraphError::BadEndpoint { endpoint: p.name.clone(), reason: format!("{} channels; a port has 1..={MAX_PORT_CHANNELS}", p.channels) });
+            return Err(GraphError::BadEndpoint {
+                endpoint: p.name.clone(),
+                reason: format!("{} channels; a port has 1..={MAX_PORT_CHANNELS}", p.channels),
+            });
         }
         if port_names.insert(&p.name, ()).is_some() {
             return Err(GraphError::DuplicatePort(p.name.clone()));
@@ -67,7 +73,10 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
     let mut processors = Vec::with_capacity(spec.processors.len());
     for (i, p) in spec.processors.iter().enumerate() {
         if p.id.is_empty() || p.id.contains('.') {
-            return Err(GraphError::BadEndpoint { endpoint: p.id.clone(), reason: "processor ids are non-empty and contain no '.'".into() });
+            return Err(GraphError::BadEndpoint {
+                endpoint: p.id.clone(),
+                reason: "processor ids are non-empty and contain no '.'".into(),
+            });
         }
         if ids.insert(&p.id, i).is_some() {
             return Err(GraphError::DuplicateId(p.id.clone()));
@@ -80,15 +89,18 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
             type_name: p.type_name.clone(),
             known: registry.names().join(", "),
         })?;
-        let description = t
-            .describe(&p.settings)
-            .map_err(|message| GraphError::Processor { id: p.id.clone(), type_name: p.type_name.clone(), message })?;
+        let description = t.describe(&p.settings).map_err(|error| GraphError::Processor {
+            id: p.id.clone(),
+            type_name: p.type_name.clone(),
+            error,
+        })?;
         for port in description.inputs.iter().chain(&description.outputs) {
             if port.channels == 0 || port.channels > MAX_PORT_CHANNELS {
-                return Err(GraphError::Processor {
+                return Err(GraphError::PortChannels {
                     id: p.id.clone(),
-                    type_name: p.type_name.clone(),
-                    message: format!("port `{}` has {} channels; a port has 1..={MAX_PORT_CHANNELS}", port.name, port.channels),
+                    port: port.name,
+                    channels: port.channels,
+                    limit: MAX_PORT_CHANNELS,
                 });
             }
         }
@@ -103,7 +115,11 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
                     description.params.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
                 ),
             })?;
-            description.params[k].check(*value).map_err(|reason| GraphError::Param { id: p.id.clone(), param: name.clone(), reason })?;
+            description.params[k].check(*value).map_err(|reason| GraphError::Param {
+                id: p.id.clone(),
+                param: name.clone(),
+                reason,
+            })?;
             params[k] = *value;
         }
         let inputs = vec![None; description.inputs.len()];
@@ -123,7 +139,12 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
                 let d = &processors[i].description;
                 match d.outputs.iter().position(|o| o.name == port) {
                     Some(k) => From_::Proc(i, k),
-                    None => return Err(bad(&c.from, &format!("`{}` has no output `{port}` (outputs: {})", d.type_name, names(&d.outputs)))),
+                    None => {
+                        return Err(bad(
+                            &c.from,
+                            &format!("`{}` has no output `{port}` (outputs: {})", d.type_name, names(&d.outputs)),
+                        ))
+                    }
                 }
             }
         };
@@ -137,7 +158,12 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
                 let d = &processors[i].description;
                 match d.inputs.iter().position(|o| o.name == port) {
                     Some(k) => To::Proc(i, k),
-                    None => return Err(bad(&c.to, &format!("`{}` has no input `{port}` (inputs: {})", d.type_name, names(&d.inputs)))),
+                    None => {
+                        return Err(bad(
+                            &c.to,
+                            &format!("`{}` has no input `{port}` (inputs: {})", d.type_name, names(&d.inputs)),
+                        ))
+                    }
                 }
             }
         };
@@ -153,10 +179,19 @@ pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<
             }
         };
         if from_channels != to_channels {
-            return Err(GraphError::ChannelMismatch { from: c.from.clone(), from_channels, to: c.to.clone(), to_channels });
+            return Err(GraphError::ChannelMismatch {
+                from: c.from.clone(),
+                from_channels,
+                to: c.to.clone(),
+                to_channels,
+            });
         }
         if slot.is_some() {
-            return Err(GraphError::InputTaken { to: c.to.clone(), first: first_from[&c.to].clone(), second: c.from.clone() });
+            return Err(GraphError::InputTaken {
+                to: c.to.clone(),
+                first: first_from[&c.to].clone(),
+                second: c.from.clone(),
+            });
         }
         *slot = Some(source);
         first_from.insert(c.to.clone(), c.from.clone());

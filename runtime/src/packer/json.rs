@@ -42,7 +42,8 @@ pub fn pack_json(text: &str) -> Result<String, String> {
         return Err(format!("invalid request: {} warps exceed the limit of {MAX_JSON_WARPS}", req.warps));
     }
     let mut ws = Workspace::new(req.counts.len(), req.warps.max(1));
-    let packed = pack(&mut ws, req.warp_size, req.warps, &req.counts, req.costs.as_deref()).map_err(|e: PackError| e.to_string())?;
+    let packed = pack(&mut ws, req.warp_size, req.warps, &req.counts, req.costs.as_deref())
+        .map_err(|e: PackError| e.to_string())?;
     let response = PackResponse {
         max_occupancy: packed.max_occupancy,
         max_cost: packed.max_cost,

@@ -254,7 +254,13 @@ pub fn pack<'a>(
     ws.warp_starts.push(0);
     let n = ws.types.len();
     if n == 0 {
-        return Ok(Packed { segments: &ws.segments, warp_starts: &ws.warp_starts, max_occupancy: 0, max_cost: 0, mixed_warps: 0 });
+        return Ok(Packed {
+            segments: &ws.segments,
+            warp_starts: &ws.warp_starts,
+            max_occupancy: 0,
+            max_cost: 0,
+            mixed_warps: 0,
+        });
     }
 
     // 1. The smallest feasible maximum cost.

@@ -5,19 +5,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cubeaudio_nam::example_signal::di_signal;
-use cubeaudio_nam::graph_render::registry;
+use cubeaudio::example_signal::di_signal;
+use cubeaudio_kernels::device::required;
+use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
 use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
 use cubeaudio_runtime::Engine;
-use cubeaudio_kernels::device::required;
 use cubecl::prelude::*;
 
-
-/// `nam/examples`; `CUBEAUDIO_EXAMPLES` overrides it where the binary runs away from the source
+/// `cli/examples`; `CUBEAUDIO_EXAMPLES` overrides it where the binary runs away from the source
 /// tree (the GPU machine).
 fn examples() -> PathBuf {
-    std::env::var_os("CUBEAUDIO_EXAMPLES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples"))
+    std::env::var_os("CUBEAUDIO_EXAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples"))
 }
 
 const TWO_AMPS: &str = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "a"}, {"name": "b"}],
@@ -30,13 +31,18 @@ const TWO_AMPS: &str = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "a"}
 fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
     let x: Vec<f32> = di_signal().into_iter().take(12_000).collect();
     let model_path = examples().join("models/clean.nam");
-    let mut cpu = [Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp), Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp)];
+    let mut cpu = [
+        Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp),
+        Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp),
+    ];
     let hot: Vec<f32> = x.iter().map(|v| v * 10f32.powf(12.0 / 20.0)).collect();
     let (mut want_a, mut want_b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
     for m in &mut cpu {
         m.reset(128).unwrap();
     }
-    for ((xa, xb), (ya, yb)) in x.chunks(128).zip(hot.chunks(128)).zip(want_a.chunks_mut(128).zip(want_b.chunks_mut(128))) {
+    for ((xa, xb), (ya, yb)) in
+        x.chunks(128).zip(hot.chunks(128)).zip(want_a.chunks_mut(128).zip(want_b.chunks_mut(128)))
+    {
         cpu[0].process(xa, ya);
         cpu[1].process(xb, yb);
     }
@@ -94,14 +100,18 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
     };
     let (a, b) = run(&mut g);
     let (mut want_a, mut want_b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-    for ((xa, xb), (ya, yb)) in x.chunks(128).zip(hot.chunks(128)).zip(want_a.chunks_mut(128).zip(want_b.chunks_mut(128))) {
+    for ((xa, xb), (ya, yb)) in
+        x.chunks(128).zip(hot.chunks(128)).zip(want_a.chunks_mut(128).zip(want_b.chunks_mut(128)))
+    {
         cpu_a.process(xa, ya);
         cpu_b.process(xb, yb);
     }
     for (what, got, want) in [("wavenet", &a, &want_a), ("lstm", &b, &want_b)] {
         let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let err = got.iter().zip(want.iter()).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
-        println!("[graph-test] {what} amp in a mixed NAM stage: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})");
+        println!(
+            "[graph-test] {what} amp in a mixed NAM stage: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})"
+        );
         assert!(peak > 0.01 && err <= 1e-4 * peak.max(1.0), "{what}: {err}");
     }
     g.reset(engine).unwrap();
@@ -109,65 +119,29 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
     assert_eq!((a2, b2), (a, b), "reset must return to the prepared state");
 }
 
-#[test]
-fn wavenet_and_lstm_amps_share_a_stage_wgpu() {
-    match Engine::<cubecl::wgpu::WgpuRuntime>::wgpu() {
-        Ok(e) => wavenet_and_lstm_amps_share_a_stage(&e),
-        Err(e) if required("wgpu") => panic!("wgpu required: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED mixed NAM stage (wgpu): {e}"),
-    }
-}
-
-#[test]
-fn wavenet_and_lstm_amps_share_a_stage_cuda() {
-    match Engine::<cubecl::cuda::CudaRuntime>::cuda(0) {
-        Ok(e) => wavenet_and_lstm_amps_share_a_stage(&e),
-        Err(e) if required("cuda") => panic!("cuda required: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED mixed NAM stage (cuda): {e}"),
-    }
-}
-
-#[test]
-fn nam_in_a_graph_equals_the_cpu_engine_wgpu() {
-    match Engine::<cubecl::wgpu::WgpuRuntime>::wgpu() {
-        Ok(e) => {
-            println!("[kernel-test] nam graph: runtime wgpu | adapter {}", e.info());
-            nam_in_a_graph_equals_the_cpu_engine(&e)
-        }
-        Err(e) if required("wgpu") => panic!("wgpu required: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED nam graph (wgpu): {e}"),
-    }
-}
-
-#[test]
-fn nam_in_a_graph_equals_the_cpu_engine_cuda() {
-    match Engine::<cubecl::cuda::CudaRuntime>::cuda(0) {
-        Ok(e) => {
-            println!("[kernel-test] nam graph: runtime cuda | adapter {}", e.info());
-            nam_in_a_graph_equals_the_cpu_engine(&e)
-        }
-        Err(e) if required("cuda") => panic!("cuda required: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED nam graph (cuda): {e}"),
-    }
-}
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine);
 
 fn cubeaudio(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");
     let x: Vec<f32> = di_signal().into_iter().take(24_000).collect();
-    cubeaudio_nam::render::write_wav(&path, &[x], 48_000, cubeaudio_nam::render::OutputFormat::Float32).unwrap();
+    cubeaudio_runtime::wav::write(&path, &[x], 48_000, cubeaudio_runtime::wav::SampleFormat::Float32).unwrap();
     path
 }
 
 #[test]
 fn example_rigs_render_from_the_command_line() {
-    if Engine::<cubecl::wgpu::WgpuRuntime>::wgpu().is_err() && Engine::<cubecl::cuda::CudaRuntime>::cuda(0).is_err() {
-        assert!(!required("wgpu"), "no GPU runtime, but one is required");
-        eprintln!("[kernel-test] SKIPPED example rigs: no GPU runtime");
+    if let Err(e) = cubeaudio_kernels::device::Backend::Auto.open(false) {
+        assert!(!required("wgpu"), "no GPU runtime, but one is required: {e}");
+        eprintln!("[device-test] SKIPPED example rigs: {e}");
         return;
     }
     let dir = std::env::temp_dir().join(format!("cubeaudio-rigs-{}", std::process::id()));
@@ -176,12 +150,20 @@ fn example_rigs_render_from_the_command_line() {
     for (rig, channels) in [("amp_cab.json", 1usize), ("dual_amp.json", 2)] {
         let out = dir.join(rig.replace(".json", ".wav"));
         let rig_path = examples().join("rigs").join(rig);
-        let (code, stdout, stderr) =
-            cubeaudio(&["graph", "--config", rig_path.to_str().unwrap(), "--input", di.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+        let (code, stdout, stderr) = cubeaudio(&[
+            "graph",
+            "--config",
+            rig_path.to_str().unwrap(),
+            "--input",
+            di.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
         println!("{rig}: {stdout}{stderr}");
         assert_eq!(code, 0, "{rig}: {stderr}");
         assert!(stdout.contains("launches per buffer"), "{stdout}");
-        let (y, rate) = cubeaudio_nam::render::read_wav(&out).unwrap();
+        let cubeaudio_runtime::wav::Wav { channels: y, sample_rate: rate } =
+            cubeaudio_runtime::wav::read(&out).unwrap();
         assert_eq!((y.len(), rate), (channels, 48_000));
         for c in &y {
             assert_eq!(c.len(), 24_000);
@@ -200,11 +182,27 @@ fn example_rigs_render_from_the_command_line() {
     )
     .unwrap();
     let out = dir.join("bad.wav");
-    let (code, _, stderr) = cubeaudio(&["graph", "--config", bad.to_str().unwrap(), "--input", di.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let (code, _, stderr) = cubeaudio(&[
+        "graph",
+        "--config",
+        bad.to_str().unwrap(),
+        "--input",
+        di.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("cycle: ") && stderr.contains("bad.json"), "{stderr}");
     assert!(!out.exists());
-    let (code, _, stderr) = cubeaudio(&["graph", "--config", dir.join("missing.json").to_str().unwrap(), "--input", di.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let (code, _, stderr) = cubeaudio(&[
+        "graph",
+        "--config",
+        dir.join("missing.json").to_str().unwrap(),
+        "--input",
+        di.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("missing.json"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::loader::LoadedModel;
+use cubeaudio_nam::LoadedModel;
 
+/// A human-readable description of a loaded model, one fact per line.
 pub fn describe(m: &LoadedModel) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "architecture: {} (file version {})", m.architecture, m.version);
@@ -12,15 +13,23 @@ pub fn describe(m: &LoadedModel) -> String {
     }
     let _ = writeln!(s, "channels: {} in, {} out", m.dsp.in_channels(), m.dsp.out_channels());
     match m.sample_rate {
-        Some(sr) => { let _ = writeln!(s, "sample rate: {sr} Hz"); }
-        None => { let _ = writeln!(s, "sample rate: not stated (48 kHz assumed)"); }
+        Some(sr) => {
+            let _ = writeln!(s, "sample rate: {sr} Hz");
+        }
+        None => {
+            let _ = writeln!(s, "sample rate: not stated (48 kHz assumed)");
+        }
     }
     for line in &m.summary {
         let _ = writeln!(s, "  {line}");
     }
     match m.dsp.receptive_field() {
-        Some(r) => { let _ = writeln!(s, "receptive field: {r} samples"); }
-        None => { let _ = writeln!(s, "receptive field: unbounded (recurrent)"); }
+        Some(r) => {
+            let _ = writeln!(s, "receptive field: {r} samples");
+        }
+        None => {
+            let _ = writeln!(s, "receptive field: unbounded (recurrent)");
+        }
     }
     let flops = m.dsp.flops_per_sample();
     let sr = m.sample_rate.unwrap_or(48_000.0);
@@ -29,10 +38,13 @@ pub fn describe(m: &LoadedModel) -> String {
     let fields = [
         ("name", md.name.clone()),
         ("modeled by", md.modeled_by.clone()),
-        ("gear", match (&md.gear_make, &md.gear_model) {
-            (Some(a), Some(b)) => Some(format!("{a} {b}")),
-            (a, b) => a.clone().or(b.clone()),
-        }),
+        (
+            "gear",
+            match (&md.gear_make, &md.gear_model) {
+                (Some(a), Some(b)) => Some(format!("{a} {b}")),
+                (a, b) => a.clone().or(b.clone()),
+            },
+        ),
         ("gear type", md.gear_type.clone()),
         ("tone type", md.tone_type.clone()),
         ("loudness", md.loudness.map(|v| format!("{v:.2} dB"))),

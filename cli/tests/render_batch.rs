@@ -2,19 +2,27 @@
 //! batch give the same files as rendering each alone — exactly on the CPU engine, within the
 //! GPU tolerance on a GPU runtime (lavapipe in CI).
 
+#[path = "../../nam/tests/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
 
 use common::shared_nam;
-use cubeaudio_nam::render::{read_wav, render_file, render_files, write_wav, Backend, OutputFormat, RenderOptions};
+use cubeaudio::render::{render_file, render_files, RenderOptions};
+use cubeaudio_kernels::device::Backend;
+use cubeaudio_runtime::wav::{self, SampleFormat};
+
+fn read_wav(path: &std::path::Path) -> (Vec<Vec<f32>>, u32) {
+    let w = wav::read(path).unwrap();
+    (w.channels, w.sample_rate)
+}
 
 fn tone(n: usize, f: f32, rate: f32) -> Vec<f32> {
     (0..n).map(|t| 0.4 * (std::f32::consts::TAU * f * t as f32 / rate).sin() * (1.0 - t as f32 / n as f32)).collect()
 }
 
 fn options(backend: Backend) -> RenderOptions {
-    RenderOptions { backend, buffer: 256, fast_tanh: true, slim: None, format: OutputFormat::Float32 }
+    RenderOptions { backend, buffer: 256, fast_tanh: true, slim: None, format: SampleFormat::Float32 }
 }
 
 #[test]
@@ -24,8 +32,9 @@ fn a_batch_of_files_equals_each_file_alone() {
     let model = shared_nam().join("models/core_wavenet.nam");
     let a = dir.join("a.wav");
     let b = dir.join("b.wav");
-    write_wav(&a, &[tone(9_000, 110.0, 48_000.0)], 48_000, OutputFormat::Float32).unwrap();
-    write_wav(&b, &[tone(5_000, 220.0, 44_100.0), tone(5_000, 330.0, 44_100.0)], 44_100, OutputFormat::Float32).unwrap();
+    wav::write(&a, &[tone(9_000, 110.0, 48_000.0)], 48_000, SampleFormat::Float32).unwrap();
+    wav::write(&b, &[tone(5_000, 220.0, 44_100.0), tone(5_000, 330.0, 44_100.0)], 44_100, SampleFormat::Float32)
+        .unwrap();
 
     let jobs = vec![(a.clone(), dir.join("a-batch.wav")), (b.clone(), dir.join("b-batch.wav"))];
     let report = render_files(&model, &jobs, &options(Backend::Cpu), &mut |_, _| {}).unwrap();
@@ -33,9 +42,9 @@ fn a_batch_of_files_equals_each_file_alone() {
     for (input, batch_out) in &jobs {
         let alone = dir.join("alone.wav");
         render_file(&model, input, &alone, &options(Backend::Cpu), &mut |_, _| {}).unwrap();
-        let (x, rx) = read_wav(input).unwrap();
-        let (y, ry) = read_wav(batch_out).unwrap();
-        let (z, _) = read_wav(&alone).unwrap();
+        let (x, rx) = read_wav(input);
+        let (y, ry) = read_wav(batch_out);
+        let (z, _) = read_wav(&alone);
         assert_eq!((y.len(), y[0].len(), ry), (x.len(), x[0].len(), rx), "shape and rate of {}", batch_out.display());
         assert_eq!(y, z, "CPU batch output of {} differs from rendering it alone", input.display());
     }
@@ -45,8 +54,8 @@ fn a_batch_of_files_equals_each_file_alone() {
         Ok(report) => {
             println!("[kernel-test] render batch: runtime {} | adapter (as reported)", report.backend);
             for ((_, gpu), (_, cpu)) in gpu_jobs.iter().zip(&jobs) {
-                let (g, _) = read_wav(gpu).unwrap();
-                let (c, _) = read_wav(cpu).unwrap();
+                let (g, _) = read_wav(gpu);
+                let (c, _) = read_wav(cpu);
                 for (gc, cc) in g.iter().zip(&c) {
                     let peak = cc.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
                     let err = gc.iter().zip(cc).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
@@ -68,15 +77,16 @@ fn lstm_renders_on_the_gpu_like_the_cpu() {
     std::fs::create_dir_all(&dir).unwrap();
     let model = shared_nam().join("models/core_lstm.nam");
     let input = dir.join("in.wav");
-    write_wav(&input, &[tone(7_000, 150.0, 48_000.0), tone(7_000, 95.0, 48_000.0)], 48_000, OutputFormat::Float32).unwrap();
+    wav::write(&input, &[tone(7_000, 150.0, 48_000.0), tone(7_000, 95.0, 48_000.0)], 48_000, SampleFormat::Float32)
+        .unwrap();
     let cpu = dir.join("cpu.wav");
     let gpu = dir.join("gpu.wav");
     render_file(&model, &input, &cpu, &options(Backend::Cpu), &mut |_, _| {}).unwrap();
     match render_file(&model, &input, &gpu, &options(Backend::Wgpu), &mut |_, _| {}) {
         Ok(report) => {
             assert_ne!(report.backend, "cpu");
-            let (g, _) = read_wav(&gpu).unwrap();
-            let (c, _) = read_wav(&cpu).unwrap();
+            let (g, _) = read_wav(&gpu);
+            let (c, _) = read_wav(&cpu);
             for (gc, cc) in g.iter().zip(&c) {
                 let peak = cc.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 assert!(peak > 0.01);

@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use cubeaudio_nam::render::{render_files, Backend as RenderBackend, OutputFormat, RenderOptions};
-use cubeaudio_nam::{info, load_file, LoadOptions};
+use cubeaudio::render::{render_files, RenderOptions};
+use cubeaudio::{bench, info};
+use cubeaudio_kernels::device::{Backend, Opened};
+use cubeaudio_nam::{load_file, LoadOptions};
+use cubeaudio_runtime::wav::SampleFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -16,28 +19,9 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    /// Best available: CUDA, then a hardware Vulkan/Metal adapter, then the CPU engine — which
-    /// also runs models the GPU engine does not support. A software adapter (lavapipe) is only
-    /// used when named with `vulkan`/`wgpu`: it renders far slower than the CPU engine.
-    Auto,
-    /// The CPU reference engine (the maths of the NAM core, f32).
-    Cpu,
-    /// The GPU engine on CUDA (every architecture).
-    Cuda,
-    /// The GPU engine on a Vulkan adapter through wgpu (every architecture).
-    Vulkan,
-    /// The GPU engine on wgpu's best adapter, Vulkan or Metal (every architecture).
-    Wgpu,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum GraphBackendArg {
-    Auto,
-    Cuda,
-    /// wgpu's best adapter (Vulkan or Metal).
-    Wgpu,
+/// `--backend` values: the names of [`Backend`], the one backend type of the workspace.
+fn parse_backend(s: &str) -> std::result::Result<Backend, String> {
+    s.parse().map_err(|e: cubeaudio_kernels::device::DeviceError| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,7 +51,12 @@ enum Command {
         /// missing) that receives one `<input name>.wav` per input.
         #[arg(long)]
         output: PathBuf,
-        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        /// auto: CUDA, then a hardware Vulkan/Metal adapter, then the CPU engine — which also
+        /// runs models the GPU engine refuses; a software adapter (lavapipe) only when named
+        /// with vulkan/wgpu (it renders far slower than the CPU engine). cpu: the CPU engine
+        /// (the NAM core's maths, f32). cuda, vulkan, wgpu: the GPU engine on that runtime
+        /// (every architecture).
+        #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cpu|cuda|vulkan|wgpu")]
         backend: Backend,
         /// Frames per processing block (the output does not depend on it).
         #[arg(long, default_value_t = 512)]
@@ -93,9 +82,9 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
         /// auto: CUDA, else wgpu's best adapter (a software one such as lavapipe included: graphs
-        /// have no CPU engine).
-        #[arg(long, value_enum, default_value_t = GraphBackendArg::Auto)]
-        backend: GraphBackendArg,
+        /// have no CPU engine); cuda, vulkan, wgpu: that runtime.
+        #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cuda|vulkan|wgpu")]
+        backend: Backend,
         /// Frames per processing block.
         #[arg(long, default_value_t = 128)]
         buffer: usize,
@@ -105,9 +94,9 @@ enum Command {
     /// throughput at 256 and 2048 streams, and the CPU engine as the baseline. Writes Markdown
     /// and JSON.
     Bench {
-        /// cuda or wgpu.
-        #[arg(long, default_value = "cuda")]
-        runtime: String,
+        /// cuda, vulkan, wgpu, or auto (CUDA, else wgpu's best adapter).
+        #[arg(long, alias = "runtime", default_value = "cuda", value_parser = parse_backend, value_name = "auto|cuda|vulkan|wgpu")]
+        backend: Backend,
         /// Models to measure (any .nam file the GPU engine runs: WaveNet family or LSTM), as
         /// NAME=PATH or NAME=PATH@SLIM. The first one is also used for latency and offline.
         #[arg(long = "model", required = true)]
@@ -147,13 +136,6 @@ fn render(
     slim: Option<f64>,
     format: Format,
 ) -> Result<()> {
-    let backend = match backend {
-        Backend::Auto => RenderBackend::Auto,
-        Backend::Cpu => RenderBackend::Cpu,
-        Backend::Cuda => RenderBackend::Cuda,
-        Backend::Vulkan => RenderBackend::Vulkan,
-        Backend::Wgpu => RenderBackend::Wgpu,
-    };
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
@@ -166,9 +148,9 @@ fn render(
         fast_tanh: !exact_tanh,
         slim,
         format: match format {
-            Format::F32 => OutputFormat::Float32,
-            Format::I16 => OutputFormat::Int16,
-            Format::I24 => OutputFormat::Int24,
+            Format::F32 => SampleFormat::Float32,
+            Format::I16 => SampleFormat::Int16,
+            Format::I24 => SampleFormat::Int24,
         },
     };
     let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
@@ -192,7 +174,7 @@ fn render(
         report.backend,
         report.files,
         report.channels,
-        report.audio_seconds(),
+        report.audio_seconds,
         report.elapsed.as_secs_f64(),
         report.realtime_factor(),
         output.display()
@@ -227,19 +209,14 @@ fn output_paths(inputs: &[PathBuf], output: &std::path::Path) -> Result<Vec<(Pat
     Ok(jobs)
 }
 
-fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: GraphBackendArg, buffer: usize) -> Result<()> {
-    use cubeaudio_nam::graph_render::{render_graph, GraphBackend};
+fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: Backend, buffer: usize) -> Result<()> {
+    use cubeaudio::graph::render_graph;
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
     if input == output {
         bail!("--output must differ from --input");
     }
-    let backend = match backend {
-        GraphBackendArg::Auto => GraphBackend::Auto,
-        GraphBackendArg::Cuda => GraphBackend::Cuda,
-        GraphBackendArg::Wgpu => GraphBackend::Wgpu,
-    };
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}").expect("valid template"));
     let report = render_graph(&config, &input, &output, backend, buffer, &mut |done, total| {
@@ -268,8 +245,15 @@ fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: GraphBackend
     Ok(())
 }
 
-fn bench(runtime: &str, models: &[String], buffers: &[usize], max_streams: usize, latency_buffers: usize, out: &std::path::Path) -> Result<()> {
-    // NAME=PATH or NAME=PATH@SLIM (slimmable models at a slim value).
+fn bench(
+    backend: Backend,
+    models: &[String],
+    buffers: &[usize],
+    max_streams: usize,
+    latency_buffers: usize,
+    out: &std::path::Path,
+) -> Result<()> {
+    // NAME=PATH or NAME=PATH@SLIM (slimmable models at a slim value); each file parsed once.
     let mut gpu_models = Vec::new();
     let mut cpu_models = Vec::new();
     for spec in models {
@@ -278,9 +262,8 @@ fn bench(runtime: &str, models: &[String], buffers: &[usize], max_streams: usize
             Some((p, s)) => (p, Some(s.parse::<f64>().context("slim value after @")?)),
             None => (path, None),
         };
-        let path = std::path::Path::new(path);
-        let mut gpu = load_file(path, LoadOptions::default())?;
-        let mut cpu = cubeaudio_nam::Model::new(load_file(path, LoadOptions::default())?.dsp);
+        let mut gpu = load_file(std::path::Path::new(path), LoadOptions::default())?;
+        let mut cpu = cubeaudio_nam::Model::new(gpu.dsp.clone());
         if let Some(s) = slim {
             gpu.dsp.set_slim(s)?;
             cpu.set_slim(s)?;
@@ -288,36 +271,44 @@ fn bench(runtime: &str, models: &[String], buffers: &[usize], max_streams: usize
         gpu_models.push((name.to_string(), gpu));
         cpu_models.push((name.to_string(), cpu));
     }
-    let nets: Vec<(String, &dyn cubeaudio_nam::dsp::Dsp)> = gpu_models.iter().map(|(n, m)| (n.clone(), m.dsp.as_ref())).collect();
-    let mut log = |line: &str| eprintln!("{line}");
-    let report = match runtime {
-        "cuda" => {
-            let (client, info) = cubeaudio_kernels::device::cuda::open(0)?;
-            cubeaudio_nam::bench::run(&client, info.to_string(), &nets, cpu_models, buffers, max_streams, latency_buffers, &mut log)?
-        }
-        "wgpu" => {
-            let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best()?;
-            cubeaudio_nam::bench::run(&client, info.to_string(), &nets, cpu_models, buffers, max_streams, latency_buffers, &mut log)?
-        }
-        other => bail!("unknown runtime {other} (cuda or wgpu)"),
+    let nets: Vec<(String, &dyn cubeaudio_nam::dsp::Dsp)> =
+        gpu_models.iter().map(|(n, m)| (n.clone(), m.dsp.as_ref())).collect();
+    let device = match backend.open(false)? {
+        Opened::Gpu(device) => device,
+        Opened::Cpu { .. } => bail!("the benchmark measures a GPU: --backend cuda, vulkan, wgpu or auto"),
     };
-    std::fs::create_dir_all(out)?;
+    let mut log = |line: &str| eprintln!("{line}");
+    let report = device.run(bench::BenchJob {
+        models: &nets,
+        cpu_models,
+        buffers,
+        max_streams,
+        latency_buffers,
+        log: &mut log,
+    })?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let md = report.markdown();
-    std::fs::write(out.join("bench.md"), &md)?;
-    std::fs::write(out.join("bench.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(out.join("bench.md"), &md).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(out.join("bench.json"), serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", out.display()))?;
     print!("{md}");
     Ok(())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render { model, input, output, backend, buffer, exact_tanh, slim, format } => {
             render(model, input, output, backend, buffer, exact_tanh, slim, format)
         }
         Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),
-        Command::Bench { runtime, models, buffers, max_streams, latency_buffers, out } => bench(&runtime, &models, &buffers, max_streams, latency_buffers, &out),
+        Command::Bench { backend, models, buffers, max_streams, latency_buffers, out } => {
+            bench(backend, &models, &buffers, max_streams, latency_buffers, &out)
+        }
         Command::Pack => {
             let mut text = String::new();
             if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {

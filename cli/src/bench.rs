@@ -5,10 +5,11 @@ use std::time::Instant;
 
 use cubecl::prelude::*;
 
-use crate::dsp::Dsp;
+use cubeaudio_nam::dsp::Dsp;
+use cubeaudio_nam::gpu::{batch_of, StreamBatch};
+use cubeaudio_nam::Model;
+
 use crate::error::Result;
-use crate::gpu::{batch_of, StreamBatch};
-use crate::model::Model;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CapacityRow {
@@ -55,27 +56,6 @@ pub struct BenchReport {
     pub ceilings: Ceilings,
 }
 
-/// Eight independent FMA chains per unit, `iters` long: the device's fp32 arithmetic ceiling.
-#[cube(launch)]
-pub fn fma_ceiling_kernel(out: &mut Array<f32>, seed: f32, #[comptime] iters: usize) {
-    let i = ABSOLUTE_POS;
-    let x = seed + i as f32 * 1.0e-9;
-    let mut c = Array::<f32>::new(8usize);
-    #[unroll]
-    for k in 0..8usize {
-        c[k] = x + k as f32;
-    }
-    for _ in 0..iters {
-        #[unroll]
-        for k in 0..8usize {
-            c[k] = c[k] * 0.999_9 + 0.000_1;
-        }
-    }
-    if i < out.len() {
-        out[i] = c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6] + c[7];
-    }
-}
-
 /// Measured ceilings of the device: fp32 FMA throughput and device-to-device copy bandwidth.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Ceilings {
@@ -85,7 +65,7 @@ pub struct Ceilings {
 }
 
 fn timed<R: Runtime>(client: &ComputeClient<R>, mut f: impl FnMut()) -> Result<f64> {
-    let sync = |c: &ComputeClient<R>| cubecl::future::block_on(c.sync()).map_err(|e| crate::error::NamError::Request(format!("GPU device error: {e:?}")));
+    let sync = cubeaudio_kernels::device::sync::<R>;
     f();
     sync(client)?;
     let mut best = f64::MAX;
@@ -104,7 +84,14 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
     let units: usize = 1 << 20;
     let out = Buffer { handle: client.empty(units * 4), len: units };
     let t = timed(client, || {
-        fma_ceiling_kernel::launch::<R>(client, CubeCount::Static((units / 256) as u32, 1, 1), CubeDim::new_1d(256), out.arg(), 0.5, ITERS);
+        cubeaudio_kernels::ceiling::fma_ceiling_kernel::launch::<R>(
+            client,
+            CubeCount::Static((units / 256) as u32, 1, 1),
+            CubeDim::new_1d(256),
+            out.arg(),
+            0.5,
+            ITERS,
+        );
     })?;
     let fp32_tflops = (units * ITERS * 8 * 2) as f64 / t / 1e12;
     // Up to 256 Mi floats (1 GiB) copied in chunks of 64 Ki floats, within the device's cube
@@ -137,13 +124,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// `count` buffer times (ms, sorted) of `streams` streams of `buffer` frames: each a full
 /// round trip, or (`pipelined`) the interval between results with two buffers in flight.
-fn time_buffers(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, count: usize, pipelined: bool) -> Result<Vec<f64>> {
+fn time_buffers(
+    batch: &mut dyn StreamBatch,
+    streams: usize,
+    buffer: usize,
+    count: usize,
+    pipelined: bool,
+) -> Result<Vec<f64>> {
     let input: Vec<f32> = (0..buffer).map(|i| ((i as f32) * 0.05).sin() * 0.4).collect();
     let ins: Vec<&[f32]> = vec![&input; streams];
     let mut outs = vec![vec![0.0f32; buffer]; streams];
     let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
     if pipelined {
-        return batch.pipelined_ms(&ins, &mut ys, count);
+        return Ok(batch.pipelined_ms(&ins, &mut ys, count)?);
     }
     let mut times = Vec::with_capacity(count);
     for k in 0..count + 5 {
@@ -155,6 +148,39 @@ fn time_buffers(batch: &mut dyn StreamBatch, streams: usize, buffer: usize, coun
     }
     times.sort_by(f64::total_cmp);
     Ok(times)
+}
+
+/// [`run`] as a job for whichever device was opened.
+pub struct BenchJob<'a> {
+    /// (name, model) pairs to measure.
+    pub models: &'a [(String, &'a dyn Dsp)],
+    /// The same models as CPU-engine instances, for the baseline.
+    pub cpu_models: Vec<(String, Model)>,
+    /// Buffer sizes in samples.
+    pub buffers: &'a [usize],
+    /// Largest stream count tried.
+    pub max_streams: usize,
+    /// Buffers timed for the latency percentiles.
+    pub latency_buffers: usize,
+    /// Progress lines.
+    pub log: &'a mut dyn FnMut(&str),
+}
+
+impl cubeaudio_kernels::device::DeviceJob for BenchJob<'_> {
+    type Output = Result<BenchReport>;
+
+    fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &cubeaudio_kernels::device::DeviceInfo) -> Self::Output {
+        run(
+            client,
+            info.to_string(),
+            self.models,
+            self.cpu_models,
+            self.buffers,
+            self.max_streams,
+            self.latency_buffers,
+            self.log,
+        )
+    }
 }
 
 /// Runs the whole benchmark. `models` are (name, WaveNet) pairs; `cpu_models` the same models as
@@ -171,7 +197,10 @@ pub fn run<R: Runtime>(
 ) -> Result<BenchReport> {
     let rate = 48_000.0;
     let ceilings = ceilings(client)?;
-    log(&format!("ceilings: {:.1} TFLOP/s fp32 FMA, {:.0} GB/s device copy", ceilings.fp32_tflops, ceilings.copy_gbytes_per_s));
+    log(&format!(
+        "ceilings: {:.1} TFLOP/s fp32 FMA, {:.0} GB/s device copy",
+        ceilings.fp32_tflops, ceilings.copy_gbytes_per_s
+    ));
     let mut capacity = Vec::new();
     let mut best = Vec::new();
     for (name, net) in models {
@@ -261,14 +290,18 @@ pub fn run<R: Runtime>(
                 log(&format!("offline: {streams} streams skipped: {e}"));
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let times = time_buffers(batch.as_mut(), streams, 4096, 10, false)?;
         let factor = streams as f64 * 4096.0 / rate / (percentile(&times, 0.5) / 1e3);
-        log(&format!("offline: {streams} streams × 4096 frames: {factor:.0}× real time | shape {}", batch.shape_label()));
+        log(&format!(
+            "offline: {streams} streams × 4096 frames: {factor:.0}× real time | shape {}",
+            batch.shape_label()
+        ));
         offline_runs.push((streams, factor));
     }
-    let (offline_streams, offline) = offline_runs.iter().copied().fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
+    let (offline_streams, offline) =
+        offline_runs.iter().copied().fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
     // CPU baseline: the same models on one core of this machine.
     let mut cpu = Vec::new();
     for (name, mut model) in cpu_models {

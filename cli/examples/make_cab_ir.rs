@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use cubeaudio_kernels::biquad::BiquadCoefficients;
-use cubeaudio_nam::render::{write_wav, OutputFormat};
+use cubeaudio_runtime::wav::{self, SampleFormat};
 
 const RATE: u32 = 48_000;
 const LEN: usize = 2048;
@@ -40,6 +40,6 @@ fn main() {
     let peak = ir.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let samples: Vec<f32> = ir.iter().map(|v| (v / peak * 0.9) as f32).collect();
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/rigs/cab_ir.wav");
-    write_wav(&path, &[samples], RATE, OutputFormat::Float32).expect("write IR");
+    wav::write(&path, &[samples], RATE, SampleFormat::Float32).expect("write IR");
     println!("wrote {}", path.display());
 }

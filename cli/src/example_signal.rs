@@ -1,6 +1,6 @@
 //! A deterministic, guitar-like DI test signal (Karplus-Strong plucked strings: a chord
 //! progression, single notes, palm mutes). `examples/audio/di_guitar.wav` is this signal;
-//! `cargo run --release -p cubeaudio-nam --example make_di` regenerates it and a test checks it.
+//! `cargo run --release -p cubeaudio --example make_di` regenerates it and a test checks it.
 
 pub const RATE: u32 = 48_000;
 
@@ -52,4 +52,3 @@ pub fn di_signal() -> Vec<f32> {
     let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     out.iter().map(|v| v / peak * 0.5).collect()
 }
-

@@ -1,0 +1,127 @@
+//! `cubeaudio graph`: a WAV through a processing graph described by a rig file (docs/GRAPHS.md).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
+use cubeaudio_nam::gpu::processor::registry;
+use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::wav::{self, SampleFormat, Wav};
+use cubeaudio_runtime::Engine;
+use cubecl::prelude::*;
+
+use crate::error::{CliError, Result};
+
+/// What a graph render did.
+#[derive(Debug, Clone)]
+pub struct GraphReport {
+    /// Runtime and device.
+    pub backend: String,
+    /// Processors in the rig.
+    pub processors: usize,
+    /// Stages of the schedule.
+    pub stages: usize,
+    /// (stage, type) batches of the schedule.
+    pub batches: usize,
+    /// Kernel launches per buffer.
+    pub launches_per_buffer: u32,
+    /// Signal slots of the arena.
+    pub arena_slots: usize,
+    /// Frames rendered.
+    pub frames: usize,
+    /// The input's (and the graph's) sample rate.
+    pub sample_rate: u32,
+    /// Processing time without reading and writing files.
+    pub elapsed: Duration,
+    /// Non-finite input samples replaced by 0.
+    pub sanitized: u64,
+    /// Channels written.
+    pub output_channels: usize,
+}
+
+impl GraphReport {
+    /// Seconds of audio per second of processing.
+    pub fn realtime_factor(&self) -> f64 {
+        self.frames as f64 / self.sample_rate as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Renders `input` through the rig at `rig` into `output`. Graphs run on a GPU runtime only
+/// (there is no CPU graph engine): `auto` takes CUDA, else wgpu's best adapter, software
+/// (lavapipe) included, and the report says which.
+pub fn render_graph(
+    rig: &Path,
+    input: &Path,
+    output: &Path,
+    backend: Backend,
+    buffer: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<GraphReport> {
+    let io = |source| CliError::Io { path: rig.to_path_buf(), source };
+    let text = std::fs::read_to_string(rig).map_err(io)?;
+    let spec = GraphSpec::from_json(&text).map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: e.into() })?;
+    let signal = wav::read(input)?;
+    let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let options = GraphOptions { sample_rate: signal.sample_rate as f64, max_buffer: buffer, base_dir };
+    let device = match backend.open(false)? {
+        Opened::Gpu(device) => device,
+        Opened::Cpu { .. } => return Err(cubeaudio_kernels::device::DeviceError::NoCpuEngine.into()),
+    };
+    device.run(GraphRender { rig, spec: &spec, options: &options, signal, output, progress })
+}
+
+struct GraphRender<'a> {
+    rig: &'a Path,
+    spec: &'a GraphSpec,
+    options: &'a GraphOptions,
+    signal: Wav,
+    output: &'a Path,
+    progress: &'a mut dyn FnMut(usize, usize),
+}
+
+impl DeviceJob for GraphRender<'_> {
+    type Output = Result<GraphReport>;
+
+    fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &DeviceInfo) -> Self::Output {
+        let Self { rig, spec, options, signal, output, progress } = self;
+        let engine = Engine::new(client.clone(), info.clone());
+        let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
+        if signal.channels.len() != in_channels {
+            return Err(CliError::Request(format!(
+                "the input has {} channel(s) but {} declares {in_channels} graph input channel(s)",
+                signal.channels.len(),
+                rig.display()
+            )));
+        }
+        let in_rig = |error| CliError::Graph { path: PathBuf::from(rig), error };
+        let mut graph = CompiledGraph::compile(&engine, &registry::<R>(), spec, options).map_err(in_rig)?;
+        let len = signal.frames();
+        let mut outs = vec![vec![0.0f32; len]; graph.output_channels()];
+        let start = Instant::now();
+        let mut at = 0;
+        while at < len {
+            let n = options.max_buffer.min(len - at);
+            let ins: Vec<&[f32]> = signal.channels.iter().map(|c| &c[at..at + n]).collect();
+            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
+            graph.process(&engine, &ins, &mut ys)?;
+            at += n;
+            progress(at, len);
+        }
+        let elapsed = start.elapsed();
+        wav::write(output, &outs, signal.sample_rate, SampleFormat::Float32)?;
+        let s = graph.schedule();
+        Ok(GraphReport {
+            backend: engine.info().to_string(),
+            processors: spec.processors.len(),
+            stages: s.stages.len(),
+            batches: s.batch_count(),
+            launches_per_buffer: graph.launches_per_buffer(),
+            arena_slots: s.slots,
+            frames: len,
+            sample_rate: signal.sample_rate,
+            elapsed,
+            sanitized: graph.sanitized_samples(),
+            output_channels: outs.len(),
+        })
+    }
+}

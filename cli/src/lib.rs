@@ -1,0 +1,18 @@
+//! The `cubeaudio` application: the jobs behind the command line, as a library so that tests
+//! and other front ends (the plugin, live mode) call the same code.
+//!
+//! - [`render`]: WAV files through a `.nam` model, one instance per channel, on the best backend.
+//! - [`graph`]: a WAV file through a processing graph (`rig.json`).
+//! - [`bench`]: streams one GPU holds in real time, latency, offline throughput.
+//! - [`info`]: what a model is and what it costs.
+//! - [`resample`]: offline rate conversion between the file's and the model's rate.
+
+pub mod bench;
+pub mod error;
+pub mod example_signal;
+pub mod graph;
+pub mod info;
+pub mod render;
+pub mod resample;
+
+pub use error::{CliError, Result};
