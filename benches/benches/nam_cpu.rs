@@ -2,6 +2,7 @@
 //! `../shared/nam/README.md`. Throughput is reported in samples/s.
 //!
 //! `cargo bench -p cubeaudio-benches --bench nam_cpu`
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! Time of one exact packing on the CPU (it runs on the audio thread when entities change).
 //!
 //! `cargo bench -p cubeaudio-benches --bench packer`
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use cubeaudio_runtime::packer::{pack, Workspace};

@@ -11,15 +11,24 @@ use cubeaudio_nam::Model;
 
 use crate::error::Result;
 
+/// One measured point: a model, a buffer size and a stream count.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CapacityRow {
+    /// The model's name on the command line.
     pub model: String,
+    /// Frames per buffer.
     pub buffer: usize,
+    /// Streams in the batch.
     pub streams: usize,
+    /// Median round trip per buffer (upload, launch, read-back), ms.
     pub p50_ms: f64,
+    /// 99th percentile of the round trip, ms.
     pub p99_ms: f64,
+    /// The buffer's duration at 48 kHz, ms.
     pub budget_ms: f64,
+    /// `p99_ms` < 50 % of the budget.
     pub holds: bool,
+    /// Kernel launches per buffer.
     pub launches_per_buffer: usize,
     /// Launch shape: `tile × rows, threads` (WaveNet) or `lstm layers × hidden, threads`.
     pub shape: String,
@@ -29,38 +38,52 @@ pub struct CapacityRow {
     pub queued_ms: f64,
     /// Time per buffer with two buffers in flight (double-buffered host), p50 and p99, ms.
     pub pipelined_p50_ms: f64,
+    /// 99th percentile with two buffers in flight, ms.
     pub pipelined_p99_ms: f64,
     /// `pipelined_p99_ms` < 50 % of the budget.
     pub holds_pipelined: bool,
 }
 
+/// Everything `cubeaudio bench` measured, as written to bench.json.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchReport {
+    /// Runtime and device.
     pub device: String,
+    /// Every measured point.
     pub capacity: Vec<CapacityRow>,
     /// Largest stream count that held real time (p99 < 50 % of the budget), per model × buffer.
     /// (model, buffer, streams held with a synchronous round trip per buffer, streams held
     /// with two buffers in flight).
     pub max_streams: Vec<(String, usize, usize, usize)>,
+    /// Buffers timed for the latency percentiles.
     pub latency_buffers: usize,
+    /// One stream, 64 frames: median round trip, µs.
     pub latency_p50_us: f64,
+    /// One stream, 64 frames: 99th percentile, µs.
     pub latency_p99_us: f64,
+    /// One stream, 64 frames: 99.9th percentile, µs.
     pub latency_p999_us: f64,
     /// The best of the offline runs below.
     pub offline_streams: usize,
+    /// Aggregate real-time factor of that run.
     pub offline_realtime_factor: f64,
     /// Every offline run: streams, real-time factor aggregate (round trip per 4096-frame
     /// buffer, as the renderer does).
     pub offline_runs: Vec<(usize, f64)>,
+    /// The CPU engine's real-time factor per model, one stream on one core.
     pub cpu_realtime_factor: Vec<(String, f64)>,
+    /// The device's measured ceilings.
     pub ceilings: Ceilings,
 }
 
 /// Measured ceilings of the device: fp32 FMA throughput and device-to-device copy bandwidth.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Ceilings {
+    /// fp32 FMA throughput, TFLOP/s.
     pub fp32_tflops: f64,
+    /// Device-to-device copy bandwidth (read + write), GB/s.
     pub copy_gbytes_per_s: f64,
+    /// Size of the copied buffer, MiB.
     pub copy_mib: usize,
 }
 
@@ -78,6 +101,7 @@ fn timed<R: Runtime>(client: &ComputeClient<R>, mut f: impl FnMut()) -> Result<f
     Ok(best)
 }
 
+/// Measures the device's fp32 FMA throughput and copy bandwidth (best of five runs each).
 pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
     use cubeaudio_kernels::util::{Buffer, IndexBuffer};
     const ITERS: usize = 4096;
@@ -107,7 +131,7 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
     let t = timed(client, || {
         let _ = cubeaudio_kernels::routed::copy_routes(client, &src, &dst, &table, chunk);
     })?;
-    Ok(Ceilings { fp32_tflops, copy_gbytes_per_s: (2 * n * 4) as f64 / t / 1e9, copy_mib: n * 4 >> 20 })
+    Ok(Ceilings { fp32_tflops, copy_gbytes_per_s: (2 * n * 4) as f64 / t / 1e9, copy_mib: (n * 4) >> 20 })
 }
 
 /// Buffers timed per (model, buffer, streams) point: p99 of 200 is the 3rd-largest time, less
@@ -170,31 +194,14 @@ impl cubeaudio_kernels::device::DeviceJob for BenchJob<'_> {
     type Output = Result<BenchReport>;
 
     fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &cubeaudio_kernels::device::DeviceInfo) -> Self::Output {
-        run(
-            client,
-            info.to_string(),
-            self.models,
-            self.cpu_models,
-            self.buffers,
-            self.max_streams,
-            self.latency_buffers,
-            self.log,
-        )
+        run(client, info.to_string(), self)
     }
 }
 
 /// Runs the whole benchmark. `models` are (name, WaveNet) pairs; `cpu_models` the same models as
 /// CPU-engine instances for the baseline.
-pub fn run<R: Runtime>(
-    client: &ComputeClient<R>,
-    device: String,
-    models: &[(String, &dyn Dsp)],
-    cpu_models: Vec<(String, Model)>,
-    buffers: &[usize],
-    max_streams: usize,
-    latency_buffers: usize,
-    log: &mut dyn FnMut(&str),
-) -> Result<BenchReport> {
+pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob) -> Result<BenchReport> {
+    let BenchJob { models, cpu_models, buffers, max_streams, latency_buffers, log } = job;
     let rate = 48_000.0;
     let ceilings = ceilings(client)?;
     log(&format!(
@@ -331,14 +338,13 @@ pub fn run<R: Runtime>(
 }
 
 impl BenchReport {
+    /// The report as Markdown tables.
     pub fn markdown(&self) -> String {
         let mut s = format!(
             "Device: {}\n\nMeasured ceilings: {:.1} TFLOP/s fp32 (FMA chains), {:.0} GB/s ({} MiB device-to-device copy, read + write).\n\n",
             self.device, self.ceilings.fp32_tflops, self.ceilings.copy_gbytes_per_s, self.ceilings.copy_mib
         );
-        s += &format!(
-            "### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\nSynchronous: each buffer uploaded, run and read back before the next. Two in flight: buffer k+1 queued before buffer k is read back (a double-buffered host; one buffer more latency).\n\n| model | buffer | max streams held, synchronous | max streams held, two in flight |\n|---|---|---|---|\n"
-        );
+        s += "### Streams in real time (p99 time per buffer < 50 % of the buffer's duration)\n\nSynchronous: each buffer uploaded, run and read back before the next. Two in flight: buffer k+1 queued before buffer k is read back (a double-buffered host; one buffer more latency).\n\n| model | buffer | max streams held, synchronous | max streams held, two in flight |\n|---|---|---|---|\n";
         for (m, b, n, piped) in &self.max_streams {
             s += &format!("| {m} | {b} | {n} | {piped} |\n");
         }

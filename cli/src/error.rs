@@ -8,6 +8,7 @@ use cubeaudio_runtime::wav::WavError;
 use cubeaudio_runtime::RuntimeError;
 
 /// Why a job failed.
+#[allow(missing_docs)] // variant fields are what the variant's message names
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// Loading or running a model.
@@ -24,16 +25,22 @@ pub enum CliError {
     Device(#[from] DeviceError),
     /// A graph that cannot be built or run.
     #[error("{path}: {error}")]
-    Graph { path: PathBuf, error: RuntimeError },
+    Graph { path: PathBuf, error: Box<RuntimeError> },
     /// A running graph failed.
     #[error(transparent)]
-    Runtime(#[from] RuntimeError),
+    Runtime(Box<RuntimeError>),
     /// A file system operation on `path`.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A request that cannot be met (sizes, channel counts, rates).
     #[error("{0}")]
     Request(String),
+}
+
+impl From<RuntimeError> for CliError {
+    fn from(e: RuntimeError) -> Self {
+        Self::Runtime(Box::new(e))
+    }
 }
 
 /// Result of the application's jobs.

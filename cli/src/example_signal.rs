@@ -2,6 +2,7 @@
 //! progression, single notes, palm mutes). `examples/audio/di_guitar.wav` is this signal;
 //! `cargo run --release -p cubeaudio --example make_di` regenerates it and a test checks it.
 
+/// Sample rate of the example DI signal.
 pub const RATE: u32 = 48_000;
 
 /// A tiny LCG so the signal is identical on every machine.

@@ -59,7 +59,8 @@ pub fn render_graph(
 ) -> Result<GraphReport> {
     let io = |source| CliError::Io { path: rig.to_path_buf(), source };
     let text = std::fs::read_to_string(rig).map_err(io)?;
-    let spec = GraphSpec::from_json(&text).map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: e.into() })?;
+    let spec = GraphSpec::from_json(&text)
+        .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;
     let signal = wav::read(input)?;
     let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let options = GraphOptions { sample_rate: signal.sample_rate as f64, max_buffer: buffer, base_dir };
@@ -93,7 +94,7 @@ impl DeviceJob for GraphRender<'_> {
                 rig.display()
             )));
         }
-        let in_rig = |error| CliError::Graph { path: PathBuf::from(rig), error };
+        let in_rig = |error| CliError::Graph { path: PathBuf::from(rig), error: Box::new(error) };
         let mut graph = CompiledGraph::compile(&engine, &registry::<R>(), spec, options).map_err(in_rig)?;
         let len = signal.frames();
         let mut outs = vec![vec![0.0f32; len]; graph.output_channels()];

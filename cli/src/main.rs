@@ -34,42 +34,45 @@ enum Format {
     I24,
 }
 
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// The .nam model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Input WAV (16/24/32-bit int or 32-bit float, any rate, any channel count). Repeat for a
+    /// batch of files.
+    #[arg(long, required = true)]
+    input: Vec<PathBuf>,
+    /// Output WAV at the input's sample rate; with several inputs, a folder (created if
+    /// missing) that receives one `<input name>.wav` per input.
+    #[arg(long)]
+    output: PathBuf,
+    /// auto: CUDA, then a hardware Vulkan/Metal adapter, then the CPU engine — which also
+    /// runs models the GPU engine refuses; a software adapter (lavapipe) only when named
+    /// with vulkan/wgpu (it renders far slower than the CPU engine). cpu: the CPU engine
+    /// (the NAM core's maths, f32). cuda, vulkan, wgpu: the GPU engine on that runtime
+    /// (every architecture).
+    #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cpu|cuda|vulkan|wgpu")]
+    backend: Backend,
+    /// Frames per processing block (the output does not depend on it).
+    #[arg(long, default_value_t = 512)]
+    buffer: usize,
+    /// Use std tanh instead of NAM's fast tanh (the plugin uses fast tanh).
+    #[arg(long)]
+    exact_tanh: bool,
+    /// Slimmable size in [0, 1] for slimmable models (e.g. A2: < 0.5 selects A2-Lite).
+    #[arg(long)]
+    slim: Option<f64>,
+    #[arg(long, value_enum, default_value_t = Format::F32)]
+    format: Format,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Render WAV files through a .nam model; each channel runs through its own instance. Several
     /// `--input` files render as one batch (on a GPU: every channel of every file is a stream of
     /// one launch per buffer).
-    Render {
-        /// The .nam model file.
-        #[arg(long)]
-        model: PathBuf,
-        /// Input WAV (16/24/32-bit int or 32-bit float, any rate, any channel count). Repeat for a
-        /// batch of files.
-        #[arg(long, required = true)]
-        input: Vec<PathBuf>,
-        /// Output WAV at the input's sample rate; with several inputs, a folder (created if
-        /// missing) that receives one `<input name>.wav` per input.
-        #[arg(long)]
-        output: PathBuf,
-        /// auto: CUDA, then a hardware Vulkan/Metal adapter, then the CPU engine — which also
-        /// runs models the GPU engine refuses; a software adapter (lavapipe) only when named
-        /// with vulkan/wgpu (it renders far slower than the CPU engine). cpu: the CPU engine
-        /// (the NAM core's maths, f32). cuda, vulkan, wgpu: the GPU engine on that runtime
-        /// (every architecture).
-        #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cpu|cuda|vulkan|wgpu")]
-        backend: Backend,
-        /// Frames per processing block (the output does not depend on it).
-        #[arg(long, default_value_t = 512)]
-        buffer: usize,
-        /// Use std tanh instead of NAM's fast tanh (the plugin uses fast tanh).
-        #[arg(long)]
-        exact_tanh: bool,
-        /// Slimmable size in [0, 1] for slimmable models (e.g. A2: < 0.5 selects A2-Lite).
-        #[arg(long)]
-        slim: Option<f64>,
-        #[arg(long, value_enum, default_value_t = Format::F32)]
-        format: Format,
-    },
+    Render(RenderArgs),
     /// Render a WAV file through a processing graph (rig file: processors, params,
     /// connections; format in docs/GRAPHS.md). The WAV's channels feed the graph inputs in order;
     /// the output has one channel per graph output channel, at the input's sample rate.
@@ -126,16 +129,8 @@ enum Command {
     },
 }
 
-fn render(
-    model: PathBuf,
-    inputs: Vec<PathBuf>,
-    output: PathBuf,
-    backend: Backend,
-    buffer: usize,
-    exact_tanh: bool,
-    slim: Option<f64>,
-    format: Format,
-) -> Result<()> {
+fn render(args: RenderArgs) -> Result<()> {
+    let RenderArgs { model, input: inputs, output, backend, buffer, exact_tanh, slim, format } = args;
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
@@ -302,9 +297,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render { model, input, output, backend, buffer, exact_tanh, slim, format } => {
-            render(model, input, output, backend, buffer, exact_tanh, slim, format)
-        }
+        Command::Render(args) => render(args),
         Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),
         Command::Bench { backend, models, buffers, max_streams, latency_buffers, out } => {
             bench(backend, &models, &buffers, max_streams, latency_buffers, &out)

@@ -22,16 +22,23 @@ use cubecl_cpp::shared::CppCompiler;
 /// A backend whose source we snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
+    /// CUDA C++ (NVRTC).
     Cuda,
+    /// HIP C++ for AMD GPUs.
     Hip,
+    /// WGSL (wgpu on any adapter).
     Wgsl,
+    /// SPIR-V (Vulkan).
     SpirV,
+    /// Metal Shading Language.
     Msl,
 }
 
 impl Target {
+    /// Every target, in snapshot order.
     pub const ALL: [Target; 5] = [Target::Cuda, Target::Hip, Target::Wgsl, Target::SpirV, Target::Msl];
 
+    /// The target's name in snapshot and file names.
     pub fn name(self) -> &'static str {
         match self {
             Target::Cuda => "cuda",
@@ -94,8 +101,7 @@ fn compile<C: Compiler>(
 }
 
 fn spirv_kernel(case: &KernelCase) -> Result<cubecl_spirv::SpirvKernel, String> {
-    let mut options = cubecl::WgpuCompilationOptions::default();
-    options.supports_vulkan = true;
+    let mut options = cubecl::WgpuCompilationOptions { supports_vulkan: true, ..Default::default() };
     // Vulkan 1.3 (what `spirv-val --target-env vulkan1.3` checks) accepts SPIR-V 1.6.
     options.vulkan.max_spirv_version = (1, 6);
     compile(cubecl_spirv::SpirvCompiler::<cubecl_spirv::GLCompute>::default(), case.definition(), &options, case.mode)

@@ -33,6 +33,7 @@ pub struct KernelCase {
     pub name: &'static str,
     /// The `#[cube(launch)]` function it instantiates.
     pub kernel: &'static str,
+    /// Units per cube of the launch.
     pub cube_dim: u32,
     /// How the kernel's launch compiles it: bounds-checked unless it launches unchecked.
     pub mode: ExecutionMode,
@@ -119,6 +120,7 @@ macro_rules! case {
     };
 }
 
+/// Every kernel of the workspace with the settings its snapshot uses.
 pub fn registry() -> Vec<KernelCase> {
     vec![
         case!("activation_kernel__fast_tanh", activation_kernel, 256, |b| {

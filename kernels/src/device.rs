@@ -12,12 +12,16 @@ use cubecl::server::{IoError, LaunchError, ServerError};
 /// Why no device of a kind could be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
+    /// The runtime's cargo feature is off.
     #[error("runtime `{0}` is not compiled into this build")]
     NotCompiled(&'static str),
+    /// libcuda is not on this machine.
     #[error("no CUDA driver: libcuda could not be loaded")]
     NoCudaDriver,
+    /// The driver loaded but found no usable device.
     #[error("CUDA driver loaded but no device was found ({0})")]
     NoCudaDevice(String),
+    /// wgpu found no Vulkan or Metal adapter.
     #[error("no Vulkan/Metal adapter found (is a Vulkan driver such as Mesa lavapipe installed?)")]
     NoAdapter,
     /// `vulkan` was asked for and wgpu's best adapter is not a Vulkan one.
@@ -37,6 +41,7 @@ pub enum DeviceError {
 /// What went wrong on a device after it was opened: the one conversion of cubecl's server
 /// errors in the workspace. It keeps the kind of failure and its reason and drops cubecl's
 /// backtraces, and a queue that failed many launches reports the first failure and the count.
+#[allow(missing_docs)] // variant fields are what the variant's message names
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceFault {
     /// A kernel did not compile for the device.
@@ -197,8 +202,11 @@ impl fmt::Display for Backend {
 pub enum Opened {
     /// A GPU runtime with its device.
     Gpu(Device),
-    /// The CPU engine; `fallback` says why `auto` took no GPU.
-    Cpu { fallback: Option<String> },
+    /// The CPU engine.
+    Cpu {
+        /// Why `auto` took no GPU; `None` when the CPU engine was asked for.
+        fallback: Option<String>,
+    },
 }
 
 /// An opened GPU device of one of the compiled runtimes.
@@ -290,6 +298,7 @@ impl fmt::Display for DeviceInfo {
     }
 }
 
+/// CUDA devices through NVRTC.
 #[cfg(feature = "cuda")]
 pub mod cuda {
     use super::*;
@@ -315,6 +324,7 @@ pub mod cuda {
     }
 }
 
+/// wgpu adapters (Vulkan, Metal), best first.
 #[cfg(feature = "wgpu")]
 pub mod wgpu_device {
     use super::*;

@@ -1,6 +1,7 @@
 //! Typed errors of the host-side launch helpers.
 
 /// What a launch helper refuses, before anything reaches the device.
+#[allow(missing_docs)] // variant fields are what the variant's message names
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KernelError {
     /// A size that must be a power of two is not.

@@ -45,11 +45,14 @@ pub(crate) fn at_most(kernel: &'static str, what: &'static str, value: usize, li
 /// A device buffer of f32 with its element count, so helpers can check sizes before launching.
 #[derive(Clone, Debug)]
 pub struct Buffer {
+    /// The device allocation.
     pub handle: Handle,
+    /// Elements it holds (the allocation keeps at least one).
     pub len: usize,
 }
 
 impl Buffer {
+    /// A buffer holding `data`.
     pub fn upload<R: Runtime>(client: &ComputeClient<R>, data: &[f32]) -> Self {
         // A zero-length device allocation is not portable; keep one element so the handle is valid.
         let handle = if data.is_empty() {
@@ -60,10 +63,12 @@ impl Buffer {
         Self { handle, len: data.len() }
     }
 
+    /// A buffer of `len` copies of `value`.
     pub fn filled<R: Runtime>(client: &ComputeClient<R>, len: usize, value: f32) -> Self {
         Self::upload(client, &vec![value; len])
     }
 
+    /// Reads the buffer back; `kernel` names the failing launch in the error.
     pub fn read<R: Runtime>(&self, client: &ComputeClient<R>, kernel: &'static str) -> Result<Vec<f32>, KernelError> {
         let bytes =
             client.read_one(self.handle.clone()).map_err(|e| KernelError::Device { kernel, fault: e.into() })?;
@@ -72,6 +77,7 @@ impl Buffer {
         Ok(values)
     }
 
+    /// The buffer as a kernel argument.
     pub fn arg<R: Runtime>(&self) -> ArrayArg<R> {
         // SAFETY: `len` is the element count the handle was created with.
         unsafe { ArrayArg::from_raw_parts(self.handle.clone(), self.len.max(1)) }
@@ -85,11 +91,14 @@ pub(crate) fn cube_count_1d(units: usize, per_cube: usize) -> CubeCount {
 /// A device buffer of u32 (route and offset tables).
 #[derive(Clone, Debug)]
 pub struct IndexBuffer {
+    /// The device allocation.
     pub handle: Handle,
+    /// Elements it holds (the allocation keeps at least one).
     pub len: usize,
 }
 
 impl IndexBuffer {
+    /// A buffer holding `data`.
     pub fn upload<R: Runtime>(client: &ComputeClient<R>, data: &[u32]) -> Self {
         let handle = if data.is_empty() {
             client.create_from_slice(u32::as_bytes(&[0]))
@@ -99,6 +108,7 @@ impl IndexBuffer {
         Self { handle, len: data.len() }
     }
 
+    /// The buffer as a kernel argument.
     pub fn arg<R: Runtime>(&self) -> ArrayArg<R> {
         // SAFETY: `len` is the element count the handle was created with.
         unsafe { ArrayArg::from_raw_parts(self.handle.clone(), self.len.max(1)) }

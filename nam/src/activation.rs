@@ -4,19 +4,41 @@ use serde_json::Value;
 
 use crate::error::{NamError, Result};
 
+/// An activation as a `.nam` file names it, applied on the CPU.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Activation {
+    /// `x`.
     Identity,
+    /// `tanh` from std.
     Tanh,
+    /// NAM's rational approximation of tanh ([`fast_tanh`]).
     FastTanh,
+    /// `clamp(x, -1, 1)`.
     Hardtanh,
+    /// `max(0, x)`.
     ReLU,
+    /// `x > 0 ? x : slope·x` with this slope.
     LeakyReLU(f32),
+    /// LeakyReLU with one slope per channel (row).
     PReLU(Vec<f32>),
+    /// `1 / (1 + e^-x)`.
     Sigmoid,
+    /// `x · sigmoid(x)`.
     SiLU,
+    /// `x · relu6(x + 3) / 6`.
     Hardswish,
-    LeakyHardtanh { lo: f32, hi: f32, lo_slope: f32, hi_slope: f32 },
+    /// `x` inside `[lo, hi]`, slopes `lo_slope`/`hi_slope` outside.
+    LeakyHardtanh {
+        /// Lower end of the linear range.
+        lo: f32,
+        /// Upper end of the linear range.
+        hi: f32,
+        /// Slope below `lo`.
+        lo_slope: f32,
+        /// Slope above `hi`.
+        hi_slope: f32,
+    },
+    /// `x / (1 + |x|)`.
     Softsign,
 }
 
@@ -26,14 +48,16 @@ pub fn fast_tanh(x: f32) -> f32 {
     let ax = x.abs();
     let x2 = x * x;
     (x * (2.455_507_5_f32 + 2.455_507_5_f32 * ax + (0.893_229_85_f32 + 0.821_226_7_f32 * ax) * x2))
-        / (2.445_066_3_f32 + (2.445_066_3_f32 + x2) * (x + 0.814_642_73_f32 * x * ax).abs())
+        / (2.445_066_3_f32 + (2.445_066_3_f32 + x2) * (x + 0.814_642_7_f32 * x * ax).abs())
 }
 
+/// Sigmoid through [`fast_tanh`]: `(fast_tanh(x/2) + 1) / 2`.
 #[inline]
 pub fn fast_sigmoid(x: f32) -> f32 {
     0.5 * (fast_tanh(0.5 * x) + 1.0)
 }
 
+/// `1 / (1 + e^-x)`.
 #[inline]
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -106,6 +130,7 @@ impl Activation {
         Ok(())
     }
 
+    /// The activation of `x` on channel `row` (the row matters for PReLU only).
     #[inline]
     pub fn apply(&self, x: f32, row: usize) -> f32 {
         match self {
@@ -178,6 +203,7 @@ impl Activation {
         }
     }
 
+    /// The name the file uses.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Identity => "Identity",

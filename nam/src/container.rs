@@ -3,6 +3,7 @@
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
 
+/// Several submodels of one model, one active, chosen by the slim value (A2 and friends).
 pub struct SlimmableContainer {
     /// `(max_value, model)`, `max_value` strictly increasing, last ≥ 1.
     submodels: Vec<(f64, Box<dyn Dsp>)>,
@@ -10,6 +11,7 @@ pub struct SlimmableContainer {
 }
 
 impl SlimmableContainer {
+    /// A container of `(max_value, model)` pairs, `max_value` strictly increasing, the last ≥ 1; the largest submodel starts active.
     pub fn new(submodels: Vec<(f64, Box<dyn Dsp>)>) -> Result<Self> {
         if submodels.is_empty() {
             return Err(NamError::config("SlimmableContainer needs at least one submodel"));
@@ -32,6 +34,7 @@ impl SlimmableContainer {
         self.submodels[self.active].1.as_mut()
     }
 
+    /// Index of the active submodel.
     pub fn active_index(&self) -> usize {
         self.active
     }

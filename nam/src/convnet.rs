@@ -3,11 +3,14 @@
 use serde_json::{Map, Value};
 
 use crate::activation::Activation;
+use crate::conv::{Conv1D, Conv1x1};
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
 use crate::json::*;
-use crate::wavenet::conv::{Conv1D, Conv1x1};
 use crate::weights::WeightReader;
+
+/// A folded BatchNorm: per-channel `(scale, loc)`.
+pub type BatchNorm = (Vec<f32>, Vec<f32>);
 
 #[derive(Debug, Clone)]
 struct Block {
@@ -16,6 +19,7 @@ struct Block {
     batchnorm: Option<(Vec<f32>, Vec<f32>)>,
 }
 
+/// ConvNet (SPEC §6): dilated convolutions with folded BatchNorm, an activation, and a linear head.
 #[derive(Debug, Clone)]
 pub struct ConvNet {
     blocks: Vec<Block>,
@@ -26,6 +30,7 @@ pub struct ConvNet {
 }
 
 impl ConvNet {
+    /// Parses `config`, consuming `weights` exactly.
     pub fn parse(config: &Map<String, Value>, weights: &[f32], fast_tanh: bool) -> Result<Self> {
         let channels = positive(config, "channels", MAX_CHANNELS)?;
         let dilations = usize_list(
@@ -70,14 +75,16 @@ impl ConvNet {
     }
 
     /// Each block's conv and folded BatchNorm `(scale, loc)`, in order.
-    pub fn blocks(&self) -> impl Iterator<Item = (&Conv1D, Option<&(Vec<f32>, Vec<f32>)>)> {
+    pub fn blocks(&self) -> impl Iterator<Item = (&Conv1D, Option<&BatchNorm>)> {
         self.blocks.iter().map(|b| (&b.conv, b.batchnorm.as_ref()))
     }
 
+    /// The activation after every block.
     pub fn activation(&self) -> &Activation {
         &self.activation
     }
 
+    /// The head that maps the last block's channels to the output.
     pub fn head(&self) -> &Conv1x1 {
         &self.head
     }

@@ -8,13 +8,16 @@ use crate::error::{NamError, Result};
 /// `prepare` may allocate; `process_block` must not, and is only called with
 /// `frames ≤ max_buffer` of the last `prepare`.
 pub trait Dsp: Send {
+    /// Channels of the input blocks.
     fn in_channels(&self) -> usize;
+    /// Channels of the output blocks.
     fn out_channels(&self) -> usize;
     /// Samples of silence the core pushes through after a reset (SPEC §3.2).
     fn prewarm_samples(&self) -> usize;
     /// Allocates buffers for blocks of up to `max_buffer` frames. Conv histories are zeroed;
     /// recurrent state (LSTM) and Linear history are kept, as the core does.
     fn prepare(&mut self, max_buffer: usize);
+    /// Processes `frames` frames of planar `input` into planar `output`.
     fn process_block(&mut self, input: &[f32], output: &mut [f32], frames: usize);
     /// Zeroes every piece of state, recurrent state included (a "panic" reset for a stream).
     fn clear_state(&mut self);
@@ -67,6 +70,7 @@ pub fn prewarm(model: &mut dyn Dsp, block: usize, scratch_in: &mut [f32], scratc
 /// Largest block size accepted by `prepare`, to keep allocations bounded.
 pub const MAX_BUFFER: usize = 1 << 16;
 
+/// Refuses buffer sizes outside `1..=MAX_BUFFER`.
 pub fn check_buffer(max_buffer: usize) -> Result<()> {
     if max_buffer == 0 || max_buffer > MAX_BUFFER {
         return Err(NamError::Request(format!("buffer size {max_buffer} must be between 1 and {MAX_BUFFER}")));

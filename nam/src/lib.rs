@@ -10,6 +10,7 @@
 pub mod activation;
 pub mod architecture;
 pub mod container;
+pub mod conv;
 pub mod convnet;
 pub mod dsp;
 pub mod error;

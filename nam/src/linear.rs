@@ -10,6 +10,7 @@ use crate::weights::WeightReader;
 /// Longest FIR accepted (10 s at 96 kHz).
 const MAX_TAPS: usize = 960_000;
 
+/// Linear (SPEC §7): an FIR over the last `receptive_field` samples plus a bias.
 #[derive(Debug, Clone)]
 pub struct Linear {
     taps: Vec<f32>,
@@ -22,6 +23,7 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// Parses `config`, consuming `weights` exactly.
     pub fn parse(config: &Map<String, Value>, weights: &[f32]) -> Result<Self> {
         let n = positive(config, "receptive_field", MAX_TAPS)?;
         let bias = opt_bool(config, "bias", false)?;
@@ -39,6 +41,7 @@ impl Linear {
         &self.taps
     }
 
+    /// The bias added to every output.
     pub fn bias(&self) -> f32 {
         self.bias
     }

@@ -19,6 +19,7 @@ use crate::wavenet::WaveNet;
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 const MAX_NESTING: usize = 8;
 
+/// How a model is loaded.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
     /// Replace `Tanh` by NAM's fast tanh, as the plugin does (the default).
@@ -34,10 +35,15 @@ impl Default for LoadOptions {
 /// A loaded model and what the file says about it.
 #[derive(Debug)]
 pub struct LoadedModel {
+    /// The file's `version`.
     pub version: String,
+    /// The file's `architecture`.
     pub architecture: String,
+    /// The rate the model was trained at, when the file says.
     pub sample_rate: Option<f64>,
+    /// The file's `metadata`, what of it was readable.
     pub metadata: Metadata,
+    /// The model, ready for [`crate::Model`] or a GPU batch.
     pub dsp: Box<dyn Dsp>,
     /// One line per notable config fact, for `cubeaudio info`.
     pub summary: Vec<String>,

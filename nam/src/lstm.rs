@@ -22,6 +22,7 @@ struct Cell {
     gates: Vec<f32>,
 }
 
+/// LSTM (SPEC §5): stacked cells and a linear head, state carried across blocks.
 #[derive(Debug, Clone)]
 pub struct Lstm {
     cells: Vec<Cell>,
@@ -37,6 +38,7 @@ pub struct Lstm {
 }
 
 impl Lstm {
+    /// Parses `config`, consuming `weights` exactly.
     pub fn parse(
         config: &Map<String, Value>,
         weights: &[f32],
@@ -123,21 +125,28 @@ impl Lstm {
 /// One layer as the GPU engine lays it out: weights row-major `4H × (I + H)`, then bias.
 #[derive(Debug, Clone)]
 pub struct LstmLayerWeights {
+    /// Inputs of the layer (the model's input, or the previous layer's hidden state).
     pub inputs: usize,
+    /// Row-major `4H × (I + H)` weights, then the `4H` bias.
     pub weights_and_bias: Vec<f32>,
+    /// Initial hidden state.
     pub h0: Vec<f32>,
+    /// Initial cell state.
     pub c0: Vec<f32>,
 }
 
 impl Lstm {
+    /// Hidden size of every layer.
     pub fn hidden(&self) -> usize {
         self.hidden
     }
 
+    /// Whether the cells use NAM's fast tanh.
     pub fn fast_tanh(&self) -> bool {
         self.fast_tanh
     }
 
+    /// Every layer laid out for the GPU engine.
     pub fn layers_for_gpu(&self) -> Vec<LstmLayerWeights> {
         self.cells
             .iter()

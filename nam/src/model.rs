@@ -7,6 +7,7 @@
 use crate::dsp::{check_buffer, prewarm, Dsp};
 use crate::error::{NamError, Result};
 
+/// A model with the core's lifecycle: reset and prewarm, any block size, the NaN policy.
 pub struct Model {
     dsp: Box<dyn Dsp>,
     max_buffer: usize,
@@ -21,14 +22,17 @@ impl Model {
         Self { dsp, max_buffer: 0, scratch_in: Vec::new(), scratch_out: Vec::new(), sanitized: 0 }
     }
 
+    /// Channels of the input.
     pub fn in_channels(&self) -> usize {
         self.dsp.in_channels()
     }
 
+    /// Channels of the output.
     pub fn out_channels(&self) -> usize {
         self.dsp.out_channels()
     }
 
+    /// The architecture underneath.
     pub fn dsp(&self) -> &dyn Dsp {
         self.dsp.as_ref()
     }

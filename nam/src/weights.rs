@@ -9,10 +9,12 @@ pub struct WeightReader<'a> {
 }
 
 impl<'a> WeightReader<'a> {
+    /// A reader at the first weight.
     pub fn new(weights: &'a [f32]) -> Self {
         Self { weights, at: 0 }
     }
 
+    /// The next `n` weights, or the count error when too few remain.
     pub fn take(&mut self, n: usize) -> Result<&'a [f32]> {
         let end = self
             .at
@@ -24,10 +26,12 @@ impl<'a> WeightReader<'a> {
         Ok(s)
     }
 
+    /// The next weight.
     pub fn take_one(&mut self) -> Result<f32> {
         Ok(self.take(1)?[0])
     }
 
+    /// Weights handed out so far.
     pub fn consumed(&self) -> usize {
         self.at
     }
@@ -46,16 +50,20 @@ impl<'a> WeightReader<'a> {
 /// compiler vectorises over the output rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
+    /// Rows.
     pub rows: usize,
+    /// Columns.
     pub cols: usize,
     data: Vec<f32>,
 }
 
 impl Matrix {
+    /// A matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self { rows, cols, data: vec![0.0; rows * cols] }
     }
 
+    /// A matrix from values in row-major order.
     pub fn from_row_major(rows: usize, cols: usize, values: &[f32]) -> Self {
         let mut m = Self::zeros(rows, cols);
         for r in 0..rows {
@@ -66,11 +74,13 @@ impl Matrix {
         m
     }
 
+    /// Element `(r, c)`.
     #[inline]
     pub fn at(&self, r: usize, c: usize) -> f32 {
         self.data[c * self.rows + r]
     }
 
+    /// Sets element `(r, c)`.
     #[inline]
     pub fn set(&mut self, r: usize, c: usize, v: f32) {
         self.data[c * self.rows + r] = v;
@@ -102,7 +112,7 @@ impl Matrix {
 /// tap, in the order `for grp, for o, for i, for k` (SPEC §2.1/§2.2). Off-block entries are zero,
 /// as the core executes grouped convs dense.
 pub fn read_grouped(r: &mut WeightReader, out: usize, inp: usize, taps: usize, groups: usize) -> Result<Vec<Matrix>> {
-    if groups == 0 || out % groups != 0 || inp % groups != 0 {
+    if groups == 0 || !out.is_multiple_of(groups) || !inp.is_multiple_of(groups) {
         return Err(NamError::config(format!("groups {groups} must divide both {inp} inputs and {out} outputs")));
     }
     let (og, ig) = (out / groups, inp / groups);

@@ -19,8 +19,10 @@ pub struct Engine<R: Runtime> {
     info: DeviceInfo,
 }
 
+/// An engine on CUDA.
 #[cfg(feature = "cuda")]
 pub type CudaEngine = Engine<cubecl::cuda::CudaRuntime>;
+/// An engine on wgpu (Vulkan or Metal).
 #[cfg(feature = "wgpu")]
 pub type WgpuEngine = Engine<cubecl::wgpu::WgpuRuntime>;
 
@@ -47,18 +49,22 @@ pub(crate) fn device_error(e: cubecl::server::ServerError) -> RuntimeError {
 }
 
 impl<R: Runtime> Engine<R> {
+    /// An engine on an opened device (see `cubeaudio_kernels::device`).
     pub fn new(client: ComputeClient<R>, info: DeviceInfo) -> Self {
         Self { client, info }
     }
 
+    /// The device's compute client, for launches of the kernel library.
     pub fn client(&self) -> &ComputeClient<R> {
         &self.client
     }
 
+    /// What the driver says about the device.
     pub fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
+    /// A device buffer holding `data`.
     pub fn upload(&self, data: &[f32]) -> Buffer {
         Buffer::upload(&self.client, data)
     }
@@ -68,6 +74,7 @@ impl<R: Runtime> Engine<R> {
         Buffer { handle: self.client.empty(len.max(1) * 4), len }
     }
 
+    /// A device buffer of `len` zeros.
     pub fn zeros(&self, len: usize) -> Buffer {
         Buffer::filled(&self.client, len, 0.0)
     }

@@ -12,28 +12,34 @@ use std::sync::Arc;
 use crate::error::GraphError;
 use crate::processor::ParamDesc;
 
+/// Parameter values shared lock-free between the threads that set them and the one that processes.
 #[derive(Debug)]
 pub struct ParamStore {
     values: Box<[AtomicU32]>,
 }
 
 impl ParamStore {
+    /// A store holding `initial`.
     pub fn new(initial: &[f32]) -> Self {
         Self { values: initial.iter().map(|v| AtomicU32::new(v.to_bits())).collect() }
     }
 
+    /// Parameters held.
     pub fn len(&self) -> usize {
         self.values.len()
     }
 
+    /// Whether it holds no parameter.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
+    /// Sets parameter `index` (relaxed: a value is applied at the next buffer that reads it).
     pub fn store(&self, index: usize, value: f32) {
         self.values[index].store(value.to_bits(), Ordering::Relaxed);
     }
 
+    /// The current value of parameter `index`.
     pub fn load(&self, index: usize) -> f32 {
         f32::from_bits(self.values[index].load(Ordering::Relaxed))
     }
@@ -71,6 +77,7 @@ impl ParamSetter {
         Ok(())
     }
 
+    /// The current value of `processor`'s parameter `param`, if both exist.
     pub fn get(&self, processor: &str, param: &str) -> Option<f32> {
         let (slot, _) = self.index.get(&(processor.to_string(), param.to_string()))?;
         Some(self.store.load(*slot))

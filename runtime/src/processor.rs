@@ -26,11 +26,15 @@ pub const SILENT_SLOT: u32 = 0;
 /// Free-form settings of an instance (from `rig.json`): file paths, shapes, channel counts.
 pub type Settings = serde_json::Map<String, serde_json::Value>;
 
+/// What a parameter's value means, for hosts and editors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
+    /// Level in dB.
     Decibels,
+    /// Frequency in Hz.
     Hertz,
+    /// Time in ms.
     Milliseconds,
     /// Dimensionless (Q, ratios).
     Ratio,
@@ -40,11 +44,17 @@ pub enum Unit {
 /// what rigs and the API use.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ParamDesc {
+    /// Stable id, never reused for another meaning.
     pub id: u32,
+    /// Name used in rig files and by `ParamSetter`.
     pub name: &'static str,
+    /// Lowest accepted value.
     pub min: f32,
+    /// Highest accepted value.
     pub max: f32,
+    /// Value when the rig sets none.
     pub default: f32,
+    /// What the value means.
     pub unit: Unit,
     /// One-pole smoothing time applied per sample on the device; `None`: the new value applies
     /// from the next buffer's first sample (e.g. filter shapes, recomputed per buffer).
@@ -52,6 +62,7 @@ pub struct ParamDesc {
 }
 
 impl ParamDesc {
+    /// Whether `value` is finite and within `min..=max`, or why not.
     pub fn check(&self, value: f32) -> Result<(), String> {
         if !value.is_finite() {
             return Err(format!("value {value} is not finite"));
@@ -63,9 +74,12 @@ impl ParamDesc {
     }
 }
 
+/// An input or output port of a processor.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PortDesc {
+    /// Name used in connections (`"amp.in"`).
     pub name: &'static str,
+    /// Channels the port carries.
     pub channels: usize,
     /// An optional input reads silence when unconnected.
     pub required: bool,
@@ -74,21 +88,28 @@ pub struct PortDesc {
 /// What an instance looks like from outside.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Description {
+    /// The processor type's name.
     pub type_name: &'static str,
+    /// Input ports, in order.
     pub inputs: Vec<PortDesc>,
+    /// Output ports, in order.
     pub outputs: Vec<PortDesc>,
+    /// Parameters, in order (their index is their position here).
     pub params: Vec<ParamDesc>,
 }
 
 impl Description {
+    /// Position of the parameter called `name`.
     pub fn param_index(&self, name: &str) -> Option<usize> {
         self.params.iter().position(|p| p.name == name)
     }
 
+    /// Channels of all inputs together.
     pub fn input_channels(&self) -> usize {
         self.inputs.iter().map(|p| p.channels).sum()
     }
 
+    /// Channels of all outputs together.
     pub fn output_channels(&self) -> usize {
         self.outputs.iter().map(|p| p.channels).sum()
     }
@@ -97,8 +118,11 @@ impl Description {
 /// One instance as the graph compiler hands it to [`ProcessorType::prepare`].
 #[derive(Debug, Clone)]
 pub struct InstanceSetup<'a> {
+    /// The instance's id in the rig.
     pub id: &'a str,
+    /// Its settings.
     pub settings: &'a Settings,
+    /// What `describe` said about it.
     pub description: &'a Description,
     /// Arena slot of every input channel, port after port ([`SILENT_SLOT`] where
     /// an optional input is unconnected).
@@ -112,6 +136,7 @@ pub struct InstanceSetup<'a> {
 /// What every instance of a graph shares.
 #[derive(Debug, Clone, Copy)]
 pub struct PrepareContext<'a> {
+    /// Frames per second of every signal.
     pub sample_rate: f64,
     /// Largest buffer `process` will see, and the arena's slot length.
     pub max_buffer: usize,
@@ -130,11 +155,14 @@ impl PrepareContext<'_> {
 /// Parameter values of the instances of one batch, instance-major.
 #[derive(Debug, Clone, Copy)]
 pub struct ParamView<'a> {
+    /// All values, instance after instance.
     pub values: &'a [f32],
+    /// Parameters of one instance.
     pub per_instance: usize,
 }
 
 impl ParamView<'_> {
+    /// Parameter `param` of instance `instance`.
     pub fn get(&self, instance: usize, param: usize) -> f32 {
         self.values[instance * self.per_instance + param]
     }
@@ -142,6 +170,7 @@ impl ParamView<'_> {
 
 /// A processor type: describes instances and prepares batches of them.
 pub trait ProcessorType<R: Runtime>: Send + Sync {
+    /// The name rig files use for this type.
     fn name(&self) -> &'static str;
 
     /// The ports and parameters of an instance with these settings, or why the settings are

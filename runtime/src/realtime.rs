@@ -63,16 +63,20 @@ pub struct BridgeStats {
     pub underruns: AtomicU64,
     /// Input blocks dropped because the device side had not taken the previous ones.
     pub overruns: AtomicU64,
+    /// Blocks processed by the device side.
     pub processed: AtomicU64,
 }
 
 /// Why the audio side refused a call (shapes are fixed when the bridge is built).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BridgeError {
+    /// The block has a different channel count than the bridge was built for.
     WrongChannelCount,
+    /// The block has a different length than the bridge was built for.
     WrongBlockSize,
 }
 
+/// The audio thread's end of the bridge: hands blocks to the device thread and takes results, never allocating, locking or waiting.
 pub struct AudioSide {
     to_device: Arc<BlockRing>,
     from_device: Arc<BlockRing>,
@@ -82,6 +86,7 @@ pub struct AudioSide {
     stats: Arc<BridgeStats>,
 }
 
+/// The device thread's end of the bridge: takes input blocks, runs the graph, returns outputs.
 pub struct DeviceSide {
     to_device: Arc<BlockRing>,
     from_device: Arc<BlockRing>,
@@ -161,6 +166,7 @@ impl AudioSide {
         Ok(())
     }
 
+    /// Underruns, overruns and blocks processed so far.
     pub fn stats(&self) -> &BridgeStats {
         &self.stats
     }
@@ -189,6 +195,7 @@ impl DeviceSide {
         Ok(true)
     }
 
+    /// Underruns, overruns and blocks processed so far.
     pub fn stats(&self) -> &BridgeStats {
         &self.stats
     }

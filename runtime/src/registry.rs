@@ -20,6 +20,7 @@ impl<R: Runtime> Default for Registry<R> {
 }
 
 impl<R: Runtime> Registry<R> {
+    /// A registry of the built-in types (gain, mix, eq, noise_gate, fir, ir).
     pub fn with_builtins() -> Self {
         let mut r = Self::default();
         for t in crate::builtins::all() {
@@ -33,10 +34,12 @@ impl<R: Runtime> Registry<R> {
         self.types.insert(t.name(), t);
     }
 
+    /// The type registered as `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn ProcessorType<R>>> {
         self.types.get(name)
     }
 
+    /// Every registered name, sorted.
     pub fn names(&self) -> Vec<&'static str> {
         self.types.keys().copied().collect()
     }

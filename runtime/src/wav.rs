@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a WAV file could not be read or written. Every variant names the file.
+#[allow(missing_docs)] // variant fields are what the variant's message names
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WavError {
     /// Not a WAV file hound can parse, or not readable.

@@ -67,6 +67,7 @@ fn validate(p: &Packed, w: usize, m: usize, counts: &[u32], costs: Option<&[u32]
 /// All layouts of a small case: every sequence of warp sizes; best (max cost, mixed, warps).
 fn brute_force(w: usize, m: usize, counts: &[u32], costs: Option<&[u32]>) -> Option<(u64, u32, usize)> {
     let seq: Vec<usize> = counts.iter().enumerate().flat_map(|(t, &c)| std::iter::repeat_n(t, c as usize)).collect();
+    #[allow(clippy::too_many_arguments)] // the brute-force oracle's recursion state
     fn rec(
         seq: &[usize],
         pos: usize,

@@ -91,7 +91,7 @@ fn audio_thread_allocates_nothing<R: Runtime>(engine: &Engine<R>) {
             std::thread::sleep(std::time::Duration::from_millis(20));
             editor.commit(&spec).unwrap();
             commits += 1;
-            let _ = params.set("g", "gain_db", -1.0 * commits as f32);
+            let _ = params.set("g", "gain_db", -(commits as f32));
         }
         commits
     });

@@ -2,6 +2,9 @@
 //!
 //! Parameters that are not compile-time constants live in a small runtime array so that one
 //! compiled kernel serves every slope value: see [`ActivationParams`] for the layout.
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
 
 mod launch;
 
@@ -9,25 +12,36 @@ pub use launch::{launch_activation, launch_gating};
 
 use cubecl::prelude::*;
 
-/// Which activation a kernel applies; a compile-time choice (one specialised kernel per kind).
+/// Which activation a kernel applies; a compile-time choice (one specialised kernel per kind),
+/// or a run-time code ([`activation_code`], read by [`activate_dynamic`]). The discriminants are
+/// those codes: explicit, so reordering the variants cannot change what a kernel computes.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+#[repr(u32)]
 pub enum ActivationKind {
-    Identity,
+    /// `x`.
+    Identity = 0,
     /// `tanh` as the device's libm computes it.
-    Tanh,
+    Tanh = 1,
     /// NAM's rational approximation (the plugin's default), see [`fast_tanh`].
-    FastTanh,
-    Sigmoid,
-    ReLU,
+    FastTanh = 2,
+    /// `1 / (1 + e^-x)`, see [`sigmoid`].
+    Sigmoid = 3,
+    /// `max(0, x)`.
+    ReLU = 4,
     /// `x > 0 ? x : slope·x`.
-    LeakyReLU,
+    LeakyReLU = 5,
     /// Per-channel slope.
-    PReLU,
-    Hardtanh,
-    LeakyHardtanh,
-    Softsign,
-    SiLU,
-    Hardswish,
+    PReLU = 6,
+    /// `clamp(x, -1, 1)`.
+    Hardtanh = 7,
+    /// `x` inside `[lo, hi]`, slopes `lo_slope`/`hi_slope` outside.
+    LeakyHardtanh = 8,
+    /// `x / (1 + |x|)`.
+    Softsign = 9,
+    /// `x · sigmoid(x)`.
+    SiLU = 10,
+    /// `x · relu6(x + 3) / 6`.
+    Hardswish = 11,
 }
 
 /// How the two halves of a gated layer combine (NAM WaveNet `gating_mode`).
@@ -44,11 +58,17 @@ pub enum GatingMode {
 /// Layout: `[slope, lo, hi, lo_slope, hi_slope, prelu_slope[0..channels]...]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivationParams {
+    /// Slope of LeakyReLU below 0.
     pub negative_slope: f32,
+    /// Lower bound of the Hardtanh family.
     pub min_val: f32,
+    /// Upper bound of the Hardtanh family.
     pub max_val: f32,
+    /// Slope of LeakyHardtanh below `min_val`.
     pub min_slope: f32,
+    /// Slope of LeakyHardtanh above `max_val`.
     pub max_slope: f32,
+    /// PReLU slopes, one per channel.
     pub channel_slopes: Vec<f32>,
 }
 
@@ -69,6 +89,7 @@ impl Default for ActivationParams {
 pub const PRELU_OFFSET: usize = 5;
 
 impl ActivationParams {
+    /// The array the kernels read, in the layout above.
     pub fn to_array(&self) -> Vec<f32> {
         let mut v = vec![self.negative_slope, self.min_val, self.max_val, self.min_slope, self.max_slope];
         v.extend_from_slice(&self.channel_slopes);
@@ -82,7 +103,7 @@ pub fn fast_tanh(x: f32) -> f32 {
     let ax = f32::abs(x);
     let x2 = x * x;
     let num = x * (2.455_507_5 + 2.455_507_5 * ax + (0.893_229_85 + 0.821_226_7 * ax) * x2);
-    let den = 2.445_066_3 + (2.445_066_3 + x2) * f32::abs(x + 0.814_642_73 * x * ax);
+    let den = 2.445_066_3 + (2.445_066_3 + x2) * f32::abs(x + 0.814_642_7 * x * ax);
     num / den
 }
 
@@ -238,5 +259,32 @@ pub fn gating_kernel(
         let a = input[pos];
         let b = input[pos + output.len()];
         output[pos] = gate(a, b, primary_params, secondary_params, channel, primary, secondary, mode);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `activate_dynamic` branches on these numbers: they must not move.
+    #[test]
+    fn activation_codes_are_the_ones_the_device_reads() {
+        let expected = [
+            (ActivationKind::Identity, 0),
+            (ActivationKind::Tanh, 1),
+            (ActivationKind::FastTanh, 2),
+            (ActivationKind::Sigmoid, 3),
+            (ActivationKind::ReLU, 4),
+            (ActivationKind::LeakyReLU, 5),
+            (ActivationKind::PReLU, 6),
+            (ActivationKind::Hardtanh, 7),
+            (ActivationKind::LeakyHardtanh, 8),
+            (ActivationKind::Softsign, 9),
+            (ActivationKind::SiLU, 10),
+            (ActivationKind::Hardswish, 11),
+        ];
+        for (kind, code) in expected {
+            assert_eq!(activation_code(kind), code, "{kind:?}");
+        }
     }
 }

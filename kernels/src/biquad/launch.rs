@@ -46,6 +46,7 @@ impl BiquadCoefficients {
         ])
     }
 
+    /// Whether every coefficient is finite (a design at an absurd frequency is not).
     pub fn is_finite(&self) -> bool {
         self.0.iter().all(|c| c.is_finite())
     }
@@ -54,7 +55,9 @@ impl BiquadCoefficients {
 /// `channels` cascades of `sections` biquads with device-resident state.
 #[derive(Debug, Clone)]
 pub struct BiquadBank {
+    /// Independent signals.
     pub channels: usize,
+    /// Biquads in each channel's cascade.
     pub sections: usize,
     coeffs: Buffer,
     state: Buffer,
@@ -98,6 +101,7 @@ impl BiquadBank {
         Ok(())
     }
 
+    /// Filters `frames` samples of every channel from `input` into `output` (planar), carrying the state to the next call.
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,

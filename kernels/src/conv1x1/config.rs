@@ -17,10 +17,15 @@ pub enum InputSource {
 /// Compile-time shape of a pointwise convolution `y[M×N] = act(W[M×K]·x[K×N] + b)`.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct Conv1x1Config {
+    /// M: rows of W and of the output.
     pub out_channels: usize,
+    /// K: columns of W, rows of the input.
     pub in_channels: usize,
+    /// Whether `b` is added.
     pub has_bias: bool,
+    /// Applied to every output element.
     pub activation: ActivationKind,
+    /// Where the input tile is read from.
     pub input: InputSource,
     /// Frames per cube (one unit per frame).
     pub tile_frames: usize,
@@ -30,6 +35,7 @@ pub struct Conv1x1Config {
 pub const MAX_CHANNELS: usize = 256;
 
 impl Conv1x1Config {
+    /// An `M × K` convolution with bias, no activation, shared-memory input, 64-frame tiles.
     pub fn new(out_channels: usize, in_channels: usize) -> Self {
         Self {
             out_channels,
@@ -41,6 +47,7 @@ impl Conv1x1Config {
         }
     }
 
+    /// Checks the sizes against the block's limits.
     pub fn validate(&self) -> Result<(), KernelError> {
         nonzero(KERNEL, "out_channels", self.out_channels)?;
         nonzero(KERNEL, "in_channels", self.in_channels)?;
@@ -50,6 +57,7 @@ impl Conv1x1Config {
         at_most(KERNEL, "tile_frames", self.tile_frames, 1024)
     }
 
+    /// Elements of W.
     pub fn weights_len(&self) -> usize {
         self.out_channels * self.in_channels
     }

@@ -2,6 +2,9 @@
 //! over independent instances (each with its own weights).
 //!
 //! Layouts, per instance: `W[M×K]` row-major, `b[M]`, `x[K×N]` and `y[M×N]` planar.
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
 
 mod config;
 mod launch;

@@ -6,12 +6,14 @@ pub(crate) const KERNEL: &str = "delay_line";
 /// Shape of a delay line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DelayLineConfig {
+    /// Independent channels, each with its own ring.
     pub channels: usize,
     /// Frames per channel; a power of two so positions wrap with a mask.
     pub size: usize,
 }
 
 impl DelayLineConfig {
+    /// Checks the shape: a non-zero channel count and a power-of-two size up to 2^30.
     pub fn validate(&self) -> Result<(), KernelError> {
         nonzero(KERNEL, "channels", self.channels)?;
         nonzero(KERNEL, "size", self.size)?;

@@ -10,7 +10,9 @@ const UNITS: u32 = 256;
 /// A delay line on the device plus its host-side cursor.
 #[derive(Debug, Clone)]
 pub struct DelayLine {
+    /// The ring's shape.
     pub config: DelayLineConfig,
+    /// Every channel's ring, `channels × size` values, channel-major.
     pub ring: Buffer,
     cursor: u32,
 }

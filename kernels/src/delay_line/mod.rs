@@ -5,6 +5,9 @@
 //! Ring layout: `ring[channel * size + (position & (size - 1))]`. Positions are absolute frame
 //! counters (u32, wrapping); only their low bits address the ring, so the cursor never needs to
 //! be reduced and "`d` frames ago" is `cursor + size - d`.
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
 
 mod config;
 mod launch;
@@ -20,11 +23,13 @@ pub fn ring_index(channel: usize, position: usize, #[comptime] size: usize) -> u
     channel * size + (position & (size - 1))
 }
 
+/// The value of `channel` at absolute `position` in a ring starting at `base`.
 #[cube]
 pub fn delay_load(ring: &Array<f32>, base: usize, channel: usize, position: usize, #[comptime] size: usize) -> f32 {
     ring[base + ring_index(channel, position, size)]
 }
 
+/// Writes `value` for `channel` at absolute `position` in a ring starting at `base`.
 #[cube]
 pub fn delay_store(
     ring: &mut Array<f32>,

@@ -18,14 +18,21 @@ pub enum HistorySource {
 /// `y[o,t] = b[o] + Σ_k Σ_i W[o,i,k] · x[i, t − d·(K−1−k)]` (PyTorch weight order).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct DilatedConvConfig {
+    /// Channels read from the history.
     pub in_channels: usize,
+    /// Channels written.
     pub out_channels: usize,
+    /// Taps per channel pair (K).
     pub kernel_size: usize,
+    /// Distance between taps, in frames (d).
     pub dilation: usize,
+    /// Whether `b` is added.
     pub has_bias: bool,
     /// Ring size of the input history (power of two ≥ lookback + max block).
     pub ring_size: usize,
+    /// Where the taps are read from: the ring in global memory or a staged shared tile.
     pub history: HistorySource,
+    /// Frames per cube.
     pub tile_frames: usize,
 }
 
@@ -51,14 +58,17 @@ impl DilatedConvConfig {
         }
     }
 
+    /// Frames of history one output reaches back: `d·(K−1)`.
     pub fn lookback(&self) -> usize {
         self.dilation * (self.kernel_size - 1)
     }
 
+    /// Elements of W.
     pub fn weights_len(&self) -> usize {
         self.out_channels * self.in_channels * self.kernel_size
     }
 
+    /// Floats of the shared tile when the history is staged.
     pub fn shared_tile_len(&self) -> usize {
         self.in_channels * (self.tile_frames + self.lookback())
     }
@@ -68,6 +78,7 @@ impl DilatedConvConfig {
         self.ring_size - self.lookback()
     }
 
+    /// Checks the sizes against the block's limits and the ring against the lookback.
     pub fn validate(&self) -> Result<(), KernelError> {
         nonzero(KERNEL, "in_channels", self.in_channels)?;
         nonzero(KERNEL, "out_channels", self.out_channels)?;

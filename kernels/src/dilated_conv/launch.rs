@@ -8,13 +8,17 @@ use crate::KernelError;
 /// A batch of dilated convolutions with their histories (zero after `new`).
 #[derive(Debug, Clone)]
 pub struct DilatedConv {
+    /// The convolution's shape (the same for every instance).
     pub config: DilatedConvConfig,
+    /// Independent convolutions, each with its own weights and history.
     pub instances: usize,
+    /// Every instance's input history.
     pub ring: Buffer,
     cursor: u32,
 }
 
 impl DilatedConv {
+    /// `instances` convolutions of one shape with zeroed histories.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         config: DilatedConvConfig,

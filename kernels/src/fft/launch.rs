@@ -9,15 +9,19 @@ const KERNEL: &str = "fft";
 /// Largest transform one cube holds in shared memory (2·n f32 = 32 KiB).
 pub const MAX_FFT_SIZE: usize = 4096;
 
+/// Shape of a batch of radix-2 FFTs.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct FftConfig {
+    /// Points per transform (a power of two, 2 to 4096).
     pub size: usize,
+    /// Inverse transform instead of forward.
     pub inverse: bool,
     /// Scale the inverse by `1/size`.
     pub normalize: bool,
 }
 
 impl FftConfig {
+    /// Checks the size.
     pub fn validate(&self) -> Result<(), KernelError> {
         nonzero(KERNEL, "size", self.size)?;
         power_of_two(KERNEL, "size", self.size)?;

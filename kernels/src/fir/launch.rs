@@ -10,8 +10,11 @@ const KERNEL: &str = "fir";
 /// `channels` FIR filters of `tap_count` taps each, streaming blocks of up to `max_frames`.
 #[derive(Debug, Clone)]
 pub struct FirBank {
+    /// Independent signals, each with its own taps.
     pub channels: usize,
+    /// Taps per filter.
     pub tap_count: usize,
+    /// Largest block `process` takes.
     pub max_frames: usize,
     taps: Buffer,
     history: DelayLine,
@@ -45,6 +48,7 @@ impl FirBank {
         })
     }
 
+    /// Filters `frames` samples of every channel from `input` into `output` (planar), keeping the history for the next call.
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,

@@ -90,11 +90,17 @@ pub fn entity_step_reference(ty: u32, x: f32, s: &mut [f32; 4], p0: f32, p1: f32
 /// Entities of `instances` identical instruments, with device-resident state.
 #[derive(Debug, Clone)]
 pub struct FusedEntities {
+    /// Copies of the instrument.
     pub instances: usize,
+    /// Entities per instance.
     pub entities: usize,
+    /// Branch body (type) of each entity.
     pub types: Buffer,
+    /// Parameters of each entity.
     pub params: Buffer,
+    /// Per-entity state kept between launches.
     pub state: Buffer,
+    /// Every entity's output of the last launch.
     pub output: Buffer,
 }
 

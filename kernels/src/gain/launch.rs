@@ -39,7 +39,9 @@ fn check_targets(targets: &[f32], channels: usize) -> Result<(), KernelError> {
 /// Per-channel smoothed gain with its state on the device.
 #[derive(Debug, Clone)]
 pub struct SmoothedGain {
+    /// Independent signals.
     pub channels: usize,
+    /// Per-sample one-pole coefficient (1 = no smoothing).
     pub coef: f32,
     state: Buffer,
 }
@@ -103,6 +105,7 @@ pub struct SmoothedMix {
 }
 
 impl SmoothedMix {
+    /// Dry/wet mixes of `channels` signals starting at `initial` (0 dry, 1 wet).
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         channels: usize,
@@ -112,10 +115,12 @@ impl SmoothedMix {
         Ok(Self { inner: SmoothedGain::new(client, channels, coef, initial)? })
     }
 
+    /// Uploads wet targets, one per channel, for `process`.
     pub fn targets<R: Runtime>(&self, client: &ComputeClient<R>, targets: &[f32]) -> Result<Buffer, KernelError> {
         self.inner.targets(client, targets)
     }
 
+    /// Mixes `dry` and `wet` into `output`, moving each channel's mix towards its target per sample.
     #[allow(clippy::too_many_arguments)]
     pub fn process<R: Runtime>(
         &mut self,

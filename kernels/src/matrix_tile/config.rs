@@ -25,18 +25,25 @@ pub enum TileB {
 /// `l, l + plane, …` of both B and C (`rows_per_lane = ceil(max(M, K) / plane)`).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct MatrixTileConfig {
+    /// Rows of A and C.
     pub m: usize,
+    /// Columns of A, rows of B.
     pub k: usize,
+    /// Columns of B and C.
     pub n: usize,
+    /// Lanes of the plane that computes the tile.
     pub plane: usize,
+    /// Where B is read from.
     pub b: TileB,
 }
 
 impl MatrixTileConfig {
+    /// Rows of B and C each lane owns.
     pub fn rows_per_lane(&self) -> usize {
         self.m.max(self.k).div_ceil(self.plane)
     }
 
+    /// Checks the sizes against the block's limits.
     pub fn validate(&self) -> Result<(), KernelError> {
         nonzero(KERNEL, "m", self.m)?;
         nonzero(KERNEL, "k", self.k)?;

@@ -15,8 +15,11 @@ pub const MAX_IR_LEN: usize = 960_000;
 /// Streaming convolver of `channels` signals, each with its own impulse response.
 #[derive(Debug, Clone)]
 pub struct PartitionedConvolver {
+    /// Independent signals.
     pub channels: usize,
+    /// Frames per partition and per `process` call.
     pub block: usize,
+    /// Partitions each impulse response is cut into.
     pub partitions: usize,
     spectra: Buffer,
     fdl: Buffer,

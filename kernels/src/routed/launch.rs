@@ -54,7 +54,7 @@ pub fn copy_routes<R: Runtime>(
     frames: usize,
 ) -> Result<(), KernelError> {
     nonzero(KERNEL, "frames", frames)?;
-    if routes.len % 2 != 0 || routes.len == 0 {
+    if !routes.len.is_multiple_of(2) || routes.len == 0 {
         return Err(KernelError::Invalid {
             kernel: KERNEL,
             reason: format!("copy table holds {} entries, expected a positive even count", routes.len),
@@ -140,6 +140,7 @@ pub struct RoutedGain {
 
 impl RoutedGain {
     /// Starts at `initial` (one per channel), so the first buffer does not ramp.
+    /// Gains of the `(input slot, output slot)` routes, starting at `initial`, smoothed by `coef` per sample.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         routes: &[(u32, u32)],
@@ -162,6 +163,7 @@ impl RoutedGain {
         self.gains.set(client, targets)
     }
 
+    /// Applies the gains to `frames` samples of every route of the arena (`stride` floats per slot).
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,
@@ -200,6 +202,7 @@ pub struct RoutedMix {
 impl RoutedMix {
     /// `routes[c]`: the input slots (silent slot where unconnected) and the output slot of channel
     /// `c`; `initial[c · MIX_INPUTS + k]` the starting gain of its input `k`.
+    /// Mixes of the routes (each with `MIX_INPUTS` inputs), starting at `initial`, smoothed by `coef`.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         routes: &[([u32; MIX_INPUTS], u32)],
@@ -222,6 +225,7 @@ impl RoutedMix {
         self.gains.set(client, targets)
     }
 
+    /// Mixes `frames` samples of every route of the arena (`stride` floats per slot).
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,
@@ -260,6 +264,7 @@ pub struct RoutedBiquad {
 }
 
 impl RoutedBiquad {
+    /// One biquad per route with these coefficients and zero state.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         routes: &[(u32, u32)],
@@ -301,6 +306,7 @@ impl RoutedBiquad {
         Ok(())
     }
 
+    /// Filters `frames` samples of every route of the arena (`stride` floats per slot).
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,
@@ -332,6 +338,7 @@ pub struct GateSettings {
     pub threshold: f32,
     /// Per-sample smoothing coefficients (see [`crate::gain::smoothing_coefficient`]).
     pub attack: f32,
+    /// Per-sample coefficient of the gain closing.
     pub release: f32,
     /// Per-sample decay factor of the peak envelope.
     pub envelope_fall: f32,
@@ -366,6 +373,7 @@ pub struct RoutedGate {
 }
 
 impl RoutedGate {
+    /// One gate per route with these settings, closed.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         routes: &[(u32, u32)],
@@ -385,6 +393,7 @@ impl RoutedGate {
         Ok(me)
     }
 
+    /// New settings, one per route; uploaded only when they changed.
     pub fn set_settings<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,
@@ -403,6 +412,7 @@ impl RoutedGate {
         Ok(())
     }
 
+    /// Gates `frames` samples of every route of the arena (`stride` floats per slot).
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,
@@ -444,6 +454,7 @@ pub struct RoutedFir {
 
 impl RoutedFir {
     /// `channels[c] = ((input slot, output slot), taps)`; buffers of up to `max_frames`.
+    /// One FIR per route with its taps and a history for blocks of up to `max_frames`.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         channels: &[((u32, u32), &[f32])],
@@ -480,6 +491,7 @@ impl RoutedFir {
         })
     }
 
+    /// Filters `frames` samples of every route of the arena (`stride` floats per slot).
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,

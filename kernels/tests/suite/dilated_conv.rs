@@ -43,10 +43,10 @@ pub fn dilated_conv_streams_like_burn<R: Runtime>(client: &ComputeClient<R>) {
             let out = Buffer::filled(client, instances * cout * frames, f32::NAN);
             conv.process(client, &w_buf, &b_buf, &Buffer::upload(client, &block), &out, frames).unwrap();
             let y = out.read(client, "dilated_conv").unwrap();
-            for i in 0..instances {
+            for (i, g) in got.iter_mut().enumerate() {
                 for o in 0..cout {
                     let src = (i * cout + o) * frames;
-                    got[i][o * total + at..o * total + at + frames].copy_from_slice(&y[src..src + frames]);
+                    g[o * total + at..o * total + at + frames].copy_from_slice(&y[src..src + frames]);
                 }
             }
             at += frames;

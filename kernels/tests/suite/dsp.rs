@@ -189,7 +189,10 @@ pub fn partitioned_convolution_equals_direct<R: Runtime>(client: &ComputeClient<
     let mut expected = convolve_f64(&x[..total], &long);
     expected.extend(convolve_f64(&x[total..], &short));
     assert_close("partitioned conv (1 s IR, block 128)", &got, &expected, 2e-5);
-    assert!(matches!(PartitionedConvolver::new(client, 100, &[short.clone()]), Err(KernelError::NotPowerOfTwo { .. })));
+    assert!(matches!(
+        PartitionedConvolver::new(client, 100, std::slice::from_ref(&short)),
+        Err(KernelError::NotPowerOfTwo { .. })
+    ));
     assert!(matches!(PartitionedConvolver::new(client, 64, &[Vec::new()]), Err(KernelError::Invalid { .. })));
     let wrong = Buffer::upload(client, &vec![0.0; 2 * 64]);
     assert!(matches!(conv.process(client, &wrong, &wrong, 64), Err(KernelError::SizeMismatch { .. })));

@@ -25,9 +25,11 @@ const SHARED_CAP: usize = 48 * 1024;
 ///   elements of a block per thread, 2 × 1 register tiles — the most threads on each stream;
 /// - more streams, 128-frame tiles (throughput): 4 × 4 register tiles and an eighth as many
 ///   threads, so several streams share a multiprocessor and each load feeds four FMAs.
+///
 /// Measured on an H200 (docs/PERFORMANCE.md, fifth measurement): at 1,024 standard streams of
 /// 128 frames the throughput shape takes 0.72 ms of device time per buffer against 1.32 ms; at
 /// one stream it is slower (0.21 against 0.14 ms); 64-frame tiles gained nothing from it.
+///
 /// For measurements: `CUBEAUDIO_NAM_TILE` forces a tile, `CUBEAUDIO_NAM_UNITS` the threads per
 /// cube (loops stride by it, any count is correct), `CUBEAUDIO_NAM_STAGED=0` the ring-reading
 /// layer conv, `CUBEAUDIO_NAM_RT`/`_FT` the register tile (rows × frames per thread).
@@ -88,6 +90,7 @@ const DEFAULT_MULTIPROCESSORS: u32 = 64;
 /// the batch changes is whole chunks of one copy launch.
 const STATE_CHUNK: usize = 256;
 
+/// Streams of convolutional models (WaveNet, ConvNet, Linear; different models may share a batch) processed by one launch per buffer, their histories kept on the device.
 pub struct GpuWaveNetBatch<R: Runtime> {
     client: ComputeClient<R>,
     max_buffer: usize,
@@ -147,10 +150,12 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         &self.client
     }
 
+    /// Streams in the batch.
     pub fn streams(&self) -> usize {
         self.plans.len()
     }
 
+    /// Largest buffer `process` takes.
     pub fn max_buffer(&self) -> usize {
         self.max_buffer
     }
@@ -225,7 +230,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             if floats.saturating_mul(4) > limit {
                 return Err(NamError::Request(format!(
                     "the batch's {what} need {} MiB; this device takes at most {} MiB in one buffer (fewer streams per batch)",
-                    floats * 4 >> 20,
+                    (floats * 4) >> 20,
                     limit >> 20
                 )));
             }

@@ -14,6 +14,12 @@
 //! of several channels (condition_dsp, whose program runs first and leaves its output in the
 //! COND region) — behind compile-time switches, so the standard models' kernel carries none of
 //! it.
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
+// Device code: `total - total` makes a zero of the run-time index type, and cubecl 0.10 expands
+// neither `div_ceil` nor iterator adaptors into device IR.
+#![allow(clippy::eq_op, clippy::manual_div_ceil, clippy::explicit_counter_loop, clippy::assign_op_pattern)]
 
 use cubeaudio_kernels::activation::activate_dynamic;
 use cubecl::prelude::*;
@@ -30,7 +36,9 @@ pub const MAX_ROWS: usize = 32;
 /// largest tile the device's shared memory and the buffer size allow.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct StreamsShape {
+    /// Shared-memory rows of each block (the widest layer of any stream).
     pub rows: usize,
+    /// Frames per tile.
     pub tile: usize,
     /// FiLM, head1x1 and multi-channel conditions compiled in (and the COND region).
     pub general: bool,
@@ -41,10 +49,12 @@ pub struct StreamsShape {
     /// Register tile of the staged variant's matrix stages (layer conv, layer1x1): rows and
     /// frames per thread (frames a power of two ≤ 4, dividing the tile).
     pub tile_rows: usize,
+    /// Frames per thread of the register tile.
     pub tile_frames: usize,
 }
 
 impl StreamsShape {
+    /// Shared-memory blocks of `rows × tile` the variant uses.
     pub fn blocks(&self) -> usize {
         if self.general {
             6
@@ -53,6 +63,7 @@ impl StreamsShape {
         }
     }
 
+    /// Shared memory the launch needs, in bytes.
     pub fn shared_bytes(&self) -> usize {
         4 * (self.blocks() * self.rows * self.tile + self.tile)
     }
@@ -62,22 +73,33 @@ pub const META: usize = 8;
 
 /// Ops of a plan (first u32 of each record).
 pub const OP_ARRAY: u32 = 1;
+/// Op: write rows to the output or the head accumulator.
 pub const OP_OUT: u32 = 2;
+/// Op: a dilated convolution reading a ring (head rechannel, ConvNet block, Linear).
 pub const OP_CONV: u32 = 3;
 /// u32 per record (see `plan.rs` for the fields).
 pub const ARRAY_HEADER: usize = 16;
+/// u32 per layer record.
 pub const LAYER_RECORD: usize = 32;
+/// u32 per `OP_OUT` record.
 pub const OUT_RECORD: usize = 5;
+/// u32 per `OP_CONV` record.
 pub const CONV_RECORD: usize = 16;
 
 /// Shared-memory regions ops name (blocks of `rows × tile`; IN is the one input row).
 pub const REGION_X: u32 = 0;
+/// Region Z: X's partner in the ping-pong between convolutions and arrays.
 pub const REGION_Z: u32 = 1;
 // A and HO are adjacent: the layer conv stages its older taps across both (see `append_history`).
+/// Region H: a layer array's head accumulator.
 pub const REGION_H: u32 = 2;
+/// Region A: a layer's activation output.
 pub const REGION_A: u32 = 3;
+/// Region HO: a convolution's output (head rechannel, ConvNet and post-stack blocks).
 pub const REGION_HO: u32 = 4;
+/// Region of the condition rows (general variant).
 pub const REGION_COND: u32 = 5;
+/// Region of the one input row.
 pub const REGION_IN: u32 = 6;
 /// `OP_OUT` destination: the stream's output samples.
 pub const DEST_OUTPUT: u32 = 7;

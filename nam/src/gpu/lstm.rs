@@ -2,6 +2,9 @@
 //! recurrence), 4H threads compute the gate rows of a layer in parallel, H of them update the
 //! cell; states stay in shared memory for the buffer and in device memory between buffers.
 //! Streams of different LSTM sizes share a launch; the plan sits in each stream's meta record.
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
 
 use cubeaudio_kernels::activation::{exact_tanh, fast_tanh, sigmoid};
 use cubeaudio_kernels::util::Buffer;
@@ -15,12 +18,15 @@ use crate::lstm::Lstm;
 pub const LSTM_META: usize = 8;
 /// Largest hidden size and layer count the GPU engine runs.
 pub const MAX_LSTM_HIDDEN: usize = 64;
+/// Most LSTM layers a GPU stream may have.
 pub const MAX_LSTM_LAYERS: usize = 8;
 
 /// Shared-memory shape of a launch: gates `4·hidden`, then `h` and `c` of every layer.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct LstmShape {
+    /// Hidden size of every layer.
     pub hidden: usize,
+    /// Layers.
     pub layers: usize,
 }
 
@@ -48,6 +54,7 @@ fn lstm_tanh(x: f32, fast: u32) -> f32 {
     y
 }
 
+/// One cube per stream runs its LSTM over the buffer, sample by sample, state kept in `state` between launches.
 #[allow(unused_assignments)]
 #[cube(launch)]
 pub fn lstm_streams_kernel(
@@ -250,10 +257,12 @@ impl<R: Runtime> GpuLstmBatch<R> {
         &self.client
     }
 
+    /// Streams in the batch.
     pub fn streams(&self) -> usize {
         self.streams
     }
 
+    /// Non-finite input samples replaced by 0 so far.
     pub fn sanitized_samples(&self) -> u64 {
         self.staging.sanitized()
     }
@@ -301,6 +310,7 @@ impl<R: Runtime> GpuLstmBatch<R> {
         );
     }
 
+    /// Largest buffer `process` takes.
     pub fn max_buffer(&self) -> usize {
         self.max_buffer
     }

@@ -4,18 +4,20 @@
 
 use super::kernel::*;
 use crate::activation::Activation;
+use crate::conv::{Conv1D, Conv1x1, Film};
 use crate::convnet::ConvNet;
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
 use crate::linear::Linear;
 use crate::wavenet::config::Gating;
-use crate::wavenet::conv::{Conv1D, Conv1x1, Film};
 use crate::wavenet::WaveNet;
 
 /// One model laid out for the kernel; offsets are relative to the stream's own bases.
 #[derive(Debug, Clone, Default)]
 pub struct ModelPlan {
+    /// The ops, records of u32.
     pub plan: Vec<u32>,
+    /// The weights the ops read, in op order.
     pub weights: Vec<f32>,
     /// Floats of history state (rings) the stream needs.
     pub state_len: usize,

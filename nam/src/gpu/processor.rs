@@ -24,6 +24,7 @@ use super::{GpuLstmBatch, GpuWaveNetBatch};
 use crate::error::NamError;
 use crate::loader::{load_file, LoadOptions, LoadedModel};
 
+/// The `nam` processor type.
 pub struct NamProcessor;
 
 /// Adds `nam` to a registry.

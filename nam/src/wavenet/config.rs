@@ -5,16 +5,23 @@ use serde_json::{Map, Value};
 use crate::error::{NamError, Result};
 use crate::json::*;
 
+/// How a layer combines the two halves of its conv output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gating {
+    /// No gating: the conv has `bottleneck` rows.
     None,
+    /// `act(a) ⊙ sec(b)`.
     Gated,
+    /// `α ⊙ act(a) + (1 − α) ⊙ a` with `α = sec(b)`.
     Blended,
 }
 
+/// A FiLM site's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FilmConfig {
+    /// Whether it adds a shift as well as a scale.
     pub shift: bool,
+    /// Groups of its projection.
     pub groups: usize,
 }
 
@@ -30,32 +37,51 @@ pub const FILM_SITES: [&str; 8] = [
     "head1x1_post_film",
 ];
 
+/// The convolution mapping an array's head rows to its output.
 #[derive(Debug, Clone)]
 pub struct HeadRechannel {
+    /// Output channels.
     pub out_channels: usize,
+    /// Taps.
     pub kernel_size: usize,
+    /// Distance between taps.
     pub dilation: usize,
+    /// Whether it has a bias.
     pub bias: bool,
 }
 
+/// One layer array of a WaveNet config, checked.
 #[derive(Debug, Clone)]
 pub struct LayerArrayConfig {
+    /// Channels of the array's input.
     pub input_size: usize,
+    /// Channels of the condition.
     pub condition_size: usize,
+    /// Residual channels C.
     pub channels: usize,
+    /// Bottleneck B (rows of the activation).
     pub bottleneck: usize,
+    /// Per layer: taps of the dilated conv.
     pub kernel_sizes: Vec<usize>,
+    /// Per layer: dilation.
     pub dilations: Vec<usize>,
+    /// Per layer: the activation as the file gives it.
     pub activations: Vec<Value>,
+    /// Per layer: gating mode.
     pub gating: Vec<Gating>,
     /// Per layer; `None` means the default Sigmoid for gated/blended layers.
     pub secondary: Vec<Option<Value>>,
+    /// The head rechannel.
     pub head: HeadRechannel,
+    /// Groups of the layer1x1 when present.
     pub layer1x1: Option<usize>,
     /// `(out_channels, groups)` when active.
     pub head1x1: Option<(usize, usize)>,
+    /// Groups of the layer conv.
     pub groups_input: usize,
+    /// Groups of the input mixin.
     pub groups_input_mixin: usize,
+    /// The eight FiLM sites, in [`FILM_SITES`] order.
     pub films: [Option<FilmConfig>; 8],
     /// Allowed channel counts when the array is slimmable.
     pub slimmable: Option<Vec<usize>>,
@@ -122,6 +148,7 @@ fn slimmable(o: &Map<String, Value>, channels: usize) -> Result<Option<Vec<usize
 }
 
 impl LayerArrayConfig {
+    /// Parses and checks one layer array of the config.
     pub fn parse(v: &Value) -> Result<Self> {
         let o = object(v, "layers[]")?;
         let channels = positive(o, "channels", MAX_CHANNELS)?;
@@ -279,6 +306,7 @@ impl LayerArrayConfig {
         })
     }
 
+    /// Layers of the array.
     pub fn layers(&self) -> usize {
         self.dilations.len()
     }
@@ -288,6 +316,7 @@ impl LayerArrayConfig {
         self.head1x1.map_or(self.bottleneck, |(out, _)| out)
     }
 
+    /// Frames of history the array's layer convs reach back.
     pub fn lookback(&self) -> usize {
         self.kernel_sizes.iter().zip(&self.dilations).map(|(k, d)| d * (k - 1)).sum::<usize>()
             + self.head.dilation * (self.head.kernel_size - 1)

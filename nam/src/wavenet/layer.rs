@@ -2,53 +2,82 @@
 //! 1×1 and head 1×1.
 
 use super::config::{Gating, LayerArrayConfig};
-use super::conv::{Conv1D, Conv1x1, Film};
 use crate::activation::Activation;
+use crate::conv::{Conv1D, Conv1x1, Film};
 use crate::error::Result;
 use crate::weights::WeightReader;
 
 /// FiLM sites, named as in the file.
 #[derive(Debug, Clone, Default)]
 pub struct Films {
+    /// Before the layer conv, on its input.
     pub conv_pre: Option<Film>,
+    /// After the layer conv.
     pub conv_post: Option<Film>,
+    /// Before the input mixin, on the condition.
     pub mixin_pre: Option<Film>,
+    /// After the input mixin.
     pub mixin_post: Option<Film>,
+    /// Before the activation.
     pub activation_pre: Option<Film>,
+    /// After the activation.
     pub activation_post: Option<Film>,
+    /// After the layer1x1.
     pub layer1x1_post: Option<Film>,
+    /// After the head1x1.
     pub head1x1_post: Option<Film>,
 }
 
 /// Work buffers shared by every layer of an array (planar, sized at prepare).
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
+    /// The layer input, FiLM-modulated.
     pub u: Vec<f32>,
+    /// Layer conv output.
     pub zc: Vec<f32>,
+    /// Input mixin output.
     pub zm: Vec<f32>,
+    /// The condition, FiLM-modulated.
     pub m: Vec<f32>,
+    /// Activation output (B rows).
     pub a: Vec<f32>,
+    /// Layer1x1 output (the residual).
     pub r: Vec<f32>,
+    /// Head1x1 output.
     pub h: Vec<f32>,
+    /// A FiLM projection's output.
     pub film: Vec<f32>,
 }
 
+/// One WaveNet layer (SPEC §4.3): dilated conv plus mixin, activation or gating, residual and head outputs.
 #[derive(Debug, Clone)]
 pub struct Layer {
+    /// The dilated conv over the layer input.
     pub conv: Conv1D,
+    /// The condition's contribution to the conv output.
     pub mixin: Conv1x1,
+    /// The residual projection, when present.
     pub layer1x1: Option<Conv1x1>,
+    /// The head projection, when present.
     pub head1x1: Option<Conv1x1>,
+    /// FiLM modulations, per site.
     pub films: Films,
+    /// Primary activation.
     pub activation: Activation,
+    /// Secondary activation of gated and blended layers.
     pub secondary: Activation,
+    /// Gating mode.
     pub gating: Gating,
+    /// Residual channels C.
     pub channels: usize,
+    /// Bottleneck B.
     pub bottleneck: usize,
+    /// Condition channels.
     pub condition: usize,
 }
 
 impl Layer {
+    /// Reads layer `l` of the array `cfg` describes.
     pub fn read(r: &mut WeightReader, cfg: &LayerArrayConfig, l: usize, fast_tanh: bool) -> Result<Self> {
         let (c, b, dc) = (cfg.channels, cfg.bottleneck, cfg.condition_size);
         let gating = cfg.gating[l];
@@ -94,6 +123,7 @@ impl Layer {
         })
     }
 
+    /// Rows of the conv output (2B when gated or blended).
     pub fn gate_rows(&self) -> usize {
         if self.gating == Gating::None {
             self.bottleneck
@@ -102,6 +132,7 @@ impl Layer {
         }
     }
 
+    /// Rows the layer adds to the head.
     pub fn head_rows(&self) -> usize {
         self.head1x1.as_ref().map_or(self.bottleneck, Conv1x1::out_channels)
     }
@@ -156,10 +187,12 @@ impl Layer {
         .unwrap_or(0)
     }
 
+    /// Sizes buffers for blocks of up to `max_frames`.
     pub fn prepare(&mut self, max_frames: usize) {
         self.conv.prepare(max_frames);
     }
 
+    /// Zeroes the conv history.
     pub fn clear(&mut self) {
         self.conv.clear();
     }
@@ -250,6 +283,7 @@ impl Layer {
         }
     }
 
+    /// Multiply-accumulates per frame.
     pub fn macs(&self) -> usize {
         let f = &self.films;
         let films: usize = [

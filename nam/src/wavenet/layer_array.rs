@@ -1,15 +1,19 @@
 //! A layer array (SPEC §4.3): rechannel, the layers, and the head rechannel conv.
 
 use super::config::LayerArrayConfig;
-use super::conv::{Conv1D, Conv1x1};
 use super::layer::{Layer, Scratch};
+use crate::conv::{Conv1D, Conv1x1};
 use crate::error::Result;
 use crate::weights::WeightReader;
 
+/// A stack of layers with its input rechannel and head rechannel (SPEC §4.2).
 #[derive(Debug, Clone)]
 pub struct LayerArray {
+    /// Maps the array input to C channels.
     pub rechannel: Conv1x1,
+    /// The layers, in order.
     pub layers: Vec<Layer>,
+    /// Maps the summed head rows to the array's output.
     pub head_rechannel: Conv1D,
     /// Layer output (C rows) of the last block.
     pub x: Vec<f32>,
@@ -21,6 +25,7 @@ pub struct LayerArray {
 }
 
 impl LayerArray {
+    /// Reads the array `cfg` describes.
     pub fn read(r: &mut WeightReader, cfg: &LayerArrayConfig, fast_tanh: bool) -> Result<Self> {
         let rechannel = Conv1x1::read(r, cfg.input_size, cfg.channels, 1, false)?;
         let layers = (0..cfg.layers()).map(|l| Layer::read(r, cfg, l, fast_tanh)).collect::<Result<Vec<_>>>()?;
@@ -29,6 +34,7 @@ impl LayerArray {
         Ok(Self::from_parts(rechannel, layers, head_rechannel))
     }
 
+    /// An array from its parts.
     pub fn from_parts(rechannel: Conv1x1, layers: Vec<Layer>, head_rechannel: Conv1D) -> Self {
         Self {
             rechannel,
@@ -41,26 +47,32 @@ impl LayerArray {
         }
     }
 
+    /// Residual channels C.
     pub fn channels(&self) -> usize {
         self.rechannel.out_channels()
     }
 
+    /// Channels of the array input.
     pub fn input_size(&self) -> usize {
         self.rechannel.in_channels()
     }
 
+    /// Rows of the head accumulator.
     pub fn head_rows(&self) -> usize {
         self.head_rechannel.in_channels()
     }
 
+    /// Channels of the array output.
     pub fn head_out(&self) -> usize {
         self.head_rechannel.out_channels()
     }
 
+    /// Frames of history all its convs reach back together.
     pub fn lookback(&self) -> usize {
         self.layers.iter().map(|l| l.conv.lookback()).sum::<usize>() + self.head_rechannel.lookback()
     }
 
+    /// Sizes buffers for blocks of up to `max_frames`.
     pub fn prepare(&mut self, max_frames: usize) {
         let t = max_frames;
         let c = self.channels();
@@ -88,6 +100,7 @@ impl LayerArray {
         self.head_rechannel.prepare(max_frames);
     }
 
+    /// Zeroes every history.
     pub fn clear(&mut self) {
         for l in &mut self.layers {
             l.clear();
@@ -110,6 +123,7 @@ impl LayerArray {
         self.head_rechannel.process(&self.head_acc, &mut self.out_head, frames);
     }
 
+    /// Multiply-accumulates per frame.
     pub fn macs(&self) -> usize {
         self.rechannel.macs() + self.layers.iter().map(Layer::macs).sum::<usize>() + self.head_rechannel.macs()
     }

@@ -1,8 +1,7 @@
-//! WaveNet (SPEC §4) as small types over history buffers: [`conv::Conv1D`], [`layer::Layer`],
+//! WaveNet (SPEC §4) as small types over history buffers ([`crate::conv`]): [`layer::Layer`],
 //! [`layer_array::LayerArray`], the post-stack [`model::PostHead`], and [`model::WaveNet`].
 
 pub mod config;
-pub mod conv;
 pub mod layer;
 pub mod layer_array;
 pub mod model;

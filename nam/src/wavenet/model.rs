@@ -4,9 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::config::LayerArrayConfig;
-use super::conv::Conv1D;
 use super::layer_array::LayerArray;
 use crate::activation::Activation;
+use crate::conv::Conv1D;
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
 use crate::json::*;
@@ -15,7 +15,9 @@ use crate::weights::WeightReader;
 /// Post-stack head: `y = Conv1D(act(y))` per block.
 #[derive(Debug, Clone)]
 pub struct PostHead {
+    /// Applied before each block.
     pub activation: Activation,
+    /// The blocks, in order.
     pub blocks: Vec<Conv1D>,
     buffers: Vec<Vec<f32>>,
 }
@@ -58,12 +60,18 @@ impl PostHead {
     }
 }
 
+/// WaveNet (SPEC §4): layer arrays chained, a head scale, optional post-stack head and condition DSP.
 #[derive(Debug)]
 pub struct WaveNet {
+    /// The layer arrays, in order.
     pub arrays: Vec<LayerArray>,
+    /// Scale of the last array's output.
     pub head_scale: f32,
+    /// Post-stack head, when present.
     pub post_head: Option<PostHead>,
+    /// A model whose output is the condition, when present (else the input is).
     pub condition: Option<Box<dyn Dsp>>,
+    /// Channels of the input.
     pub in_channels: usize,
     cond_buf: Vec<f32>,
     act_buf: Vec<f32>,
@@ -175,6 +183,7 @@ impl WaveNet {
         ))
     }
 
+    /// A model from its arrays, without post head or condition DSP.
     pub fn from_parts(arrays: Vec<LayerArray>, head_scale: f32, in_channels: usize) -> Self {
         Self {
             arrays,
@@ -192,6 +201,7 @@ impl WaveNet {
         self.condition.as_ref().map_or(self.in_channels, |c| c.out_channels())
     }
 
+    /// Multiply-accumulates per sample.
     pub fn macs_per_sample(&self) -> usize {
         self.arrays.iter().map(LayerArray::macs).sum::<usize>()
             + self.post_head.as_ref().map_or(0, |h| h.blocks.iter().map(Conv1D::macs).sum())

@@ -6,6 +6,7 @@ use super::model::WaveNet;
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
 
+/// A WaveNet that can run at a smaller size (SPEC §9.2): the full model and the active slimmed copy.
 #[derive(Debug)]
 pub struct SlimmableWaveNet {
     full: WaveNet,
@@ -14,6 +15,7 @@ pub struct SlimmableWaveNet {
 }
 
 impl SlimmableWaveNet {
+    /// A slimmable model from the full one and its arrays' slimming configs.
     pub fn new(full: WaveNet, configs: Vec<LayerArrayConfig>) -> Result<Self> {
         for (i, c) in configs.iter().enumerate() {
             if c.groups_input != 1

@@ -6,6 +6,7 @@
 //!   anything is allocated (cubecl itself would panic);
 //! - a refused `add_stream` (a model this kernel does not run) leaves the batch playing on,
 //!   and `reset` brings every stream back to the state right after `new`.
+//!
 //! Device policy as elsewhere.
 
 use crate::common::shared_nam;

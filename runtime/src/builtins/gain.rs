@@ -12,6 +12,7 @@ use crate::processor::{
 /// Smoothed gain. Settings: `channels`. Params: `gain_db`.
 pub struct Gain;
 
+/// The `gain_db` parameter of `gain`: -96 to +24 dB, smoothed per sample.
 pub const GAIN_DB: ParamDesc = ParamDesc {
     id: 1,
     name: "gain_db",

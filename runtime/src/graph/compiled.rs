@@ -23,7 +23,9 @@ pub const MAX_ARENA_FLOATS: usize = 1 << 28;
 /// What a graph is compiled for.
 #[derive(Debug, Clone)]
 pub struct GraphOptions {
+    /// Frames per second of every signal in the graph.
     pub sample_rate: f64,
+    /// Largest buffer `process` will be given (the arena's slot length).
     pub max_buffer: usize,
     /// Relative paths in settings resolve here (the rig file's directory).
     pub base_dir: PathBuf,
@@ -36,6 +38,7 @@ struct PreparedBatch<R: Runtime> {
     instances: usize,
 }
 
+/// A graph on a device: every batch prepared and compiled, ready to process buffers.
 pub struct CompiledGraph<R: Runtime> {
     schedule: Schedule,
     batches: Vec<PreparedBatch<R>>,
@@ -199,22 +202,27 @@ impl<R: Runtime> CompiledGraph<R> {
         Ok(graph)
     }
 
+    /// Stages, batches and arena slots the graph runs with.
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
     }
 
+    /// A handle that sets this graph's parameters from any thread.
     pub fn param_setter(&self) -> ParamSetter {
         self.setter.clone()
     }
 
+    /// Channels of all graph inputs together.
     pub fn input_channels(&self) -> usize {
         self.in_channels
     }
 
+    /// Channels of all graph outputs together.
     pub fn output_channels(&self) -> usize {
         self.out_channels
     }
 
+    /// Largest buffer `process` accepts.
     pub fn max_buffer(&self) -> usize {
         self.max_buffer
     }

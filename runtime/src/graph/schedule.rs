@@ -16,16 +16,20 @@ use super::validate::{Source, ValidGraph};
 
 pub use crate::processor::SILENT_SLOT;
 
+/// The instances of one processor type in one stage: one `prepare`, one launch per buffer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
+    /// The processor type's name.
     pub type_name: String,
     /// Processor indices (spec order).
     pub processors: Vec<usize>,
     /// Where this batch's parameters start in the graph's parameter array.
     pub param_base: usize,
+    /// Parameters of each instance (the type's description).
     pub params_per_instance: usize,
 }
 
+/// How a valid graph runs: stages of batches, and the arena slot of every signal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// Batches of stage 1, 2, …
@@ -38,13 +42,16 @@ pub struct Schedule {
     pub output_routes: Vec<(u32, u32)>,
     /// Per processor: input channel slots and output channel slots.
     pub input_slots: Vec<Vec<u32>>,
+    /// Per processor: output channel slots.
     pub output_slots: Vec<Vec<u32>>,
     /// Per processor: the stage (1-based) it runs in.
     pub stage_of: Vec<usize>,
+    /// Parameters of the whole graph (the length of its parameter array).
     pub param_count: usize,
 }
 
 impl Schedule {
+    /// Stages by longest path from the inputs, batches by type within a stage, slots reused once their last reader has run.
     pub fn build(graph: &ValidGraph) -> Self {
         let n = graph.processors.len();
         let stage_of = stages(graph);

@@ -164,6 +164,7 @@ impl<R: Runtime> GraphRunner<R> {
         Ok((pending, report))
     }
 
+    /// The graph committed last, once one is.
     pub fn graph(&self) -> Option<&CompiledGraph<R>> {
         self.current.as_deref()
     }

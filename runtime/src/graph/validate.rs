@@ -12,13 +12,16 @@ use crate::registry::Registry;
 /// Where a signal comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
+    /// A graph input channel group (port index).
     GraphInput(usize),
     /// (processor index, output port index)
     Output(usize, usize),
 }
 
+/// A processor that passed validation.
 #[derive(Debug, Clone)]
 pub struct ValidProcessor {
+    /// What its type said about it.
     pub description: Description,
     /// Source of each input port; `None` only for optional ports.
     pub inputs: Vec<Option<Source>>,
@@ -29,8 +32,11 @@ pub struct ValidProcessor {
 /// A graph that passed every check; processors in spec order.
 #[derive(Debug, Clone)]
 pub struct ValidGraph {
+    /// The rig it came from.
     pub spec: GraphSpec,
+    /// The processors, in spec order.
     pub processors: Vec<ValidProcessor>,
+    /// The source of each graph output port.
     pub outputs: Vec<Source>,
 }
 
@@ -44,6 +50,7 @@ enum To {
     Proc(usize, usize),
 }
 
+/// Checks `spec` against the types of `registry`: ids, ports, channel counts, connections, cycles and parameter values; the first problem found is the error.
 pub fn validate<R: Runtime>(spec: &GraphSpec, registry: &Registry<R>) -> Result<ValidGraph, GraphError> {
     if spec.processors.len() > MAX_PROCESSORS {
         return Err(GraphError::TooLarge { what: "processors", value: spec.processors.len(), limit: MAX_PROCESSORS });

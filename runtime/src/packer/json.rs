@@ -6,14 +6,20 @@ use super::{pack, PackError, Workspace};
 
 /// Bounds on JSON requests, so a hostile request cannot make the workspace huge.
 pub const MAX_JSON_TYPES: usize = 4096;
+/// Most warps a JSON request may ask for.
 pub const MAX_JSON_WARPS: usize = 65_536;
 
+/// A `cubeaudio pack` request.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackRequest {
+    /// Lanes per warp.
     pub warp_size: usize,
+    /// Warps available.
     pub warps: usize,
+    /// Entities of each type.
     pub counts: Vec<u32>,
+    /// Cost of one entity of each type (default 1).
     #[serde(default)]
     pub costs: Option<Vec<u32>>,
 }
@@ -25,10 +31,14 @@ pub struct SegmentJson {
     pub count: u32,
 }
 
+/// A `cubeaudio pack` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PackResponse {
+    /// Most entities in one warp.
     pub max_occupancy: u32,
+    /// Highest summed cost of one warp: what the packing minimised.
     pub max_cost: u64,
+    /// Each warp's segments, in lane order.
     pub warps: Vec<Vec<SegmentJson>>,
 }
 

@@ -32,7 +32,9 @@ pub use json::{pack_json, PackRequest, PackResponse, MAX_JSON_TYPES, MAX_JSON_WA
 /// `count` entities of type `ty` placed consecutively in one warp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
+    /// The entity type.
     pub ty: u32,
+    /// Entities of that type.
     pub count: u32,
 }
 
@@ -70,14 +72,17 @@ pub struct Packed<'a> {
 }
 
 impl<'a> Packed<'a> {
+    /// Warps in the layout.
     pub fn warp_count(&self) -> usize {
         self.warp_starts.len().saturating_sub(1)
     }
 
+    /// The segments of warp `w`.
     pub fn warp(&self, w: usize) -> &'a [Segment] {
         &self.segments[self.warp_starts[w] as usize..self.warp_starts[w + 1] as usize]
     }
 
+    /// Every warp's segments, in warp order.
     pub fn warps(&self) -> impl Iterator<Item = &'a [Segment]> + '_ {
         (0..self.warp_count()).map(|w| self.warp(w))
     }

@@ -1,4 +1,5 @@
-//! Conv1x1, causal dilated Conv1D over a history buffer, and FiLM.
+//! Layer types shared by the convolutional architectures (WaveNet, ConvNet): Conv1x1, causal
+//! dilated Conv1D over a history buffer, and WaveNet's FiLM.
 
 use crate::error::Result;
 use crate::weights::{read_grouped, Matrix, WeightReader};
@@ -17,16 +18,19 @@ pub struct History {
 }
 
 impl History {
+    /// An empty history of `channels` rows reaching `lookback` frames back.
     pub fn new(channels: usize, lookback: usize) -> Self {
         Self { channels, lookback, stride: 0, data: Vec::new(), pos: lookback }
     }
 
+    /// Sizes the rows for blocks of up to `max_frames`.
     pub fn prepare(&mut self, max_frames: usize) {
         self.stride = self.lookback + 4 * max_frames.max(1);
         self.data = vec![0.0; self.stride * self.channels];
         self.pos = self.lookback;
     }
 
+    /// Zeroes the history.
     pub fn clear(&mut self) {
         self.data.fill(0.0);
         self.pos = self.lookback;
@@ -74,25 +78,31 @@ fn init_rows(output: &mut [f32], bias: Option<&[f32]>, rows: usize, frames: usiz
 /// `y = W·x (+ b)`, block-diagonal groups stored dense.
 #[derive(Debug, Clone)]
 pub struct Conv1x1 {
+    /// `out × in` weights.
     pub weight: Matrix,
+    /// One bias per output channel.
     pub bias: Option<Vec<f32>>,
 }
 
 impl Conv1x1 {
+    /// Reads `out × in` weights (grouped as the file stores them) and the bias.
     pub fn read(r: &mut WeightReader, inp: usize, out: usize, groups: usize, bias: bool) -> Result<Self> {
         let weight = read_grouped(r, out, inp, 1, groups)?.remove(0);
         let bias = if bias { Some(r.take(out)?.to_vec()) } else { None };
         Ok(Self { weight, bias })
     }
 
+    /// Rows of W.
     pub fn out_channels(&self) -> usize {
         self.weight.rows
     }
 
+    /// Columns of W.
     pub fn in_channels(&self) -> usize {
         self.weight.cols
     }
 
+    /// The top-left `out × inp` corner (a slimmed copy).
     pub fn slice(&self, out: usize, inp: usize) -> Self {
         Self { weight: self.weight.slice(out, inp), bias: self.bias.as_ref().map(|b| b[..out].to_vec()) }
     }
@@ -111,6 +121,7 @@ impl Conv1x1 {
         }
     }
 
+    /// Multiply-accumulates per frame.
     pub fn macs(&self) -> usize {
         self.weight.rows * self.weight.cols
     }
@@ -119,13 +130,17 @@ impl Conv1x1 {
 /// Causal dilated Conv1D: `y[t] = b + Σ_k W_k · x[t − d·(K−1−k)]`.
 #[derive(Debug, Clone)]
 pub struct Conv1D {
+    /// One `out × in` matrix per tap, oldest tap first.
     pub taps: Vec<Matrix>,
+    /// One bias per output channel.
     pub bias: Option<Vec<f32>>,
+    /// Distance between taps, in frames.
     pub dilation: usize,
     history: History,
 }
 
 impl Conv1D {
+    /// Reads the taps (grouped as the file stores them) and the bias.
     #[allow(clippy::too_many_arguments)]
     pub fn read(
         r: &mut WeightReader,
@@ -141,28 +156,34 @@ impl Conv1D {
         Ok(Self::from_parts(taps, bias, dilation))
     }
 
+    /// A convolution from its parts, with an empty history.
     pub fn from_parts(taps: Vec<Matrix>, bias: Option<Vec<f32>>, dilation: usize) -> Self {
         let inp = taps[0].cols;
         let lookback = dilation * (taps.len() - 1);
         Self { taps, bias, dilation, history: History::new(inp, lookback) }
     }
 
+    /// Taps (K).
     pub fn kernel_size(&self) -> usize {
         self.taps.len()
     }
 
+    /// Frames of history one output reaches back.
     pub fn lookback(&self) -> usize {
         self.dilation * (self.taps.len() - 1)
     }
 
+    /// Input channels.
     pub fn in_channels(&self) -> usize {
         self.taps[0].cols
     }
 
+    /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.taps[0].rows
     }
 
+    /// The top-left `out × inp` corner of every tap (a slimmed copy).
     pub fn slice(&self, out: usize, inp: usize) -> Self {
         Self::from_parts(
             self.taps.iter().map(|m| m.slice(out, inp)).collect(),
@@ -171,10 +192,12 @@ impl Conv1D {
         )
     }
 
+    /// Sizes the history for blocks of up to `max_frames`.
     pub fn prepare(&mut self, max_frames: usize) {
         self.history.prepare(max_frames);
     }
 
+    /// Zeroes the history.
     pub fn clear(&mut self) {
         self.history.clear();
     }
@@ -199,6 +222,7 @@ impl Conv1D {
         }
     }
 
+    /// Multiply-accumulates per frame.
     pub fn macs(&self) -> usize {
         self.taps.iter().map(|m| m.rows * m.cols).sum()
     }
@@ -207,12 +231,16 @@ impl Conv1D {
 /// Feature-wise modulation by the condition: `x ⊙ s[0:dim] (+ s[dim:2dim])`, `s = P(c)`.
 #[derive(Debug, Clone)]
 pub struct Film {
+    /// Maps the condition to the scale (and shift) rows.
     pub projection: Conv1x1,
+    /// Whether the projection also gives a shift.
     pub shift: bool,
+    /// Rows modulated.
     pub dim: usize,
 }
 
 impl Film {
+    /// Reads the projection from the weights.
     pub fn read(r: &mut WeightReader, cond: usize, dim: usize, shift: bool, groups: usize) -> Result<Self> {
         let out = if shift { 2 * dim } else { dim };
         Ok(Self { projection: Conv1x1::read(r, cond, out, groups, true)?, shift, dim })
