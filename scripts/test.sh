@@ -4,6 +4,7 @@
 # 1. The workspace in its default build: CUDA + wgpu with SPIR-V (Vulkan adapters take SPIR-V).
 # 2. The kernel suite again in a WGSL-only build: with SPIR-V compiled in, wgpu never hands a
 #    Vulkan adapter WGSL, so this second build is what exercises the WGSL path.
+# 3. The examples of kernels, runtime and nam.
 #
 # Kernel tests print the runtime and adapter they ran on. A runtime without a device skips
 # loudly; with CI=true (or CUBEAUDIO_REQUIRE=wgpu,cuda) a missing device fails instead.
@@ -23,6 +24,10 @@ run() {
 # separately, so splitting this by crate would compile cubecl twice.
 run cargo test --release --workspace -- --nocapture
 run cargo test --release -p cubeaudio-kernels --no-default-features --features wgpu -- --nocapture
+# The examples (built by `cargo test` above) run to completion and check their own results.
+run cargo run --release -q -p cubeaudio-kernels --example custom_block
+run cargo run --release -q -p cubeaudio-runtime --example graph_in_code
+run cargo run --release -q -p cubeaudio-nam --example gpu_batch
 
 ran=$(grep -c '^\[device-test\] .*: runtime .* | adapter ' "$log" || true)
 skipped=$(grep -c '^\[\(device\|kernel\)-test\] SKIPPED' "$log" || true)

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
+use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob};
 use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
 use cubeaudio_runtime::wav::{self, SampleFormat, Wav};
@@ -64,10 +64,7 @@ pub fn render_graph(
     let signal = wav::read(input)?;
     let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let options = GraphOptions { sample_rate: signal.sample_rate as f64, max_buffer: buffer, base_dir };
-    let device = match backend.open(false)? {
-        Opened::Gpu(device) => device,
-        Opened::Cpu { .. } => return Err(cubeaudio_kernels::device::DeviceError::NoCpuEngine.into()),
-    };
+    let device = backend.open_gpu()?;
     device.run(GraphRender { rig, spec: &spec, options: &options, signal, output, progress })
 }
 

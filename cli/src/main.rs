@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
-use cubeaudio_kernels::device::{Backend, Opened};
+use cubeaudio_kernels::device::Backend;
 use cubeaudio_nam::{load_file, LoadOptions};
 use cubeaudio_runtime::wav::SampleFormat;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -268,10 +268,7 @@ fn bench(
     }
     let nets: Vec<(String, &dyn cubeaudio_nam::dsp::Dsp)> =
         gpu_models.iter().map(|(n, m)| (n.clone(), m.dsp.as_ref())).collect();
-    let device = match backend.open(false)? {
-        Opened::Gpu(device) => device,
-        Opened::Cpu { .. } => bail!("the benchmark measures a GPU: --backend cuda, vulkan, wgpu or auto"),
-    };
+    let device = backend.open_gpu().context("the benchmark measures a GPU (--backend cuda, vulkan, wgpu or auto)")?;
     let mut log = |line: &str| eprintln!("{line}");
     let report = device.run(bench::BenchJob {
         models: &nets,

@@ -5,6 +5,12 @@ use rubato::{FftFixedIn, Resampler};
 use crate::error::{CliError, Result};
 
 /// Offline resampling of whole channels, delay-compensated, output length `len·to/from`.
+///
+/// ```
+/// let tone: Vec<f32> = (0..4410).map(|t| (t as f32 * 0.01).sin()).collect();
+/// let up = cubeaudio::resample::resample(&[tone], 44_100, 48_000).unwrap();
+/// assert_eq!(up[0].len(), 4800);
+/// ```
 pub fn resample(channels: &[Vec<f32>], from: u32, to: u32) -> Result<Vec<Vec<f32>>> {
     if from == to {
         return Ok(channels.to_vec());

@@ -119,6 +119,15 @@ pub fn sync<R: Runtime>(client: &ComputeClient<R>) -> Result<(), DeviceFault> {
 }
 
 /// Which device runs a job: the one backend choice of the workspace (render, graph, bench).
+///
+/// ```
+/// use cubeaudio_kernels::device::Backend;
+///
+/// let backend: Backend = "vulkan".parse().unwrap();
+/// assert_eq!(backend, Backend::Vulkan);
+/// assert_eq!(backend.to_string(), "vulkan");
+/// assert!("opencl".parse::<Backend>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// CUDA, else wgpu's best hardware adapter, else the CPU engine where the job has one
@@ -175,6 +184,17 @@ impl Backend {
                     Err(DeviceError::NoGpu(why))
                 }
             }
+        }
+    }
+}
+
+impl Backend {
+    /// Opens a GPU for a job without a CPU engine (graphs, benchmarks): `auto` takes software
+    /// adapters too, `cpu` is refused.
+    pub fn open_gpu(self) -> Result<Device, DeviceError> {
+        match self.open(false)? {
+            Opened::Gpu(device) => Ok(device),
+            Opened::Cpu { .. } => Err(DeviceError::NoCpuEngine),
         }
     }
 }
@@ -393,5 +413,43 @@ pub mod wgpu_device {
                 is_software: info.device_type == wgpu::DeviceType::Cpu,
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cubecl's messages carry a backtrace; the fault keeps the cause line only.
+    #[test]
+    fn faults_keep_the_cause_and_drop_the_backtrace() {
+        let text = "An error happened during execution\nCaused by:\n  out of bounds write\nBacktrace:\n  0: frame";
+        assert_eq!(reason(text), "out of bounds write");
+        assert_eq!(reason("plain message"), "plain message");
+        let server = ServerError::ServerUnhealthy {
+            errors: vec![
+                ServerError::Generic { reason: "first".into(), backtrace: Default::default() },
+                ServerError::Generic { reason: "second".into(), backtrace: Default::default() },
+            ],
+            backtrace: Default::default(),
+        };
+        let fault = DeviceFault::from(server);
+        assert_eq!(fault, DeviceFault::Unhealthy { count: 2, first: Box::new(DeviceFault::Execution("first".into())) });
+        assert_eq!(fault.to_string(), "device unusable after 2 error(s); first: device execution failed: first");
+    }
+
+    #[test]
+    fn every_backend_name_round_trips() {
+        for name in Backend::NAMES {
+            assert_eq!(name.parse::<Backend>().unwrap().to_string(), name);
+        }
+        assert_eq!("CUDA".parse::<Backend>().unwrap(), Backend::Cuda);
+        assert_eq!("tpu".parse::<Backend>().unwrap_err(), DeviceError::UnknownBackend("tpu".into()));
+    }
+
+    #[test]
+    fn cpu_is_refused_to_jobs_without_a_cpu_engine() {
+        assert!(matches!(Backend::Cpu.open(true), Ok(Opened::Cpu { fallback: None })));
+        assert!(matches!(Backend::Cpu.open(false), Err(DeviceError::NoCpuEngine)));
     }
 }

@@ -245,6 +245,20 @@ fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
 }
 
 /// Parses a model from JSON text.
+///
+/// ```
+/// use cubeaudio_nam::{load_str, LoadOptions, Model};
+///
+/// // A two-tap moving average: y[t] = 0.5·x[t−1] + 0.5·x[t].
+/// let nam = r#"{"version": "0.5.4", "architecture": "Linear",
+///   "config": {"receptive_field": 2, "bias": false}, "weights": [0.5, 0.5]}"#;
+/// let loaded = load_str(nam, LoadOptions::default()).unwrap();
+/// let mut model = Model::new(loaded.dsp);
+/// model.reset(4).unwrap();
+/// let mut out = [0.0f32; 4];
+/// model.process(&[1.0, 1.0, 0.0, 0.0], &mut out);
+/// assert_eq!(out, [0.5, 1.0, 0.5, 0.0]);
+/// ```
 pub fn load_str(text: &str, options: LoadOptions) -> Result<LoadedModel> {
     let v: Value = serde_json::from_str(text).map_err(|e| NamError::Json(e.to_string()))?;
     let o = v.as_object().ok_or_else(|| NamError::Json("the file must hold one JSON object".into()))?;

@@ -129,38 +129,62 @@ impl Smoothers {
     }
 }
 
-/// Smoothed gain on routed channels (`(input slot, output slot)` each).
+/// What [`RoutedGain`] and [`RoutedMix`] share: a route table, its highest slot, and one
+/// smoothed gain per routed input.
 #[derive(Debug, Clone)]
-pub struct RoutedGain {
+struct SmoothedRoutes {
     channels: usize,
     routes: IndexBuffer,
     highest_slot: u32,
     gains: Smoothers,
 }
 
+impl SmoothedRoutes {
+    /// `slots`: every channel's route, flattened; `initial`: one gain per routed input.
+    fn new<R: Runtime>(
+        client: &ComputeClient<R>,
+        channels: usize,
+        slots: &[u32],
+        coef: f32,
+        initial: &[f32],
+        gains_per_channel: usize,
+    ) -> Result<Self, KernelError> {
+        nonzero(KERNEL, "channels", channels)?;
+        len_eq(KERNEL, "initial gains", channels * gains_per_channel, initial.len())?;
+        Ok(Self {
+            channels,
+            routes: IndexBuffer::upload(client, slots),
+            highest_slot: highest(slots),
+            gains: Smoothers::new(client, coef, initial)?,
+        })
+    }
+
+    /// Refuses a launch whose frames or slots do not fit the arena.
+    fn check(&self, what: &'static str, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+        frames_fit(frames, stride)?;
+        slots_fit(what, self.highest_slot, arena, stride)
+    }
+}
+
+/// Smoothed gain on routed channels (`(input slot, output slot)` each).
+#[derive(Debug, Clone)]
+pub struct RoutedGain(SmoothedRoutes);
+
 impl RoutedGain {
     /// Starts at `initial` (one per channel), so the first buffer does not ramp.
-    /// Gains of the `(input slot, output slot)` routes, starting at `initial`, smoothed by `coef` per sample.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         routes: &[(u32, u32)],
         coef: f32,
         initial: &[f32],
     ) -> Result<Self, KernelError> {
-        nonzero(KERNEL, "channels", routes.len())?;
-        len_eq(KERNEL, "initial gains", routes.len(), initial.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|&(a, b)| [a, b]).collect();
-        Ok(Self {
-            channels: routes.len(),
-            routes: IndexBuffer::upload(client, &slots),
-            highest_slot: highest(&slots),
-            gains: Smoothers::new(client, coef, initial)?,
-        })
+        Ok(Self(SmoothedRoutes::new(client, routes.len(), &slots, coef, initial, 1)?))
     }
 
     /// New targets (linear gains, one per channel); uploaded only when they changed.
     pub fn set_targets<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
-        self.gains.set(client, targets)
+        self.0.gains.set(client, targets)
     }
 
     /// Applies the gains to `frames` samples of every route of the arena (`stride` floats per slot).
@@ -171,18 +195,17 @@ impl RoutedGain {
         stride: usize,
         frames: usize,
     ) -> Result<(), KernelError> {
-        frames_fit(frames, stride)?;
-        slots_fit("gain slot", self.highest_slot, arena, stride)?;
-        let g = &self.gains;
+        let r = &self.0;
+        r.check("gain slot", arena, stride, frames)?;
         routed_gain_kernel::launch::<R>(
             client,
-            cube_count_1d(self.channels, 64),
+            cube_count_1d(r.channels, 64),
             CubeDim::new_1d(64),
             arena.arg(),
-            self.routes.arg(),
-            g.state.arg(),
-            g.targets.arg(),
-            g.coef,
+            r.routes.arg(),
+            r.gains.state.arg(),
+            r.gains.targets.arg(),
+            r.gains.coef,
             stride as u32,
             frames as u32,
         );
@@ -192,37 +215,24 @@ impl RoutedGain {
 
 /// Sum of [`MIX_INPUTS`] routed inputs per channel, each with its own smoothed gain.
 #[derive(Debug, Clone)]
-pub struct RoutedMix {
-    channels: usize,
-    routes: IndexBuffer,
-    highest_slot: u32,
-    gains: Smoothers,
-}
+pub struct RoutedMix(SmoothedRoutes);
 
 impl RoutedMix {
     /// `routes[c]`: the input slots (silent slot where unconnected) and the output slot of channel
     /// `c`; `initial[c · MIX_INPUTS + k]` the starting gain of its input `k`.
-    /// Mixes of the routes (each with `MIX_INPUTS` inputs), starting at `initial`, smoothed by `coef`.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         routes: &[([u32; MIX_INPUTS], u32)],
         coef: f32,
         initial: &[f32],
     ) -> Result<Self, KernelError> {
-        nonzero(KERNEL, "channels", routes.len())?;
-        len_eq(KERNEL, "initial gains", routes.len() * MIX_INPUTS, initial.len())?;
         let slots: Vec<u32> = routes.iter().flat_map(|(ins, out)| ins.iter().copied().chain([*out])).collect();
-        Ok(Self {
-            channels: routes.len(),
-            routes: IndexBuffer::upload(client, &slots),
-            highest_slot: highest(&slots),
-            gains: Smoothers::new(client, coef, initial)?,
-        })
+        Ok(Self(SmoothedRoutes::new(client, routes.len(), &slots, coef, initial, MIX_INPUTS)?))
     }
 
     /// New targets, `MIX_INPUTS` per channel; uploaded only when they changed.
     pub fn set_targets<R: Runtime>(&mut self, client: &ComputeClient<R>, targets: &[f32]) -> Result<(), KernelError> {
-        self.gains.set(client, targets)
+        self.0.gains.set(client, targets)
     }
 
     /// Mixes `frames` samples of every route of the arena (`stride` floats per slot).
@@ -233,18 +243,17 @@ impl RoutedMix {
         stride: usize,
         frames: usize,
     ) -> Result<(), KernelError> {
-        frames_fit(frames, stride)?;
-        slots_fit("mix slot", self.highest_slot, arena, stride)?;
-        let g = &self.gains;
+        let r = &self.0;
+        r.check("mix slot", arena, stride, frames)?;
         routed_mix_kernel::launch::<R>(
             client,
-            cube_count_1d(self.channels, 64),
+            cube_count_1d(r.channels, 64),
             CubeDim::new_1d(64),
             arena.arg(),
-            self.routes.arg(),
-            g.state.arg(),
-            g.targets.arg(),
-            g.coef,
+            r.routes.arg(),
+            r.gains.state.arg(),
+            r.gains.targets.arg(),
+            r.gains.coef,
             stride as u32,
             frames as u32,
         );
@@ -454,7 +463,6 @@ pub struct RoutedFir {
 
 impl RoutedFir {
     /// `channels[c] = ((input slot, output slot), taps)`; buffers of up to `max_frames`.
-    /// One FIR per route with its taps and a history for blocks of up to `max_frames`.
     pub fn new<R: Runtime>(
         client: &ComputeClient<R>,
         channels: &[((u32, u32), &[f32])],

@@ -1,10 +1,10 @@
-//! Independent oracles: Burn's CPU (ndarray) backend for convolutions, plain f64 loops for the rest.
+//! Independent oracles: Burn's CPU backend (burn-flex) for convolutions, plain f64 loops for the rest.
 
-use burn_ndarray::{NdArray, NdArrayDevice};
+use burn_flex::{Flex, FlexDevice};
 use burn_tensor::ops::ConvOptions;
 use burn_tensor::{Tensor, TensorData};
 
-type B = NdArray<f32>;
+type B = Flex;
 
 /// Causal dilated conv of a whole `in_ch × frames` signal (zero history), via Burn's conv1d with
 /// the lookback supplied as explicit left zero padding.
@@ -19,7 +19,7 @@ pub fn burn_causal_conv1d(
     dilation: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    let device = NdArrayDevice::default();
+    let device = FlexDevice;
     let pad = dilation * (kernel - 1);
     let mut padded = vec![0.0f32; in_ch * (frames + pad)];
     for c in 0..in_ch {
@@ -34,7 +34,7 @@ pub fn burn_causal_conv1d(
 
 /// Pointwise conv (`W[M×K]·x[K×N] + b`) through Burn's matmul.
 pub fn burn_conv1x1(x: &[f32], k: usize, frames: usize, w: &[f32], m: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    let device = NdArrayDevice::default();
+    let device = FlexDevice;
     let xt = Tensor::<B, 2>::from_data(TensorData::new(x.to_vec(), [k, frames]), &device);
     let wt = Tensor::<B, 2>::from_data(TensorData::new(w.to_vec(), [m, k]), &device);
     let mut y = wt.matmul(xt);

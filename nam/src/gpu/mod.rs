@@ -91,55 +91,41 @@ fn queued_ms<R: cubecl::Runtime>(
     Ok(start.elapsed().as_secs_f64() * 1e3 / buffers as f64)
 }
 
-impl<R: cubecl::Runtime> StreamBatch for GpuWaveNetBatch<R> {
-    fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()> {
-        GpuWaveNetBatch::process(self, inputs, outputs)
-    }
-    fn sanitized_samples(&self) -> u64 {
-        GpuWaveNetBatch::sanitized_samples(self)
-    }
-    fn shape_label(&self) -> String {
-        let (s, threads) = self.shape();
-        format!("{} × {}, {threads}, {}×{} tiles", s.tile, s.rows, s.tile_rows, s.tile_frames)
-    }
-    fn pipelined_ms(
-        &mut self,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        count: usize,
-    ) -> crate::error::Result<Vec<f64>> {
-        pipelined_ms(|| self.process_async(inputs), outputs, count)
-    }
-    fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
-        let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
-        queued_ms(&client, streams, max_buffer, buffers, |i, o| self.launch_device(i, o, frames))
-    }
+/// The two batch kinds share every method name the trait needs; only the shape label differs.
+macro_rules! stream_batch {
+    ($batch:ident, |$s:ident, $threads:ident| $label:expr) => {
+        impl<R: cubecl::Runtime> StreamBatch for $batch<R> {
+            fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()> {
+                $batch::process(self, inputs, outputs)
+            }
+            fn sanitized_samples(&self) -> u64 {
+                $batch::sanitized_samples(self)
+            }
+            fn shape_label(&self) -> String {
+                let ($s, $threads) = self.shape();
+                $label
+            }
+            fn pipelined_ms(
+                &mut self,
+                inputs: &[&[f32]],
+                outputs: &mut [&mut [f32]],
+                count: usize,
+            ) -> crate::error::Result<Vec<f64>> {
+                pipelined_ms(|| self.process_async(inputs), outputs, count)
+            }
+            fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
+                let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
+                queued_ms(&client, streams, max_buffer, buffers, |i, o| self.launch_device(i, o, frames))
+            }
+        }
+    };
 }
 
-impl<R: cubecl::Runtime> StreamBatch for GpuLstmBatch<R> {
-    fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()> {
-        GpuLstmBatch::process(self, inputs, outputs)
-    }
-    fn sanitized_samples(&self) -> u64 {
-        GpuLstmBatch::sanitized_samples(self)
-    }
-    fn shape_label(&self) -> String {
-        let (s, threads) = self.shape();
-        format!("lstm {} × {}, {threads}", s.layers, s.hidden)
-    }
-    fn pipelined_ms(
-        &mut self,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        count: usize,
-    ) -> crate::error::Result<Vec<f64>> {
-        pipelined_ms(|| self.process_async(inputs), outputs, count)
-    }
-    fn queued_ms(&mut self, frames: usize, buffers: usize) -> crate::error::Result<f64> {
-        let (client, streams, max_buffer) = (self.client().clone(), self.streams(), self.max_buffer());
-        queued_ms(&client, streams, max_buffer, buffers, |i, o| self.launch_device(i, o, frames))
-    }
-}
+stream_batch!(GpuWaveNetBatch, |s, threads| format!(
+    "{} × {}, {threads}, {}×{} tiles",
+    s.tile, s.rows, s.tile_rows, s.tile_frames
+));
+stream_batch!(GpuLstmBatch, |s, threads| format!("lstm {} × {}, {threads}", s.layers, s.hidden));
 
 /// A batch of `streams` copies of `model` on the engine its architecture needs (the
 /// convolutional kernel for WaveNet, ConvNet and Linear; the LSTM kernel), prewarmed as the CPU

@@ -6,7 +6,7 @@ use super::kernel::*;
 use crate::activation::Activation;
 use crate::conv::{Conv1D, Conv1x1, Film};
 use crate::convnet::ConvNet;
-use crate::dsp::Dsp;
+use crate::dsp::{Architecture, Dsp};
 use crate::error::{NamError, Result};
 use crate::linear::Linear;
 use crate::wavenet::config::Gating;
@@ -446,16 +446,11 @@ impl ModelPlan {
     /// The program of `dsp` (WaveNet, ConvNet or Linear, mono in and out; a container's active
     /// submodel).
     pub fn build(dsp: &dyn Dsp) -> Result<Self> {
-        let arch = if dsp.architecture().wavenet().is_some() {
-            "WaveNet"
-        } else if dsp.architecture().convnet().is_some() {
-            "ConvNet"
-        } else if dsp.architecture().linear().is_some() {
-            "Linear"
-        } else if dsp.architecture().lstm().is_some() {
-            "LSTM"
-        } else {
-            "model"
+        let arch = match dsp.architecture() {
+            Architecture::WaveNet(_) => "WaveNet",
+            Architecture::ConvNet(_) => "ConvNet",
+            Architecture::Linear(_) => "Linear",
+            Architecture::Lstm(_) => "LSTM",
         };
         let mut b = Builder {
             p: ModelPlan { prewarm: dsp.prewarm_samples(), plan: vec![0], ..Default::default() },
@@ -465,5 +460,54 @@ impl ModelPlan {
         b.dsp(dsp, DEST_OUTPUT)?;
         b.p.plan[0] = b.ops;
         Ok(b.p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{load_str, LoadOptions};
+
+    fn linear(taps: &[f32], bias: bool) -> Box<dyn Dsp> {
+        let mut weights = taps.to_vec();
+        if bias {
+            weights.push(0.25);
+        }
+        let text = format!(
+            r#"{{"version": "0.5.4", "architecture": "Linear", "config": {{"receptive_field": {}, "bias": {bias}}}, "weights": {weights:?}}}"#,
+            taps.len()
+        );
+        load_str(&text, LoadOptions::default()).unwrap().dsp
+    }
+
+    /// A Linear model is one `OP_CONV` from the input row into HO and one `OP_OUT` to the
+    /// stream's output: the records the kernel reads, field by field.
+    #[test]
+    fn linear_encodes_one_conv_and_one_output() {
+        let p = ModelPlan::build(linear(&[0.5, -1.0, 2.0], true).as_ref()).unwrap();
+        assert_eq!(p.plan[0], 2, "op count");
+        let conv = &p.plan[1..1 + CONV_RECORD];
+        assert_eq!(conv[0], OP_CONV);
+        assert_eq!((conv[1], conv[2]), (REGION_IN, 1), "source region and rows");
+        assert_eq!((conv[7], conv[8]), (3, 1), "taps and dilation");
+        let out = &p.plan[1 + CONV_RECORD..1 + CONV_RECORD + OUT_RECORD];
+        assert_eq!(out[0], OP_OUT);
+        assert_eq!(p.plan.len(), 1 + CONV_RECORD + OUT_RECORD);
+        let (w, has_bias) = (conv[9] as usize, conv[10]);
+        assert_eq!(has_bias, 1);
+        assert_eq!(p.weights[w + 3], 0.25, "the bias follows the taps");
+        let mut taps = p.weights[w..w + 3].to_vec();
+        taps.sort_by(f32::total_cmp);
+        assert_eq!(taps, vec![-1.0, 0.5, 2.0], "every tap once");
+        assert!(!p.general);
+    }
+
+    #[test]
+    fn a_longer_fir_has_a_larger_ring() {
+        let short = ModelPlan::build(linear(&[1.0; 4], false).as_ref()).unwrap();
+        let long = ModelPlan::build(linear(&[1.0; 3000], false).as_ref()).unwrap();
+        assert!(long.state_len > short.state_len);
+        assert_eq!(long.plan[1 + 7], 3000, "taps of the conv record");
+        assert!(long.weights.len() >= 3000);
     }
 }

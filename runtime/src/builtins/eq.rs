@@ -3,6 +3,7 @@ use cubeaudio_kernels::routed::RoutedBiquad;
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
+use super::derived::DerivedPerChannel;
 use super::{channel_routes, channels, known_settings, mono_ports};
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
@@ -78,46 +79,20 @@ impl<R: Runtime> ProcessorType<R> for Eq {
         instances: &[InstanceSetup],
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let shapes = instances.iter().map(|i| shape(i.settings)).collect::<Result<Vec<_>, _>>()?;
-        let channels: Vec<usize> = instances.iter().map(|i| i.input_slots.len()).collect();
         let routes = channel_routes(instances);
-        let mut batch = EqBatch {
-            shapes,
-            channels,
-            sample_rate: ctx.sample_rate,
-            coeffs: vec![BiquadCoefficients([1.0, 0.0, 0.0, 0.0, 0.0]); routes.len()],
-            last: vec![[f32::NAN; 3]; instances.len()],
-            kernel: None,
-            routes,
-        };
-        for (i, inst) in instances.iter().enumerate() {
-            batch.update(i, [inst.params[0], inst.params[1], inst.params[2]]);
-        }
-        batch.kernel = Some(RoutedBiquad::new(engine.client(), &batch.routes, &batch.coeffs)?);
-        Ok(Box::new(batch))
+        let sample_rate = ctx.sample_rate;
+        let coeffs = DerivedPerChannel::new(instances, |i, p| design(shapes[i], sample_rate, p[0], p[1], p[2]));
+        let kernel = RoutedBiquad::new(engine.client(), &routes, coeffs.values())?;
+        Ok(Box::new(EqBatch { shapes, sample_rate, routes, coeffs, kernel }))
     }
 }
 
 struct EqBatch {
     shapes: Vec<Shape>,
-    channels: Vec<usize>,
     sample_rate: f64,
     routes: Vec<(u32, u32)>,
-    coeffs: Vec<BiquadCoefficients>,
-    last: Vec<[f32; 3]>,
-    kernel: Option<RoutedBiquad>,
-}
-
-impl EqBatch {
-    /// Recomputes instance `i`'s coefficients when its parameters changed.
-    fn update(&mut self, i: usize, p: [f32; 3]) {
-        if p == self.last[i] {
-            return;
-        }
-        self.last[i] = p;
-        let c = design(self.shapes[i], self.sample_rate, p[0], p[1], p[2]);
-        let start: usize = self.channels[..i].iter().sum();
-        self.coeffs[start..start + self.channels[i]].fill(c);
-    }
+    coeffs: DerivedPerChannel<BiquadCoefficients>,
+    kernel: RoutedBiquad,
 }
 
 impl<R: Runtime> BatchProcessor<R> for EqBatch {
@@ -129,17 +104,15 @@ impl<R: Runtime> BatchProcessor<R> for EqBatch {
         params: ParamView,
         frames: usize,
     ) -> Result<u32, RuntimeError> {
-        for i in 0..self.shapes.len() {
-            self.update(i, [params.get(i, 0), params.get(i, 1), params.get(i, 2)]);
-        }
-        let kernel = self.kernel.as_mut().ok_or(RuntimeError::NoGraph)?;
-        kernel.set_coefficients(engine.client(), &self.coeffs)?;
-        kernel.process(engine.client(), arena, stride, frames)?;
+        let (shapes, sample_rate) = (&self.shapes, self.sample_rate);
+        self.coeffs.update(params, |i, p| design(shapes[i], sample_rate, p[0], p[1], p[2]));
+        self.kernel.set_coefficients(engine.client(), self.coeffs.values())?;
+        self.kernel.process(engine.client(), arena, stride, frames)?;
         Ok(1)
     }
 
     fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
-        self.kernel = Some(RoutedBiquad::new(engine.client(), &self.routes, &self.coeffs)?);
+        self.kernel = RoutedBiquad::new(engine.client(), &self.routes, self.coeffs.values())?;
         Ok(())
     }
 }

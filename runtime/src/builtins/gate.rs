@@ -3,6 +3,7 @@ use cubeaudio_kernels::routed::{GateSettings, RoutedGate};
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
+use super::derived::DerivedPerChannel;
 use super::{channel_routes, channels, db_to_linear, known_settings, mono_ports};
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
@@ -77,42 +78,18 @@ impl<R: Runtime> ProcessorType<R> for NoiseGate {
         instances: &[InstanceSetup],
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let routes = channel_routes(instances);
-        let channels: Vec<usize> = instances.iter().map(|i| i.input_slots.len()).collect();
-        let mut batch = GateBatch {
-            sample_rate: ctx.sample_rate,
-            settings: vec![gate_settings(ctx.sample_rate, -60.0, 1.0, 100.0); routes.len()],
-            last: vec![[f32::NAN; 3]; instances.len()],
-            kernel: None,
-            channels,
-            routes,
-        };
-        for (i, inst) in instances.iter().enumerate() {
-            batch.update(i, [inst.params[0], inst.params[1], inst.params[2]]);
-        }
-        batch.kernel = Some(RoutedGate::new(engine.client(), &batch.routes, &batch.settings)?);
-        Ok(Box::new(batch))
+        let sample_rate = ctx.sample_rate;
+        let settings = DerivedPerChannel::new(instances, |_, p| gate_settings(sample_rate, p[0], p[1], p[2]));
+        let kernel = RoutedGate::new(engine.client(), &routes, settings.values())?;
+        Ok(Box::new(GateBatch { sample_rate, routes, settings, kernel }))
     }
 }
 
 struct GateBatch {
     sample_rate: f64,
-    channels: Vec<usize>,
     routes: Vec<(u32, u32)>,
-    settings: Vec<GateSettings>,
-    last: Vec<[f32; 3]>,
-    kernel: Option<RoutedGate>,
-}
-
-impl GateBatch {
-    fn update(&mut self, i: usize, p: [f32; 3]) {
-        if p == self.last[i] {
-            return;
-        }
-        self.last[i] = p;
-        let s = gate_settings(self.sample_rate, p[0], p[1], p[2]);
-        let start: usize = self.channels[..i].iter().sum();
-        self.settings[start..start + self.channels[i]].fill(s);
-    }
+    settings: DerivedPerChannel<GateSettings>,
+    kernel: RoutedGate,
 }
 
 impl<R: Runtime> BatchProcessor<R> for GateBatch {
@@ -124,17 +101,15 @@ impl<R: Runtime> BatchProcessor<R> for GateBatch {
         params: ParamView,
         frames: usize,
     ) -> Result<u32, RuntimeError> {
-        for i in 0..self.channels.len() {
-            self.update(i, [params.get(i, 0), params.get(i, 1), params.get(i, 2)]);
-        }
-        let kernel = self.kernel.as_mut().ok_or(RuntimeError::NoGraph)?;
-        kernel.set_settings(engine.client(), &self.settings)?;
-        kernel.process(engine.client(), arena, stride, frames)?;
+        let sample_rate = self.sample_rate;
+        self.settings.update(params, |_, p| gate_settings(sample_rate, p[0], p[1], p[2]));
+        self.kernel.set_settings(engine.client(), self.settings.values())?;
+        self.kernel.process(engine.client(), arena, stride, frames)?;
         Ok(1)
     }
 
     fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
-        self.kernel = Some(RoutedGate::new(engine.client(), &self.routes, &self.settings)?);
+        self.kernel = RoutedGate::new(engine.client(), &self.routes, self.settings.values())?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! response from a WAV). Each runs every instance of a stage in one launch of a
 //! [`cubeaudio_kernels::routed`] kernel.
 
+mod derived;
 mod eq;
 mod fir;
 mod gain;

@@ -226,3 +226,54 @@ impl SlotPool {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{validate::validate, GraphSpec};
+    use crate::registry::Registry;
+
+    /// Host-only: the registry describes processors without a device.
+    fn schedule(rig: &str) -> Schedule {
+        let registry = Registry::<cubecl::wgpu::WgpuRuntime>::with_builtins();
+        Schedule::build(&validate(&GraphSpec::from_json(rig).unwrap(), &registry).unwrap())
+    }
+
+    /// Two gains fed by the input share stage 1 and one batch; the eq after one of them is
+    /// stage 2; the mix of both branches is stage 3.
+    #[test]
+    fn stages_follow_the_longest_path_and_batch_by_type() {
+        let s = schedule(
+            r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
+            "processors": [{"id": "a", "type": "gain"}, {"id": "b", "type": "gain"}, {"id": "tone", "type": "eq"},
+                           {"id": "sum", "type": "mix"}],
+            "connections": [{"from": "in", "to": "a.in"}, {"from": "in", "to": "b.in"}, {"from": "a.out", "to": "tone.in"},
+                            {"from": "tone.out", "to": "sum.in1"}, {"from": "b.out", "to": "sum.in2"},
+                            {"from": "sum.out", "to": "out"}]}"#,
+        );
+        assert_eq!(s.stage_of, vec![1, 1, 2, 3]);
+        assert_eq!(s.stages.len(), 3);
+        assert_eq!(s.stages[0].len(), 1, "both gains in one batch");
+        assert_eq!((s.stages[0][0].type_name.as_str(), s.stages[0][0].processors.clone()), ("gain", vec![0, 1]));
+        assert_eq!(s.batch_count(), 3);
+    }
+
+    /// A chain of five gains needs the silent slot, the input and two slots it alternates
+    /// between: a slot is free again once its last reader has run.
+    #[test]
+    fn a_chain_reuses_its_slots() {
+        let s = schedule(
+            r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
+            "processors": [{"id": "g1", "type": "gain"}, {"id": "g2", "type": "gain"}, {"id": "g3", "type": "gain"},
+                           {"id": "g4", "type": "gain"}, {"id": "g5", "type": "gain"}],
+            "connections": [{"from": "in", "to": "g1.in"}, {"from": "g1.out", "to": "g2.in"}, {"from": "g2.out", "to": "g3.in"},
+                            {"from": "g3.out", "to": "g4.in"}, {"from": "g4.out", "to": "g5.in"}, {"from": "g5.out", "to": "out"}]}"#,
+        );
+        assert_eq!(s.stages.len(), 5);
+        assert!(s.slots <= 4, "{} slots for a chain", s.slots);
+        for (p, ins) in s.input_slots.iter().enumerate() {
+            assert_ne!(ins[0], SILENT_SLOT, "processor {p} reads silence");
+            assert_ne!(ins[0], s.output_slots[p][0], "processor {p} writes the slot it reads");
+        }
+    }
+}

@@ -69,6 +69,17 @@ pub const MAX_PROCESSORS: usize = 65_536;
 
 impl GraphSpec {
     /// Parses a rig file's JSON; unknown keys are errors.
+    ///
+    /// ```
+    /// use cubeaudio_runtime::graph::GraphSpec;
+    ///
+    /// let rig = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
+    ///   "processors": [{"id": "level", "type": "gain", "params": {"gain_db": -6}}],
+    ///   "connections": [{"from": "in", "to": "level.in"}, {"from": "level.out", "to": "out"}]}"#;
+    /// let spec = GraphSpec::from_json(rig).unwrap();
+    /// assert_eq!(spec.processors[0].params["gain_db"], -6.0);
+    /// assert!(GraphSpec::from_json(r#"{"inputs": []}"#).is_err());
+    /// ```
     pub fn from_json(text: &str) -> Result<Self, GraphError> {
         serde_json::from_str(text).map_err(|e| GraphError::Parse(e.to_string()))
     }

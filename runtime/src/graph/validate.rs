@@ -281,3 +281,48 @@ fn find_cycle(processors: &[ValidProcessor]) -> Option<Vec<usize>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(rig: &str) -> Result<ValidGraph, GraphError> {
+        validate(&GraphSpec::from_json(rig).unwrap(), &Registry::<cubecl::wgpu::WgpuRuntime>::with_builtins())
+    }
+
+    const PORTS: &str = r#""inputs": [{"name": "in"}], "outputs": [{"name": "out"}]"#;
+
+    #[test]
+    fn a_cycle_is_named_in_order() {
+        let err = check(&format!(
+            r#"{{{PORTS}, "processors": [{{"id": "a", "type": "mix"}}, {{"id": "b", "type": "gain"}}],
+            "connections": [{{"from": "in", "to": "a.in1"}}, {{"from": "a.out", "to": "b.in"}}, {{"from": "b.out", "to": "a.in2"}},
+                            {{"from": "b.out", "to": "out"}}]}}"#
+        ))
+        .unwrap_err();
+        match err {
+            GraphError::Cycle(path) => {
+                assert!(path.contains(&"a".to_string()) && path.contains(&"b".to_string()), "{path:?}")
+            }
+            other => panic!("expected a cycle, got {other}"),
+        }
+    }
+
+    #[test]
+    fn an_input_takes_one_source_and_outputs_must_exist() {
+        let twice = check(&format!(
+            r#"{{{PORTS}, "processors": [{{"id": "g", "type": "gain"}}],
+            "connections": [{{"from": "in", "to": "g.in"}}, {{"from": "in", "to": "g.in"}}, {{"from": "g.out", "to": "out"}}]}}"#
+        ));
+        assert!(matches!(twice, Err(GraphError::InputTaken { .. })), "{twice:?}");
+        let dangling = check(&format!(
+            r#"{{{PORTS}, "processors": [{{"id": "g", "type": "gain"}}], "connections": [{{"from": "in", "to": "g.in"}}]}}"#
+        ));
+        assert!(matches!(dangling, Err(GraphError::Unconnected(ref p)) if p == "graph output out"), "{dangling:?}");
+        let bad_param = check(&format!(
+            r#"{{{PORTS}, "processors": [{{"id": "g", "type": "gain", "params": {{"gain_db": 99}}}}],
+            "connections": [{{"from": "in", "to": "g.in"}}, {{"from": "g.out", "to": "out"}}]}}"#
+        ));
+        assert!(matches!(bad_param, Err(GraphError::Param { .. })), "{bad_param:?}");
+    }
+}
