@@ -46,6 +46,9 @@ impl GraphReport {
     }
 }
 
+/// Largest rig file read (real ones are a few kB).
+pub const MAX_RIG_BYTES: u64 = 4 << 20;
+
 /// Renders `input` through the rig at `rig` into `output`. Graphs run on a GPU runtime only
 /// (there is no CPU graph engine): `auto` takes CUDA, else wgpu's best adapter, software
 /// (lavapipe) included, and the report says which.
@@ -57,8 +60,8 @@ pub fn render_graph(
     buffer: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GraphReport> {
-    let io = |source| CliError::Io { path: rig.to_path_buf(), source };
-    let text = std::fs::read_to_string(rig).map_err(io)?;
+    crate::paths::refuse_overwrites(&[output], &[("rig", rig), ("input", input)])?;
+    let text = cubeaudio_nam::loader::read_text_bounded(rig, MAX_RIG_BYTES)?;
     let spec = GraphSpec::from_json(&text)
         .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;
     let signal = wav::read(input)?;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod example_signal;
 pub mod graph;
 pub mod info;
+pub mod paths;
 pub mod render;
 pub mod resample;
 

@@ -205,6 +205,10 @@ pub fn render_files(
     if jobs.is_empty() {
         return Err(CliError::Request("no input file".into()));
     }
+    let outputs: Vec<&Path> = jobs.iter().map(|(_, o)| o.as_path()).collect();
+    let mut reads: Vec<(&str, &Path)> = vec![("model", model_path)];
+    reads.extend(jobs.iter().map(|(i, _)| ("input", i.as_path())));
+    crate::paths::refuse_overwrites(&outputs, &reads)?;
     let model = Prototype::load(model_path, opts)?;
     let model_rate = model.rate();
     let files = jobs.iter().map(|(input, _)| wav::read(input)).collect::<std::result::Result<Vec<_>, _>>()?;

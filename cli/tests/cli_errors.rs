@@ -45,17 +45,8 @@ fn cli_renders_and_fails_cleanly() {
     let samples: Vec<f32> = (0..44_100 * 2).map(|i| ((i / 2) as f32 * 0.05).sin() * 0.3).collect();
     write_wav(&input, 44_100, 2, &samples);
     let output = dir.join("out.wav");
-    let (code, stdout, stderr) = cubeaudio(&[
-        "render",
-        "--model",
-        model,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--backend",
-        "cpu",
-    ]);
+    let (code, stdout, stderr) =
+        cubeaudio(&render_args(model, input.to_str().unwrap(), output.to_str().unwrap(), &["--backend", "cpu"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("backend cpu") && stdout.contains("real-time factor"), "{stdout}");
     let reader = hound::WavReader::open(&output).unwrap();
@@ -66,20 +57,27 @@ fn cli_renders_and_fails_cleanly() {
     );
     assert_eq!(reader.len() as usize, samples.len());
 
+    // An output that is a file the command reads is refused before any work, under any name.
+    let input_copy = std::fs::read(&input).unwrap();
+    let model_copy = std::fs::read(model).unwrap();
+    let dotted = dir.join(".").join("in.wav");
+    let model_alias =
+        std::path::Path::new(model).parent().unwrap().join(".").join(std::path::Path::new(model).file_name().unwrap());
+    for (out, role) in [(dotted.to_str().unwrap(), "input"), (model_alias.to_str().unwrap(), "model")] {
+        let (code, _, stderr) = cubeaudio(&render_args(model, input.to_str().unwrap(), out, &["--backend", "cpu"]));
+        assert_ne!(code, 0, "--output {out} was accepted");
+        assert!(stderr.contains(&format!("is the {role}")), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), input_copy, "the input changed");
+    assert_eq!(std::fs::read(model).unwrap(), model_copy, "the model changed");
+
     let (code, _, stderr) = cubeaudio(&["info", model]);
     assert_eq!(code, 0, "{stderr}");
 
     // auto: a GPU when there is a hardware one, otherwise the CPU engine and the reason.
     let auto_out = dir.join("auto.wav");
-    let (code, stdout, stderr) = cubeaudio(&[
-        "render",
-        "--model",
-        model,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        auto_out.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) =
+        cubeaudio(&render_args(model, input.to_str().unwrap(), auto_out.to_str().unwrap(), &[]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("backend "), "{stdout}");
     if stdout.starts_with("backend cpu") {
@@ -172,19 +170,8 @@ fn cli_renders_several_inputs_into_a_folder() {
     write_wav(&a, 48_000, 1, &(0..6_000).map(|i| (i as f32 * 0.03).sin() * 0.3).collect::<Vec<_>>());
     write_wav(&b, 44_100, 2, &(0..8_000).map(|i| (i as f32 * 0.02).sin() * 0.3).collect::<Vec<_>>());
     let out = dir.join("rendered");
-    let (code, stdout, stderr) = cubeaudio(&[
-        "render",
-        "--model",
-        model,
-        "--input",
-        a.to_str().unwrap(),
-        "--input",
-        b.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--backend",
-        "cpu",
-    ]);
+    let more = ["--input", b.to_str().unwrap(), "--backend", "cpu"];
+    let (code, stdout, stderr) = cubeaudio(&render_args(model, a.to_str().unwrap(), out.to_str().unwrap(), &more));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("2 file(s), 3 channel(s)"), "{stdout}");
     for (name, channels, rate, frames) in [("a.wav", 1, 48_000, 6_000), ("b.wav", 2, 44_100, 4_000)] {
@@ -195,31 +182,18 @@ fn cli_renders_several_inputs_into_a_folder() {
     let sub = dir.join("sub");
     std::fs::create_dir_all(&sub).unwrap();
     std::fs::copy(&a, sub.join("a.wav")).unwrap();
-    let (code, _, stderr) = cubeaudio(&[
-        "render",
-        "--model",
+    let twin = sub.join("a.wav");
+    let (code, _, stderr) = cubeaudio(&render_args(
         model,
-        "--input",
         a.to_str().unwrap(),
-        "--input",
-        sub.join("a.wav").to_str().unwrap(),
-        "--output",
         out.to_str().unwrap(),
-    ]);
+        &["--input", twin.to_str().unwrap()],
+    ));
     assert_ne!(code, 0);
     assert!(stderr.contains("would both be written"), "{stderr}");
     // With several inputs, --output must not be an existing file.
-    let (code, _, stderr) = cubeaudio(&[
-        "render",
-        "--model",
-        model,
-        "--input",
-        a.to_str().unwrap(),
-        "--input",
-        b.to_str().unwrap(),
-        "--output",
-        a.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) =
+        cubeaudio(&render_args(model, a.to_str().unwrap(), a.to_str().unwrap(), &["--input", b.to_str().unwrap()]));
     assert_ne!(code, 0);
     assert!(stderr.contains("must be a folder"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);

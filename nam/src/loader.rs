@@ -282,18 +282,37 @@ pub fn load_str(text: &str, options: LoadOptions) -> Result<LoadedModel> {
     })
 }
 
+/// Most bytes read from something that is not a regular file (a pipe, a device): its size is
+/// unknown until read, and `/dev/zero` never ends.
+pub const MAX_STREAM_BYTES: u64 = 16 << 20;
+
+/// Reads a text file of at most `limit` bytes (at most [`MAX_STREAM_BYTES`] when it is not a
+/// regular file), never more: the read stops one byte past the limit, whatever size the file
+/// system reports (0 for device files).
+pub fn read_text_bounded(path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read;
+    let io = |source| NamError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let limit = if meta.is_file() { limit } else { limit.min(MAX_STREAM_BYTES) };
+    let too_large = |value: u64| {
+        let what =
+            if meta.is_file() { "file size in bytes" } else { "bytes read from a file that is not a regular file" };
+        NamError::TooLarge { what: what.into(), value: value as usize, limit: limit as usize }.in_file(path)
+    };
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| NamError::Json(format!("not UTF-8 text: {e}")).in_file(path))
+}
+
 /// Reads and parses a `.nam` file; every error names the file.
 pub fn load_file(path: &Path, options: LoadOptions) -> Result<LoadedModel> {
-    let io = |source| NamError::Io { path: path.to_path_buf(), source };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(NamError::TooLarge {
-            what: "file size in bytes".into(),
-            value: len as usize,
-            limit: MAX_FILE_BYTES as usize,
-        }
-        .in_file(path));
-    }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = read_text_bounded(path, MAX_FILE_BYTES)?;
     load_str(&text, options).map_err(|e| e.in_file(path))
 }

@@ -90,6 +90,19 @@ fn errors_name_the_file() {
     assert!(e.contains("bad.nam") && e.contains("malformed JSON"), "{e}");
 }
 
+/// An endless "file" (a device that reports size 0 and never ends) is refused after a bounded
+/// read, naming the file and the limit, instead of growing without bound.
+#[cfg(unix)]
+#[test]
+fn endless_files_are_refused_after_a_bounded_read() {
+    let zero = std::path::Path::new("/dev/zero");
+    let start = std::time::Instant::now();
+    let e = load_file(zero, LoadOptions::default()).expect_err("/dev/zero is not a model").to_string();
+    assert!(e.contains("/dev/zero") && e.contains("not a regular file"), "{e}");
+    assert!(e.contains(&cubeaudio_nam::loader::MAX_STREAM_BYTES.to_string()), "{e}");
+    println!("/dev/zero refused in {:?}: {e}", start.elapsed());
+}
+
 /// Non-finite input is replaced by silence: the buffer that carried it is finite and the state
 /// afterwards equals that of a stream that got zeros there.
 #[test]
