@@ -213,6 +213,14 @@ pub fn render_files(
     let model_rate = model.rate();
     let files = jobs.iter().map(|(input, _)| wav::read(input)).collect::<std::result::Result<Vec<_>, _>>()?;
     let start = Instant::now();
+    // Non-finite samples of files that are resampled become 0 before the engines see them:
+    // count them here (the engines count those of the others).
+    let replaced_before: u64 = files
+        .iter()
+        .filter(|f| f.sample_rate != model_rate)
+        .flat_map(|f| f.channels.iter().flatten())
+        .filter(|v| !v.is_finite())
+        .count() as u64;
     let mut at_model_rate: Vec<Vec<f32>> = Vec::new();
     for file in &files {
         at_model_rate.extend(resample(&file.channels, file.sample_rate, model_rate)?);
@@ -256,7 +264,7 @@ pub fn render_files(
         model_rate,
         resampled: files.iter().any(|f| f.sample_rate != model_rate),
         elapsed,
-        sanitized,
+        sanitized: sanitized + replaced_before,
         files: files.len(),
         audio_seconds: files.iter().map(|f| f.frames() as f64 / f.sample_rate as f64).sum(),
     })
