@@ -129,6 +129,10 @@ impl Smoothers {
     }
 }
 
+/// The launch function of `routed_gain_kernel` and `routed_mix_kernel`.
+type RoutedLaunch<R> =
+    fn(&ComputeClient<R>, CubeCount, CubeDim, ArrayArg<R>, ArrayArg<R>, ArrayArg<R>, ArrayArg<R>, f32, u32, u32);
+
 /// What [`RoutedGain`] and [`RoutedMix`] share: a route table, its highest slot, and one
 /// smoothed gain per routed input.
 #[derive(Debug, Clone)]
@@ -159,10 +163,33 @@ impl SmoothedRoutes {
         })
     }
 
-    /// Refuses a launch whose frames or slots do not fit the arena.
-    fn check(&self, what: &'static str, arena: &Buffer, stride: usize, frames: usize) -> Result<(), KernelError> {
+    /// Launches `kernel` (gain or mix: the same arguments) over the arena, after refusing frames
+    /// or slots that do not fit it.
+    fn launch<R: Runtime>(
+        &self,
+        client: &ComputeClient<R>,
+        what: &'static str,
+        kernel: RoutedLaunch<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+    ) -> Result<(), KernelError> {
         frames_fit(frames, stride)?;
-        slots_fit(what, self.highest_slot, arena, stride)
+        slots_fit(what, self.highest_slot, arena, stride)?;
+        let g = &self.gains;
+        kernel(
+            client,
+            cube_count_1d(self.channels, 64),
+            CubeDim::new_1d(64),
+            arena.arg(),
+            self.routes.arg(),
+            g.state.arg(),
+            g.targets.arg(),
+            g.coef,
+            stride as u32,
+            frames as u32,
+        );
+        Ok(())
     }
 }
 
@@ -195,21 +222,7 @@ impl RoutedGain {
         stride: usize,
         frames: usize,
     ) -> Result<(), KernelError> {
-        let r = &self.0;
-        r.check("gain slot", arena, stride, frames)?;
-        routed_gain_kernel::launch::<R>(
-            client,
-            cube_count_1d(r.channels, 64),
-            CubeDim::new_1d(64),
-            arena.arg(),
-            r.routes.arg(),
-            r.gains.state.arg(),
-            r.gains.targets.arg(),
-            r.gains.coef,
-            stride as u32,
-            frames as u32,
-        );
-        Ok(())
+        self.0.launch(client, "gain slot", routed_gain_kernel::launch::<R>, arena, stride, frames)
     }
 }
 
@@ -243,21 +256,7 @@ impl RoutedMix {
         stride: usize,
         frames: usize,
     ) -> Result<(), KernelError> {
-        let r = &self.0;
-        r.check("mix slot", arena, stride, frames)?;
-        routed_mix_kernel::launch::<R>(
-            client,
-            cube_count_1d(r.channels, 64),
-            CubeDim::new_1d(64),
-            arena.arg(),
-            r.routes.arg(),
-            r.gains.state.arg(),
-            r.gains.targets.arg(),
-            r.gains.coef,
-            stride as u32,
-            frames as u32,
-        );
-        Ok(())
+        self.0.launch(client, "mix slot", routed_mix_kernel::launch::<R>, arena, stride, frames)
     }
 }
 
