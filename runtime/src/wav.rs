@@ -202,6 +202,42 @@ mod tests {
         assert!(!dir.join("r.wav").exists());
     }
 
+    /// A user's own `X.wav.tmp` is never touched, a directory in the way leaves nothing behind,
+    /// and two writers of one target each leave a whole file (the last rename wins).
+    #[test]
+    fn writes_never_touch_other_files_or_splice() {
+        let dir = scratch("others");
+        let target = dir.join("x.wav");
+        std::fs::write(dir.join("x.wav.tmp"), b"the user's own file").unwrap();
+        write(&target, &[vec![0.5; 4]], 48_000, SampleFormat::Float32).unwrap();
+        assert_eq!(std::fs::read(dir.join("x.wav.tmp")).unwrap(), b"the user's own file");
+        let in_the_way = dir.join("folder.wav");
+        std::fs::create_dir_all(&in_the_way).unwrap();
+        assert!(matches!(
+            write(&in_the_way, &[vec![0.5; 4]], 48_000, SampleFormat::Float32),
+            Err(WavError::Write { .. })
+        ));
+        let threads: Vec<_> = (0..4)
+            .map(|k| {
+                let target = target.clone();
+                std::thread::spawn(move || {
+                    write(&target, &[vec![k as f32 * 0.1; 50_000]], 48_000, SampleFormat::Float32)
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        let back = read(&target).unwrap().channels.remove(0);
+        assert!(back.iter().all(|v| *v == back[0]) && back.len() == 50_000, "spliced output");
+        let leftovers = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
     #[test]
     fn a_failed_write_keeps_the_existing_file() {
         let dir = scratch("keep");
