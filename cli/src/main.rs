@@ -65,6 +65,12 @@ struct RenderArgs {
     slim: Option<f64>,
     #[arg(long, value_enum, default_value_t = Format::F32)]
     format: Format,
+    /// On a GPU, run every channel as one stream in --buffer blocks, as a live host does. By
+    /// default a GPU cuts convolutional models' signals in time into chunks that overlap by the
+    /// receptive field and run as parallel streams (same output, far faster for long files);
+    /// LSTMs always stream.
+    #[arg(long)]
+    stream: bool,
 }
 
 #[derive(Subcommand)]
@@ -130,7 +136,7 @@ enum Command {
 }
 
 fn render(args: RenderArgs) -> Result<()> {
-    let RenderArgs { model, input: inputs, output, backend, buffer, exact_tanh, slim, format } = args;
+    let RenderArgs { model, input: inputs, output, backend, buffer, exact_tanh, slim, format, stream } = args;
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
@@ -147,6 +153,7 @@ fn render(args: RenderArgs) -> Result<()> {
             Format::I16 => SampleFormat::Int16,
             Format::I24 => SampleFormat::Int24,
         },
+        split: !stream,
     };
     let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let report = render_files(&model, &jobs, &opts, &mut |done, total| {
@@ -165,8 +172,9 @@ fn render(args: RenderArgs) -> Result<()> {
         eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
     }
     println!(
-        "backend {} | {} file(s), {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
+        "backend {} | {} | {} file(s), {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
         report.backend,
+        report.method,
         report.files,
         report.channels,
         report.audio_seconds,

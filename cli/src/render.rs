@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
+use cubeaudio_nam::gpu::split::{render_split, DEFAULT_SPLIT_STREAMS};
 use cubeaudio_nam::gpu::{GpuLstmBatch, GpuWaveNetBatch, StreamBatch};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel, Model, NamError};
 use cubeaudio_runtime::wav::{self, SampleFormat};
@@ -26,6 +27,10 @@ pub struct RenderOptions {
     pub slim: Option<f64>,
     /// Sample format of the written files.
     pub format: SampleFormat,
+    /// On a GPU, cut convolutional models' signals in time into chunks that run as parallel
+    /// streams ([`cubeaudio_nam::gpu::split`]); off: every channel is one stream, buffer by
+    /// buffer, as a live host runs it. The output is the same either way.
+    pub split: bool,
 }
 
 /// What a render did.
@@ -53,6 +58,8 @@ pub struct RenderReport {
     pub files: usize,
     /// Summed duration of the input files.
     pub audio_seconds: f64,
+    /// How the engine walked the signals: streamed, or time-split (chunks, overlap).
+    pub method: String,
 }
 
 impl RenderReport {
@@ -111,13 +118,43 @@ struct GpuRender<'a> {
     progress: &'a mut dyn FnMut(usize, usize),
 }
 
+/// Engine output: rendered channels, samples replaced because not finite, how it ran.
+type Rendered = (Vec<Vec<f32>>, u64, String);
+
+/// Streams a time-split render aims at: `CUBEAUDIO_SPLIT_STREAMS` (for measurements) or
+/// [`DEFAULT_SPLIT_STREAMS`].
+fn split_streams() -> usize {
+    std::env::var("CUBEAUDIO_SPLIT_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_SPLIT_STREAMS)
+}
+
 impl DeviceJob for GpuRender<'_> {
-    type Output = Result<(Vec<Vec<f32>>, u64)>;
+    type Output = Result<Rendered>;
 
     fn run<R: Runtime>(self, client: &ComputeClient<R>, _info: &DeviceInfo) -> Self::Output {
         let Self { model, channels, progress } = self;
         let buffer = model.opts.buffer;
         let dsp = model.loaded.dsp.as_ref();
+        if model.opts.split && dsp.receptive_field().is_some() {
+            let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+            let (outs, sanitized, plan) = render_split(client, dsp, &views, split_streams(), progress)?;
+            let method = format!(
+                "time-split: {} chunks of {} samples + {} of context ({:.2}× the samples' work)",
+                plan.chunks,
+                plan.chunk,
+                plan.overlap,
+                plan.work_ratio(&channels.iter().map(Vec::len).collect::<Vec<_>>())
+            );
+            return Ok((outs, sanitized, method));
+        }
+        let method = if dsp.receptive_field().is_none() {
+            "streamed (an LSTM is a recurrence: it cannot be split in time)".to_string()
+        } else {
+            format!("streamed in {buffer}-frame buffers")
+        };
         let mut batch: Box<dyn StreamBatch> = match dsp.architecture().lstm() {
             // The CPU render resets like the plugin (2048, then the block): an LSTM's state
             // depends on how much silence it saw, so the GPU prewarm does the same.
@@ -153,15 +190,11 @@ impl DeviceJob for GpuRender<'_> {
         for (o, c) in outs.iter_mut().zip(channels) {
             o.truncate(c.len());
         }
-        Ok((outs, batch.sanitized_samples()))
+        Ok((outs, batch.sanitized_samples(), method))
     }
 }
 
-fn render_cpu(
-    model: &Prototype,
-    channels: &[Vec<f32>],
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<(Vec<Vec<f32>>, u64)> {
+fn render_cpu(model: &Prototype, channels: &[Vec<f32>], progress: &mut dyn FnMut(usize, usize)) -> Result<Rendered> {
     let total: usize = channels.iter().map(Vec::len).sum();
     let buffer = model.opts.buffer;
     let mut done = 0;
@@ -179,7 +212,7 @@ fn render_cpu(
         sanitized += instance.sanitized_samples();
         rendered.push(out);
     }
-    Ok((rendered, sanitized))
+    Ok((rendered, sanitized, format!("streamed in {buffer}-frame buffers, one CPU instance per channel")))
 }
 
 /// Renders `input` through `model` into `output`; `progress` is told the samples done.
@@ -225,7 +258,7 @@ pub fn render_files(
     for file in &files {
         at_model_rate.extend(resample(&file.channels, file.sample_rate, model_rate)?);
     }
-    let (backend, fallback, (rendered, sanitized)) = match opts.backend.open(true)? {
+    let (backend, fallback, (rendered, sanitized, method)) = match opts.backend.open(true)? {
         Opened::Cpu { fallback } => ("cpu".to_string(), fallback, render_cpu(&model, &at_model_rate, progress)?),
         Opened::Gpu(device) => {
             let name = device.info().to_string();
@@ -267,5 +300,6 @@ pub fn render_files(
         sanitized: sanitized + replaced_before,
         files: files.len(),
         audio_seconds: files.iter().map(|f| f.frames() as f64 / f.sample_rate as f64).sum(),
+        method,
     })
 }

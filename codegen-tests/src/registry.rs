@@ -7,7 +7,9 @@ use cubeaudio_kernels::activation::{activation_kernel, gating_kernel, Activation
 use cubeaudio_kernels::biquad::biquad_bank_kernel;
 use cubeaudio_kernels::ceiling::fma_ceiling_kernel;
 use cubeaudio_kernels::conv1x1::{conv1x1_kernel, Conv1x1Config, InputSource};
-use cubeaudio_kernels::delay_line::{delay_push_kernel, delay_read_kernel, delay_read_tile_kernel};
+use cubeaudio_kernels::delay_line::{
+    append_and_stage_kernel, delay_push_kernel, delay_read_kernel, delay_read_tile_kernel,
+};
 use cubeaudio_kernels::dilated_conv::{
     dilated_conv_kernel, dilated_conv_push_kernel, DilatedConvConfig, HistorySource,
 };
@@ -21,6 +23,7 @@ use cubeaudio_kernels::routed::{
     routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel,
     routed_mix_kernel,
 };
+use cubeaudio_kernels::tile_conv::{tile_conv_kernel, TileConvConfig, TileConvPath};
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubeaudio_nam::gpu::lstm::{lstm_streams_kernel, LstmShape};
 use cubecl::prelude::*;
@@ -258,15 +261,25 @@ pub fn registry() -> Vec<KernelCase> {
         }),
         case!(unchecked "wavenet_streams_kernel__16rows_tile128", wavenet_streams_kernel, 1024, |b| {
             let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false, staged: true, tile_rows: 2, tile_frames: 1 })
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false, staged: true, conv: TileConvPath::Scalar { rows: 2, frames: 1 } })
         }),
         case!(unchecked "wavenet_streams_kernel__16rows_tile128_tiles4x4", wavenet_streams_kernel, 256, |b| {
             let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false, staged: true, tile_rows: 4, tile_frames: 4 })
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 128, general: false, staged: true, conv: TileConvPath::Scalar { rows: 4, frames: 4 } })
         }),
         case!(unchecked "wavenet_streams_kernel__general_16rows_tile64", wavenet_streams_kernel, 512, |b| {
             let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
-            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true, staged: true, tile_rows: 2, tile_frames: 1 })
+            wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true, staged: true, conv: TileConvPath::Scalar { rows: 2, frames: 1 } })
+        }),
+        case!("tile_conv_kernel__tile64_tiles4x4_mix", tile_conv_kernel, 128, |b| {
+            let (w, s, g, m, d, dims) = (input(b), input(b), input(b), input(b), output(b), input_u32(b));
+            let cfg =
+                TileConvConfig { tile: 64, path: TileConvPath::Scalar { rows: 4, frames: 4 }, mix: true, add: false };
+            tile_conv_kernel::expand(&mut b.scope, w, s, g, m, d, dims, cfg, 4096)
+        }),
+        case!("append_and_stage_kernel__tile64", append_and_stage_kernel, 256, |b| {
+            let (r, blk, st, dims) = (output(b), input(b), output(b), input_u32(b));
+            append_and_stage_kernel::expand(&mut b.scope, r, blk, st, dims, 64, 3072)
         }),
         case!("fused_entities_kernel", fused_entities_kernel, 1024, |b| {
             let (l, t, p, s, o, e, n) =

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`delay_line`] | multichannel ring buffer (`CHANNELS × SIZE`, masked wrap) | [`delay_line::DelayLine`] |
 //! | [`conv1x1`] | `M × K` pointwise conv over `N` frames, bias and fused activation | [`conv1x1::launch_conv1x1`] |
+//! | [`tile_conv`] | dilated conv / conv1x1 over shared-memory activation blocks: scalar register tiles everywhere, tf32 tensor cores (3×TF32) on CUDA | [`tile_conv::launch_tile_conv`] |
 //! | [`matrix_tile`] | plane-cooperative small matmul (plane ops or shared-memory fallback) | [`matrix_tile::launch_matrix_tile`] |
 //! | [`dilated_conv`] | causal dilated Conv1D reading history from a delay line | [`dilated_conv::DilatedConv`] |
 //! | [`activation`] | tanh, NAM fast-tanh, sigmoid, ReLU family, softsign, SiLU, gating | [`activation::launch_activation`], [`activation::launch_gating`] |
@@ -41,6 +42,7 @@ pub mod partitioned_conv;
 pub mod routed;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tile_conv;
 pub mod util;
 
 pub use error::KernelError;

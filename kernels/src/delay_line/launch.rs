@@ -114,3 +114,76 @@ impl DelayLine {
         Ok(())
     }
 }
+
+/// Run-time shape of one [`append_and_stage`](super::append_and_stage) call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageArgs {
+    /// Rows of the block.
+    pub rows: usize,
+    /// Taps of the conv that will read the stage (K ≥ 1).
+    pub taps: usize,
+    /// Frames between taps.
+    pub dilation: usize,
+    /// Valid frames of the tile.
+    pub frames: usize,
+    /// Ring size per row (a power of two ≥ the look-back plus the tile).
+    pub size: usize,
+    /// Absolute position of the tile's first frame.
+    pub position: u32,
+}
+
+/// Runs [`append_and_stage`](super::append_and_stage) once: `ring` (`rows × size`), `block`
+/// (`rows × tile`), `staged` (`(taps − 1)·rows × tile`, at least one float).
+pub fn launch_append_and_stage<R: Runtime>(
+    client: &ComputeClient<R>,
+    tile: usize,
+    args: StageArgs,
+    ring: &Buffer,
+    block: &Buffer,
+    staged: &Buffer,
+) -> Result<(), KernelError> {
+    nonzero(KERNEL, "rows", args.rows)?;
+    nonzero(KERNEL, "taps", args.taps)?;
+    nonzero(KERNEL, "tile", tile)?;
+    at_most(KERNEL, "frames", args.frames, tile)?;
+    crate::util::power_of_two(KERNEL, "size", args.size)?;
+    let look_back = args.dilation * (args.taps - 1);
+    if args.size < look_back + tile {
+        return Err(KernelError::Invalid {
+            kernel: KERNEL,
+            reason: format!(
+                "ring of {} frames cannot hold a look-back of {look_back} plus a tile of {tile}",
+                args.size
+            ),
+        });
+    }
+    len_eq(KERNEL, "ring", args.rows * args.size, ring.len)?;
+    len_eq(KERNEL, "block", args.rows * tile, block.len)?;
+    let stage_len = (args.taps - 1) * args.rows * tile;
+    len_eq(KERNEL, "staged", stage_len.max(1), staged.len)?;
+    let dims = crate::util::IndexBuffer::upload(
+        client,
+        &[
+            args.rows as u32,
+            args.taps as u32,
+            args.dilation as u32,
+            args.frames as u32,
+            args.size as u32,
+            args.position,
+        ],
+    );
+    let shared_len = args.rows * tile + stage_len;
+    at_most(KERNEL, "shared floats", shared_len, client.properties().hardware.max_shared_memory_size / 4)?;
+    super::append_and_stage_kernel::launch::<R>(
+        client,
+        CubeCount::Static(1, 1, 1),
+        CubeDim::new_1d(UNITS),
+        ring.arg(),
+        block.arg(),
+        staged.arg(),
+        dims.arg(),
+        tile,
+        shared_len,
+    );
+    Ok(())
+}

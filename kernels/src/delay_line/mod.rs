@@ -13,7 +13,7 @@ mod config;
 mod launch;
 
 pub use config::DelayLineConfig;
-pub use launch::DelayLine;
+pub use launch::{launch_append_and_stage, DelayLine, StageArgs};
 
 use cubecl::prelude::*;
 
@@ -165,6 +165,94 @@ pub fn delay_read_tile_kernel(
         if f < total_frames as usize {
             output[c * total_frames as usize + f] = tile[i];
         }
+        i += CUBE_DIM as usize;
+    }
+}
+
+/// Index of `position` in a ring of run-time `size` (a power of two) of `row`-major rows
+/// starting at `base`.
+#[cube]
+pub fn ring_at(base: usize, size: usize, row: usize, position: usize) -> usize {
+    base + row * size + (position & (size - 1))
+}
+
+/// The history step of a layer whose conv reads shared memory only ([`crate::tile_conv`]):
+/// appends this tile (`n` frames of `rows` rows of shared `region`, row stride `tile`) to the
+/// ring at `base` (run-time `size`) at positions `pos..pos + n`, and for every tap but the last
+/// (`back = d·(K−1−tap)` > 0; none when `kk` = 1) copies the frames that reach back before the
+/// tile from the ring into shared block `tap` (`rows` rows) at `stage`. One round of
+/// independent ring loads per layer instead of a chain of them in the conv's inner loop. No
+/// barrier: the caller adds a cube barrier, and a storage barrier before this tile's ring
+/// frames are read back through global memory (the staged taps are all before `pos`).
+#[cube]
+pub fn append_and_stage(
+    ring: &mut Array<f32>,
+    sh: &mut SharedMemory<f32>,
+    region: usize,
+    rows: usize,
+    kk: usize,
+    d: usize,
+    n: usize,
+    base: usize,
+    size: usize,
+    pos: usize,
+    stage: usize,
+    #[comptime] tile: usize,
+) {
+    let mut i = UNIT_POS as usize;
+    while i < rows * tile {
+        let r = i / tile;
+        let t = i % tile;
+        if t < n {
+            ring[ring_at(base, size, r, pos + t)] = sh[region + i];
+        }
+        for tap in 0..kk - 1 {
+            let back = d * (kk - 1 - tap);
+            if t < back {
+                sh[stage + (tap * rows + r) * tile + t] = ring[ring_at(base, size, r, pos + t + size - back)];
+            }
+        }
+        i += CUBE_DIM as usize;
+    }
+}
+
+/// Standalone [`append_and_stage`] for tests: one cube appends `n` frames of a `rows × tile`
+/// block to the ring at `pos` and writes the staged taps (`(kk−1)·rows × tile`) to `staged`
+/// (frames it does not stage stay as they were).
+#[cube(launch)]
+pub fn append_and_stage_kernel(
+    ring: &mut Array<f32>,
+    block: &Array<f32>,
+    staged: &mut Array<f32>,
+    dims: &Array<u32>,
+    #[comptime] tile: usize,
+    #[comptime] shared_len: usize,
+) {
+    let rows = dims[0] as usize;
+    let kk = dims[1] as usize;
+    let d = dims[2] as usize;
+    let n = dims[3] as usize;
+    let size = dims[4] as usize;
+    let pos = dims[5] as usize;
+    let stage = rows * tile;
+    let stage_len = (kk - 1) * rows * tile;
+    let mut sh = SharedMemory::<f32>::new(shared_len);
+    let mut i = UNIT_POS as usize;
+    while i < rows * tile {
+        sh[i] = block[i];
+        i += CUBE_DIM as usize;
+    }
+    let mut i = UNIT_POS as usize;
+    while i < stage_len {
+        sh[stage + i] = staged[i];
+        i += CUBE_DIM as usize;
+    }
+    sync_cube();
+    append_and_stage(ring, &mut sh, 0, rows, kk, d, n, 0, size, pos, stage, tile);
+    sync_cube();
+    let mut i = UNIT_POS as usize;
+    while i < stage_len {
+        staged[i] = sh[stage + i];
         i += CUBE_DIM as usize;
     }
 }

@@ -15,3 +15,4 @@ mod dsp;
 mod fused_entities;
 mod matrix_tile;
 mod routed;
+mod tile_conv;

@@ -9,6 +9,8 @@ use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
+use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
+
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::plan::ModelPlan;
 use super::staging::{device, PendingBuffer, Staging};
@@ -40,6 +42,7 @@ fn choose_shape(
     max_buffer: usize,
     streams: usize,
     policy: LaunchShape,
+    products: Products,
 ) -> (StreamsShape, u32) {
     let rows = rows.div_ceil(8) * 8;
     let cap = hw.max_shared_memory_size.min(SHARED_CAP);
@@ -47,8 +50,7 @@ fn choose_shape(
     let staged = knob("CUBEAUDIO_NAM_STAGED") != Some(0);
     let forced = knob("CUBEAUDIO_NAM_TILE").filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
     let mut tile = forced.unwrap_or_else(|| max_buffer.next_power_of_two().clamp(8, MAX_TILE));
-    let fits =
-        |tile| (StreamsShape { rows, tile, general, staged, tile_rows: 2, tile_frames: 1 }).shared_bytes() <= cap;
+    let fits = |tile| (StreamsShape { rows, tile, general, staged, conv: SCALAR_LATENCY }).shared_bytes() <= cap;
     while tile > 8 && !fits(tile) {
         tile /= 2;
     }
@@ -68,7 +70,45 @@ fn choose_shape(
         Some(u) if u > 0 => (u as u32).next_power_of_two().clamp(32, max_units),
         _ => ((rows * tile / per_thread) as u32).clamp(64, max_units),
     };
-    (StreamsShape { rows, tile, general, staged, tile_rows, tile_frames }, units)
+    let conv = match products {
+        // The general variant's layers read the ring (FiLM-modulated history), not tile_conv.
+        Products::TensorCores { split } if !general => TileConvPath::TensorCore { split },
+        _ => TileConvPath::Scalar { rows: tile_rows, frames: tile_frames },
+    };
+    (StreamsShape { rows, tile, general, staged, conv }, units)
+}
+
+/// The latency shape's register tile (2 rows × 1 frame per thread).
+const SCALAR_LATENCY: TileConvPath = TileConvPath::Scalar { rows: 2, frames: 1 };
+
+/// How the layer conv and layer1x1 compute their products (`kernels::tile_conv`). Outputs agree
+/// within the references' tolerance on every path but plain tf32, which is for measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Products {
+    /// Scalar FMAs in register tiles (every runtime).
+    Scalar,
+    /// tf32 tensor-core MMAs; `split` = error-compensated 3×TF32 (needs
+    /// [`tensor_cores`](cubeaudio_kernels::tile_conv::tensor_cores)).
+    TensorCores {
+        /// 3×TF32 (about fp32 accuracy) rather than plain tf32.
+        split: bool,
+    },
+}
+
+impl Products {
+    /// What a batch uses unless told otherwise: scalar register tiles. The tensor-core path
+    /// measured no faster on an H200 (docs/PERFORMANCE.md, sixth measurement: the matrix stages
+    /// are not what bounds this kernel), so it is opt-in: `CUBEAUDIO_NAM_PRODUCTS=tf32x3`
+    /// (3×TF32) or `tf32` (plain, for measurement; outside the references' tolerance) where the
+    /// device has tensor cores, or [`GpuWaveNetBatch::set_products`].
+    pub fn default_for<R: Runtime>(client: &ComputeClient<R>) -> Self {
+        let has = tensor_cores(client);
+        match std::env::var("CUBEAUDIO_NAM_PRODUCTS").as_deref() {
+            Ok("tf32x3") if has => Products::TensorCores { split: true },
+            Ok("tf32") if has => Products::TensorCores { split: false },
+            _ => Products::Scalar,
+        }
+    }
 }
 /// How a batch's launches work on a tile (see `choose_shape`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,6 +151,7 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     shape: StreamsShape,
     units: u32,
     policy: LaunchShape,
+    products: Products,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -135,9 +176,10 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             weights: Buffer::filled(client, 1, 0.0),
             state: Buffer::filled(client, 1, 0.0),
             staging: Staging::new(0, max_buffer),
-            shape: StreamsShape { rows: 8, tile: 8, general: false, staged: true, tile_rows: 2, tile_frames: 1 },
+            shape: StreamsShape { rows: 8, tile: 8, general: false, staged: true, conv: SCALAR_LATENCY },
             units: 64,
             policy: LaunchShape::Auto,
+            products: Products::default_for(client),
         };
         batch.relayout(plans, &[])?;
         let all: Vec<usize> = (0..batch.streams()).collect();
@@ -169,6 +211,19 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// compiled here, not in the next `process`. Outputs do not depend on it.
     pub fn set_launch_shape(&mut self, policy: LaunchShape) -> Result<()> {
         self.policy = policy;
+        let offsets = self.input_offsets();
+        self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
+        self.set_input_offsets(&offsets)
+    }
+
+    /// Chooses how the matrix stages compute ([`Products::default_for`] the device unless set);
+    /// compiled here, not in the next `process`. Tensor cores on a device without them are an
+    /// error, and the batch keeps its products.
+    pub fn set_products(&mut self, products: Products) -> Result<()> {
+        if matches!(products, Products::TensorCores { .. }) && !tensor_cores(&self.client) {
+            return Err(NamError::Request("this device has no tf32 tensor cores (m16n8k8 MMA)".into()));
+        }
+        self.products = products;
         let offsets = self.input_offsets();
         self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
         self.set_input_offsets(&offsets)
@@ -250,7 +305,8 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
         let general = plans.iter().any(|p| p.general);
         let before = (self.shape, self.units);
-        (self.shape, self.units) = choose_shape(hw, rows, general, self.max_buffer, plans.len(), self.policy);
+        (self.shape, self.units) =
+            choose_shape(hw, rows, general, self.max_buffer, plans.len(), self.policy, self.products);
         self.plans = plans;
         if (self.shape, self.units) != before {
             // Compile the new shape now (a launch of zero frames changes nothing), not in the

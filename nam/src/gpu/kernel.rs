@@ -22,6 +22,8 @@
 #![allow(clippy::eq_op, clippy::manual_div_ceil, clippy::explicit_counter_loop, clippy::assign_op_pattern)]
 
 use cubeaudio_kernels::activation::activate_dynamic;
+use cubeaudio_kernels::delay_line::{append_and_stage, ring_at};
+use cubeaudio_kernels::tile_conv::{tile_conv, TileConvConfig, TileConvPath};
 use cubecl::prelude::*;
 
 /// Largest frames per tile (a shared-memory row); rings are sized for it, so any tile up to it
@@ -46,11 +48,9 @@ pub struct StreamsShape {
     /// from the ring into A and HO first (when they fit; the general variant, whose ring holds
     /// FiLM-modulated inputs, always reads the ring). Off only to measure the difference.
     pub staged: bool,
-    /// Register tile of the staged variant's matrix stages (layer conv, layer1x1): rows and
-    /// frames per thread (frames a power of two ≤ 4, dividing the tile).
-    pub tile_rows: usize,
-    /// Frames per thread of the register tile.
-    pub tile_frames: usize,
+    /// How the staged variant's matrix stages (layer conv, layer1x1) compute their products:
+    /// scalar register tiles or tensor cores ([`tile_conv`](cubeaudio_kernels::tile_conv)).
+    pub conv: TileConvPath,
 }
 
 impl StreamsShape {
@@ -90,7 +90,7 @@ pub const CONV_RECORD: usize = 16;
 pub const REGION_X: u32 = 0;
 /// Region Z: X's partner in the ping-pong between convolutions and arrays.
 pub const REGION_Z: u32 = 1;
-// A and HO are adjacent: the layer conv stages its older taps across both (see `append_history`).
+// A and HO are adjacent: the layer conv stages its older taps across both (see `append_and_stage`).
 /// Region H: a layer array's head accumulator.
 pub const REGION_H: u32 = 2;
 /// Region A: a layer's activation output.
@@ -105,11 +105,6 @@ pub const REGION_IN: u32 = 6;
 pub const DEST_OUTPUT: u32 = 7;
 /// An absent optional block (layer1x1, head1x1, FiLM site).
 pub const NONE: u32 = u32::MAX;
-
-#[cube]
-fn ring_at(state_base: usize, ring: usize, size: usize, row: usize, position: usize) -> usize {
-    state_base + ring + row * size + (position & (size - 1))
-}
 
 #[cube]
 fn region_at(id: u32, block: usize, in_at: usize) -> usize {
@@ -139,7 +134,7 @@ fn ring_conv(
     let mut acc = init;
     for tap in 0..kk {
         let back = d * (kk - 1 - tap);
-        let mut xi = ring_at(ring, 0, size, 0, at + size - back);
+        let mut xi = ring_at(ring, size, 0, at + size - back);
         let mut wi = w + tap;
         for _r in 0..rows {
             acc += weights[wi] * state[xi];
@@ -148,149 +143,6 @@ fn ring_conv(
         }
     }
     acc
-}
-
-/// Appends this tile (`n` frames of `rows` rows of shared `region`) to a history ring and, for
-/// every tap but the last (`back = d·(K−1−tap)` > 0; none when `kk` = 1), copies the frames
-/// that reach back before this tile from the ring into block `tap` (`rows` rows) at `stage`.
-/// With the staged layer conv the conv then reads shared memory only: one round of independent
-/// ring loads per layer instead of a dependent chain of them in its inner loop. No barrier:
-/// the caller adds a cube barrier, and a storage barrier first when this tile's ring frames are
-/// read back at once (the ring conv); the staged taps are positions before `pos`, and the tile
-/// loop ends with a storage barrier for the next tile.
-#[cube]
-fn append_history(
-    state: &mut Array<f32>,
-    sh: &mut SharedMemory<f32>,
-    region: usize,
-    rows: usize,
-    kk: usize,
-    d: usize,
-    n: usize,
-    state_base: usize,
-    ring: usize,
-    size: usize,
-    pos: usize,
-    stage: usize,
-    #[comptime] tile: usize,
-) {
-    let mut i = UNIT_POS as usize;
-    while i < rows * tile {
-        let r = i / tile;
-        let t = i % tile;
-        if t < n {
-            state[ring_at(state_base, ring, size, r, pos + t)] = sh[region + i];
-        }
-        for tap in 0..kk - 1 {
-            let back = d * (kk - 1 - tap);
-            if t < back {
-                sh[stage + (tap * rows + r) * tile + t] =
-                    state[ring_at(state_base, ring, size, r, pos + t + size - back)];
-            }
-        }
-        i += CUBE_DIM as usize;
-    }
-}
-
-/// The plain variant's matrix stages over shared memory, register-tiled: `rows_out` rows of
-/// `Σ_tap Σ_ci W[o][ci][tap] · src[ci][t − d·(K−1−tap)]` plus bias (plus the mixin of the
-/// input row with `mix`), assigned to `dst` (the layer conv into Z) or added into it (`add`:
-/// the layer1x1 into X, K = 1). A thread holds `rt` rows × `ft` frames in registers (frames
-/// `t + k·tile/ft`, so a warp's lanes read consecutive words): each weight load feeds `ft`
-/// FMAs and each input load `rt`. Taps that reach back before the tile read their block at
-/// `stage` ([`append_history`]); the others read `src`. Rows past `rows_out` are clamped
-/// (computed twice, written once). The summation order is the ring conv's.
-#[cube]
-fn tiled_conv(
-    weights: &Array<f32>,
-    sh: &mut SharedMemory<f32>,
-    w: usize,
-    w_bias: usize,
-    w_mix: usize,
-    rows_out: usize,
-    rows_in: usize,
-    kk: usize,
-    d: usize,
-    src: usize,
-    in_at: usize,
-    dst: usize,
-    stage: usize,
-    #[comptime] tile: usize,
-    #[comptime] rt: usize,
-    #[comptime] ft: usize,
-    #[comptime] mix: bool,
-    #[comptime] add: bool,
-) {
-    let span = comptime!(tile / ft);
-    let groups = (rows_out + rt - 1) / rt;
-    let mut i = UNIT_POS as usize;
-    while i < groups * span {
-        let o0 = i / span * rt;
-        let t0 = i % span;
-        let mut acc = Array::<f32>::new(comptime!(rt * ft));
-        let mut wrow = Array::<u32>::new(rt);
-        #[unroll]
-        for r in 0..rt {
-            let mut o = o0 + r;
-            if o >= rows_out {
-                o = rows_out - 1;
-            }
-            wrow[r] = (w + o * rows_in * kk) as u32;
-            let bias = weights[w_bias + o];
-            #[unroll]
-            for f in 0..ft {
-                let mut v = bias;
-                if comptime!(mix) {
-                    v += weights[w_mix + o] * sh[in_at + t0 + f * span];
-                }
-                acc[r * ft + f] = v;
-            }
-        }
-        for tap in 0..kk {
-            let back = d * (kk - 1 - tap);
-            let mut xs = Array::<u32>::new(ft);
-            #[unroll]
-            for f in 0..ft {
-                let t = t0 + f * span;
-                let mut xi = stage + tap * rows_in * tile + t;
-                if t >= back {
-                    xi = src + t - back;
-                }
-                xs[f] = xi as u32;
-            }
-            for ci in 0..rows_in {
-                let mut xv = Array::<f32>::new(ft);
-                #[unroll]
-                for f in 0..ft {
-                    xv[f] = sh[xs[f] as usize + ci * tile];
-                }
-                #[unroll]
-                for r in 0..rt {
-                    let wv = weights[wrow[r] as usize + ci * kk + tap];
-                    #[unroll]
-                    for f in 0..ft {
-                        acc[r * ft + f] += wv * xv[f];
-                    }
-                }
-            }
-        }
-        #[unroll]
-        for r in 0..rt {
-            let o = o0 + r;
-            if o < rows_out {
-                #[unroll]
-                for f in 0..ft {
-                    let at = dst + o * tile + t0 + f * span;
-                    if comptime!(add) {
-                        sh[at] += acc[r * ft + f];
-                    } else {
-                        sh[at] = acc[r * ft + f];
-                    }
-                }
-            }
-        }
-        i += CUBE_DIM as usize;
-    }
 }
 
 /// PReLU with one slope per row, the slopes at the parameter offset (other activations take
@@ -535,7 +387,7 @@ pub fn wavenet_streams_kernel(
                         staged = (kk - 1) * c <= 2 * shape.rows;
                     }
                     if staged {
-                        append_history(state, &mut sh, 0, c, kk, d, n, sb, ring, size, pos, a_at, tile);
+                        append_and_stage(state, &mut sh, 0, c, kk, d, n, sb + ring, size, pos, a_at, tile);
                         sync_cube();
                     } else {
                         // History: this tile's layer input (FiLM-modulated first, with
@@ -547,14 +399,14 @@ pub fn wavenet_streams_kernel(
                                 if t < n {
                                     let v =
                                         film_site(sh[i], i / tile, t, &sh, cond_at, dc, weights, wb, plan, films, tile);
-                                    state[ring_at(sb, ring, size, i / tile, pos + t)] = v;
+                                    state[ring_at(sb + ring, size, i / tile, pos + t)] = v;
                                 }
                                 i += step;
                             }
                             sync_storage();
                             sync_cube();
                         } else {
-                            append_history(state, &mut sh, 0, c, 1, 0, n, sb, ring, size, pos, 0, tile);
+                            append_and_stage(state, &mut sh, 0, c, 1, 0, n, sb + ring, size, pos, 0, tile);
                             sync_storage();
                             sync_cube();
                         }
@@ -565,7 +417,7 @@ pub fn wavenet_streams_kernel(
                     // blocks) from the ring, two output rows per thread so each history load
                     // feeds two FMAs, an odd last row computed twice and written once.
                     if staged {
-                        tiled_conv(
+                        tile_conv(
                             weights,
                             &mut sh,
                             w,
@@ -579,11 +431,7 @@ pub fn wavenet_streams_kernel(
                             in_at,
                             z_at,
                             a_at,
-                            tile,
-                            shape.tile_rows,
-                            shape.tile_frames,
-                            true,
-                            false,
+                            comptime!(TileConvConfig { tile: shape.tile, path: shape.conv, mix: true, add: false }),
                         );
                     } else {
                         let mut i = unit;
@@ -602,7 +450,7 @@ pub fn wavenet_streams_kernel(
                             }
                             for tap in 0..kk {
                                 let back = d * (kk - 1 - tap);
-                                let mut xi = ring_at(sb, ring, size, 0, pos + t + size - back);
+                                let mut xi = ring_at(sb + ring, size, 0, pos + t + size - back);
                                 let mut wi = w + o * c * kk + tap;
                                 let mut wi2 = w + o2 * c * kk + tap;
                                 for _ci in 0..c {
@@ -654,7 +502,7 @@ pub fn wavenet_streams_kernel(
                     // loops write different regions and only read `a`: no barrier between them.
                     let w_l1 = wb + l1x1 as usize;
                     if staged && l1x1 != NONE {
-                        tiled_conv(
+                        tile_conv(
                             weights,
                             &mut sh,
                             w_l1,
@@ -668,11 +516,7 @@ pub fn wavenet_streams_kernel(
                             in_at,
                             0,
                             0,
-                            tile,
-                            shape.tile_rows,
-                            shape.tile_frames,
-                            false,
-                            true,
+                            comptime!(TileConvConfig { tile: shape.tile, path: shape.conv, mix: false, add: true }),
                         );
                     } else if l1x1 != NONE {
                         let mut i = unit;
@@ -741,7 +585,7 @@ pub fn wavenet_streams_kernel(
                 }
 
                 // Head rechannel: a causal conv with its own history of the head accumulator.
-                append_history(state, &mut sh, h_at, hs, 1, 0, n, sb, head_ring, head_size, pos, 0, tile);
+                append_and_stage(state, &mut sh, h_at, hs, 1, 0, n, sb + head_ring, head_size, pos, 0, tile);
                 sync_storage();
                 sync_cube();
                 let w_hb = w_head + hout * hs * hk;
@@ -815,7 +659,7 @@ pub fn wavenet_streams_kernel(
                     }
                     sync_cube();
                 }
-                append_history(state, &mut sh, src, rows_in, 1, 0, n, sb, ring, size, pos, 0, tile);
+                append_and_stage(state, &mut sh, src, rows_in, 1, 0, n, sb + ring, size, pos, 0, tile);
                 sync_storage();
                 sync_cube();
                 let w_bias = w + rows_out * rows_in * kk;

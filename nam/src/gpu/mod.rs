@@ -15,9 +15,10 @@ pub mod lstm;
 pub mod plan;
 #[cfg(feature = "graph")]
 pub mod processor;
+pub mod split;
 mod staging;
 
-pub use engine::{GpuWaveNetBatch, LaunchShape};
+pub use engine::{GpuWaveNetBatch, LaunchShape, Products};
 pub use lstm::GpuLstmBatch;
 pub use staging::PendingBuffer;
 
@@ -121,10 +122,17 @@ macro_rules! stream_batch {
     };
 }
 
-stream_batch!(GpuWaveNetBatch, |s, threads| format!(
-    "{} × {}, {threads}, {}×{} tiles",
-    s.tile, s.rows, s.tile_rows, s.tile_frames
-));
+stream_batch!(GpuWaveNetBatch, |s, threads| format!("{} × {}, {threads}, {}", s.tile, s.rows, products_label(s.conv)));
+
+/// How a shape's matrix stages compute, for bench and test output.
+pub fn products_label(conv: cubeaudio_kernels::tile_conv::TileConvPath) -> String {
+    use cubeaudio_kernels::tile_conv::TileConvPath;
+    match conv {
+        TileConvPath::Scalar { rows, frames } => format!("{rows}×{frames} tiles"),
+        TileConvPath::TensorCore { split: true } => "3×TF32 tensor cores".into(),
+        TileConvPath::TensorCore { split: false } => "tf32 tensor cores".into(),
+    }
+}
 stream_batch!(GpuLstmBatch, |s, threads| format!("lstm {} × {}, {threads}", s.layers, s.hidden));
 
 /// A batch of `streams` copies of `model` on the engine its architecture needs (the

@@ -4,7 +4,8 @@
 //! - [`lstm`]: the LSTM engine against the core's LSTM references and the CPU engine;
 //! - [`architectures`]: ConvNet, Linear, post-stack heads, per-channel PReLU vs the CPU engine;
 //! - [`streams`]: streams joining and leaving, async buffers;
-//! - [`faults`]: non-finite input, refused requests, oversized batches, reset.
+//! - [`faults`]: non-finite input, refused requests, oversized batches, reset;
+//! - [`split`]: the time-split renderer against the streaming render.
 //!
 //! Each body runs once per runtime through `cubeaudio_kernels::for_each_runtime!`: a missing
 //! device fails when `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly
@@ -37,4 +38,5 @@ mod architectures;
 mod faults;
 mod lstm;
 mod references;
+mod split;
 mod streams;

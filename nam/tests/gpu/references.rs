@@ -9,7 +9,8 @@
 //! `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly otherwise.
 
 use crate::common::{manifest, read_f32, shared_nam};
-use cubeaudio_nam::gpu::{GpuWaveNetBatch, LaunchShape};
+use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
+use cubeaudio_nam::gpu::{products_label, GpuWaveNetBatch, LaunchShape, Products};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
 use cubecl::prelude::*;
 
@@ -58,12 +59,22 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
         plain.len(),
         cases.len()
     );
+    // Every product path the device has: scalar register tiles everywhere, 3×TF32 tensor cores
+    // where the device has them (the default there).
+    let mut products = vec![Products::Scalar];
+    if tensor_cores(client) {
+        products.push(Products::TensorCores { split: true });
+    } else {
+        eprintln!("[gpu-nam] SKIPPED the tensor-core path on {device}: no tf32 MMA (m16n8k8) here");
+    }
     for buffer in [64usize, 32, 128, 4096] {
-        check(client, device, &all, buffer, true, LaunchShape::Auto);
-        check(client, device, &plain, buffer, false, LaunchShape::Latency);
-        if buffer >= 128 {
-            // What large batches get (4 × 4 register tiles), with the references' few streams.
-            check(client, device, &plain, buffer, false, LaunchShape::Throughput);
+        check(client, device, &all, buffer, true, LaunchShape::Auto, Products::Scalar);
+        for &p in &products {
+            check(client, device, &plain, buffer, false, LaunchShape::Latency, p);
+            if buffer >= 128 {
+                // What large batches get (fewer threads per stream), with the references' few streams.
+                check(client, device, &plain, buffer, false, LaunchShape::Throughput, p);
+            }
         }
     }
 }
@@ -76,14 +87,22 @@ fn check<R: Runtime>(
     buffer: usize,
     general: bool,
     launch: LaunchShape,
+    products: Products,
 ) {
     let nets: Vec<_> = cases.iter().map(|c| c.model.dsp.as_ref()).collect();
     let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
     batch.set_launch_shape(launch).unwrap();
+    batch.set_products(products).unwrap();
     let (shape, units) = batch.shape();
     assert_eq!(shape.general, general, "the batch compiled the wrong kernel variant");
-    if launch == LaunchShape::Throughput {
-        assert_eq!((shape.tile_rows, shape.tile_frames), (4, 4), "throughput shape not taken");
+    match (products, shape.conv) {
+        (Products::TensorCores { .. }, conv) if !general => {
+            assert_eq!(conv, TileConvPath::TensorCore { split: true }, "tensor cores not taken")
+        }
+        (_, TileConvPath::Scalar { rows, frames }) if launch == LaunchShape::Throughput => {
+            assert_eq!((rows, frames), (4, 4), "throughput shape not taken")
+        }
+        _ => {}
     }
     let inputs: Vec<&[f32]> = cases.iter().map(|c| c.input.as_slice()).collect();
     let outs = crate::process_in_buffers(&mut batch, &inputs, buffer);
@@ -101,7 +120,7 @@ fn check<R: Runtime>(
     }
     let conv = if shape.staged && !general { "staged conv" } else { "ring conv" };
     let variant = if general { "general" } else { "plain" };
-    let regs = format!("{} × {} register tile, {units} threads", shape.tile_rows, shape.tile_frames);
+    let regs = format!("{}, {units} threads", products_label(shape.conv));
     println!("[gpu-nam] {device}: {} streams in one batch ({variant} variant, {conv}, {regs}), buffer {buffer}: worst relative error {worst:.3e}", cases.len());
 }
 
