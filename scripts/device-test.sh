@@ -51,12 +51,23 @@ if [ "${NAMBENCH:-0}" = 1 ]; then
     # uploads, pinned read-back), then every model with the defaults.
     m=.carry/shared/nam/models
     CUBEAUDIO_PINNED=1 /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
-        --buffers 64 --max-streams 1 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench-pinned" 2>"$out/nam-bench-pinned.log" || status=1
+        --buffers 64 --max-streams 1 --single-file-seconds 0 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench-pinned" 2>"$out/nam-bench-pinned.log" || status=1
+    p=.carry/presets
     /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
-        --model feather=.carry/presets/feather.nam --model a2_full=$m/core_A2.nam \
-        --model a2_lite=$m/core_A2.nam@0.25 --model lstm_3x18=.carry/presets/lstm_3x18.nam \
-        --buffers 32,64,128,256 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1
-    grep -hE "ceilings|latency|misses" "$out/nam-bench-pinned.log" "$out/nam-bench.log"
+        --model lite=$p/lite.nam --model feather=$p/feather.nam --model nano=$p/nano.nam \
+        --model a2_full=$m/core_A2.nam --model a2_lite=$m/core_A2.nam@0.25 --model lstm_3x18=$p/lstm_3x18.nam \
+        --buffers "${BENCH_BUFFERS:-64,128}" --distinct 64 --latency-buffers "${LATENCY_BUFFERS:-100000}" \
+        --out "$out/nam-bench" 2>"$out/nam-bench.log" || status=1
+    # The same GPU through Vulkan (standard model, 128 frames, and the long file).
+    /tmp/cubeaudio-bin/cubeaudio bench --backend vulkan --model standard=.carry/clean.nam --buffers 128 \
+        --latency-buffers 20000 --out "$out/nam-bench-vulkan" 2>"$out/nam-bench-vulkan.log" || status=1
+    # The anchor: PyTorch running the standard WaveNet as a user would, in the same call.
+    for mode in "stream_rt .carry/clean.nam 64,128" "latency .carry/clean.nam" "offline .carry/clean.nam"; do
+        echo "== torch_nam.py $mode" >>"$out/anchor.log"
+        python3 .carry/torch_nam.py $mode >>"$out/anchor.log" 2>&1 || status=1
+    done
+    tail -40 "$out/anchor.log"
+    grep -hE "ceilings|latency|single file|offline" "$out/nam-bench-pinned.log" "$out/nam-bench.log" "$out/nam-bench-vulkan.log"
 fi
 
 if [ "${LONG:-0}" = 1 ]; then
@@ -70,8 +81,11 @@ y = np.concatenate([x * rng.uniform(0.3, 1.0) for _ in range(reps)])[: 600 * 480
 o = wave.open('/tmp/ten-minutes.wav', 'wb'); o.setnchannels(1); o.setsampwidth(2); o.setframerate(48000)
 o.writeframes((np.clip(y, -1, 1) * 32767).astype('<i2').tobytes()); o.close()
 PY
-    for b in cuda vulkan cpu; do
-        /tmp/cubeaudio-bin/cubeaudio render --model .carry/clean.nam --input /tmp/ten-minutes.wav --output /tmp/ten-$b.wav --backend $b --buffer 512 2>&1 | tail -1 | tee -a "$out/ten-minutes.log"
+    # GPUs time-split the file (the default); cuda-stream walks it as one stream.
+    for b in cuda vulkan cuda-stream cpu; do
+        flags="--backend ${b%-stream}"; [ "$b" = cuda-stream ] && flags="$flags --stream"
+        echo -n "$b: " >>"$out/ten-minutes.log"
+        /tmp/cubeaudio-bin/cubeaudio render --model .carry/clean.nam --input /tmp/ten-minutes.wav --output /tmp/ten-$b.wav $flags --buffer 512 2>&1 | tail -1 | tee -a "$out/ten-minutes.log"
     done
     python3 - <<'PY' | tee -a "$out/ten-minutes.log"
 import numpy as np, wave
@@ -81,7 +95,7 @@ def read(p):
     data = open(p, 'rb').read(); i = data.find(b'data'); n = struct.unpack('<I', data[i+4:i+8])[0]
     return np.frombuffer(data[i+8:i+8+n], dtype='<f4')
 cpu = read('/tmp/ten-cpu.wav'); peak = np.abs(cpu).max()
-for b in ['cuda', 'vulkan']:
+for b in ['cuda', 'vulkan', 'cuda-stream']:
     g = read(f'/tmp/ten-{b}.wav'); err = np.abs(g - cpu).max()
     print(f'{b} vs cpu over {len(cpu)/48000:.0f} s: max |err| {err:.3e}, peak {peak:.3f}, relative {err/max(1,peak):.3e}')
 PY

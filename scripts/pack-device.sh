@@ -47,7 +47,7 @@ tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
 shared="${CUBEAUDIO_SHARED:-../shared}"
 mkdir -p .carry/shared/nam && cp -r "$shared/nam/models" "$shared/nam/refs" .carry/shared/nam/
 tar czf .carry/shared.tgz -C .carry shared && rm -r .carry/shared
-cp cli/examples/audio/di_guitar.wav cli/examples/models/clean.nam .carry/
+cp cli/examples/audio/di_guitar.wav cli/examples/models/clean.nam "$shared/anchors/torch_nam.py" .carry/
 mkdir -p .carry/examples && cp -r cli/examples/models cli/examples/rigs .carry/examples/
 # Trainer-preset-shaped models (feather WaveNet, LSTM 3×18) for the benchmark.
 cargo run --release -q -p cubeaudio-benches --bin write_presets -- .carry/presets

@@ -1,5 +1,5 @@
 //! Model fixtures for benchmarks: the shipped/shared files, plus trainer-preset shapes that no
-//! public file provides (feather WaveNet, LSTM 3×18) built with deterministic random weights —
+//! public file provides (lite, feather and nano WaveNets, LSTM 3×18) built with deterministic random weights —
 //! timing depends on the shape, not on the values.
 
 use serde_json::json;
@@ -28,17 +28,33 @@ fn array_weights(input: usize, c: usize, head: usize, layers: usize, head_bias: 
 
 /// The trainer's "feather" WaveNet preset (SPEC §10): 8 → 4 channels.
 pub fn feather_wavenet() -> String {
+    small_preset(8, 4, 7)
+}
+
+/// The trainer's "lite" WaveNet preset: 12 → 6 channels, feather's dilations.
+pub fn lite_wavenet() -> String {
+    small_preset(12, 6, 13)
+}
+
+/// The trainer's "nano" WaveNet preset: 4 → 2 channels, feather's dilations.
+pub fn nano_wavenet() -> String {
+    small_preset(4, 2, 17)
+}
+
+/// The shape the trainer's lite, feather and nano presets share: a first array of `c0`
+/// channels over dilations 1..64 with a head of `c1`, then `c1` channels over 128..512, 1..512.
+fn small_preset(c0: usize, c1: usize, seed: u64) -> String {
     let d0 = powers(1, 64);
     let mut d1 = vec![128, 256, 512];
     d1.extend(powers(1, 512));
-    let n = array_weights(1, 8, 4, d0.len(), false) + array_weights(8, 4, 1, d1.len(), true) + 1;
+    let n = array_weights(1, c0, c1, d0.len(), false) + array_weights(c0, c1, 1, d1.len(), true) + 1;
     let layer = |input: usize, c: usize, head: usize, dil: &[usize], bias: bool| {
         json!({"input_size": input, "condition_size": 1, "channels": c, "head_size": head, "kernel_size": 3,
                "dilations": dil, "activation": "Tanh", "gated": false, "head_bias": bias})
     };
     json!({"version": "0.5.4", "architecture": "WaveNet", "sample_rate": 48000,
-           "config": {"layers": [layer(1, 8, 4, &d0, false), layer(8, 4, 1, &d1, true)], "head_scale": 0.02},
-           "weights": Lcg(7).weights(n)})
+           "config": {"layers": [layer(1, c0, c1, &d0, false), layer(c0, c1, 1, &d1, true)], "head_scale": 0.02},
+           "weights": Lcg(seed).weights(n)})
     .to_string()
 }
 

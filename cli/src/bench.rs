@@ -6,7 +6,8 @@ use std::time::Instant;
 use cubecl::prelude::*;
 
 use cubeaudio_nam::dsp::Dsp;
-use cubeaudio_nam::gpu::{batch_of, StreamBatch};
+use cubeaudio_nam::gpu::split::{render_split, SplitPlan, DEFAULT_SPLIT_STREAMS};
+use cubeaudio_nam::gpu::{batch_of, GpuWaveNetBatch, StreamBatch};
 use cubeaudio_nam::Model;
 
 use crate::error::Result;
@@ -74,6 +75,23 @@ pub struct BenchReport {
     pub cpu_realtime_factor: Vec<(String, f64)>,
     /// The device's measured ceilings.
     pub ceilings: Ceilings,
+    /// One long file of the first model through the time-split renderer, when it can be split.
+    pub single_file: Option<SingleFile>,
+}
+
+/// A single long file rendered by time-splitting (`cubeaudio render`'s GPU path).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SingleFile {
+    /// Length of the file, seconds at 48 kHz.
+    pub seconds: f64,
+    /// Seconds of audio per second of rendering (upload, launches, read-back and stitching).
+    pub realtime_factor: f64,
+    /// Chunks (streams) the file was cut into.
+    pub chunks: usize,
+    /// Samples each chunk keeps.
+    pub chunk: usize,
+    /// Samples of context each chunk runs first.
+    pub overlap: usize,
 }
 
 /// Measured ceilings of the device: fp32 FMA throughput and device-to-device copy bandwidth.
@@ -186,6 +204,11 @@ pub struct BenchJob<'a> {
     pub max_streams: usize,
     /// Buffers timed for the latency percentiles.
     pub latency_buffers: usize,
+    /// Distinct captures of the first model's shape (different weights), cycled over the
+    /// streams of an extra `<first>_distinct` sweep; none: no such sweep.
+    pub distinct: &'a [&'a dyn Dsp],
+    /// Length of the single long file rendered through the time-split renderer (0: none).
+    pub single_file_seconds: f64,
     /// Progress lines.
     pub log: &'a mut dyn FnMut(&str),
 }
@@ -201,7 +224,8 @@ impl cubeaudio_kernels::device::DeviceJob for BenchJob<'_> {
 /// Runs the whole benchmark. `models` are (name, WaveNet) pairs; `cpu_models` the same models as
 /// CPU-engine instances for the baseline.
 pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob) -> Result<BenchReport> {
-    let BenchJob { models, cpu_models, buffers, max_streams, latency_buffers, log } = job;
+    let BenchJob { models, cpu_models, buffers, max_streams, latency_buffers, distinct, single_file_seconds, log } =
+        job;
     let rate = 48_000.0;
     let ceilings = ceilings(client)?;
     log(&format!(
@@ -212,66 +236,22 @@ pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob)
     let mut best = Vec::new();
     for (name, net) in models {
         for &buffer in buffers {
-            let budget_ms = buffer as f64 / rate * 1e3;
+            let make =
+                |streams: usize| -> Result<Box<dyn StreamBatch>> { Ok(batch_of(client, *net, streams, buffer)?) };
             let flops = net.flops_per_sample() as f64;
-            // Doubling from 1 stream until a count misses (with two buffers in flight, the
-            // looser of the two criteria), then two bisection steps between the last count
-            // that held and the first that missed. The synchronous figure is the largest
-            // measured count that held synchronously.
-            let mut held = 0;
-            let mut held_sync = 0;
-            let mut missed = None;
-            let mut streams = 1;
-            let mut bisections = 0;
-            while streams <= max_streams && streams > held {
-                let mut batch = batch_of(client, *net, streams, buffer)?;
-                let shape = batch.shape_label();
-                let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, false)?;
-                let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
-                let holds = p99 < 0.5 * budget_ms;
-                let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
-                let queued_ms = batch.queued_ms(buffer, QUEUED_BUFFERS)?;
-                let piped = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, true)?;
-                let (pipelined_p50_ms, pipelined_p99_ms) = (percentile(&piped, 0.5), percentile(&piped, 0.99));
-                let holds_pipelined = pipelined_p99_ms < 0.5 * budget_ms;
-                log(&format!(
-                    "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | queued {queued_ms:.3} ms | two in flight p50 {pipelined_p50_ms:.3} p99 {pipelined_p99_ms:.3} ms | shape {shape}",
-                    if holds { "holds" } else { "misses" },
-                ));
-                capacity.push(CapacityRow {
-                    model: name.clone(),
-                    buffer,
-                    streams,
-                    p50_ms: p50,
-                    p99_ms: p99,
-                    budget_ms,
-                    holds,
-                    launches_per_buffer: 1,
-                    shape,
-                    gflops,
-                    queued_ms,
-                    pipelined_p50_ms,
-                    pipelined_p99_ms,
-                    holds_pipelined,
-                });
-                if holds {
-                    held_sync = held_sync.max(streams);
-                }
-                if holds_pipelined || holds {
-                    held = streams;
-                } else {
-                    missed = Some(streams);
-                }
-                streams = match missed {
-                    None => streams * 2,
-                    Some(m) if bisections < 2 && held > 0 => {
-                        bisections += 1;
-                        (held + m) / 2
-                    }
-                    Some(_) => break,
-                };
-            }
-            best.push((name.clone(), buffer, held_sync, held));
+            best.push(sweep(name, buffer, flops, max_streams, make, &mut capacity, log)?);
+        }
+    }
+    if !distinct.is_empty() {
+        // Streams of the same shape with different weights: stream s runs capture s mod D.
+        let name = format!("{}_distinct{}", models[0].0, distinct.len());
+        let flops = distinct[0].flops_per_sample() as f64;
+        for &buffer in buffers {
+            let make = |streams: usize| -> Result<Box<dyn StreamBatch>> {
+                let nets: Vec<&dyn Dsp> = (0..streams).map(|s| distinct[s % distinct.len()]).collect();
+                Ok(Box::new(GpuWaveNetBatch::new(client, &nets, buffer)?))
+            };
+            best.push(sweep(&name, buffer, flops, max_streams, make, &mut capacity, log)?);
         }
     }
     // Latency: one stream of the first model, 64-sample buffers, host → GPU → host.
@@ -309,6 +289,29 @@ pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob)
     }
     let (offline_streams, offline) =
         offline_runs.iter().copied().fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
+    let single_file = match first.receptive_field() {
+        Some(_) if single_file_seconds > 0.0 => {
+            let len = (single_file_seconds * rate) as usize;
+            let signal: Vec<f32> =
+                (0..len).map(|i| ((i as f32) * 0.05).sin() * 0.4 * (1.0 + (i % 4801) as f32 / 4801.0) / 2.0).collect();
+            let start = Instant::now();
+            let (_, _, plan): (_, _, SplitPlan) =
+                render_split(client, *first, &[signal.as_slice()], DEFAULT_SPLIT_STREAMS, &mut |_, _| {})?;
+            let factor = single_file_seconds / start.elapsed().as_secs_f64();
+            log(&format!(
+                "single file: {single_file_seconds:.0} s time-split into {} chunks of {} + {} context: {factor:.0}× real time",
+                plan.chunks, plan.chunk, plan.overlap
+            ));
+            Some(SingleFile {
+                seconds: single_file_seconds,
+                realtime_factor: factor,
+                chunks: plan.chunks,
+                chunk: plan.chunk,
+                overlap: plan.overlap,
+            })
+        }
+        _ => None,
+    };
     // CPU baseline: the same models on one core of this machine.
     let mut cpu = Vec::new();
     for (name, mut model) in cpu_models {
@@ -334,7 +337,79 @@ pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob)
         offline_runs,
         cpu_realtime_factor: cpu,
         ceilings,
+        single_file,
     })
+}
+
+/// Streams of one (model, buffer) that hold real time: doubling from 1 stream until a count
+/// misses (with two buffers in flight, the looser of the two criteria), then two bisection
+/// steps between the last count that held and the first that missed. Every point lands in
+/// `capacity`; returns (model, buffer, largest count that held synchronously, largest that held
+/// either way).
+fn sweep(
+    name: &str,
+    buffer: usize,
+    flops: f64,
+    max_streams: usize,
+    make: impl Fn(usize) -> Result<Box<dyn StreamBatch>>,
+    capacity: &mut Vec<CapacityRow>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(String, usize, usize, usize)> {
+    let budget_ms = buffer as f64 / 48.0;
+    let mut held = 0;
+    let mut held_sync = 0;
+    let mut missed = None;
+    let mut streams = 1;
+    let mut bisections = 0;
+    while streams <= max_streams && streams > held {
+        let mut batch = make(streams)?;
+        let shape = batch.shape_label();
+        let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, false)?;
+        let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+        let holds = p99 < 0.5 * budget_ms;
+        let gflops = flops * (streams * buffer) as f64 / (p50 / 1e3) / 1e9;
+        let queued_ms = batch.queued_ms(buffer, QUEUED_BUFFERS)?;
+        let piped = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, true)?;
+        let (pipelined_p50_ms, pipelined_p99_ms) = (percentile(&piped, 0.5), percentile(&piped, 0.99));
+        let holds_pipelined = pipelined_p99_ms < 0.5 * budget_ms;
+        log(&format!(
+            "{name} buffer {buffer}: {streams} streams p50 {p50:.3} ms p99 {p99:.3} ms (budget {budget_ms:.3} ms) {} | {gflops:.1} GFLOP/s | queued {queued_ms:.3} ms | two in flight p50 {pipelined_p50_ms:.3} p99 {pipelined_p99_ms:.3} ms | shape {shape}",
+            if holds { "holds" } else { "misses" },
+        ));
+        capacity.push(CapacityRow {
+            model: name.to_string(),
+            buffer,
+            streams,
+            p50_ms: p50,
+            p99_ms: p99,
+            budget_ms,
+            holds,
+            launches_per_buffer: 1,
+            shape,
+            gflops,
+            queued_ms,
+            pipelined_p50_ms,
+            pipelined_p99_ms,
+            holds_pipelined,
+        });
+        if holds {
+            held_sync = held_sync.max(streams);
+        }
+        if holds_pipelined || holds {
+            held = streams;
+        } else {
+            missed = Some(streams);
+        }
+        streams = match missed {
+            None => streams * 2,
+            Some(m) if bisections < 2 && held > 0 => {
+                bisections += 1;
+                (held + m) / 2
+            }
+            Some(_) => break,
+        };
+    }
+    Ok((name.to_string(), buffer, held_sync, held))
 }
 
 impl BenchReport {
@@ -373,6 +448,12 @@ impl BenchReport {
         );
         for (streams, factor) in &self.offline_runs {
             s += &format!("- {streams} streams × 4096-sample buffers: {factor:.0}× real time aggregate\n");
+        }
+        if let Some(f) = &self.single_file {
+            s += &format!(
+                "\n### One long file (time-split renderer)\n\n{:.0} s at 48 kHz cut into {} chunks of {} samples + {} of context: {:.0}× real time\n",
+                f.seconds, f.chunks, f.chunk, f.overlap, f.realtime_factor
+            );
         }
         s += "\n### CPU engine, one core of this machine (64-sample buffers)\n\n";
         for (m, f) in &self.cpu_realtime_factor {

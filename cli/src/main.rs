@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
 use cubeaudio_kernels::device::Backend;
-use cubeaudio_nam::{load_file, LoadOptions};
+use cubeaudio_nam::{load_file, load_str, LoadOptions};
 use cubeaudio_runtime::wav::SampleFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -123,6 +123,14 @@ enum Command {
         /// Folder for bench.md and bench.json.
         #[arg(long, default_value = "bench-out")]
         out: PathBuf,
+        /// Also sweep streams of N distinct captures of the first model's shape (its weights
+        /// scaled by a different factor near 1 per capture), cycled over the streams; 0: none.
+        #[arg(long, default_value_t = 0)]
+        distinct: usize,
+        /// Length in seconds of one long file of the first model rendered through the
+        /// time-split renderer (what `render` does on a GPU); 0: none.
+        #[arg(long, default_value_t = 600.0)]
+        single_file_seconds: f64,
     },
     /// Exact warp-alignment packing: reads {"warp_size", "warps", "counts", "costs"?} as JSON on
     /// stdin, writes {"max_occupancy", "max_cost", "warps": [[{"type", "count"}]]} on stdout.
@@ -240,6 +248,33 @@ fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: Backend, buf
     Ok(())
 }
 
+/// The bench's optional measurements.
+struct BenchExtras {
+    distinct: usize,
+    single_file_seconds: f64,
+}
+
+/// `count` captures with the weights of the model at `path` scaled by factors in [0.95, 1.05],
+/// one per capture: the shape of one capture, the weights of many.
+fn distinct_captures(path: &std::path::Path, count: usize) -> Result<Vec<cubeaudio_nam::LoadedModel>> {
+    let text = cubeaudio_nam::loader::read_text_bounded(path, cubeaudio_nam::loader::MAX_FILE_BYTES)?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    (0..count)
+        .map(|k| {
+            let mut j = json.clone();
+            let scale = 0.95 + 0.1 * k as f64 / count.max(2).saturating_sub(1) as f64;
+            if let Some(w) = j.get_mut("weights").and_then(|w| w.as_array_mut()) {
+                for v in w.iter_mut() {
+                    *v = serde_json::json!(v.as_f64().unwrap_or(0.0) * scale);
+                }
+            } else {
+                bail!("{}: no weights array to vary for --distinct", path.display());
+            }
+            Ok(load_str(&j.to_string(), LoadOptions::default())?)
+        })
+        .collect()
+}
+
 fn bench(
     backend: Backend,
     models: &[String],
@@ -247,6 +282,7 @@ fn bench(
     max_streams: usize,
     latency_buffers: usize,
     out: &std::path::Path,
+    extra: BenchExtras,
 ) -> Result<()> {
     // NAME=PATH or NAME=PATH@SLIM (slimmable models at a slim value); each file parsed once.
     let mut gpu_models = Vec::new();
@@ -268,6 +304,12 @@ fn bench(
     }
     let nets: Vec<(String, &dyn cubeaudio_nam::dsp::Dsp)> =
         gpu_models.iter().map(|(n, m)| (n.clone(), m.dsp.as_ref())).collect();
+    let first_path = models.first().and_then(|m| m.split_once('=')).map(|(_, p)| p.split('@').next().unwrap_or(p));
+    let distinct = match (extra.distinct, first_path) {
+        (0, _) | (_, None) => Vec::new(),
+        (n, Some(p)) => distinct_captures(std::path::Path::new(p), n)?,
+    };
+    let distinct_nets: Vec<&dyn cubeaudio_nam::dsp::Dsp> = distinct.iter().map(|m| m.dsp.as_ref()).collect();
     let device = backend.open_gpu().context("the benchmark measures a GPU (--backend cuda, vulkan, wgpu or auto)")?;
     let mut log = |line: &str| eprintln!("{line}");
     let report = device.run(bench::BenchJob {
@@ -276,6 +318,8 @@ fn bench(
         buffers,
         max_streams,
         latency_buffers,
+        distinct: &distinct_nets,
+        single_file_seconds: extra.single_file_seconds,
         log: &mut log,
     })?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -296,8 +340,18 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render(args),
         Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),
-        Command::Bench { backend, models, buffers, max_streams, latency_buffers, out } => {
-            bench(backend, &models, &buffers, max_streams, latency_buffers, &out)
+        Command::Bench {
+            backend,
+            models,
+            buffers,
+            max_streams,
+            latency_buffers,
+            out,
+            distinct,
+            single_file_seconds,
+        } => {
+            let extra = BenchExtras { distinct, single_file_seconds };
+            bench(backend, &models, &buffers, max_streams, latency_buffers, &out, extra)
         }
         Command::Pack => {
             let mut text = String::new();

@@ -57,7 +57,7 @@ impl TileConvConfig {
             TileConvPath::Scalar { rows, frames } => {
                 nonzero(KERNEL, "rows per thread", rows)?;
                 at_most(KERNEL, "rows per thread", rows, 8)?;
-                if ![1, 2, 4].contains(&frames) || self.tile % frames != 0 {
+                if ![1, 2, 4].contains(&frames) || !self.tile.is_multiple_of(frames) {
                     return Err(KernelError::Invalid {
                         kernel: KERNEL,
                         reason: format!(
@@ -68,7 +68,7 @@ impl TileConvConfig {
                 }
             }
             TileConvPath::TensorCore { .. } => {
-                if self.tile % MMA_FRAMES != 0 {
+                if !self.tile.is_multiple_of(MMA_FRAMES) {
                     return Err(KernelError::Invalid {
                         kernel: KERNEL,
                         reason: format!(

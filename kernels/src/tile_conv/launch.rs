@@ -80,7 +80,7 @@ pub fn launch_tile_conv<R: Runtime>(
                 reason: "this device has no tf32 tensor-core MMA (m16n8k8, 32-lane planes)".into(),
             });
         }
-        if units % 32 != 0 {
+        if !units.is_multiple_of(32) {
             return Err(KernelError::Invalid { kernel: KERNEL, reason: format!("{units} threads is not whole warps") });
         }
     }

@@ -339,7 +339,7 @@ pub fn tile_conv_kernel(
     let rows_in = dims[1] as usize;
     let kk = dims[2] as usize;
     let d = dims[3] as usize;
-    let inst = CUBE_POS as usize;
+    let inst = CUBE_POS;
     let weights_len = rows_out * rows_in * kk + 2 * rows_out;
     let w = inst * weights_len;
     let src_len = rows_in * tile;

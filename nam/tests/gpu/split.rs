@@ -31,13 +31,12 @@ fn split_equals_streaming<R: Runtime>(client: &ComputeClient<R>, device: &str) {
         let lengths = [field / 2 + 17, 3 * field + 1234, 9 * field + 5];
         let signals: Vec<Vec<f32>> = lengths.iter().enumerate().map(|(k, &n)| signal(n, k as u64)).collect();
         let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
-        let mut streaming = GpuWaveNetBatch::new(client, &vec![model.dsp.as_ref(); 1], 256).unwrap();
         // Aim at many streams so chunks are as short as the plan allows (three overlaps).
         let (split, _, plan) = render_split(client, model.dsp.as_ref(), &views, 10_000, &mut |_, _| {}).unwrap();
         assert_eq!(plan, SplitPlan::new(&lengths, field, 10_000));
         assert!(plan.chunks > lengths.len(), "{name}: {plan:?} does not split");
         for (x, y) in signals.iter().zip(&split) {
-            streaming = GpuWaveNetBatch::new(client, &[model.dsp.as_ref()], 256).unwrap();
+            let mut streaming = GpuWaveNetBatch::new(client, &[model.dsp.as_ref()], 256).unwrap();
             let want = crate::process_in_buffers(&mut streaming, &[x.as_slice()], 256).remove(0);
             assert_eq!(y.len(), x.len());
             let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
@@ -51,7 +50,6 @@ fn split_equals_streaming<R: Runtime>(client: &ComputeClient<R>, device: &str) {
             );
             assert!(err <= 1e-4 * peak.max(1.0), "{device} {name}: split differs from streaming by {err:.3e}");
         }
-        drop(streaming);
     }
     let lstm = load_file(&dir.join("core_lstm.nam"), LoadOptions::default()).unwrap();
     let x = signal(1000, 9);
