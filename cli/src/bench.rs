@@ -68,9 +68,9 @@ pub struct BenchReport {
     pub offline_streams: usize,
     /// Aggregate real-time factor of that run.
     pub offline_realtime_factor: f64,
-    /// Every offline run: streams, real-time factor aggregate (round trip per 4096-frame
-    /// buffer, as the renderer does).
-    pub offline_runs: Vec<(usize, f64)>,
+    /// Every offline run: streams, frames per buffer, real-time factor aggregate (a round trip
+    /// per buffer).
+    pub offline_runs: Vec<(usize, usize, f64)>,
     /// The CPU engine's real-time factor per model, one stream on one core.
     pub cpu_realtime_factor: Vec<(String, f64)>,
     /// The device's measured ceilings.
@@ -86,6 +86,8 @@ pub struct SingleFile {
     pub seconds: f64,
     /// Seconds of audio per second of rendering (upload, launches, read-back and stitching).
     pub realtime_factor: f64,
+    /// The same for the first render, which compiles its launch shape.
+    pub cold_realtime_factor: f64,
     /// Chunks (streams) the file was cut into.
     pub chunks: usize,
     /// Samples each chunk keeps.
@@ -155,8 +157,9 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
 /// Buffers timed per (model, buffer, streams) point: p99 of 200 is the 3rd-largest time, less
 /// at the mercy of one hiccup than the maximum of 50.
 const TIMED_BUFFERS: usize = 200;
-/// Stream counts of the offline measurement.
-const OFFLINE_STREAMS: [usize; 2] = [256, 2048];
+/// (streams, frames per buffer) of the offline measurement: long buffers as before, and
+/// 512-frame buffers, whose rings are ~8× smaller (each is sized for a whole buffer).
+const OFFLINE_RUNS: [(usize, usize); 4] = [(256, 4096), (2048, 4096), (2048, 512), (8192, 512)];
 /// Buffers queued back to back for the device-only time per buffer.
 const QUEUED_BUFFERS: usize = 50;
 
@@ -269,42 +272,60 @@ pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob)
     // Offline: many streams, long buffers; 256 streams (the latency shape on a 132-SM device)
     // and 2048 (the throughput shape).
     let mut offline_runs = Vec::new();
-    for streams in OFFLINE_STREAMS {
+    for (streams, frames) in OFFLINE_RUNS {
         // A device that cannot hold this many histories in one buffer says so and is skipped.
-        let mut batch = match batch_of(client, *first, streams, 4096) {
+        let mut batch = match batch_of(client, *first, streams, frames) {
             Ok(batch) => batch,
             Err(e) if !offline_runs.is_empty() => {
-                log(&format!("offline: {streams} streams skipped: {e}"));
+                log(&format!("offline: {streams} streams × {frames} frames skipped: {e}"));
                 continue;
             }
             Err(e) => return Err(e.into()),
         };
-        let times = time_buffers(batch.as_mut(), streams, 4096, 10, false)?;
-        let factor = streams as f64 * 4096.0 / rate / (percentile(&times, 0.5) / 1e3);
+        let count = (10 * 4096 / frames).max(10);
+        let times = time_buffers(batch.as_mut(), streams, frames, count, false)?;
+        let factor = streams as f64 * frames as f64 / rate / (percentile(&times, 0.5) / 1e3);
         log(&format!(
-            "offline: {streams} streams × 4096 frames: {factor:.0}× real time | shape {}",
+            "offline: {streams} streams × {frames} frames: {factor:.0}× real time | shape {}",
             batch.shape_label()
         ));
-        offline_runs.push((streams, factor));
+        offline_runs.push((streams, frames, factor));
     }
     let (offline_streams, offline) =
-        offline_runs.iter().copied().fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
+        offline_runs
+            .iter()
+            .map(|&(n, _, f)| (n, f))
+            .fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
     let single_file = match first.receptive_field() {
         Some(_) if single_file_seconds > 0.0 => {
             let len = (single_file_seconds * rate) as usize;
             let signal: Vec<f32> =
                 (0..len).map(|i| ((i as f32) * 0.05).sin() * 0.4 * (1.0 + (i % 4801) as f32 / 4801.0) / 2.0).collect();
-            let start = Instant::now();
-            let (_, _, plan): (_, _, SplitPlan) =
-                render_split(client, *first, &[signal.as_slice()], DEFAULT_SPLIT_STREAMS, &mut |_, _| {})?;
-            let factor = single_file_seconds / start.elapsed().as_secs_f64();
+            let streams = std::env::var("CUBEAUDIO_SPLIT_STREAMS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n: &usize| n > 0)
+                .unwrap_or(DEFAULT_SPLIT_STREAMS);
+            // Twice: the first render compiles its launch shape (as a first render does).
+            let mut factors = Vec::new();
+            let mut plan = None;
+            for _ in 0..2 {
+                let start = Instant::now();
+                let (_, _, p): (_, _, SplitPlan) =
+                    render_split(client, *first, &[signal.as_slice()], streams, &mut |_, _| {})?;
+                factors.push(single_file_seconds / start.elapsed().as_secs_f64());
+                plan = Some(p);
+            }
+            let plan = plan.expect("rendered twice");
+            let (cold, factor) = (factors[0], factors[1]);
             log(&format!(
-                "single file: {single_file_seconds:.0} s time-split into {} chunks of {} + {} context: {factor:.0}× real time",
+                "single file: {single_file_seconds:.0} s time-split into {} chunks of {} + {} context: {factor:.0}× real time (first render, compiling: {cold:.0}×)",
                 plan.chunks, plan.chunk, plan.overlap
             ));
             Some(SingleFile {
                 seconds: single_file_seconds,
                 realtime_factor: factor,
+                cold_realtime_factor: cold,
                 chunks: plan.chunks,
                 chunk: plan.chunk,
                 overlap: plan.overlap,
@@ -446,13 +467,13 @@ impl BenchReport {
             "\n### Latency (one stream, 64-sample buffers, host → GPU → host, {} buffers)\n\np50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs\n\n### Offline\n\n",
             self.latency_buffers, self.latency_p50_us, self.latency_p99_us, self.latency_p999_us
         );
-        for (streams, factor) in &self.offline_runs {
-            s += &format!("- {streams} streams × 4096-sample buffers: {factor:.0}× real time aggregate\n");
+        for (streams, frames, factor) in &self.offline_runs {
+            s += &format!("- {streams} streams × {frames}-sample buffers: {factor:.0}× real time aggregate\n");
         }
         if let Some(f) = &self.single_file {
             s += &format!(
-                "\n### One long file (time-split renderer)\n\n{:.0} s at 48 kHz cut into {} chunks of {} samples + {} of context: {:.0}× real time\n",
-                f.seconds, f.chunks, f.chunk, f.overlap, f.realtime_factor
+                "\n### One long file (time-split renderer)\n\n{:.0} s at 48 kHz cut into {} chunks of {} samples + {} of context: {:.0}× real time (first render, compiling: {:.0}×)\n",
+                f.seconds, f.chunks, f.chunk, f.overlap, f.realtime_factor, f.cold_realtime_factor
             );
         }
         s += "\n### CPU engine, one core of this machine (64-sample buffers)\n\n";

@@ -12,9 +12,20 @@ use super::engine::GpuWaveNetBatch;
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
 
-/// Frames per launch of a split render (the output does not depend on it; the engine's tiles
-/// cap at 128 frames, so a launch walks 32 tiles).
-pub const SPLIT_BUFFER: usize = 4096;
+/// Frames per launch of a split render (the output does not depend on it). The engine sizes
+/// every layer's ring for its look-back plus a whole buffer (a power of two), so large buffers
+/// multiply the histories: at 4096 frames the standard model needs ~8 MB per stream, at 512
+/// ~1 MB (docs/PERFORMANCE.md, seventh measurement). `CUBEAUDIO_SPLIT_BUFFER` overrides it
+/// for measurements (a power of two from 64 to 4096).
+pub const SPLIT_BUFFER: usize = 512;
+
+fn split_buffer() -> usize {
+    std::env::var("CUBEAUDIO_SPLIT_BUFFER")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|b| b.is_power_of_two() && (64..=4096).contains(b))
+        .unwrap_or(SPLIT_BUFFER)
+}
 /// Streams a split render aims for unless told: enough to fill an H200's 132 multiprocessors
 /// several times over, few enough that the histories stay mostly in L2 (docs/PERFORMANCE.md).
 pub const DEFAULT_SPLIT_STREAMS: usize = 512;
@@ -38,7 +49,7 @@ impl SplitPlan {
     pub fn new(lengths: &[usize], receptive_field: usize, streams: usize) -> Self {
         let overlap = receptive_field.saturating_sub(1);
         let total: usize = lengths.iter().sum();
-        let chunk = total.div_ceil(streams.max(1)).max(3 * overlap).max(SPLIT_BUFFER / 4).max(1);
+        let chunk = total.div_ceil(streams.max(1)).max(3 * overlap).max(256);
         let chunks = lengths.iter().map(|&l| l.div_ceil(chunk).max(1)).sum();
         Self { chunk, overlap, chunks }
     }
@@ -73,6 +84,7 @@ pub fn render_split<R: Runtime>(
             reason: "a recurrence has no finite receptive field, so it cannot be split in time; stream it".into(),
         });
     };
+    let started = std::time::Instant::now();
     let lengths: Vec<usize> = signals.iter().map(|s| s.len()).collect();
     let plan = SplitPlan::new(&lengths, field, streams);
     // Each signal with `overlap` zeros before it (the first chunk's context: the silence the
@@ -93,8 +105,10 @@ pub fn render_split<R: Runtime>(
         })
         .collect();
     debug_assert_eq!(windows.len(), plan.chunks);
-    let buffer = SPLIT_BUFFER.min(plan.window());
+    let buffer = split_buffer().min(plan.window());
+    let sliced = started.elapsed();
     let mut batch = GpuWaveNetBatch::new(client, &vec![model; plan.chunks], buffer)?;
+    let prepared = started.elapsed();
     let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; plan.window()]; plan.chunks];
     let total: usize = lengths.iter().sum();
     let mut at = 0;
@@ -107,6 +121,7 @@ pub fn render_split<R: Runtime>(
         let kept = at.saturating_sub(plan.overlap) as f64 / plan.chunk as f64;
         progress(((total as f64) * kept.min(1.0)) as usize, total);
     }
+    let processed = started.elapsed();
     let mut streams = outs.into_iter();
     let rendered = lengths
         .iter()
@@ -119,6 +134,12 @@ pub fn render_split<R: Runtime>(
             y
         })
         .collect();
+    tracing::debug!(
+        ?plan,
+        buffer,
+        "split render: signals cut in {sliced:?}, batch prepared (plans, uploads, prewarm) by {prepared:?}, processed by {processed:?}, stitched by {:?}",
+        started.elapsed()
+    );
     // Context samples are read by two streams: count the signals' own non-finite samples once.
     let sanitized = signals.iter().flat_map(|s| s.iter()).filter(|v| !v.is_finite()).count() as u64;
     Ok((rendered, sanitized, plan))
