@@ -157,6 +157,18 @@ fn cli_pack_follows_the_contract() {
         assert!(stdout.is_empty());
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
+    // Issue #16, defect 9: a warp width near u64::MAX / 4 overflowed the slot count into
+    // "0 slots, infeasible"; five entities fit in one such warp.
+    let (code, stdout, stderr) = run(r#"{"warp_size": 4611686018427387904, "warps": 4, "counts": [5]}"#);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["max_occupancy"], 1, "{stdout}");
+    // The largest tables are refused before any allocation (4,096 types × 65,536 warps took
+    // 1 GB), naming the limit.
+    let counts = vec!["1"; 4096].join(",");
+    let (code, _, stderr) = run(&format!(r#"{{"warp_size": 32, "warps": 65536, "counts": [{counts}]}}"#));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cells") && stderr.contains("limit"), "{stderr}");
 }
 
 #[test]
@@ -197,4 +209,45 @@ fn cli_renders_several_inputs_into_a_folder() {
     assert_ne!(code, 0);
     assert!(stderr.contains("must be a folder"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue #16, defect 10: each cause named once, a UTF-8 byte-order mark accepted as the core
+/// does, `info` printing config values as the file writes them, and a short weights array told
+/// the whole count its config needs.
+#[test]
+fn messages_are_exact() {
+    let dir = std::env::temp_dir().join(format!("cubeaudio-messages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing.nam");
+    let (code, _, stderr) = cubeaudio(&["info", missing.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.matches("os error 2").count(), 1, "the OS error is repeated: {stderr}");
+
+    let models = shared_nam().join("models");
+    let text = std::fs::read_to_string(models.join("core_lstm.nam")).unwrap();
+    let bom = dir.join("bom.nam");
+    std::fs::write(&bom, format!("\u{feff}{text}")).unwrap();
+    let (code, stdout, stderr) = cubeaudio(&["info", bom.to_str().unwrap()]);
+    assert_eq!(code, 0, "a byte-order mark is refused: {stderr}");
+    assert!(stdout.contains("LSTM") && !stdout.contains("Some("), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let layers = &json["config"]["num_layers"];
+    let hidden = &json["config"]["hidden_size"];
+    assert!(stdout.contains(&format!("LSTM {layers} layers × {hidden} hidden")), "{stdout}");
+
+    // Every weight but the last two: the error names the full count.
+    let mut short = json.clone();
+    let all = short["weights"].as_array().unwrap().len();
+    short["weights"].as_array_mut().unwrap().truncate(all - 2);
+    let path = dir.join("short.nam");
+    std::fs::write(&path, short.to_string()).unwrap();
+    let (code, _, stderr) = cubeaudio(&["info", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains(&format!("needs {all} weights but the file has {}", all - 2)), "{stderr}");
+    // None at all.
+    short["weights"] = serde_json::json!([]);
+    std::fs::write(&path, short.to_string()).unwrap();
+    let (_, _, stderr) = cubeaudio(&["info", path.to_str().unwrap()]);
+    assert!(stderr.contains(&format!("needs {all} weights but the file has 0")), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -171,18 +171,18 @@ fn build(
         }
         "LSTM" => {
             summary.push(format!(
-                "{indent}LSTM {:?} layers × {:?} hidden",
-                config.get("num_layers"),
-                config.get("hidden_size")
+                "{indent}LSTM {} layers × {} hidden",
+                shown(config.get("num_layers")),
+                shown(config.get("hidden_size"))
             ));
             Box::new(Lstm::parse(config, &weights(o)?, sr, options.fast_tanh)?)
         }
         "ConvNet" => {
             summary.push(format!(
-                "{indent}ConvNet {:?} channels, dilations {:?}, batchnorm {:?}",
-                config.get("channels"),
-                config.get("dilations"),
-                config.get("batchnorm")
+                "{indent}ConvNet {} channels, dilations {}, batchnorm {}",
+                shown(config.get("channels")),
+                shown(config.get("dilations")),
+                shown(config.get("batchnorm"))
             ));
             Box::new(ConvNet::parse(config, &weights(o)?, options.fast_tanh)?)
         }
@@ -244,6 +244,11 @@ fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
     out
 }
 
+/// A config value as it reads in the file (`?` when absent), for summaries.
+fn shown(v: Option<&Value>) -> String {
+    v.map_or_else(|| "?".into(), Value::to_string)
+}
+
 /// Parses a model from JSON text.
 ///
 /// ```
@@ -260,6 +265,8 @@ fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
 /// assert_eq!(out, [0.5, 1.0, 0.5, 0.0]);
 /// ```
 pub fn load_str(text: &str, options: LoadOptions) -> Result<LoadedModel> {
+    // Editors on Windows save UTF-8 with a byte-order mark; the core reads such files.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let v: Value = serde_json::from_str(text).map_err(|e| NamError::Json(e.to_string()))?;
     let o = v.as_object().ok_or_else(|| NamError::Json("the file must hold one JSON object".into()))?;
     // Name the real reason for old container files before complaining about their missing keys.

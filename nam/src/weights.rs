@@ -2,6 +2,10 @@
 
 use crate::error::{NamError, Result};
 
+/// Zeros handed out once the file's weights ran out, so the model is still built to the end and
+/// the count error can name the total the config needs (not just the first shortfall).
+static PAST_THE_END: [f32; 1 << 16] = [0.0; 1 << 16];
+
 /// Hands out the flat weight vector in order; the total must be consumed exactly.
 pub struct WeightReader<'a> {
     weights: &'a [f32],
@@ -14,14 +18,19 @@ impl<'a> WeightReader<'a> {
         Self { weights, at: 0 }
     }
 
-    /// The next `n` weights, or the count error when too few remain.
+    /// The next `n` weights. Past the end of the file it hands out zeros and keeps counting, so
+    /// that [`Self::finish`] reports the whole count the config needs; a request too large for
+    /// that is the count error at once.
     pub fn take(&mut self, n: usize) -> Result<&'a [f32]> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.weights.len())
-            .ok_or(NamError::WeightCount { expected: self.at.saturating_add(n), actual: self.weights.len() })?;
-        let s = &self.weights[self.at..end];
+        let end =
+            self.at.checked_add(n).ok_or(NamError::WeightCount { expected: usize::MAX, actual: self.weights.len() })?;
+        let s = if end <= self.weights.len() {
+            &self.weights[self.at..end]
+        } else if n <= PAST_THE_END.len() {
+            &PAST_THE_END[..n]
+        } else {
+            return Err(NamError::WeightCount { expected: end, actual: self.weights.len() });
+        };
         self.at = end;
         Ok(s)
     }
@@ -36,12 +45,32 @@ impl<'a> WeightReader<'a> {
         self.at
     }
 
-    /// Fails unless every weight was used (the core's "Weight mismatch").
+    /// Fails unless every weight was used, exactly (the core's "Weight mismatch"), naming the
+    /// count the config needs.
     pub fn finish(self) -> Result<()> {
         if self.at == self.weights.len() {
             Ok(())
         } else {
             Err(NamError::WeightCount { expected: self.at, actual: self.weights.len() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    #[test]
+    fn a_short_file_is_told_the_whole_count() {
+        let weights = [1.0f32; 3];
+        let mut r = WeightReader::new(&weights);
+        assert_eq!(r.take(2).unwrap(), &[1.0, 1.0]);
+        // Past the end: zeros, still counted.
+        assert_eq!(r.take(4).unwrap(), &[0.0; 4]);
+        assert_eq!(r.take_one().unwrap(), 0.0);
+        match r.finish() {
+            Err(NamError::WeightCount { expected: 7, actual: 3 }) => {}
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -8,6 +8,9 @@ use super::{pack, PackError, Workspace};
 pub const MAX_JSON_TYPES: usize = 4096;
 /// Most warps a JSON request may ask for.
 pub const MAX_JSON_WARPS: usize = 65_536;
+/// Most cells of the packing table (`(types + 1) × (warps + 1)`, 8 bytes each): 128 MiB of
+/// workspace and bounded time, far beyond a GPU's worth of warps for every processor type.
+pub const MAX_JSON_CELLS: usize = 1 << 24;
 
 /// A `cubeaudio pack` request.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +53,14 @@ pub fn pack_json(text: &str) -> Result<String, String> {
     }
     if req.warps > MAX_JSON_WARPS {
         return Err(format!("invalid request: {} warps exceed the limit of {MAX_JSON_WARPS}", req.warps));
+    }
+    let cells = (req.counts.len() + 1) * (req.warps + 1);
+    if cells > MAX_JSON_CELLS {
+        return Err(format!(
+            "invalid request: {} types × {} warps need a table of {cells} cells; the limit is {MAX_JSON_CELLS}",
+            req.counts.len(),
+            req.warps
+        ));
     }
     let mut ws = Workspace::new(req.counts.len(), req.warps.max(1));
     let packed = pack(&mut ws, req.warp_size, req.warps, &req.counts, req.costs.as_deref())

@@ -243,11 +243,13 @@ pub fn pack<'a>(
         return Err(PackError::Workspace { what: "warps", capacity: ws.max_warps, needed: warps });
     }
     let entities: u64 = counts.iter().map(|&c| c as u64).sum();
-    let capacity = warp_size as u64 * warps as u64;
+    let capacity = (warp_size as u64).saturating_mul(warps as u64);
     if entities > capacity {
         return Err(PackError::Infeasible { entities, warps, warp_size, capacity });
     }
-    let w = warp_size as u64;
+    // No warp ever holds more than every entity: a wider warp packs the same way, and the
+    // arithmetic below stays far from overflow whatever `warp_size` says.
+    let w = (warp_size as u64).min(entities.max(1));
     ws.types.clear();
     for (i, &c) in counts.iter().enumerate() {
         if c > 0 {
