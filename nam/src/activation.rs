@@ -42,9 +42,12 @@ pub enum Activation {
     Softsign,
 }
 
-/// NAM's fast tanh in float32 arithmetic.
+/// NAM's fast tanh in float32 arithmetic, its input clamped to ±1e9 (the GPU's
+/// `FAST_TANH_LIMIT`): past ~4.5e9 the rational overflows to inf/inf = NaN; below, the
+/// function is flat at ±1.008, so nothing the core computes finitely changes.
 #[inline]
 pub fn fast_tanh(x: f32) -> f32 {
+    let x = x.clamp(-cubeaudio_kernels::activation::FAST_TANH_LIMIT, cubeaudio_kernels::activation::FAST_TANH_LIMIT);
     let ax = x.abs();
     let x2 = x * x;
     (x * (2.455_507_5_f32 + 2.455_507_5_f32 * ax + (0.893_229_85_f32 + 0.821_226_7_f32 * ax) * x2))

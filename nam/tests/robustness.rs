@@ -127,6 +127,34 @@ fn nan_input_does_not_poison_state() {
     assert_eq!(a.sanitized_samples(), 2);
 }
 
+/// Issue #16, defect 5: one huge finite sample made NAM's fast tanh compute inf/inf, and an LSTM
+/// then output NaN for ever. Now every output is finite; a WaveNet's output equals the clean
+/// run's again once the spike has left its receptive field.
+#[test]
+fn huge_finite_samples_keep_outputs_finite() {
+    let fast = LoadOptions { fast_tanh: true };
+    let signal: Vec<f32> = (0..48_000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    let mut spiked = signal.clone();
+    spiked[1000] = 1e10;
+    spiked[1500] = -1e30;
+    for name in ["core_lstm.nam", "core_wavenet_a1_standard.nam"] {
+        let loaded = load_file(&shared_nam().join("models").join(name), fast).unwrap();
+        let field = loaded.dsp.receptive_field();
+        let mut a = Model::new(loaded.dsp.boxed_clone());
+        let mut b = Model::new(loaded.dsp);
+        a.reset(64).unwrap();
+        b.reset(64).unwrap();
+        let (mut ya, mut yb) = (vec![0.0; signal.len()], vec![0.0; signal.len()]);
+        a.process(&spiked, &mut ya);
+        b.process(&signal, &mut yb);
+        let bad = ya.iter().filter(|v| !v.is_finite()).count();
+        assert_eq!(bad, 0, "{name}: {bad} non-finite outputs after a 1e10 sample");
+        if let Some(field) = field {
+            assert_eq!(ya[1500 + field..], yb[1500 + field..], "{name}: the spike outlived the receptive field");
+        }
+    }
+}
+
 #[test]
 fn bad_requests_are_errors_not_panics() {
     let path = shared_nam().join("models/core_wavenet_a1_standard.nam");

@@ -97,9 +97,16 @@ impl ActivationParams {
     }
 }
 
-/// NAM's fast tanh (SPEC §2.4), float32 constants and arithmetic.
+/// Largest |x| [`fast_tanh`] evaluates; larger inputs give its value there.
+pub const FAST_TANH_LIMIT: f32 = 1e9;
+
+/// NAM's fast tanh (SPEC §2.4), float32 constants and arithmetic. The input is clamped to
+/// ±1e9 first: beyond ~4.5e9 the rational's numerator and denominator overflow to inf/inf =
+/// NaN, which an LSTM's state then carries forever; below 1e9 nothing changes (the function is
+/// flat there), so it equals the core wherever the core's result is finite.
 #[cube]
-pub fn fast_tanh(x: f32) -> f32 {
+pub fn fast_tanh(x_in: f32) -> f32 {
+    let x = f32::clamp(x_in, -FAST_TANH_LIMIT, FAST_TANH_LIMIT);
     let ax = f32::abs(x);
     let x2 = x * x;
     let num = x * (2.455_507_5 + 2.455_507_5 * ax + (0.893_229_85 + 0.821_226_7 * ax) * x2);

@@ -19,7 +19,8 @@ const BUF: usize = 64;
 const NAMES: [&str; 2] = ["core_wavenet.nam", "trainer_identity_wavenet_standard.nam"];
 
 fn load(name: &str) -> LoadedModel {
-    load_file(&shared_nam().join("models").join(name), LoadOptions::default()).unwrap()
+    // Fast tanh (the plugin's default): the activation a huge sample used to overflow.
+    load_file(&shared_nam().join("models").join(name), LoadOptions { fast_tanh: true }).unwrap()
 }
 
 fn cpu(name: &str) -> Model {
@@ -113,4 +114,32 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     println!("[gpu-faults] {device}: reset equals fresh instances within {after:.2e}");
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);
+/// Issue #16, defect 5 on the GPU engines: a huge finite sample (1e10, then −1e30) through fast
+/// tanh gives finite outputs — a WaveNet stream equals, once the spike has left its receptive
+/// field, a stream of the same batch fed the clean signal; an LSTM stays finite throughout.
+fn huge_samples_stay_finite<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    let wavenet = load("core_wavenet.nam");
+    let field = wavenet.dsp.receptive_field().unwrap();
+    let lstm = load("core_lstm.nam");
+    let frames = 48 * BUF + field;
+    let clean: Vec<f32> = (0..frames).map(|t| 0.5 * (t as f32 * 0.01).sin()).collect();
+    let mut spiked = clean.clone();
+    spiked[100] = 1e10;
+    spiked[300] = -1e30;
+    let mut batch = GpuWaveNetBatch::new(client, &[wavenet.dsp.as_ref(), wavenet.dsp.as_ref()], BUF).unwrap();
+    let outs = crate::process_in_buffers(&mut batch, &[spiked.as_slice(), clean.as_slice()], BUF);
+    assert!(outs[0].iter().all(|v| v.is_finite()), "{device}: non-finite WaveNet output after a huge sample");
+    let after = 300 + field;
+    let peak = outs[1].iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let err = outs[0][after..].iter().zip(&outs[1][after..]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / peak;
+    assert!(err <= 1e-4, "{device}: the spike outlived the receptive field ({err:.3e})");
+    let arch = lstm.dsp.architecture();
+    let cell = arch.lstm().unwrap();
+    let mut rnn = cubeaudio_nam::gpu::GpuLstmBatch::new(client, &[cell], BUF, &[BUF]).unwrap();
+    let y = crate::process_in_buffers(&mut rnn, &[spiked.as_slice()], BUF).remove(0);
+    let bad = y.iter().filter(|v| !v.is_finite()).count();
+    assert_eq!(bad, 0, "{device}: {bad} non-finite LSTM outputs after a huge sample");
+    println!("[gpu-faults] {device}: 1e10 and -1e30 samples: outputs finite, WaveNet equal to the clean stream after its receptive field ({err:.2e})");
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run, huge_samples_stay_finite);
