@@ -61,6 +61,7 @@ pub fn render_graph(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GraphReport> {
     crate::paths::refuse_overwrites(&[output], &[("rig", rig), ("input", input)])?;
+    crate::paths::require_writable_places(&[output])?;
     let text = cubeaudio_nam::loader::read_text_bounded(rig, MAX_RIG_BYTES)?;
     let spec = GraphSpec::from_json(&text)
         .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;

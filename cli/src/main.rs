@@ -54,7 +54,9 @@ struct RenderArgs {
     /// (every architecture).
     #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cpu|cuda|vulkan|wgpu")]
     backend: Backend,
-    /// Frames per processing block (the output does not depend on it).
+    /// Frames per processing block. The output does not depend on it, except for LSTM models
+    /// without a `sample_rate` (the core prewarms those with one block, so the block size shows
+    /// in their first ~0.5 s).
     #[arg(long, default_value_t = 512)]
     buffer: usize,
     /// Use std tanh instead of NAM's fast tanh (the plugin uses fast tanh).

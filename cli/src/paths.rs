@@ -28,6 +28,25 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
 }
 
+/// Refuses, before any work, outputs that cannot be written: a folder that does not exist (the
+/// error used to come only after the whole render), or a path that is itself a folder.
+pub fn require_writable_places(outputs: &[&Path]) -> Result<()> {
+    for output in outputs {
+        if output.is_dir() {
+            return Err(CliError::Request(format!("{} is a folder, not a file to write", output.display())));
+        }
+        let folder = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            return Err(CliError::Request(format!(
+                "{}: the output folder {} does not exist",
+                output.display(),
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses every `output` that is one of the files the job reads (`(role, path)` pairs).
 pub fn refuse_overwrites(outputs: &[&Path], reads: &[(&str, &Path)]) -> Result<()> {
     for output in outputs {

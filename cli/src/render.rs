@@ -19,7 +19,9 @@ use crate::resample::resample;
 pub struct RenderOptions {
     /// Where it runs; `auto` falls back to the CPU engine.
     pub backend: Backend,
-    /// Frames per processing block (the output does not depend on it).
+    /// Frames per processing block. The output does not depend on it, except for LSTM models
+    /// without a `sample_rate`: the core prewarms those with one block, so the block size shows
+    /// in their first ~0.5 s.
     pub buffer: usize,
     /// NAM's fast tanh (as the plugin) instead of the exact one.
     pub fast_tanh: bool,
@@ -242,6 +244,7 @@ pub fn render_files(
     let mut reads: Vec<(&str, &Path)> = vec![("model", model_path)];
     reads.extend(jobs.iter().map(|(i, _)| ("input", i.as_path())));
     crate::paths::refuse_overwrites(&outputs, &reads)?;
+    crate::paths::require_writable_places(&outputs)?;
     let model = Prototype::load(model_path, opts)?;
     let model_rate = model.rate();
     let files = jobs.iter().map(|(input, _)| wav::read(input)).collect::<std::result::Result<Vec<_>, _>>()?;

@@ -249,5 +249,26 @@ fn messages_are_exact() {
     std::fs::write(&path, short.to_string()).unwrap();
     let (_, _, stderr) = cubeaudio(&["info", path.to_str().unwrap()]);
     assert!(stderr.contains(&format!("needs {all} weights but the file has 0")), "{stderr}");
+
+    // The rest of defect 10: a missing output folder is refused before the render (it used to
+    // fail only when writing, after all the work), and `--help` tells where `--buffer` matters.
+    let input = dir.join("in.wav");
+    write_wav(&input, 48_000, 1, &[0.1; 4800]);
+    let model = models.join("core_wavenet_a1_standard.nam");
+    let nowhere = dir.join("no-such-folder").join("out.wav");
+    let (code, stdout, stderr) = cubeaudio(&render_args(
+        model.to_str().unwrap(),
+        input.to_str().unwrap(),
+        nowhere.to_str().unwrap(),
+        &["--backend", "cpu"],
+    ));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty() && stderr.contains("output folder") && stderr.contains("does not exist"), "{stderr}");
+    let (code, _, stderr) =
+        cubeaudio(&render_args(model.to_str().unwrap(), input.to_str().unwrap(), dir.to_str().unwrap(), &[]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is a folder"), "{stderr}");
+    let (_, help, _) = cubeaudio(&["render", "--help"]);
+    assert!(help.contains("except for LSTM models"), "{help}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
