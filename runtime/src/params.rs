@@ -52,26 +52,72 @@ impl ParamStore {
     }
 }
 
+/// Parameters of one compiled graph: processor id → parameter name → (slot, description).
+pub(crate) type ParamIndex = HashMap<String, HashMap<String, (usize, ParamDesc)>>;
+
 /// Sets parameters of one compiled graph by processor id and parameter name, from any thread.
+/// Lookups by name allocate nothing when they succeed; from a real-time thread, resolve a
+/// [`ParamHandle`] once and set through it (a range check and an atomic store).
 #[derive(Debug, Clone)]
 pub struct ParamSetter {
     store: Arc<ParamStore>,
-    index: Arc<HashMap<(String, String), (usize, ParamDesc)>>,
+    index: Arc<ParamIndex>,
+}
+
+/// A parameter of one committed graph, resolved once by name ([`ParamSetter::handle`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParamHandle {
+    slot: usize,
+    min: f32,
+    max: f32,
+    /// The store it belongs to, so a handle of an older graph is refused instead of setting
+    /// whatever parameter now has its slot.
+    store: *const ParamStore,
+}
+
+// SAFETY: `store` is only compared, never dereferenced.
+unsafe impl Send for ParamHandle {}
+// SAFETY: as above.
+unsafe impl Sync for ParamHandle {}
+
+/// Why a set through a handle was refused; `Copy`, so reporting it allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum ParamRefused {
+    /// Not finite or outside the parameter's range.
+    #[error("value {value} is not finite or outside {min}..={max}")]
+    OutOfRange {
+        /// The refused value.
+        value: f32,
+        /// Lowest accepted value.
+        min: f32,
+        /// Highest accepted value.
+        max: f32,
+    },
+    /// The handle was resolved on another committed graph.
+    #[error("the handle belongs to another committed graph; resolve it again")]
+    Stale,
 }
 
 impl ParamSetter {
-    pub(crate) fn new(store: Arc<ParamStore>, index: HashMap<(String, String), (usize, ParamDesc)>) -> Self {
+    pub(crate) fn new(store: Arc<ParamStore>, index: ParamIndex) -> Self {
         Self { store, index: Arc::new(index) }
+    }
+
+    fn lookup(&self, processor: &str, param: &str) -> Option<&(usize, ParamDesc)> {
+        self.index.get(processor)?.get(param)
+    }
+
+    fn unknown(processor: &str, param: &str) -> GraphError {
+        GraphError::Param {
+            id: processor.into(),
+            param: param.into(),
+            reason: "no such processor or parameter in the committed graph".into(),
+        }
     }
 
     /// Checks the range and stores the value; the processing side applies it at its next buffer.
     pub fn set(&self, processor: &str, param: &str, value: f32) -> Result<(), GraphError> {
-        let (slot, desc) =
-            self.index.get(&(processor.to_string(), param.to_string())).ok_or_else(|| GraphError::Param {
-                id: processor.into(),
-                param: param.into(),
-                reason: "no such processor or parameter in the committed graph".into(),
-            })?;
+        let (slot, desc) = self.lookup(processor, param).ok_or_else(|| Self::unknown(processor, param))?;
         desc.check(value).map_err(|reason| GraphError::Param { id: processor.into(), param: param.into(), reason })?;
         self.store.store(*slot, value);
         Ok(())
@@ -79,7 +125,25 @@ impl ParamSetter {
 
     /// The current value of `processor`'s parameter `param`, if both exist.
     pub fn get(&self, processor: &str, param: &str) -> Option<f32> {
-        let (slot, _) = self.index.get(&(processor.to_string(), param.to_string()))?;
+        let (slot, _) = self.lookup(processor, param)?;
         Some(self.store.load(*slot))
+    }
+
+    /// Resolves `processor`'s parameter `param` once, for [`Self::set_handle`].
+    pub fn handle(&self, processor: &str, param: &str) -> Result<ParamHandle, GraphError> {
+        let (slot, desc) = self.lookup(processor, param).ok_or_else(|| Self::unknown(processor, param))?;
+        Ok(ParamHandle { slot: *slot, min: desc.min, max: desc.max, store: Arc::as_ptr(&self.store) })
+    }
+
+    /// Sets a resolved parameter: a range check and an atomic store, nothing allocated or locked.
+    pub fn set_handle(&self, handle: ParamHandle, value: f32) -> Result<(), ParamRefused> {
+        if !std::ptr::eq(handle.store, Arc::as_ptr(&self.store)) {
+            return Err(ParamRefused::Stale);
+        }
+        if !value.is_finite() || value < handle.min || value > handle.max {
+            return Err(ParamRefused::OutOfRange { value, min: handle.min, max: handle.max });
+        }
+        self.store.store(handle.slot, value);
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! The audio thread's side of the bridge allocates nothing and never waits, while a device
-//! thread runs a GPU graph, commits arrive and parameters change.
+//! thread runs a GPU graph, commits arrive and parameters change; parameter sets allocate
+//! nothing.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -123,7 +124,35 @@ fn audio_thread_allocates_nothing<R: Runtime>(engine: &Engine<R>) {
     assert!(served > 0 && nonzero_blocks > 0, "the device thread must actually have produced audio");
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); audio_thread_allocates_nothing);
+/// Issue #16, defect 11: setting a parameter from a real-time thread allocates nothing — by
+/// name (a lookup that used to build two `String`s per call) and through a handle resolved
+/// once; refusals through a handle allocate nothing either, and a handle of an older graph is
+/// refused rather than setting whatever parameter took its slot.
+fn parameter_sets_allocate_nothing<R: Runtime>(engine: &Engine<R>) {
+    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: 64, base_dir: PathBuf::from(".") };
+    let (mut editor, _runner) = graph_pair(engine.clone(), Arc::new(Registry::with_builtins()), options);
+    let spec = GraphSpec::from_json(RIG).unwrap();
+    let params = editor.commit(&spec).unwrap();
+    let gain = params.handle("g", "gain_db").unwrap();
+    let ((), allocs) = counted(|| {
+        for k in 0..1000 {
+            let v = -((k % 40) as f32);
+            params.set("g", "gain_db", v).unwrap();
+            params.set_handle(gain, v).unwrap();
+            assert_eq!(params.get("g", "gain_db"), Some(v));
+            assert!(params.set_handle(gain, f32::NAN).is_err());
+            assert!(params.set_handle(gain, 1e9).is_err());
+        }
+    });
+    assert_eq!(allocs, 0, "setting parameters allocated {allocs} times");
+    let newer = editor.commit(&spec).unwrap();
+    assert_eq!(newer.set_handle(gain, -3.0), Err(cubeaudio_runtime::params::ParamRefused::Stale));
+    newer.set_handle(newer.handle("g", "gain_db").unwrap(), -3.0).unwrap();
+    assert_eq!(newer.get("g", "gain_db"), Some(-3.0));
+    println!("[graph-test] 4,000 parameter sets and 1,000 gets: {allocs} allocations");
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); audio_thread_allocates_nothing, parameter_sets_allocate_nothing);
 
 /// The counter itself works (so a zero above means something).
 #[test]

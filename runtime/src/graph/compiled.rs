@@ -13,7 +13,7 @@ use super::spec::GraphSpec;
 use super::validate::validate;
 use crate::engine::{Completion, Engine};
 use crate::error::{GraphError, RuntimeError};
-use crate::params::{ParamSetter, ParamStore};
+use crate::params::{ParamIndex, ParamSetter, ParamStore};
 use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext};
 use crate::registry::Registry;
 
@@ -132,7 +132,7 @@ impl<R: Runtime> CompiledGraph<R> {
         let stride = options.max_buffer as u32;
 
         let mut initial = vec![0.0f32; schedule.param_count];
-        let mut index = HashMap::new();
+        let mut index: ParamIndex = HashMap::new();
         let mut batches = Vec::new();
         for batch in schedule.stages.iter().flatten() {
             let setups: Vec<InstanceSetup> = batch
@@ -151,7 +151,10 @@ impl<R: Runtime> CompiledGraph<R> {
                 for (j, desc) in valid.processors[i].description.params.iter().enumerate() {
                     let at = batch.param_base + k * batch.params_per_instance + j;
                     initial[at] = valid.processors[i].params[j];
-                    index.insert((spec.processors[i].id.clone(), desc.name.to_string()), (at, desc.clone()));
+                    index
+                        .entry(spec.processors[i].id.clone())
+                        .or_default()
+                        .insert(desc.name.to_string(), (at, desc.clone()));
                 }
             }
             let t = registry
