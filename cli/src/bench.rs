@@ -6,7 +6,7 @@ use std::time::Instant;
 use cubecl::prelude::*;
 
 use cubeaudio_nam::dsp::Dsp;
-use cubeaudio_nam::gpu::split::{render_split, SplitPlan, DEFAULT_SPLIT_STREAMS};
+use cubeaudio_nam::gpu::split::{render_split, split_streams, SplitPlan};
 use cubeaudio_nam::gpu::{batch_of, GpuWaveNetBatch, StreamBatch};
 use cubeaudio_nam::Model;
 
@@ -154,6 +154,8 @@ pub fn ceilings<R: Runtime>(client: &ComputeClient<R>) -> Result<Ceilings> {
     Ok(Ceilings { fp32_tflops, copy_gbytes_per_s: (2 * n * 4) as f64 / t / 1e9, copy_mib: (n * 4) >> 20 })
 }
 
+/// The rate every duration of the bench is counted at.
+const RATE: f64 = 48_000.0;
 /// Buffers timed per (model, buffer, streams) point: p99 of 200 is the 3rd-largest time, less
 /// at the mercy of one hiccup than the maximum of 50.
 const TIMED_BUFFERS: usize = 200;
@@ -229,7 +231,6 @@ impl cubeaudio_kernels::device::DeviceJob for BenchJob<'_> {
 pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob) -> Result<BenchReport> {
     let BenchJob { models, cpu_models, buffers, max_streams, latency_buffers, distinct, single_file_seconds, log } =
         job;
-    let rate = 48_000.0;
     let ceilings = ceilings(client)?;
     log(&format!(
         "ceilings: {:.1} TFLOP/s fp32 FMA, {:.0} GB/s device copy",
@@ -284,7 +285,7 @@ pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob)
         };
         let count = (10 * 4096 / frames).max(10);
         let times = time_buffers(batch.as_mut(), streams, frames, count, false)?;
-        let factor = streams as f64 * frames as f64 / rate / (percentile(&times, 0.5) / 1e3);
+        let factor = streams as f64 * frames as f64 / RATE / (percentile(&times, 0.5) / 1e3);
         log(&format!(
             "offline: {streams} streams × {frames} frames: {factor:.0}× real time | shape {}",
             batch.shape_label()
@@ -298,14 +299,10 @@ pub fn run<R: Runtime>(client: &ComputeClient<R>, device: String, job: BenchJob)
             .fold((0, 0.0), |best, run| if run.1 > best.1 { run } else { best });
     let single_file = match first.receptive_field() {
         Some(_) if single_file_seconds > 0.0 => {
-            let len = (single_file_seconds * rate) as usize;
+            let len = (single_file_seconds * RATE) as usize;
             let signal: Vec<f32> =
                 (0..len).map(|i| ((i as f32) * 0.05).sin() * 0.4 * (1.0 + (i % 4801) as f32 / 4801.0) / 2.0).collect();
-            let streams = std::env::var("CUBEAUDIO_SPLIT_STREAMS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .filter(|&n: &usize| n > 0)
-                .unwrap_or(DEFAULT_SPLIT_STREAMS);
+            let streams = split_streams();
             // Twice: the first render compiles its launch shape (as a first render does).
             let mut factors = Vec::new();
             let mut plan = None;
@@ -376,7 +373,7 @@ fn sweep(
     capacity: &mut Vec<CapacityRow>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(String, usize, usize, usize)> {
-    let budget_ms = buffer as f64 / 48.0;
+    let budget_ms = buffer as f64 / RATE * 1e3;
     let mut held = 0;
     let mut held_sync = 0;
     let mut missed = None;

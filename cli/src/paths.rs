@@ -5,14 +5,18 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{CliError, Result};
 
+/// The folder a file path names (`.` for a bare file name).
+fn folder_of(p: &Path) -> &Path {
+    p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// The path with `.`/`..` and symlinks resolved; for a file that does not exist yet, its folder
 /// resolved and its name appended.
 fn resolve(p: &Path) -> Option<PathBuf> {
     if let Ok(c) = p.canonicalize() {
         return Some(c);
     }
-    let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Some(parent.canonicalize().ok()?.join(p.file_name()?))
+    Some(folder_of(p).canonicalize().ok()?.join(p.file_name()?))
 }
 
 /// Whether `a` and `b` name the same file: the same resolved path, or (on Unix) the same inode,
@@ -35,7 +39,7 @@ pub fn require_writable_places(outputs: &[&Path]) -> Result<()> {
         if output.is_dir() {
             return Err(CliError::Request(format!("{} is a folder, not a file to write", output.display())));
         }
-        let folder = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let folder = folder_of(output);
         if !folder.is_dir() {
             return Err(CliError::Request(format!(
                 "{}: the output folder {} does not exist",

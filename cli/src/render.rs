@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
-use cubeaudio_nam::gpu::split::{render_split, DEFAULT_SPLIT_STREAMS};
+use cubeaudio_nam::gpu::split::{render_split, split_streams};
 use cubeaudio_nam::gpu::{GpuLstmBatch, GpuWaveNetBatch, StreamBatch};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel, Model, NamError};
 use cubeaudio_runtime::wav::{self, SampleFormat};
@@ -122,16 +122,6 @@ struct GpuRender<'a> {
 
 /// Engine output: rendered channels, samples replaced because not finite, how it ran.
 type Rendered = (Vec<Vec<f32>>, u64, String);
-
-/// Streams a time-split render aims at: `CUBEAUDIO_SPLIT_STREAMS` (for measurements) or
-/// [`DEFAULT_SPLIT_STREAMS`].
-fn split_streams() -> usize {
-    std::env::var("CUBEAUDIO_SPLIT_STREAMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_SPLIT_STREAMS)
-}
 
 impl DeviceJob for GpuRender<'_> {
     type Output = Result<Rendered>;

@@ -200,7 +200,16 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             return Err(NamError::Request("a GPU batch needs at least one stream".into()));
         }
         let started = std::time::Instant::now();
-        let plans = models.iter().map(|m| ModelPlan::build(*m)).collect::<Result<Vec<_>>>()?;
+        // A batch of one model (a split render, `batch_of`) repeats the same `&dyn Dsp`: build
+        // its plan once and copy it.
+        let mut plans: Vec<ModelPlan> = Vec::with_capacity(models.len());
+        for (i, m) in models.iter().enumerate() {
+            let plan = match plans.last() {
+                Some(prev) if std::ptr::addr_eq(*m, models[i - 1]) => prev.clone(),
+                _ => ModelPlan::build(*m)?,
+            };
+            plans.push(plan);
+        }
         let planned = started.elapsed();
         let mut batch = Self {
             client: client.clone(),

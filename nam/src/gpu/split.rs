@@ -30,6 +30,16 @@ fn split_buffer() -> usize {
 /// several times over, few enough that the histories stay mostly in L2 (docs/PERFORMANCE.md).
 pub const DEFAULT_SPLIT_STREAMS: usize = 512;
 
+/// Streams a split render aims at: `CUBEAUDIO_SPLIT_STREAMS` (for measurements) or
+/// [`DEFAULT_SPLIT_STREAMS`].
+pub fn split_streams() -> usize {
+    std::env::var("CUBEAUDIO_SPLIT_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_SPLIT_STREAMS)
+}
+
 /// How signals are cut: chunks of `chunk` kept samples, each preceded by `overlap` samples of
 /// context, `chunks` streams in all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
