@@ -1,12 +1,14 @@
 //! `cubeaudio graph`: a WAV through a processing graph described by a rig file (docs/GRAPHS.md).
 
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob};
 use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
-use cubeaudio_runtime::wav::{self, SampleFormat, Wav};
+use cubeaudio_runtime::wav::{SampleFormat, WavReader, WavWriter};
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 
@@ -31,7 +33,7 @@ pub struct GraphReport {
     pub frames: usize,
     /// The input's (and the graph's) sample rate.
     pub sample_rate: u32,
-    /// Processing time without reading and writing files.
+    /// Time from the first read to the last write: reading, the graph, writing (streamed in blocks).
     pub elapsed: Duration,
     /// Non-finite input samples replaced by 0.
     pub sanitized: u64,
@@ -65,9 +67,9 @@ pub fn render_graph(
     let text = cubeaudio_nam::loader::read_text_bounded(rig, MAX_RIG_BYTES)?;
     let spec = GraphSpec::from_json(&text)
         .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;
-    let signal = wav::read(input)?;
+    let signal = WavReader::open(input)?;
     let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let options = GraphOptions { sample_rate: signal.sample_rate as f64, max_buffer: buffer, base_dir };
+    let options = GraphOptions { sample_rate: signal.sample_rate() as f64, max_buffer: buffer, base_dir };
     let device = backend.open_gpu()?;
     device.run(GraphRender { rig, spec: &spec, options: &options, signal, output, progress })
 }
@@ -76,7 +78,7 @@ struct GraphRender<'a> {
     rig: &'a Path,
     spec: &'a GraphSpec,
     options: &'a GraphOptions,
-    signal: Wav,
+    signal: WavReader<BufReader<File>>,
     output: &'a Path,
     progress: &'a mut dyn FnMut(usize, usize),
 }
@@ -85,32 +87,48 @@ impl DeviceJob for GraphRender<'_> {
     type Output = Result<GraphReport>;
 
     fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &DeviceInfo) -> Self::Output {
-        let Self { rig, spec, options, signal, output, progress } = self;
+        let Self { rig, spec, options, mut signal, output, progress } = self;
         let engine = Engine::new(client.clone(), info.clone());
         let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
-        if signal.channels.len() != in_channels {
+        if signal.channels() != in_channels {
             return Err(CliError::Request(format!(
                 "the input has {} channel(s) but {} declares {in_channels} graph input channel(s)",
-                signal.channels.len(),
+                signal.channels(),
                 rig.display()
             )));
         }
         let in_rig = |error| CliError::Graph { path: PathBuf::from(rig), error: Box::new(error) };
         let mut graph = CompiledGraph::compile(&engine, &registry::<R>(), spec, options).map_err(in_rig)?;
-        let len = signal.frames();
-        let mut outs = vec![vec![0.0f32; len]; graph.output_channels()];
+        let rate = signal.sample_rate();
+        let len = signal.frames() as usize;
+        let mut writer = WavWriter::create(output, graph.output_channels(), rate, SampleFormat::Float32)?;
+        // Streamed from disk to disk in blocks of whole buffers: memory does not grow with the file.
+        let block = (1usize << 16).div_ceil(options.max_buffer) * options.max_buffer;
+        let mut ins = vec![Vec::with_capacity(block); in_channels];
+        let mut outs = vec![vec![0.0f32; block]; graph.output_channels()];
         let start = Instant::now();
         let mut at = 0;
-        while at < len {
-            let n = options.max_buffer.min(len - at);
-            let ins: Vec<&[f32]> = signal.channels.iter().map(|c| &c[at..at + n]).collect();
-            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
-            graph.process(&engine, &ins, &mut ys)?;
-            at += n;
+        loop {
+            ins.iter_mut().for_each(Vec::clear);
+            let got = signal.read_into(block, &mut ins)?;
+            if got == 0 {
+                break;
+            }
+            let mut done = 0;
+            while done < got {
+                let n = options.max_buffer.min(got - done);
+                let xs: Vec<&[f32]> = ins.iter().map(|c| &c[done..done + n]).collect();
+                let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[done..done + n]).collect();
+                graph.process(&engine, &xs, &mut ys)?;
+                done += n;
+            }
+            let views: Vec<&[f32]> = outs.iter().map(|o| &o[..got]).collect();
+            writer.write(&views)?;
+            at += got;
             progress(at, len);
         }
         let elapsed = start.elapsed();
-        wav::write(output, &outs, signal.sample_rate, SampleFormat::Float32)?;
+        writer.commit()?;
         let s = graph.schedule();
         Ok(GraphReport {
             backend: engine.info().to_string(),
@@ -119,11 +137,11 @@ impl DeviceJob for GraphRender<'_> {
             batches: s.batch_count(),
             launches_per_buffer: graph.launches_per_buffer(),
             arena_slots: s.slots,
-            frames: len,
-            sample_rate: signal.sample_rate,
+            frames: at,
+            sample_rate: rate,
             elapsed,
             sanitized: graph.sanitized_samples(),
-            output_channels: outs.len(),
+            output_channels: graph.output_channels(),
         })
     }
 }

@@ -5,13 +5,16 @@
 //! - [`graph`]: a WAV file through a processing graph (`rig.json`).
 //! - [`bench`]: streams one GPU holds in real time, latency, offline throughput.
 //! - [`info`]: what a model is and what it costs.
-//! - [`resample`]: offline rate conversion between the file's and the model's rate.
+//! - [`resample`]: rate conversion between the file's and the model's rate, streamed.
+//! - [`file_stream`]: files streamed from disk to disk through an engine, in blocks.
 
 pub mod bench;
 pub mod error;
 pub mod example_signal;
+pub mod file_stream;
 pub mod graph;
 pub mod info;
+pub mod interrupt;
 pub mod paths;
 pub mod render;
 pub mod resample;

@@ -334,6 +334,7 @@ fn bench(
 }
 
 fn main() -> ExitCode {
+    cubeaudio::interrupt::clean_up_on_interrupt();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)

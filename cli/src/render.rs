@@ -1,18 +1,17 @@
 //! `cubeaudio render`: WAV in, every channel through its own model instance, WAV out.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
-use cubeaudio_nam::gpu::split::{render_split, split_streams};
+use cubeaudio_nam::gpu::split::{split_streams, SplitPlan, SplitRenderer};
 use cubeaudio_nam::gpu::{GpuLstmBatch, GpuWaveNetBatch, StreamBatch};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel, Model, NamError};
-use cubeaudio_runtime::wav::{self, SampleFormat};
+use cubeaudio_runtime::wav::SampleFormat;
 use cubecl::prelude::*;
 
 use crate::error::{CliError, Result};
-use crate::resample::resample;
+use crate::file_stream::{BlockEngine, FileStreams, Streamed};
 
 /// How a render runs.
 #[derive(Debug, Clone)]
@@ -52,7 +51,8 @@ pub struct RenderReport {
     pub model_rate: u32,
     /// Whether any file was converted to the model's rate and back.
     pub resampled: bool,
-    /// Processing time (resampling and the model), without reading and writing files.
+    /// Time from the first read to the last write: reading, rate conversion, the model (and
+    /// preparing it on a device), writing. Files are streamed, so these overlap in blocks.
     pub elapsed: Duration,
     /// Non-finite input samples replaced by 0.
     pub sanitized: u64,
@@ -112,99 +112,176 @@ impl Prototype {
     }
 }
 
-/// Runs `channels` (at the model's rate) on the device it is given: every channel a stream of
-/// one batch, one launch per buffer.
+/// Model-rate frames per block of a streamed render (rounded up to whole buffers, so the CPU
+/// engine and a GPU batch see the buffers a whole-file render would).
+const STREAM_BLOCK: usize = 1 << 16;
+
+/// Samples (all channels together) of one segment of a time-split render, at least: a segment
+/// is split into chunks that run as parallel streams, each repeating the receptive field as
+/// context, so a segment also holds at least four receptive fields per stream (8 Mi samples for
+/// the standard WaveNet at 512 streams). Its size bounds the memory a render holds (a few
+/// copies of the segment, ~32 MB each for the standard WaveNet).
+pub const SPLIT_SEGMENT: usize = 1 << 22;
+
+fn whole_buffers(frames: usize, buffer: usize) -> usize {
+    frames.div_ceil(buffer) * buffer
+}
+
+/// Every channel its own CPU instance, as a multichannel host would run it.
+struct CpuEngine {
+    instances: Vec<Model>,
+    buffer: usize,
+}
+
+impl CpuEngine {
+    fn new(model: &Prototype, channels: usize) -> Result<Self> {
+        let instances = (0..channels).map(|_| model.cpu_instance()).collect::<Result<_>>()?;
+        Ok(Self { instances, buffer: model.opts.buffer })
+    }
+}
+
+impl BlockEngine for CpuEngine {
+    fn step(&self) -> usize {
+        whole_buffers(STREAM_BLOCK, self.buffer)
+    }
+
+    fn process(&mut self, ins: &[&[f32]], outs: &mut [Vec<f32>]) -> Result<()> {
+        for ((instance, x), y) in self.instances.iter_mut().zip(ins).zip(outs) {
+            let from = y.len();
+            y.resize(from + x.len(), 0.0);
+            for (src, dst) in x.chunks(self.buffer).zip(y[from..].chunks_mut(self.buffer)) {
+                instance.process(src, dst);
+            }
+        }
+        Ok(())
+    }
+
+    fn sanitized(&self) -> u64 {
+        self.instances.iter().map(Model::sanitized_samples).sum()
+    }
+}
+
+/// Every channel a stream of one GPU batch, one launch per buffer for all of them. Channels
+/// that ended read silence while the others go on.
+struct GpuStreamEngine {
+    batch: Box<dyn StreamBatch>,
+    buffer: usize,
+    silence: Vec<f32>,
+    scratch: Vec<Vec<f32>>,
+}
+
+impl BlockEngine for GpuStreamEngine {
+    fn step(&self) -> usize {
+        whole_buffers(STREAM_BLOCK, self.buffer)
+    }
+
+    fn process(&mut self, ins: &[&[f32]], outs: &mut [Vec<f32>]) -> Result<()> {
+        let len = ins.iter().map(|x| x.len()).max().unwrap_or(0);
+        self.scratch.resize(ins.len(), Vec::new());
+        for s in &mut self.scratch {
+            s.resize(self.buffer, 0.0);
+        }
+        let mut at = 0;
+        while at < len {
+            let n = self.buffer.min(len - at);
+            let xs: Vec<&[f32]> =
+                ins.iter().map(|x| if x.len() >= at + n { &x[at..at + n] } else { &self.silence[..n] }).collect();
+            let mut ys: Vec<&mut [f32]> = self.scratch.iter_mut().map(|s| &mut s[..n]).collect();
+            self.batch.process(&xs, &mut ys)?;
+            for ((x, y), s) in ins.iter().zip(outs.iter_mut()).zip(&self.scratch) {
+                let mine = x.len().saturating_sub(at).min(n);
+                y.extend_from_slice(&s[..mine]);
+            }
+            at += n;
+        }
+        Ok(())
+    }
+
+    fn sanitized(&self) -> u64 {
+        self.batch.sanitized_samples()
+    }
+}
+
+/// Convolutional models on a GPU: each block (a segment of every file) time-split into chunks
+/// that run as parallel streams ([`SplitRenderer`]), continuing where the last block stopped.
+struct GpuSplitEngine<'a, R: Runtime> {
+    renderer: SplitRenderer<'a, R>,
+    step: usize,
+    sanitized: u64,
+    plan: Option<SplitPlan>,
+}
+
+impl<R: Runtime> BlockEngine for GpuSplitEngine<'_, R> {
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn process(&mut self, ins: &[&[f32]], outs: &mut [Vec<f32>]) -> Result<()> {
+        let (rendered, sanitized, plan) = self.renderer.render(ins, &mut |_, _| {})?;
+        for (y, r) in outs.iter_mut().zip(rendered) {
+            y.extend(r);
+        }
+        self.sanitized += sanitized;
+        self.plan.get_or_insert(plan);
+        Ok(())
+    }
+
+    fn sanitized(&self) -> u64 {
+        self.sanitized
+    }
+}
+
+/// Streams the files through `model` on the device it is given.
 struct GpuRender<'a> {
     model: &'a Prototype,
-    channels: &'a [Vec<f32>],
+    files: FileStreams,
     progress: &'a mut dyn FnMut(usize, usize),
 }
 
-/// Engine output: rendered channels, samples replaced because not finite, how it ran.
-type Rendered = (Vec<Vec<f32>>, u64, String);
+/// What a render did: how the engine walked the signals, and what streaming measured.
+type Rendered = (String, Streamed);
 
 impl DeviceJob for GpuRender<'_> {
     type Output = Result<Rendered>;
 
     fn run<R: Runtime>(self, client: &ComputeClient<R>, _info: &DeviceInfo) -> Self::Output {
-        let Self { model, channels, progress } = self;
+        let Self { model, files, progress } = self;
         let buffer = model.opts.buffer;
         let dsp = model.loaded.dsp.as_ref();
+        let channels = files.channels();
         if model.opts.split && dsp.receptive_field().is_some() {
-            let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-            let (outs, sanitized, plan) = render_split(client, dsp, &views, split_streams(), progress)?;
+            let renderer = SplitRenderer::new(client, dsp, channels, split_streams())?;
+            // Long enough against the context each chunk repeats (four overlaps per stream).
+            let step = (SPLIT_SEGMENT / channels).max(4 * renderer.overlap() * split_streams() / channels).max(4096);
+            let mut engine = GpuSplitEngine { renderer, step, sanitized: 0, plan: None };
+            let streamed = files.run(&mut engine, progress)?;
+            let plan = engine.plan.expect("at least one block");
             let method = format!(
-                "time-split: {} chunks of {} samples + {} of context ({:.2}× the samples' work)",
-                plan.chunks,
-                plan.chunk,
-                plan.overlap,
-                plan.work_ratio(&channels.iter().map(Vec::len).collect::<Vec<_>>())
+                "time-split in segments of {step} samples per channel: {} chunks of {} samples + {} of context",
+                plan.chunks, plan.chunk, plan.overlap
             );
-            return Ok((outs, sanitized, method));
+            return Ok((method, streamed));
         }
         let method = if dsp.receptive_field().is_none() {
             "streamed (an LSTM is a recurrence: it cannot be split in time)".to_string()
         } else {
             format!("streamed in {buffer}-frame buffers")
         };
-        let mut batch: Box<dyn StreamBatch> = match dsp.architecture().lstm() {
+        let batch: Box<dyn StreamBatch> = match dsp.architecture().lstm() {
             // The CPU render resets like the plugin (2048, then the block): an LSTM's state
             // depends on how much silence it saw, so the GPU prewarm does the same.
-            Some(lstm) => Box::new(GpuLstmBatch::new(client, &vec![lstm; channels.len()], buffer, &[2048, buffer])?),
-            None => Box::new(GpuWaveNetBatch::new(client, &vec![dsp; channels.len()], buffer)?),
+            Some(lstm) => Box::new(GpuLstmBatch::new(client, &vec![lstm; channels], buffer, &[2048, buffer])?),
+            None => Box::new(GpuWaveNetBatch::new(client, &vec![dsp; channels], buffer)?),
         };
-        // Channels of different files differ in length: the batch runs to the longest, shorter
-        // streams read silence past their end, and each output is cut back to its input's length.
-        let len = channels.iter().map(Vec::len).max().unwrap_or(0);
-        let total: usize = channels.iter().map(Vec::len).sum();
-        let padded: Vec<Cow<[f32]>> = channels
-            .iter()
-            .map(|c| {
-                if c.len() == len {
-                    Cow::Borrowed(c.as_slice())
-                } else {
-                    let mut v = c.clone();
-                    v.resize(len, 0.0);
-                    Cow::Owned(v)
-                }
-            })
-            .collect();
-        let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; len]; channels.len()];
-        let mut at = 0;
-        while at < len {
-            let n = buffer.min(len - at);
-            let ins: Vec<&[f32]> = padded.iter().map(|c| &c[at..at + n]).collect();
-            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
-            batch.process(&ins, &mut ys)?;
-            at += n;
-            progress(channels.iter().map(|c| c.len().min(at)).sum(), total);
-        }
-        for (o, c) in outs.iter_mut().zip(channels) {
-            o.truncate(c.len());
-        }
-        Ok((outs, batch.sanitized_samples(), method))
+        let mut engine = GpuStreamEngine { batch, buffer, silence: vec![0.0; buffer], scratch: Vec::new() };
+        Ok((method, files.run(&mut engine, progress)?))
     }
 }
 
-fn render_cpu(model: &Prototype, channels: &[Vec<f32>], progress: &mut dyn FnMut(usize, usize)) -> Result<Rendered> {
-    let total: usize = channels.iter().map(Vec::len).sum();
-    let buffer = model.opts.buffer;
-    let mut done = 0;
-    let mut rendered = Vec::with_capacity(channels.len());
-    let mut sanitized = 0;
-    for signal in channels {
-        // Each channel gets its own instance, as a multichannel host would run it.
-        let mut instance = model.cpu_instance()?;
-        let mut out = vec![0.0f32; signal.len()];
-        for (src, dst) in signal.chunks(buffer).zip(out.chunks_mut(buffer)) {
-            instance.process(src, dst);
-            done += src.len();
-            progress(done, total);
-        }
-        sanitized += instance.sanitized_samples();
-        rendered.push(out);
-    }
-    Ok((rendered, sanitized, format!("streamed in {buffer}-frame buffers, one CPU instance per channel")))
+fn render_cpu(model: &Prototype, files: FileStreams, progress: &mut dyn FnMut(usize, usize)) -> Result<Rendered> {
+    let mut engine = CpuEngine::new(model, files.channels())?;
+    let streamed = files.run(&mut engine, progress)?;
+    Ok((format!("streamed in {}-frame buffers, one CPU instance per channel", model.opts.buffer), streamed))
 }
 
 /// Renders `input` through `model` into `output`; `progress` is told the samples done.
@@ -220,7 +297,8 @@ pub fn render_file(
 
 /// Renders several files as one batch: every channel of every file is a stream of the same GPU
 /// batch (one launch per buffer for all of them), or its own CPU instance. Files may differ in
-/// length, channel count and sample rate; each output keeps its input's length and rate.
+/// length, channel count and sample rate; each output keeps its input's length and rate. Files
+/// are streamed from disk to disk in blocks: memory does not grow with their length.
 pub fn render_files(
     model_path: &Path,
     jobs: &[(PathBuf, PathBuf)],
@@ -237,62 +315,39 @@ pub fn render_files(
     crate::paths::require_writable_places(&outputs)?;
     let model = Prototype::load(model_path, opts)?;
     let model_rate = model.rate();
-    let files = jobs.iter().map(|(input, _)| wav::read(input)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let files = FileStreams::open(jobs, model_rate, opts.format)?;
+    let shapes = files.shapes();
     let start = Instant::now();
-    // Non-finite samples of files that are resampled become 0 before the engines see them:
-    // count them here (the engines count those of the others).
-    let replaced_before: u64 = files
-        .iter()
-        .filter(|f| f.sample_rate != model_rate)
-        .flat_map(|f| f.channels.iter().flatten())
-        .filter(|v| !v.is_finite())
-        .count() as u64;
-    let mut at_model_rate: Vec<Vec<f32>> = Vec::new();
-    for file in &files {
-        at_model_rate.extend(resample(&file.channels, file.sample_rate, model_rate)?);
-    }
-    let (backend, fallback, (rendered, sanitized, method)) = match opts.backend.open(true)? {
-        Opened::Cpu { fallback } => ("cpu".to_string(), fallback, render_cpu(&model, &at_model_rate, progress)?),
+    let (backend, fallback, (method, streamed)) = match opts.backend.open(true)? {
+        Opened::Cpu { fallback } => ("cpu".to_string(), fallback, render_cpu(&model, files, progress)?),
         Opened::Gpu(device) => {
             let name = device.info().to_string();
-            match device.run(GpuRender { model: &model, channels: &at_model_rate, progress: &mut *progress }) {
+            match device.run(GpuRender { model: &model, files, progress: &mut *progress }) {
                 Ok(out) => (name, None, out),
-                // `auto` also covers models the GPU engine refuses: the CPU engine runs every one.
+                // `auto` also covers models the GPU engine refuses: the CPU engine runs every
+                // one, from the start (the failed attempt's temporary outputs are gone).
                 Err(why) if opts.backend == Backend::Auto => {
                     let why = format!("{name}: {why}");
-                    ("cpu".to_string(), Some(why), render_cpu(&model, &at_model_rate, progress)?)
+                    let files = FileStreams::open(jobs, model_rate, opts.format)?;
+                    ("cpu".to_string(), Some(why), render_cpu(&model, files, progress)?)
                 }
                 Err(e) => return Err(e),
             }
         }
     };
-    let mut rendered = rendered.into_iter();
-    let mut written = Vec::with_capacity(jobs.len());
-    for (file, (_, output)) in files.iter().zip(jobs) {
-        let mine: Vec<Vec<f32>> = rendered.by_ref().take(file.channels.len()).collect();
-        let mut back = resample(&mine, model_rate, file.sample_rate)?;
-        // Two rate conversions can round the length by a sample: the output keeps the input's.
-        for c in &mut back {
-            c.resize(file.frames(), 0.0);
-        }
-        written.push((back, file.sample_rate, output));
-    }
-    let elapsed = start.elapsed();
-    for (back, rate, output) in &written {
-        wav::write(output, back, *rate, opts.format)?;
-    }
+    let (_, first_frames, first_rate) = shapes[0];
     Ok(RenderReport {
         backend,
         fallback,
-        frames: files[0].frames(),
-        channels: files.iter().map(|f| f.channels.len()).sum(),
-        input_rate: files[0].sample_rate,
+        frames: first_frames as usize,
+        channels: shapes.iter().map(|s| s.0).sum(),
+        input_rate: first_rate,
         model_rate,
-        resampled: files.iter().any(|f| f.sample_rate != model_rate),
-        elapsed,
-        sanitized: sanitized + replaced_before,
-        files: files.len(),
-        audio_seconds: files.iter().map(|f| f.frames() as f64 / f.sample_rate as f64).sum(),
+        resampled: shapes.iter().any(|s| s.2 != model_rate),
+        elapsed: start.elapsed(),
+        sanitized: streamed.sanitized,
+        files: shapes.len(),
+        audio_seconds: shapes.iter().map(|s| s.1 as f64 / s.2 as f64).sum(),
         method,
     })
 }

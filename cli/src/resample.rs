@@ -19,8 +19,139 @@ pub fn sanitize(x: f32) -> f32 {
     }
 }
 
-/// Offline resampling of whole channels, delay-compensated, output length `len·to/from`.
-/// Samples are [`sanitize`]d first, so any input gives finite output and never a panic.
+/// Input frames per resampler step (the FFT resampler's fixed input chunk).
+const CHUNK: usize = 1024;
+
+/// Streaming rate conversion of several channels, delay-compensated: fed blocks with
+/// [`RateConverter::push`] and told the end with [`RateConverter::finish`], it gives exactly
+/// `ceil(len·to/from)` frames in all, the same whatever the blocks (the resampler always steps
+/// over the same fixed chunks). Samples are [`sanitize`]d first, so any input gives finite
+/// output and never a panic. Memory is bounded by the block sizes, not the signal's length.
+pub struct RateConverter {
+    resampler: Option<FftFixedIn<f64>>,
+    from: u32,
+    to: u32,
+    /// Input not yet stepped over (less than a chunk once `push` returns).
+    pending: Vec<Vec<f64>>,
+    /// Output not yet taken.
+    ready: Vec<Vec<f32>>,
+    /// Leading output frames still to drop (the resampler's delay).
+    skip: usize,
+    frames_in: u64,
+    frames_out: u64,
+    /// Total output frames, known once the input ended.
+    total_out: Option<u64>,
+}
+
+impl RateConverter {
+    /// A converter of `channels` channels from `from` Hz to `to` Hz.
+    pub fn new(channels: usize, from: u32, to: u32) -> Result<Self> {
+        let resampler = if from == to {
+            None
+        } else {
+            Some(
+                FftFixedIn::<f64>::new(from as usize, to as usize, CHUNK, 2, channels)
+                    .map_err(|e| CliError::Request(format!("cannot resample {from} Hz → {to} Hz: {e}")))?,
+            )
+        };
+        let skip = resampler.as_ref().map_or(0, |r| r.output_delay());
+        Ok(Self {
+            resampler,
+            from,
+            to,
+            pending: vec![Vec::new(); channels],
+            ready: vec![Vec::new(); channels],
+            skip,
+            frames_in: 0,
+            frames_out: 0,
+            total_out: None,
+        })
+    }
+
+    /// Feeds a planar block (`block[c]`, all of one length).
+    pub fn push(&mut self, block: &[&[f32]]) -> Result<()> {
+        self.frames_in += block.first().map_or(0, |c| c.len()) as u64;
+        if self.resampler.is_none() {
+            for (r, b) in self.ready.iter_mut().zip(block) {
+                r.extend_from_slice(b);
+            }
+            return Ok(());
+        }
+        for (p, b) in self.pending.iter_mut().zip(block) {
+            p.extend(b.iter().map(|&v| sanitize(v) as f64));
+        }
+        let mut at = 0;
+        while self.pending[0].len() - at >= CHUNK {
+            let chunk: Vec<&[f64]> = self.pending.iter().map(|p| &p[at..at + CHUNK]).collect();
+            let produced = self.resampler.as_mut().expect("checked").process(&chunk, None).map_err(failed)?;
+            self.keep(produced);
+            at += CHUNK;
+        }
+        for p in &mut self.pending {
+            p.drain(..at);
+        }
+        Ok(())
+    }
+
+    /// Marks the end of the input: the rest of the output becomes ready.
+    pub fn finish(&mut self) -> Result<()> {
+        let total = (self.frames_in * self.to as u64).div_ceil(self.from as u64);
+        self.total_out = Some(total);
+        let Some(resampler) = self.resampler.as_mut() else { return Ok(()) };
+        if !self.pending[0].is_empty() {
+            let rest: Vec<&[f64]> = self.pending.iter().map(Vec::as_slice).collect();
+            let produced = resampler.process_partial(Some(&rest), None).map_err(failed)?;
+            self.keep(produced);
+            self.pending.iter_mut().for_each(Vec::clear);
+        }
+        // Past the end: flush the filter's tail with silence.
+        while self.frames_out + (self.ready[0].len() as u64) < total {
+            let produced =
+                self.resampler.as_mut().expect("checked").process_partial::<&[f64]>(None, None).map_err(failed)?;
+            self.keep(produced);
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, produced: Vec<Vec<f64>>) {
+        let drop = self.skip.min(produced[0].len());
+        self.skip -= drop;
+        for (r, p) in self.ready.iter_mut().zip(produced) {
+            r.extend(p[drop..].iter().map(|&v| v as f32));
+        }
+    }
+
+    /// Output frames ready to be taken (never past the total once the input ended).
+    pub fn available(&self) -> usize {
+        let ready = self.ready[0].len();
+        match self.total_out {
+            Some(total) => ready.min((total - self.frames_out) as usize),
+            None => ready,
+        }
+    }
+
+    /// Whether the input ended and every output frame was taken.
+    pub fn done(&self) -> bool {
+        self.total_out.is_some_and(|t| self.frames_out == t)
+    }
+
+    /// Moves up to `max` ready frames to the end of `out[c]`; returns how many.
+    pub fn take(&mut self, max: usize, out: &mut [Vec<f32>]) -> usize {
+        let n = self.available().min(max);
+        for (o, r) in out.iter_mut().zip(&mut self.ready) {
+            o.extend(r.drain(..n));
+        }
+        self.frames_out += n as u64;
+        n
+    }
+}
+
+fn failed(e: rubato::ResampleError) -> CliError {
+    CliError::Request(format!("resampling failed: {e}"))
+}
+
+/// Offline resampling of whole channels (a [`RateConverter`] fed one block), output length
+/// `ceil(len·to/from)`.
 ///
 /// ```
 /// let tone: Vec<f32> = (0..4410).map(|t| (t as f32 * 0.01).sin()).collect();
@@ -28,37 +159,13 @@ pub fn sanitize(x: f32) -> f32 {
 /// assert_eq!(up[0].len(), 4800);
 /// ```
 pub fn resample(channels: &[Vec<f32>], from: u32, to: u32) -> Result<Vec<Vec<f32>>> {
-    if from == to {
-        return Ok(channels.to_vec());
-    }
-    let n = channels.len();
-    let len = channels.first().map_or(0, Vec::len);
-    let chunk = 1024;
-    let mut rs = FftFixedIn::<f64>::new(from as usize, to as usize, chunk, 2, n)
-        .map_err(|e| CliError::Request(format!("cannot resample {from} Hz → {to} Hz: {e}")))?;
-    let delay = rs.output_delay();
-    let expected = (len as u64 * to as u64).div_ceil(from as u64) as usize;
-    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(expected + delay + chunk); n];
-    let mut pos = 0;
-    let input: Vec<Vec<f64>> = channels.iter().map(|c| c.iter().map(|&v| sanitize(v) as f64).collect()).collect();
-    let err = |e: rubato::ResampleError| CliError::Request(format!("resampling failed: {e}"));
-    while out[0].len() < expected + delay {
-        let need = rs.input_frames_next();
-        let block: Vec<&[f64]> = input.iter().map(|c| &c[pos.min(len)..(pos + need).min(len)]).collect();
-        let produced = if pos + need <= len {
-            rs.process(&block, None).map_err(err)?
-        } else if pos < len {
-            rs.process_partial(Some(&block), None).map_err(err)?
-        } else {
-            // Past the end: flush the filter's tail with silence.
-            rs.process_partial::<&[f64]>(None, None).map_err(err)?
-        };
-        for (o, p) in out.iter_mut().zip(produced) {
-            o.extend(p);
-        }
-        pos += need;
-    }
-    Ok(out.into_iter().map(|c| c[delay..delay + expected].iter().map(|&v| v as f32).collect()).collect())
+    let mut converter = RateConverter::new(channels.len(), from, to)?;
+    let block: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    converter.push(&block)?;
+    converter.finish()?;
+    let mut out = vec![Vec::new(); channels.len()];
+    converter.take(usize::MAX, &mut out);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -76,6 +183,30 @@ mod tests {
             for (from, to) in [(44_100, 48_000), (48_000, 44_100), (96_000, 48_000)] {
                 let y = resample(std::slice::from_ref(&x), from, to).unwrap();
                 assert!(y[0].iter().all(|v| v.is_finite()), "{bad} at {from} → {to} Hz");
+            }
+        }
+    }
+
+    /// Whatever the blocks pushed and taken, the output is the one-block result, bit for bit.
+    #[test]
+    fn blocks_of_any_size_give_the_whole_signal_result() {
+        let a: Vec<f32> = (0..20_000).map(|t| 0.4 * (t as f32 * 0.013).sin()).collect();
+        let b: Vec<f32> = (0..20_000).map(|t| 0.2 * (t as f32 * 0.07).cos()).collect();
+        for (from, to) in [(44_100, 48_000), (48_000, 44_100), (48_000, 48_000), (96_000, 48_000)] {
+            let whole = resample(&[a.clone(), b.clone()], from, to).unwrap();
+            assert_eq!(whole[0].len(), (20_000u64 * to as u64).div_ceil(from as u64) as usize);
+            for (block, take) in [(1, 3), (700, usize::MAX), (1024, 333), (5000, 1)] {
+                let mut conv = RateConverter::new(2, from, to).unwrap();
+                let mut out = vec![Vec::new(); 2];
+                for (x, y) in a.chunks(block).zip(b.chunks(block)) {
+                    conv.push(&[x, y]).unwrap();
+                    conv.take(take, &mut out);
+                }
+                conv.finish().unwrap();
+                while !conv.done() {
+                    conv.take(take, &mut out);
+                }
+                assert_eq!(out, whole, "{from} → {to} Hz in blocks of {block}, taken by {take}");
             }
         }
     }

@@ -88,69 +88,116 @@ pub fn render_split<R: Runtime>(
     streams: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Vec<f32>>, u64, SplitPlan)> {
-    let Some(field) = model.receptive_field() else {
-        return Err(NamError::Unsupported {
-            architecture: "LSTM".into(),
-            reason: "a recurrence has no finite receptive field, so it cannot be split in time; stream it".into(),
-        });
-    };
-    let started = std::time::Instant::now();
-    let lengths: Vec<usize> = signals.iter().map(|s| s.len()).collect();
-    let plan = SplitPlan::new(&lengths, field, streams);
-    // Each signal with `overlap` zeros before it (the first chunk's context: the silence the
-    // prewarm also plays) and zeros after it up to whole chunks; streams read windows of it.
-    let padded: Vec<Vec<f32>> = signals
-        .iter()
-        .map(|s| {
-            let chunks = s.len().div_ceil(plan.chunk).max(1);
-            let mut v = vec![0.0f32; plan.overlap + chunks * plan.chunk];
-            v[plan.overlap..plan.overlap + s.len()].copy_from_slice(s);
-            v
-        })
-        .collect();
-    let windows: Vec<&[f32]> = padded
-        .iter()
-        .flat_map(|p| {
-            (0..(p.len() - plan.overlap) / plan.chunk).map(move |j| &p[j * plan.chunk..j * plan.chunk + plan.window()])
-        })
-        .collect();
-    debug_assert_eq!(windows.len(), plan.chunks);
-    let buffer = split_buffer().min(plan.window());
-    let sliced = started.elapsed();
-    let mut batch = GpuWaveNetBatch::new(client, &vec![model; plan.chunks], buffer)?;
-    let prepared = started.elapsed();
-    let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; plan.window()]; plan.chunks];
-    let total: usize = lengths.iter().sum();
-    let mut at = 0;
-    while at < plan.window() {
-        let n = buffer.min(plan.window() - at);
-        let ins: Vec<&[f32]> = windows.iter().map(|w| &w[at..at + n]).collect();
-        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
-        batch.process(&ins, &mut ys)?;
-        at += n;
-        let kept = at.saturating_sub(plan.overlap) as f64 / plan.chunk as f64;
-        progress(((total as f64) * kept.min(1.0)) as usize, total);
+    SplitRenderer::new(client, model, signals.len(), streams)?.render(signals, progress)
+}
+
+/// A time-split render of signals that arrive in segments (a long file read block by block):
+/// each [`SplitRenderer::render`] continues every signal where the previous one stopped, its
+/// first chunk given the last `overlap` samples before it as context, so the outputs of the
+/// segments, joined, are the whole signal's — bit for bit — while memory holds one segment.
+pub struct SplitRenderer<'a, R: Runtime> {
+    client: &'a ComputeClient<R>,
+    model: &'a dyn Dsp,
+    field: usize,
+    streams: usize,
+    /// Per signal, the last samples rendered (up to the receptive field − 1): the context of
+    /// the next segment's first chunk. Empty at the start: the silence the prewarm plays.
+    pasts: Vec<Vec<f32>>,
+}
+
+impl<'a, R: Runtime> SplitRenderer<'a, R> {
+    /// A renderer of `signals` signals, aiming at `streams` streams per segment. Refuses models
+    /// without a finite receptive field (LSTM) with [`NamError::Unsupported`].
+    pub fn new(client: &'a ComputeClient<R>, model: &'a dyn Dsp, signals: usize, streams: usize) -> Result<Self> {
+        let Some(field) = model.receptive_field() else {
+            return Err(NamError::Unsupported {
+                architecture: "LSTM".into(),
+                reason: "a recurrence has no finite receptive field, so it cannot be split in time; stream it".into(),
+            });
+        };
+        Ok(Self { client, model, field, streams, pasts: vec![Vec::new(); signals] })
     }
-    let processed = started.elapsed();
-    let mut streams = outs.into_iter();
-    let rendered = lengths
-        .iter()
-        .map(|&len| {
-            let mut y = Vec::with_capacity(len);
-            for o in streams.by_ref().take(len.div_ceil(plan.chunk).max(1)) {
-                y.extend_from_slice(&o[plan.overlap..]);
-            }
-            y.truncate(len);
-            y
-        })
-        .collect();
-    tracing::debug!(
-        ?plan,
-        buffer,
-        "split render: signals cut in {sliced:?}, batch prepared (plans, uploads, prewarm) by {prepared:?}, processed by {processed:?}, stitched by {:?}",
-        started.elapsed()
-    );
-    // Context samples are read by two streams: count the signals' own non-finite samples once.
-    let sanitized = signals.iter().flat_map(|s| s.iter()).filter(|v| !v.is_finite()).count() as u64;
-    Ok((rendered, sanitized, plan))
+
+    /// Context samples a chunk needs before its first kept output.
+    pub fn overlap(&self) -> usize {
+        self.field.saturating_sub(1)
+    }
+
+    /// Renders the next segment of every signal (segments may differ in length; an empty one
+    /// gives an empty output). Returns the outputs, the samples the engine replaced because
+    /// they were not finite, and the plan it used.
+    pub fn render(
+        &mut self,
+        signals: &[&[f32]],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(Vec<Vec<f32>>, u64, SplitPlan)> {
+        assert_eq!(signals.len(), self.pasts.len(), "one segment per signal");
+        let (client, model) = (self.client, self.model);
+        let started = std::time::Instant::now();
+        let lengths: Vec<usize> = signals.iter().map(|s| s.len()).collect();
+        let plan = SplitPlan::new(&lengths, self.field, self.streams);
+        // Each signal with `overlap` samples of context before it (what preceded it, silence
+        // at the start) and zeros after it up to whole chunks; streams read windows of it.
+        let padded: Vec<Vec<f32>> = signals
+            .iter()
+            .zip(&self.pasts)
+            .map(|(s, past)| {
+                let chunks = s.len().div_ceil(plan.chunk).max(1);
+                let mut v = vec![0.0f32; plan.overlap + chunks * plan.chunk];
+                v[plan.overlap - past.len()..plan.overlap].copy_from_slice(past);
+                v[plan.overlap..plan.overlap + s.len()].copy_from_slice(s);
+                v
+            })
+            .collect();
+        for ((past, p), s) in self.pasts.iter_mut().zip(&padded).zip(signals) {
+            let end = plan.overlap + s.len();
+            *past = p[end - plan.overlap..end].to_vec();
+        }
+        let windows: Vec<&[f32]> = padded
+            .iter()
+            .flat_map(|p| {
+                (0..(p.len() - plan.overlap) / plan.chunk)
+                    .map(move |j| &p[j * plan.chunk..j * plan.chunk + plan.window()])
+            })
+            .collect();
+        debug_assert_eq!(windows.len(), plan.chunks);
+        let buffer = split_buffer().min(plan.window());
+        let sliced = started.elapsed();
+        let mut batch = GpuWaveNetBatch::new(client, &vec![model; plan.chunks], buffer)?;
+        let prepared = started.elapsed();
+        let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; plan.window()]; plan.chunks];
+        let total: usize = lengths.iter().sum();
+        let mut at = 0;
+        while at < plan.window() {
+            let n = buffer.min(plan.window() - at);
+            let ins: Vec<&[f32]> = windows.iter().map(|w| &w[at..at + n]).collect();
+            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
+            batch.process(&ins, &mut ys)?;
+            at += n;
+            let kept = at.saturating_sub(plan.overlap) as f64 / plan.chunk as f64;
+            progress(((total as f64) * kept.min(1.0)) as usize, total);
+        }
+        let processed = started.elapsed();
+        let mut streams = outs.into_iter();
+        let rendered = lengths
+            .iter()
+            .map(|&len| {
+                let mut y = Vec::with_capacity(len);
+                for o in streams.by_ref().take(len.div_ceil(plan.chunk).max(1)) {
+                    y.extend_from_slice(&o[plan.overlap..]);
+                }
+                y.truncate(len);
+                y
+            })
+            .collect();
+        tracing::debug!(
+            ?plan,
+            buffer,
+            "split render: signals cut in {sliced:?}, batch prepared (plans, uploads, prewarm) by {prepared:?}, processed by {processed:?}, stitched by {:?}",
+            started.elapsed()
+        );
+        // Context samples are read by two streams: count the signals' own non-finite samples once.
+        let sanitized = signals.iter().flat_map(|s| s.iter()).filter(|v| !v.is_finite()).count() as u64;
+        Ok((rendered, sanitized, plan))
+    }
 }

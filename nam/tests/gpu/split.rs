@@ -5,7 +5,7 @@
 //! reason.
 
 use crate::common::shared_nam;
-use cubeaudio_nam::gpu::split::{render_split, SplitPlan};
+use cubeaudio_nam::gpu::split::{render_split, SplitPlan, SplitRenderer};
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_file, LoadOptions, NamError};
 use cubecl::prelude::*;
@@ -51,12 +51,50 @@ fn split_equals_streaming<R: Runtime>(client: &ComputeClient<R>, device: &str) {
             assert!(err <= 1e-4 * peak.max(1.0), "{device} {name}: split differs from streaming by {err:.3e}");
         }
     }
+    segments_join_to_the_whole_render(client, device);
     let lstm = load_file(&dir.join("core_lstm.nam"), LoadOptions::default()).unwrap();
     let x = signal(1000, 9);
     match render_split(client, lstm.dsp.as_ref(), &[x.as_slice()], 4, &mut |_, _| {}) {
         Err(NamError::Unsupported { reason, .. }) => assert!(reason.contains("cannot be split"), "{reason}"),
         other => panic!("an LSTM was not refused: {:?}", other.map(|o| o.2)),
     }
+}
+
+/// A long signal rendered in segments (as `render` reads a file block by block), each continuing
+/// where the last stopped, gives the one-shot split render's output bit for bit: every sample
+/// sees the same receptive field of input through the same arithmetic.
+fn segments_join_to_the_whole_render<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    let model = load_file(&shared_nam().join("models/core_wavenet_a1_standard.nam"), LoadOptions::default()).unwrap();
+    let field = model.dsp.receptive_field().unwrap();
+    let signals = [signal(5 * field + 77, 3), signal(2 * field + 1, 4)];
+    let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+    let (whole, _, _) = render_split(client, model.dsp.as_ref(), &views, 64, &mut |_, _| {}).unwrap();
+    let mut renderer = SplitRenderer::new(client, model.dsp.as_ref(), 2, 64).unwrap();
+    let mut joined = vec![Vec::new(); 2];
+    // Segments shorter and longer than the receptive field; the second signal ends early.
+    let mut at = [0usize; 2];
+    for step in [field / 3, 1, 2 * field + 5, field, usize::MAX] {
+        let segment: Vec<&[f32]> = signals
+            .iter()
+            .zip(&mut at)
+            .map(|(s, a)| {
+                let end = a.saturating_add(step).min(s.len());
+                let piece = &s[*a..end];
+                *a = end;
+                piece
+            })
+            .collect();
+        let (outs, _, _) = renderer.render(&segment, &mut |_, _| {}).unwrap();
+        for (j, o) in joined.iter_mut().zip(outs) {
+            j.extend(o);
+        }
+    }
+    let same = joined
+        .iter()
+        .zip(&whole)
+        .all(|(a, b)| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    println!("[gpu-split] {device}: standard model in 5 segments against one split render: identical {same}");
+    assert!(same, "{device}: segmented split render differs from the whole one");
 }
 
 cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); split_equals_streaming);

@@ -27,7 +27,8 @@ fn path_setting(settings: &Settings) -> Result<&str, ProcessorError> {
 /// Reads an IR as one `Vec` per channel, refusing what the direct-form kernel cannot run.
 pub fn read_ir(path: &Path, sample_rate: f64) -> Result<Vec<Vec<f32>>, ProcessorError> {
     let file = |reason: String| ProcessorError::File { path: path.to_path_buf(), reason };
-    let ir = wav::read(path)?;
+    // The header's length is checked before any sample is read: a huge file costs nothing.
+    let ir = wav::read_limited(path, MAX_FIR_TAPS as u64)?;
     if ir.sample_rate as f64 != sample_rate {
         return Err(file(format!(
             "IR is at {} Hz but the graph runs at {sample_rate} Hz; resample the IR",
