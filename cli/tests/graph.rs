@@ -207,3 +207,56 @@ fn example_rigs_render_from_the_command_line() {
     assert!(stderr.contains("missing.json"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue #16, defect 8, as a user meets it: FIR taps that each pass validation overflow f32 on a
+/// short burst of huge (finite) samples. Before, the EQ after the FIR took in inf and 47,989 of 48,000 samples were NaN
+/// (exit 0). Now every output sample is finite and, once the burst has rung out, the output is
+/// the one the rig gives the same input without the burst.
+#[test]
+fn an_overflow_inside_a_graph_does_not_poison_it() {
+    if let Err(e) = cubeaudio_kernels::device::Backend::Auto.open(false) {
+        assert!(!required("wgpu"), "no GPU runtime, but one is required: {e}");
+        eprintln!("[device-test] SKIPPED graph overflow: {e}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cubeaudio-overflow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rig = dir.join("rig.json");
+    std::fs::write(
+        &rig,
+        r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
+          "processors": [{"id": "boost", "type": "fir", "settings": {"taps": [1e5, 1e5, 1e5, 1e5]}},
+                         {"id": "tone", "type": "eq", "params": {"freq_hz": 800, "gain_db": 6, "q": 0.7}}],
+          "connections": [{"from": "in", "to": "boost.in"}, {"from": "boost.out", "to": "tone.in"},
+                          {"from": "tone.out", "to": "out"}]}"#,
+    )
+    .unwrap();
+    let clean: Vec<f32> = (0..48_000).map(|t| 0.1 * (t as f32 * 0.031).sin()).collect();
+    let mut burst = clean.clone();
+    burst[1000..1010].fill(1e37);
+    let mut outputs = Vec::new();
+    for (name, x) in [("clean", clean), ("burst", burst)] {
+        let input = dir.join(format!("{name}.wav"));
+        let output = dir.join(format!("{name}-out.wav"));
+        cubeaudio_runtime::wav::write(&input, &[x], 48_000, cubeaudio_runtime::wav::SampleFormat::Float32).unwrap();
+        let (code, stdout, stderr) = cubeaudio(&[
+            "graph",
+            "--config",
+            rig.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        println!("{name}: {stdout}{stderr}");
+        assert_eq!(code, 0, "{stderr}");
+        outputs.push(cubeaudio_runtime::wav::read(&output).unwrap().channels.remove(0));
+    }
+    let (clean, burst) = (&outputs[0], &outputs[1]);
+    let non_finite = burst.iter().filter(|v| !v.is_finite()).count();
+    let peak = clean.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    let tail_err = clean[24_000..].iter().zip(&burst[24_000..]).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+    println!("burst: {non_finite} non-finite samples; second half against the clean run: max |err| {tail_err:.3e} (peak {peak:.3e})");
+    assert_eq!(non_finite, 0);
+    assert!(tail_err <= 1e-5 * peak, "the graph did not recover: {tail_err:.3e}");
+}

@@ -38,7 +38,24 @@ pub const MIX_INPUTS: usize = 4;
 /// offset, ring size.
 pub const FIR_RECORD: usize = 6;
 
-/// `routes[2r]` and `routes[2r + 1]` are source and destination element offsets of route `r`.
+/// Whether `x` is NaN or ±inf, decided on its bits (exponent all ones) so that no fast-math
+/// compiler can fold the test away.
+#[cube]
+pub fn non_finite(x: f32) -> bool {
+    (u32::reinterpret(x) & 0x7f80_0000u32) == 0x7f80_0000u32
+}
+
+/// `x`, or 0 when it is NaN or ±inf. Every write into a graph's arena goes through it, so the
+/// arena holds finite values only and no processor's state ever takes in a non-finite one: an
+/// overflow (an FIR whose taps each pass validation but sum past f32) is silence for the
+/// samples it hits, not a filter poisoned for ever.
+#[cube]
+pub fn finite_or_zero(x: f32) -> f32 {
+    select(non_finite(x), 0.0f32, x)
+}
+
+/// `routes[2r]` and `routes[2r + 1]` are source and destination element offsets of route `r`;
+/// what lands is [`finite_or_zero`].
 #[cube(launch)]
 pub fn routed_copy_kernel(src: &Array<f32>, dst: &mut Array<f32>, routes: &Array<u32>, frames: u32) {
     let n = frames as usize;
@@ -47,7 +64,7 @@ pub fn routed_copy_kernel(src: &Array<f32>, dst: &mut Array<f32>, routes: &Array
     if r * 2 < routes.len() {
         let t = i % n;
         let d = routes[2 * r + 1] as usize + t;
-        dst[d] = src[routes[2 * r] as usize + t];
+        dst[d] = finite_or_zero(src[routes[2 * r] as usize + t]);
     }
 }
 
@@ -70,7 +87,7 @@ pub fn routed_gain_kernel(
         let mut g = state[c];
         for t in 0..frames as usize {
             g = smooth_step(g, target, coef);
-            arena[dst + t] = arena[src + t] * g;
+            arena[dst + t] = finite_or_zero(arena[src + t] * g);
         }
         state[c] = g;
     }
@@ -105,7 +122,7 @@ pub fn routed_mix_kernel(
                 g[k] = smooth_step(g[k], targets[c * MIX_INPUTS + k], coef);
                 acc += g[k] * arena[routes[r + k] as usize * s + t];
             }
-            arena[dst + t] = acc;
+            arena[dst + t] = finite_or_zero(acc);
         }
         #[unroll]
         for k in 0..MIX_INPUTS {
@@ -115,6 +132,8 @@ pub fn routed_mix_kernel(
 }
 
 /// One biquad section per channel: coefficients at `coeffs[5c ..]`, state at `state[2c ..]`.
+/// A finite input can still overflow a resonant section: the state then restarts from silence
+/// (output 0 for that sample) instead of carrying inf/NaN for ever.
 #[cube(launch)]
 pub fn routed_biquad_kernel(
     arena: &mut Array<f32>,
@@ -132,7 +151,12 @@ pub fn routed_biquad_kernel(
         local[0] = state[2 * c];
         local[1] = state[2 * c + 1];
         for t in 0..frames as usize {
-            arena[dst + t] = biquad_tdf2_step(arena[src + t], coeffs, 5 * c, &mut local, 0);
+            let y = biquad_tdf2_step(arena[src + t], coeffs, 5 * c, &mut local, 0);
+            if non_finite(y) || non_finite(local[0]) || non_finite(local[1]) {
+                local[0] = 0.0;
+                local[1] = 0.0;
+            }
+            arena[dst + t] = finite_or_zero(y);
         }
         state[2 * c] = local[0];
         state[2 * c + 1] = local[1];
@@ -172,7 +196,7 @@ pub fn routed_gate_kernel(
             } else {
                 g = smooth_step(g, 0.0, release);
             }
-            arena[dst + t] = x * g;
+            arena[dst + t] = finite_or_zero(x * g);
         }
         state[2 * c] = env;
         state[2 * c + 1] = g;
@@ -219,7 +243,7 @@ pub fn routed_fir_kernel(
         for k in 0..tap_count {
             acc += taps[tap0 + k] * rings[ring0 + ((newest - k) & mask)];
         }
-        arena[dst + t] = acc;
+        arena[dst + t] = finite_or_zero(acc);
         t += step;
     }
 }

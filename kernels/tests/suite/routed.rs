@@ -320,7 +320,68 @@ pub fn routed_copy_moves_every_route<R: Runtime>(client: &ComputeClient<R>) {
     .is_err());
 }
 
+/// Issue #16, defect 8: an overflow never poisons state. An FIR whose taps each pass validation
+/// sums a burst past f32 (its output lands as silence, the rest as the f64 reference); a peaking
+/// biquad fed finite ±3e38 overflows its recursion (its state restarts, every output finite),
+/// and once the burst is past it gives what a filter that never saw the burst gives.
+pub fn routed_overflow_never_poisons_state<R: Runtime>(client: &ComputeClient<R>) {
+    let taps = [1e38f32; 4];
+    let mut fir = RoutedFir::new(client, &[((0, 1), taps.as_slice())], STRIDE).unwrap();
+    let peaking = BiquadCoefficients::peaking(48_000.0, 1000.0, 0.7, 12.0);
+    let mut bank = RoutedBiquad::new(client, &[(2, 3)], &[peaking]).unwrap();
+    let mut rng = rng("routed overflow");
+    let mut fresh = [0.0f64; 2];
+    let mut fir_history: Vec<f32> = Vec::new();
+    let (mut zeroed, mut compared) = (0, 0);
+    for buffer in 0..40 {
+        let mut host = vec![0.0f32; SLOTS * STRIDE];
+        let (fir_in, eq_in) = (&mut host[..STRIDE], &mut vec![0.0f32; STRIDE]);
+        if buffer == 0 {
+            // The burst: alternating full-scale into the FIR, ±3e38 into the biquad.
+            fir_in.iter_mut().enumerate().for_each(|(t, v)| *v = if t % 2 == 0 { 4.0 } else { -4.0 });
+            eq_in.iter_mut().enumerate().for_each(|(t, v)| *v = if t % 2 == 0 { 3e38 } else { -3e38 });
+        } else if buffer >= 30 {
+            // Past the burst (and 29 buffers of silence): ordinary signal.
+            eq_in.copy_from_slice(&random_vec(&mut rng, STRIDE, 0.5));
+        }
+        let fir_input = host[..STRIDE].to_vec();
+        host[2 * STRIDE..3 * STRIDE].copy_from_slice(eq_in);
+        let arena = Buffer::upload(client, &host);
+        fir.process(client, &arena, STRIDE, STRIDE).unwrap();
+        bank.process(client, &arena, STRIDE, STRIDE).unwrap();
+        let out = arena.read(client, "routed").unwrap();
+        let (fir_out, eq_out) = (&out[STRIDE..2 * STRIDE], &out[3 * STRIDE..4 * STRIDE]);
+        assert!(fir_out.iter().chain(eq_out).all(|v| v.is_finite()), "buffer {buffer}: non-finite output");
+        let start = fir_history.len();
+        fir_history.extend_from_slice(&fir_input);
+        for (t, y) in fir_out.iter().enumerate() {
+            let n = start + t;
+            let want: f64 = (0..taps.len().min(n + 1)).map(|k| taps[k] as f64 * fir_history[n - k] as f64).sum();
+            if want.abs() > f32::MAX as f64 {
+                assert_eq!(*y, 0.0, "an overflowing FIR sum must land as silence");
+                zeroed += 1;
+            } else {
+                assert!((*y as f64 - want).abs() <= 1e-5 * want.abs().max(1.0), "fir {n}: {y} vs {want}");
+            }
+        }
+        if buffer >= 30 {
+            let k = peaking.0.map(|v| v as f64);
+            for (x, y) in eq_in.iter().zip(eq_out) {
+                let x = *x as f64;
+                let want = k[0] * x + fresh[0];
+                fresh[0] = k[1] * x - k[3] * want + fresh[1];
+                fresh[1] = k[2] * x - k[4] * want;
+                assert!((*y as f64 - want).abs() <= 1e-4, "biquad after the burst: {y} vs {want}");
+                compared += 1;
+            }
+        }
+    }
+    println!("[kernel-test] routed overflow: {zeroed} overflowing FIR sums landed as 0, {compared} biquad samples after the burst equal a fresh filter");
+    assert!(zeroed > 0 && compared > 0);
+}
+
 cubeaudio_kernels::for_each_runtime!(
+    routed_overflow_never_poisons_state,
     routed_gain_smooths_per_channel,
     routed_mix_sums_smoothed_inputs,
     routed_biquad_matches_f64,

@@ -25,7 +25,7 @@ pub(crate) fn taps_setting(settings: &Settings) -> Result<Vec<f32>, ProcessorErr
         .enumerate()
         .map(|(k, v)| match v.as_f64() {
             Some(x) if x.is_finite() && x.abs() < 1e6 => Ok(x as f32),
-            _ => Err(bad(format!("tap {k} is not a finite number: {v}"))),
+            _ => Err(bad(format!("tap {k} is {v}; taps are finite numbers within ±1e6"))),
         })
         .collect()
 }
