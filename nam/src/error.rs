@@ -36,6 +36,9 @@ pub enum NamError {
     /// A weight is NaN, infinite, or beyond f32's range.
     #[error("weight {index} is not a finite number")]
     NonFiniteWeight { index: usize },
+    /// A finite weight beyond [`crate::loader::MAX_WEIGHT`].
+    #[error("weight {index} is {value:e}; weights are within ±{limit:e} (real captures stay below 400)")]
+    WeightOutOfRange { index: usize, value: f32, limit: f32 },
     /// A size beyond what the engines accept.
     #[error("{what} = {value} is outside the supported range (at most {limit})")]
     TooLarge { what: String, value: usize, limit: usize },

@@ -18,6 +18,10 @@ use crate::wavenet::WaveNet;
 /// Largest `.nam` file read (real ones are < 1 MB).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 const MAX_NESTING: usize = 8;
+/// Largest weight magnitude accepted. Real captures stay below 400 (the largest of the 71 in
+/// `../shared/nam`: 374, an LSTM); weights near f32's limit (3e38) make every sum overflow and
+/// an LSTM's state NaN for ever. Bounded weights keep an LSTM's gates finite for any finite input.
+pub const MAX_WEIGHT: f32 = 1e6;
 
 /// How a model is loaded.
 #[derive(Debug, Clone, Copy)]
@@ -83,10 +87,12 @@ fn weights(o: &Map<String, Value>) -> Result<Vec<f32>> {
         .map(|(i, v)| {
             // Parse as f64, then cast: the core's double-rounding (SPEC §1).
             let w = v.as_f64().ok_or_else(|| NamError::config(format!("weight {i} is not a number")))? as f32;
-            if w.is_finite() {
-                Ok(w)
-            } else {
+            if !w.is_finite() {
                 Err(NamError::NonFiniteWeight { index: i })
+            } else if w.abs() > MAX_WEIGHT {
+                Err(NamError::WeightOutOfRange { index: i, value: w, limit: MAX_WEIGHT })
+            } else {
+                Ok(w)
             }
         })
         .collect()

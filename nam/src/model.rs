@@ -102,7 +102,7 @@ impl Model {
             self.dsp.process_block(&self.scratch_in[..n * cin], &mut self.scratch_out[..n * cout], n);
             for t in 0..n {
                 for c in 0..cout {
-                    output[(done + t) * cout + c] = self.scratch_out[c * n + t];
+                    output[(done + t) * cout + c] = finite_or_zero(self.scratch_out[c * n + t]);
                 }
             }
             done += n;
@@ -116,5 +116,17 @@ impl Model {
             self.reset(self.max_buffer)?;
         }
         Ok(())
+    }
+}
+
+/// What a model's output sample becomes: itself, or 0 when it is NaN or ±inf. Inputs are finite
+/// (non-finite ones are replaced) and weights bounded ([`crate::loader::MAX_WEIGHT`]), but the
+/// largest finite samples (~3e38) still sum past f32 inside a convolution (inf − inf = NaN): those
+/// outputs become silence, and the histories that held them pass within the receptive field.
+pub fn finite_or_zero(x: f32) -> f32 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
     }
 }

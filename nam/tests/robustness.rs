@@ -44,6 +44,17 @@ fn malformed_files_give_clear_errors() {
     v["weights"][3] = serde_json::json!(1e39); // finite in f64, infinite as f32
     assert!(error_of(&v).contains("weight 3 is not a finite number"));
 
+    // Finite but near f32's limit: every sum overflows and an LSTM's state goes NaN for ever.
+    for huge in [3e38, -1e7] {
+        let mut v = minimal();
+        v["weights"][5] = serde_json::json!(huge);
+        let msg = error_of(&v);
+        assert!(msg.contains("weight 5 is") && msg.contains("within ±1e6"), "{msg}");
+    }
+    let mut v = minimal();
+    v["weights"][5] = serde_json::json!(1e6);
+    load_str(&v.to_string(), LoadOptions::default()).unwrap();
+
     let mut v = minimal();
     v["config"]["layers"][0]["channels"] = serde_json::json!(1_000_000);
     assert!(error_of(&v).contains("outside the supported range"));
@@ -137,7 +148,11 @@ fn huge_finite_samples_keep_outputs_finite() {
     let mut spiked = signal.clone();
     spiked[1000] = 1e10;
     spiked[1500] = -1e30;
-    for name in ["core_lstm.nam", "core_wavenet_a1_standard.nam"] {
+    // The largest finite samples: a WaveNet's first convolution sums them past f32 (inf − inf).
+    spiked[1700] = f32::MAX;
+    spiked[1701] = -3e38;
+    spiked[1702] = f32::MAX;
+    for name in ["core_lstm.nam", "core_wavenet_a1_standard.nam", "core_A2.nam", "core_wavenet.nam"] {
         let loaded = load_file(&shared_nam().join("models").join(name), fast).unwrap();
         let field = loaded.dsp.receptive_field();
         let mut a = Model::new(loaded.dsp.boxed_clone());
@@ -148,11 +163,36 @@ fn huge_finite_samples_keep_outputs_finite() {
         a.process(&spiked, &mut ya);
         b.process(&signal, &mut yb);
         let bad = ya.iter().filter(|v| !v.is_finite()).count();
-        assert_eq!(bad, 0, "{name}: {bad} non-finite outputs after a 1e10 sample");
+        assert_eq!(bad, 0, "{name}: {bad} non-finite outputs after samples of 1e10 to f32::MAX");
         if let Some(field) = field {
-            assert_eq!(ya[1500 + field..], yb[1500 + field..], "{name}: the spike outlived the receptive field");
+            assert_eq!(ya[1702 + field..], yb[1702 + field..], "{name}: the spike outlived the receptive field");
         }
     }
+}
+
+/// An LSTM whose weights all sit at the accepted limit (±1e6) fed the largest finite samples:
+/// its gates saturate but stay finite, so its state is never NaN — the output after the spikes
+/// is the recurrence's, not the silence a poisoned state would be sanitised to.
+#[test]
+fn weights_at_the_limit_never_poison_an_lstm() {
+    let text = std::fs::read_to_string(shared_nam().join("models/core_lstm.nam")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (i, w) in v["weights"].as_array_mut().unwrap().iter_mut().enumerate() {
+        *w = serde_json::json!(if i % 3 == 0 { -1e6 } else { 1e6 });
+    }
+    let mut m = Model::new(load_str(&v.to_string(), LoadOptions::default()).unwrap().dsp);
+    m.reset(64).unwrap();
+    let mut x: Vec<f32> = (0..8192).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    x[100] = f32::MAX;
+    x[101] = -f32::MAX;
+    x[102] = 3e38;
+    let mut y = vec![0.0; x.len()];
+    m.process(&x, &mut y);
+    let after = &y[200..];
+    let zeros = after.iter().filter(|v| **v == 0.0).count();
+    println!("LSTM at ±1e6 weights after f32::MAX samples: {zeros} of {} outputs are 0", after.len());
+    assert!(y.iter().all(|v| v.is_finite()));
+    assert!(zeros < after.len() / 100, "the state was poisoned: {zeros} silent outputs");
 }
 
 #[test]

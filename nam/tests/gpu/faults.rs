@@ -126,10 +126,13 @@ fn huge_samples_stay_finite<R: Runtime>(client: &ComputeClient<R>, device: &str)
     let mut spiked = clean.clone();
     spiked[100] = 1e10;
     spiked[300] = -1e30;
+    // The largest finite samples: the first convolution sums them past f32 (inf − inf).
+    spiked[301] = f32::MAX;
+    spiked[302] = -3e38;
     let mut batch = GpuWaveNetBatch::new(client, &[wavenet.dsp.as_ref(), wavenet.dsp.as_ref()], BUF).unwrap();
     let outs = crate::process_in_buffers(&mut batch, &[spiked.as_slice(), clean.as_slice()], BUF);
     assert!(outs[0].iter().all(|v| v.is_finite()), "{device}: non-finite WaveNet output after a huge sample");
-    let after = 300 + field;
+    let after = 302 + field;
     let peak = outs[1].iter().fold(1.0f32, |m, v| m.max(v.abs()));
     let err = outs[0][after..].iter().zip(&outs[1][after..]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / peak;
     assert!(err <= 1e-4, "{device}: the spike outlived the receptive field ({err:.3e})");
@@ -139,7 +142,7 @@ fn huge_samples_stay_finite<R: Runtime>(client: &ComputeClient<R>, device: &str)
     let y = crate::process_in_buffers(&mut rnn, &[spiked.as_slice()], BUF).remove(0);
     let bad = y.iter().filter(|v| !v.is_finite()).count();
     assert_eq!(bad, 0, "{device}: {bad} non-finite LSTM outputs after a huge sample");
-    println!("[gpu-faults] {device}: 1e10 and -1e30 samples: outputs finite, WaveNet equal to the clean stream after its receptive field ({err:.2e})");
+    println!("[gpu-faults] {device}: 1e10, -1e30 and f32::MAX samples: outputs finite, WaveNet equal to the clean stream after its receptive field ({err:.2e})");
 }
 
 cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run, huge_samples_stay_finite);
