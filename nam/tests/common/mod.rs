@@ -55,3 +55,39 @@ pub fn manifest() -> Vec<Reference> {
         })
         .collect()
 }
+
+/// One line of `real/MANIFEST.txt`: a real user's capture, an input of `refs/`, the core's output.
+#[derive(Debug, Clone)]
+pub struct RealCapture {
+    pub name: String,
+    pub input: String,
+    pub output: String,
+    /// The core's block size: 64, or 512 for the LSTMs' `out_b512` runs.
+    pub buffer: usize,
+}
+
+/// The lines of `real/MANIFEST.txt`: 29 captures × 2 inputs at 64-frame buffers and the four
+/// LSTMs again at 512 (fast tanh, the plugin's resets).
+pub fn real_manifest() -> Vec<RealCapture> {
+    let text = std::fs::read_to_string(shared_nam().join("real/MANIFEST.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').map(str::trim).collect();
+            let buffer = if f[2].starts_with("out_b512/") { 512 } else { 64 };
+            RealCapture { name: f[0].into(), input: f[1].into(), output: f[2].into(), buffer }
+        })
+        .collect()
+}
+
+/// `max|got − want| / max(1, peak|want|)`: the references' tolerance is 1e-4 of it.
+pub fn relative_error(got: &[f32], want: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    let err = got.iter().zip(want).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+    if got.iter().all(|v| v.is_finite()) {
+        err / peak.max(1.0)
+    } else {
+        f64::INFINITY
+    }
+}

@@ -5,6 +5,7 @@
 //! - [`architectures`]: ConvNet, Linear, post-stack heads, per-channel PReLU vs the CPU engine;
 //! - [`streams`]: streams joining and leaving, async buffers;
 //! - [`faults`]: non-finite input, refused requests, oversized batches, reset;
+//! - [`real_captures`]: the 29 real user captures against the core's outputs.
 //! - [`split`]: the time-split renderer against the streaming render.
 //!
 //! Each body runs once per runtime through `cubeaudio_kernels::for_each_runtime!`: a missing
@@ -37,6 +38,7 @@ pub(crate) fn process_in_buffers(
 mod architectures;
 mod faults;
 mod lstm;
+mod real_captures;
 mod references;
 mod split;
 mod streams;
