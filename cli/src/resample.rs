@@ -19,6 +19,11 @@ pub fn sanitize(x: f32) -> f32 {
     }
 }
 
+/// Lowest rate converted (telephone audio is 8 kHz).
+pub const MIN_RATE: u32 = 1000;
+/// Largest ratio between the two rates converted (8 kHz ↔ 128 kHz; 192 kHz → 48 kHz is 4×).
+pub const MAX_RATIO: f64 = 16.0;
+
 /// Input frames per resampler step (the FFT resampler's fixed input chunk).
 const CHUNK: usize = 1024;
 
@@ -46,6 +51,14 @@ pub struct RateConverter {
 impl RateConverter {
     /// A converter of `channels` channels from `from` Hz to `to` Hz.
     pub fn new(channels: usize, from: u32, to: u32) -> Result<Self> {
+        let ratio = from.max(to) as f64 / from.min(to).max(1) as f64;
+        if from != to && (from.min(to) < MIN_RATE || ratio > MAX_RATIO) {
+            // A 1 Hz file against a 48 kHz model asked rubato for 18.5 GB.
+            return Err(CliError::Request(format!(
+                "cannot resample {from} Hz → {to} Hz: rates from {MIN_RATE} Hz and at most {MAX_RATIO}× apart are \
+                 converted (convert the file first)"
+            )));
+        }
         let resampler = if from == to {
             None
         } else {
@@ -208,6 +221,18 @@ mod tests {
                 }
                 assert_eq!(out, whole, "{from} → {to} Hz in blocks of {block}, taken by {take}");
             }
+        }
+    }
+
+    /// Issue #16, defect 6: a 1 Hz file asked for 18.5 GB; absurd ratios are refused up front.
+    #[test]
+    fn absurd_rate_ratios_are_refused() {
+        for (from, to) in [(1, 48_000), (48_000, 999), (2_000, 48_000), (48_000, 1_000_000)] {
+            let msg = RateConverter::new(1, from, to).err().expect("refused").to_string();
+            assert!(msg.contains("at most 16× apart"), "{msg}");
+        }
+        for (from, to) in [(8_000, 48_000), (192_000, 48_000), (44_100, 48_000), (1, 1)] {
+            RateConverter::new(2, from, to).unwrap();
         }
     }
 

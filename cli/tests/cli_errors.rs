@@ -272,3 +272,23 @@ fn messages_are_exact() {
     assert!(help.contains("except for LSTM models"), "{help}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue #16, defect 6, through the binary: a 1 Hz WAV against a 48 kHz model asked the
+/// resampler for 18.5 GB and aborted; it is refused up front, exit 1, and no file is left.
+#[test]
+fn absurd_sample_rates_are_refused_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("cubeaudio-rates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("one-hertz.wav");
+    write_wav(&input, 1, 1, &[0.1; 100]);
+    let model = shared_nam().join("models/core_wavenet.nam");
+    let output = dir.join("out.wav");
+    let args =
+        render_args(model.to_str().unwrap(), input.to_str().unwrap(), output.to_str().unwrap(), &["--backend", "cpu"]);
+    let (code, _, stderr) = cubeaudio(&args);
+    println!("{stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot resample 1 Hz → 48000 Hz") && stderr.contains("at most 16× apart"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("one-hertz.wav")]);
+}

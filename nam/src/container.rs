@@ -69,6 +69,9 @@ impl Dsp for SlimmableContainer {
         self.active = self.submodels.iter().position(|(v, _)| *v > ratio).unwrap_or(self.submodels.len() - 1);
         Ok(true)
     }
+    fn state_floats(&self, max_buffer: usize) -> usize {
+        self.model().state_floats(max_buffer)
+    }
     fn flops_per_sample(&self) -> usize {
         self.model().flops_per_sample()
     }

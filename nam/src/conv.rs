@@ -23,6 +23,11 @@ impl History {
         Self { channels, lookback, stride: 0, data: Vec::new(), pos: lookback }
     }
 
+    /// Floats `prepare(max_frames)` allocates.
+    pub fn floats(&self, max_frames: usize) -> usize {
+        (self.lookback + 4 * max_frames.max(1)).saturating_mul(self.channels)
+    }
+
     /// Sizes the rows for blocks of up to `max_frames`.
     pub fn prepare(&mut self, max_frames: usize) {
         self.stride = self.lookback + 4 * max_frames.max(1);
@@ -190,6 +195,11 @@ impl Conv1D {
             self.bias.as_ref().map(|b| b[..out].to_vec()),
             self.dilation,
         )
+    }
+
+    /// Floats of history `prepare(max_frames)` allocates.
+    pub fn state_floats(&self, max_frames: usize) -> usize {
+        self.history.floats(max_frames)
     }
 
     /// Sizes the history for blocks of up to `max_frames`.

@@ -125,6 +125,10 @@ impl Dsp for ConvNet {
         }
         self.head.process(&cur[..frames * self.head.in_channels()], output, frames);
     }
+    fn state_floats(&self, max_buffer: usize) -> usize {
+        let c = self.head.in_channels().max(self.in_channels);
+        self.blocks.iter().map(|b| b.conv.state_floats(max_buffer)).sum::<usize>() + 2 * max_buffer * c
+    }
     fn flops_per_sample(&self) -> usize {
         2 * (self.blocks.iter().map(|b| b.conv.macs()).sum::<usize>() + self.head.macs())
     }

@@ -37,6 +37,9 @@ pub trait Dsp: Send {
     fn boxed_clone(&self) -> Box<dyn Dsp>;
     /// Floating-point operations per output sample (SPEC §12).
     fn flops_per_sample(&self) -> usize;
+    /// Floats of state and scratch `prepare(max_buffer)` allocates (histories, block buffers),
+    /// so a model's memory is known, and bounded, before it is allocated.
+    fn state_floats(&self, max_buffer: usize) -> usize;
 }
 
 impl Clone for Box<dyn Dsp> {

@@ -89,6 +89,9 @@ impl Dsp for Linear {
             h.copy_within(frames..frames + keep, 0);
         }
     }
+    fn state_floats(&self, max_buffer: usize) -> usize {
+        (self.taps.len() + max_buffer).saturating_mul(self.in_channels.min(self.out_channels))
+    }
     fn flops_per_sample(&self) -> usize {
         2 * self.taps.len() + 1
     }

@@ -8,20 +8,26 @@ use crate::container::SlimmableContainer;
 use crate::convnet::ConvNet;
 use crate::dsp::Dsp;
 use crate::error::{NamError, Result};
-use crate::json::opt;
+use crate::json::{opt, MAX_RECEPTIVE_FIELD};
 use crate::linear::Linear;
 use crate::lstm::Lstm;
 use crate::metadata::Metadata;
 use crate::wavenet::slim::SlimmableWaveNet;
 use crate::wavenet::WaveNet;
 
-/// Largest `.nam` file read (real ones are < 1 MB).
-pub const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Largest `.nam` file read: 32 MB (the largest real capture here is 1.5 MB). Parsing holds a
+/// JSON value per number, up to ~16 bytes of memory per byte of file (a weights array of `0,`),
+/// so this also bounds the parse: ~0.5 GB at worst (a 250 MB file peaked at 4.6 GB).
+pub const MAX_FILE_BYTES: u64 = 32 << 20;
 const MAX_NESTING: usize = 8;
 /// Largest weight magnitude accepted. Real captures stay below 400 (the largest of the 71 in
 /// `../shared/nam`: 374, an LSTM); weights near f32's limit (3e38) make every sum overflow and
 /// an LSTM's state NaN for ever. Bounded weights keep an LSTM's gates finite for any finite input.
 pub const MAX_WEIGHT: f32 = 1e6;
+/// Most floating-point operations a reset's prewarm may cost (prewarm samples × operations per
+/// sample): 2·10¹⁰, a few seconds of one core. The standard WaveNet costs 1.1·10⁸; a ConvNet of
+/// 26 kB with a 67M-sample receptive field asked for minutes.
+pub const MAX_PREWARM_FLOP: u64 = 20_000_000_000;
 
 /// How a model is loaded.
 #[derive(Debug, Clone, Copy)]
@@ -228,7 +234,30 @@ fn build(
         "sequential" | "Sequential" => return Err(unsupported_sequential(architecture)),
         other => return Err(NamError::UnknownArchitecture(other.into())),
     };
+    check_costs(dsp.as_ref())?;
     Ok((dsp, warning))
+}
+
+/// Refuses a model whose real costs run away though every field is within its own limit: a
+/// receptive field beyond [`MAX_RECEPTIVE_FIELD`] (whatever the architecture) or a prewarm
+/// beyond [`MAX_PREWARM_FLOP`]. Memory is bounded where it is allocated (`Model::reset`).
+fn check_costs(dsp: &dyn Dsp) -> Result<()> {
+    if let Some(field) = dsp.receptive_field().filter(|&f| f > MAX_RECEPTIVE_FIELD) {
+        return Err(NamError::TooLarge {
+            what: "receptive field (samples)".into(),
+            value: field,
+            limit: MAX_RECEPTIVE_FIELD,
+        });
+    }
+    let work = (dsp.prewarm_samples() as u64).saturating_mul(dsp.flops_per_sample() as u64);
+    if work > MAX_PREWARM_FLOP {
+        return Err(NamError::TooLarge {
+            what: "prewarm work (floating-point operations: prewarm samples × operations per sample)".into(),
+            value: work.min(usize::MAX as u64) as usize,
+            limit: MAX_PREWARM_FLOP as usize,
+        });
+    }
+    Ok(())
 }
 
 fn unsupported_sequential(architecture: &str) -> NamError {

@@ -223,6 +223,10 @@ impl Dsp for Lstm {
         }
         (self.sample_in, self.sample_out) = (x, y);
     }
+    fn state_floats(&self, _max_buffer: usize) -> usize {
+        // (h, c) and their initial values per cell; blocks are read column by column.
+        4 * self.hidden * self.cells.len() + 2
+    }
     fn flops_per_sample(&self) -> usize {
         let h = self.hidden;
         self.cells.iter().map(|c| 8 * h * (c.weights.cols - h) + 8 * h * h + 8 * h).sum::<usize>()

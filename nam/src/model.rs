@@ -7,6 +7,13 @@
 use crate::dsp::{check_buffer, prewarm, Dsp};
 use crate::error::{NamError, Result};
 
+/// Largest state (histories and block buffers) one instance allocates: 2 GiB. Histories hold
+/// the look-back plus four blocks (copies amortised), so state grows with the block size: the
+/// standard WaveNet needs 23 MB at 4,096-frame blocks and 335 MB at the largest (65,536), the
+/// widest real capture (32 channels) about three times that; shapes within every per-field
+/// limit could otherwise ask for tens of GB.
+pub const MAX_STATE_BYTES: usize = 2 << 30;
+
 /// A model with the core's lifecycle: reset and prewarm, any block size, the NaN policy.
 pub struct Model {
     dsp: Box<dyn Dsp>,
@@ -41,6 +48,14 @@ impl Model {
     /// histories, prewarm with silence in blocks of `max_buffer`.
     pub fn reset(&mut self, max_buffer: usize) -> Result<()> {
         check_buffer(max_buffer)?;
+        let bytes = self.dsp.state_floats(max_buffer).saturating_mul(4);
+        if bytes > MAX_STATE_BYTES {
+            return Err(NamError::TooLarge {
+                what: format!("state for {max_buffer}-frame blocks (bytes)"),
+                value: bytes,
+                limit: MAX_STATE_BYTES,
+            });
+        }
         self.dsp.prepare(max_buffer);
         self.max_buffer = max_buffer;
         self.scratch_in = vec![0.0; max_buffer * self.dsp.in_channels()];

@@ -208,3 +208,68 @@ fn bad_requests_are_errors_not_panics() {
     assert!(m.set_slim(1.5).is_err());
     m.set_slim(0.25).unwrap();
 }
+
+/// Issue #16, defect 6: shapes within every per-field limit whose real costs run away are
+/// refused with the field and the limit, before anything large is allocated or run: a ConvNet
+/// with a 67M-sample receptive field (a 26 kB file that ran for minutes), a WaveNet whose
+/// histories need gigabytes at large blocks. Every shipped model and real capture is far inside.
+#[test]
+fn runaway_costs_are_refused_by_name() {
+    // ConvNet: 1,024 blocks of kernel 2 at dilation 65,536 (each within its own limit).
+    let blocks = 1024;
+    let dilations: Vec<usize> = vec![1 << 16; blocks];
+    let weights = vec![0.1f32; blocks * 3 + 2];
+    let convnet = serde_json::json!({
+        "version": "0.5.4", "architecture": "ConvNet",
+        "config": {"channels": 1, "dilations": dilations, "batchnorm": false, "activation": "Tanh"},
+        "weights": weights,
+    });
+    let started = std::time::Instant::now();
+    let msg = match load_str(&convnet.to_string(), LoadOptions::default()) {
+        Err(e) => e.to_string(),
+        Ok(m) => panic!("loaded a ConvNet with receptive field {:?}", m.dsp.receptive_field()),
+    };
+    println!("ConvNet, 1,024 dilations of 65,536: {msg} ({:?})", started.elapsed());
+    assert!(msg.contains("receptive field") && msg.contains("at most 4194304"), "{msg}");
+
+    // WaveNets of 200 channels: 1 layer at dilation 65,536 costs 1.6e10 operations to prewarm
+    // (inside the limit), 2 layers 3.1e10 (refused at load); 12 layers of dilation 1 load and run
+    // at 64-frame blocks, but their histories at 65,536-frame blocks would need 2.5 GB (refused
+    // by `reset`, before allocating).
+    let wavenet = |dilations: &[usize]| {
+        let c = 200;
+        let cfg = serde_json::json!({"layers": [{
+            "input_size": 1, "condition_size": 1, "channels": c, "head_size": 1, "kernel_size": 2,
+            "dilations": dilations, "activation": "Tanh", "gated": false, "head_bias": false}],
+            "head_scale": 1.0});
+        let count = c + dilations.len() * (c * c * 2 + c + c + c * c + c) + c + 1;
+        let weights = vec!["0.001"; count].join(",");
+        format!(r#"{{"version": "0.5.4", "architecture": "WaveNet", "config": {cfg}, "weights": [{weights}]}}"#)
+    };
+    load_str(&wavenet(&[65_536]), LoadOptions::default()).unwrap();
+    let msg = load_str(&wavenet(&[65_536, 65_536]), LoadOptions::default()).unwrap_err().to_string();
+    println!("WaveNet 200 channels, 2 layers at dilation 65,536: {msg}");
+    assert!(msg.contains("prewarm work") && msg.contains("at most 20000000000"), "{msg}");
+    let mut m = Model::new(load_str(&wavenet(&[1; 12]), LoadOptions::default()).unwrap().dsp);
+    m.reset(64).unwrap();
+    let msg = m.reset(65_536).unwrap_err().to_string();
+    println!("WaveNet 200 channels × 12 layers, 65,536-frame blocks: {msg}");
+    assert!(msg.contains("state for 65536-frame blocks") && msg.contains("at most 2147483648"), "{msg}");
+
+    // Every shipped model and real capture passes both checks, at the largest block.
+    let dir = shared_nam();
+    let mut widest = 0;
+    for folder in [dir.join("models"), dir.join("real/models")] {
+        for entry in std::fs::read_dir(folder).unwrap().flatten() {
+            let path = entry.path();
+            if let Ok(loaded) = load_file(&path, LoadOptions::default()) {
+                let (small, largest) = (loaded.dsp.state_floats(4096) * 4, loaded.dsp.state_floats(65_536) * 4);
+                assert!(small < 64 << 20, "{}: {small} bytes of state at 4,096 frames", path.display());
+                assert!(largest < 1 << 30, "{}: {largest} bytes of state at 65,536 frames", path.display());
+                widest = widest.max(largest);
+                Model::new(loaded.dsp).reset(4096).unwrap();
+            }
+        }
+    }
+    println!("largest state of a shipped model or real capture at 65,536-frame blocks: {widest} bytes");
+}

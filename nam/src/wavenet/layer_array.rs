@@ -72,6 +72,16 @@ impl LayerArray {
         self.layers.iter().map(|l| l.conv.lookback()).sum::<usize>() + self.head_rechannel.lookback()
     }
 
+    /// Floats `prepare(max_frames)` allocates: every layer's history, the head's, and the block
+    /// buffers (bounded by a few rows of the widest layer).
+    pub fn state_floats(&self, max_frames: usize) -> usize {
+        let widest =
+            self.layers.iter().map(|l| l.gate_rows() + l.channels + l.bottleneck + l.condition).max().unwrap_or(0);
+        self.layers.iter().map(|l| l.conv.state_floats(max_frames)).sum::<usize>()
+            + self.head_rechannel.state_floats(max_frames)
+            + max_frames.saturating_mul(4 * widest + self.head_rows() + self.head_out())
+    }
+
     /// Sizes buffers for blocks of up to `max_frames`.
     pub fn prepare(&mut self, max_frames: usize) {
         let t = max_frames;

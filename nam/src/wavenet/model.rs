@@ -58,6 +58,11 @@ impl PostHead {
     fn lookback(&self) -> usize {
         self.blocks.iter().map(Conv1D::lookback).sum()
     }
+
+    fn state_floats(&self, max_frames: usize) -> usize {
+        let widest = self.blocks.iter().map(|b| b.in_channels().max(b.out_channels())).max().unwrap_or(0);
+        self.blocks.iter().map(|b| b.state_floats(max_frames)).sum::<usize>() + 2 * max_frames * widest
+    }
 }
 
 /// WaveNet (SPEC §4): layer arrays chained, a head scale, optional post-stack head and condition DSP.
@@ -301,6 +306,12 @@ impl Dsp for WaveNet {
     }
 
     /// SPEC §12: `2·MAC + Σ_l (2G + 2C + Hs) + Hout·[bias] + 1`.
+    fn state_floats(&self, max_buffer: usize) -> usize {
+        self.condition.as_ref().map_or(0, |c| c.state_floats(max_buffer))
+            + self.arrays.iter().map(|a| a.state_floats(max_buffer)).sum::<usize>()
+            + self.post_head.as_ref().map_or(0, |h| h.state_floats(max_buffer))
+            + max_buffer.saturating_mul(2 * self.condition_rows() + 2)
+    }
     fn flops_per_sample(&self) -> usize {
         let elementwise: usize = self
             .arrays

@@ -96,6 +96,9 @@ impl Dsp for SlimmableWaveNet {
         self.active = self.slice(ratio);
         Ok(true)
     }
+    fn state_floats(&self, max_buffer: usize) -> usize {
+        self.active.state_floats(max_buffer)
+    }
     fn flops_per_sample(&self) -> usize {
         self.active.flops_per_sample()
     }
