@@ -2,7 +2,7 @@
 # Runs the kernel suite (and, with BENCH=1, the GPU benchmarks) on the GPU machine, on CUDA and on Vulkan (NVIDIA ICD), through both the
 # SPIR-V and the WGSL compilers, from binaries built here by scripts/pack-device.sh.
 #
-# Expects, in the repository root on the GPU machine: .carry/*.gz (the binaries) and .gl/*.deb
+# Expects, in the repository root on the GPU machine: .carry/*.xz (the binaries) and .gl/*.deb
 # (the Vulkan loader; see docs/DEVICE.md). Writes logs to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +14,12 @@ ldconfig
 export CUDA_PATH=/usr/local/cuda
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-for f in .carry/*.gz; do gunzip -c "$f" >"/tmp/cubeaudio-bin/$(basename "$f" .gz)"; done
+# xz through Python's lzma/tarfile: the GPU machine's image need not have xz-utils.
+unxz_to() { python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; }
+for f in .carry/*.xz; do unxz_to "$f" "/tmp/cubeaudio-bin/$(basename "$f" .xz)"; done
 tar xzf .carry/cuda-src.tgz -C /tmp/cubeaudio-bin
 # The core's references travel compressed; tests and benches read them from .carry/shared.
-[ -f .carry/shared.tgz ] && tar xzf .carry/shared.tgz -C .carry
+[ -f .carry/shared.txz ] && python3 -c 'import sys,tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .carry/shared.txz .carry
 chmod +x /tmp/cubeaudio-bin/*
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
@@ -34,10 +36,11 @@ if [ "${TESTS:-1}" = 1 ]; then
 CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 >"$out/gpu-nam.log" 2>&1 || status=1
 grep -E '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out/gpu-nam.log" | cut -c1-240
 # Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
-# Vulkan, then the two example rigs through the CLI on CUDA.
+# Vulkan, then the two example rigs through the CLI on CUDA (the tests that run the CLI binary
+# by its build path are skipped: it is not there; CI runs them on lavapipe).
 /tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
-CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs >"$out/nam-graph.log" 2>&1 || status=1
+CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs --skip an_overflow_inside_a_graph >"$out/nam-graph.log" 2>&1 || status=1
 grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
 for rig in amp_cab dual_amp; do
     /tmp/cubeaudio-bin/cubeaudio graph --config .carry/examples/rigs/$rig.json --input .carry/di_guitar.wav \

@@ -120,7 +120,8 @@ const STREAM_BLOCK: usize = 1 << 16;
 /// is split into chunks that run as parallel streams, each repeating the receptive field as
 /// context, so a segment also holds at least four receptive fields per stream (8 Mi samples for
 /// the standard WaveNet at 512 streams). Its size bounds the memory a render holds (a few
-/// copies of the segment, ~32 MB each for the standard WaveNet).
+/// copies of the segment, ~32 MB each for the standard WaveNet). `CUBEAUDIO_SPLIT_SEGMENT`
+/// overrides it for measurements.
 pub const SPLIT_SEGMENT: usize = 1 << 22;
 
 fn whole_buffers(frames: usize, buffer: usize) -> usize {
@@ -252,7 +253,9 @@ impl DeviceJob for GpuRender<'_> {
         if model.opts.split && dsp.receptive_field().is_some() {
             let renderer = SplitRenderer::new(client, dsp, channels, split_streams())?;
             // Long enough against the context each chunk repeats (four overlaps per stream).
-            let step = (SPLIT_SEGMENT / channels).max(4 * renderer.overlap() * split_streams() / channels).max(4096);
+            let segment =
+                std::env::var("CUBEAUDIO_SPLIT_SEGMENT").ok().and_then(|v| v.parse().ok()).unwrap_or(SPLIT_SEGMENT);
+            let step = (segment / channels).max(4 * renderer.overlap() * split_streams() / channels).max(4096);
             let mut engine = GpuSplitEngine { renderer, step, sanitized: 0, plan: None };
             let streamed = files.run(&mut engine, progress)?;
             let plan = engine.plan.expect("at least one block");
