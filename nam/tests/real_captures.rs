@@ -6,19 +6,12 @@
 
 mod common;
 
-use common::{read_f32, real_manifest, relative_error, shared_nam};
-use cubeaudio_nam::{load_file, LoadOptions, Model};
+use common::{read_f32, real_manifest, relative_error, render_in_blocks, shared_nam};
+use cubeaudio_nam::LoadOptions;
 
 fn render(name: &str, input: &[f32], buffer: usize) -> Vec<f32> {
     let path = shared_nam().join("real/models").join(format!("{name}.nam"));
-    let loaded = load_file(&path, LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    let mut m = Model::new(loaded.dsp);
-    m.reset_like_plugin(buffer).unwrap();
-    let mut out = vec![0.0; input.len()];
-    for (i, o) in input.chunks(buffer).zip(out.chunks_mut(buffer)) {
-        m.process(i, o);
-    }
-    out
+    render_in_blocks(&path, LoadOptions::default(), None, input, buffer)
 }
 
 #[test]

@@ -4,22 +4,11 @@
 
 mod common;
 
-use common::{manifest, read_f32, shared_nam};
-use cubeaudio_nam::{load_file, LoadOptions, Model};
+use common::{manifest, read_f32, render_in_blocks, shared_nam};
+use cubeaudio_nam::{load_file, LoadOptions};
 
 fn render(model: &str, fast_tanh: bool, slim: Option<f64>, input: &[f32], buffer: usize) -> Vec<f32> {
-    let path = shared_nam().join("models").join(model);
-    let loaded = load_file(&path, LoadOptions { fast_tanh }).unwrap_or_else(|e| panic!("{e}"));
-    let mut m = Model::new(loaded.dsp);
-    if let Some(s) = slim {
-        m.set_slim(s).unwrap();
-    }
-    m.reset_like_plugin(buffer).unwrap();
-    let mut out = vec![0.0; input.len()];
-    for (i, o) in input.chunks(buffer).zip(out.chunks_mut(buffer)) {
-        m.process(i, o);
-    }
-    out
+    render_in_blocks(&shared_nam().join("models").join(model), LoadOptions { fast_tanh }, slim, input, buffer)
 }
 
 #[test]

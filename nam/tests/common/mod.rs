@@ -91,3 +91,24 @@ pub fn relative_error(got: &[f32], want: &[f32]) -> f64 {
         f64::INFINITY
     }
 }
+
+/// `path` through the CPU engine with the plugin's resets, in blocks of `buffer` frames.
+pub fn render_in_blocks(
+    path: &std::path::Path,
+    options: cubeaudio_nam::LoadOptions,
+    slim: Option<f64>,
+    input: &[f32],
+    buffer: usize,
+) -> Vec<f32> {
+    let loaded = cubeaudio_nam::load_file(path, options).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = cubeaudio_nam::Model::new(loaded.dsp);
+    if let Some(s) = slim {
+        m.set_slim(s).unwrap();
+    }
+    m.reset_like_plugin(buffer).unwrap();
+    let mut out = vec![0.0; input.len()];
+    for (i, o) in input.chunks(buffer).zip(out.chunks_mut(buffer)) {
+        m.process(i, o);
+    }
+    out
+}
