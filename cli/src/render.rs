@@ -162,12 +162,14 @@ impl BlockEngine for CpuEngine {
     }
 }
 
-/// Every channel a stream of one GPU batch, one launch per buffer for all of them. Channels
-/// that ended read silence while the others go on.
+/// Every channel a stream of one GPU batch, one launch per buffer for all of them. A channel
+/// whose block is shorter (its file ended) is padded with silence to the whole buffer, its own
+/// samples kept, while the others go on.
 struct GpuStreamEngine {
     batch: Box<dyn StreamBatch>,
     buffer: usize,
-    silence: Vec<f32>,
+    /// Per channel: one buffer of input (for padded channels) and one of output.
+    padded: Vec<Vec<f32>>,
     scratch: Vec<Vec<f32>>,
 }
 
@@ -178,15 +180,25 @@ impl BlockEngine for GpuStreamEngine {
 
     fn process(&mut self, ins: &[&[f32]], outs: &mut [Vec<f32>]) -> Result<()> {
         let len = ins.iter().map(|x| x.len()).max().unwrap_or(0);
-        self.scratch.resize(ins.len(), Vec::new());
-        for s in &mut self.scratch {
-            s.resize(self.buffer, 0.0);
+        for v in [&mut self.padded, &mut self.scratch] {
+            v.resize(ins.len(), Vec::new());
+            v.iter_mut().for_each(|s| s.resize(self.buffer, 0.0));
         }
         let mut at = 0;
         while at < len {
             let n = self.buffer.min(len - at);
-            let xs: Vec<&[f32]> =
-                ins.iter().map(|x| if x.len() >= at + n { &x[at..at + n] } else { &self.silence[..n] }).collect();
+            for (x, p) in ins.iter().zip(&mut self.padded) {
+                if x.len() < at + n {
+                    let mine = &x[at.min(x.len())..];
+                    p[..mine.len()].copy_from_slice(mine);
+                    p[mine.len()..n].fill(0.0);
+                }
+            }
+            let xs: Vec<&[f32]> = ins
+                .iter()
+                .zip(&self.padded)
+                .map(|(x, p)| if x.len() >= at + n { &x[at..at + n] } else { &p[..n] })
+                .collect();
             let mut ys: Vec<&mut [f32]> = self.scratch.iter_mut().map(|s| &mut s[..n]).collect();
             self.batch.process(&xs, &mut ys)?;
             for ((x, y), s) in ins.iter().zip(outs.iter_mut()).zip(&self.scratch) {
@@ -276,7 +288,7 @@ impl DeviceJob for GpuRender<'_> {
             Some(lstm) => Box::new(GpuLstmBatch::new(client, &vec![lstm; channels], buffer, &[2048, buffer])?),
             None => Box::new(GpuWaveNetBatch::new(client, &vec![dsp; channels], buffer)?),
         };
-        let mut engine = GpuStreamEngine { batch, buffer, silence: vec![0.0; buffer], scratch: Vec::new() };
+        let mut engine = GpuStreamEngine { batch, buffer, padded: Vec::new(), scratch: Vec::new() };
         Ok((method, files.run(&mut engine, progress)?))
     }
 }

@@ -50,22 +50,29 @@ fn a_batch_of_files_equals_each_file_alone() {
     }
 
     let gpu_jobs = vec![(a.clone(), dir.join("a-gpu.wav")), (b.clone(), dir.join("b-gpu.wav"))];
-    match render_files(&model, &gpu_jobs, &options(Backend::Wgpu), &mut |_, _| {}) {
-        Ok(report) => {
-            println!("[kernel-test] render batch: runtime {} | adapter (as reported)", report.backend);
-            for ((_, gpu), (_, cpu)) in gpu_jobs.iter().zip(&jobs) {
-                let (g, _) = read_wav(gpu);
-                let (c, _) = read_wav(cpu);
-                for (gc, cc) in g.iter().zip(&c) {
-                    let peak = cc.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
-                    let err = gc.iter().zip(cc).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
-                    println!("[gpu-nam] batch render {}: max |GPU − CPU| {err:.3e}", gpu.display());
-                    assert!(err <= 1e-4 * peak, "{}: {err}", gpu.display());
+    // Time-split, and streamed buffer by buffer (b ends inside a buffer while a goes on).
+    for split in [true, false] {
+        let opts = RenderOptions { split, ..options(Backend::Wgpu) };
+        match render_files(&model, &gpu_jobs, &opts, &mut |_, _| {}) {
+            Ok(report) => {
+                println!(
+                    "[kernel-test] render batch ({}): runtime {} | adapter (as reported)",
+                    report.method, report.backend
+                );
+                for ((_, gpu), (_, cpu)) in gpu_jobs.iter().zip(&jobs) {
+                    let (g, _) = read_wav(gpu);
+                    let (c, _) = read_wav(cpu);
+                    for (gc, cc) in g.iter().zip(&c) {
+                        let peak = cc.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
+                        let err = gc.iter().zip(cc).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                        println!("[gpu-nam] batch render {}: max |GPU − CPU| {err:.3e}", gpu.display());
+                        assert!(err <= 1e-4 * peak, "{}: {err}", gpu.display());
+                    }
                 }
             }
+            Err(e) if cubeaudio_kernels::device::required("wgpu") => panic!("GPU batch render required here: {e}"),
+            Err(e) => eprintln!("[kernel-test] SKIPPED GPU batch render: {e}"),
         }
-        Err(e) if cubeaudio_kernels::device::required("wgpu") => panic!("GPU batch render required here: {e}"),
-        Err(e) => eprintln!("[kernel-test] SKIPPED GPU batch render: {e}"),
     }
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
 }
