@@ -39,7 +39,6 @@ struct FileStream {
     frames: u64,
     written: u64,
     input_ended: bool,
-    back_finished: bool,
     resampled: bool,
     /// Non-finite samples replaced before the engine saw them (by the rate conversion).
     replaced: u64,
@@ -50,7 +49,7 @@ struct FileStream {
 
 impl FileStream {
     fn complete(&self) -> bool {
-        self.back_finished && self.back.done() && self.written == self.frames
+        self.back.done() && self.written == self.frames
     }
 
     /// Fills `model_in` with the next `step` model-rate frames (fewer at the end).
@@ -78,9 +77,8 @@ impl FileStream {
     fn write_back(&mut self, outs: &[Vec<f32>]) -> Result<()> {
         let views: Vec<&[f32]> = outs.iter().map(Vec::as_slice).collect();
         self.back.push(&views)?;
-        if self.into_model.done() && !self.back_finished {
+        if self.into_model.done() && !self.back.ended() {
             self.back.finish()?;
-            self.back_finished = true;
         }
         loop {
             self.out.iter_mut().for_each(Vec::clear);
@@ -93,7 +91,7 @@ impl FileStream {
             self.writer.write(&views)?;
             self.written += keep as u64;
         }
-        if self.back_finished && self.back.done() && self.written < self.frames {
+        if self.back.done() && self.written < self.frames {
             let silence = vec![0.0f32; (self.frames - self.written) as usize];
             let views: Vec<&[f32]> = self.out.iter().map(|_| silence.as_slice()).collect();
             self.writer.write(&views)?;
@@ -132,7 +130,6 @@ impl FileStreams {
                 frames: reader.frames(),
                 written: 0,
                 input_ended: false,
-                back_finished: false,
                 resampled: rate != model_rate,
                 replaced: 0,
                 read: vec![Vec::new(); channels],

@@ -143,6 +143,11 @@ impl RateConverter {
         }
     }
 
+    /// Whether [`finish`](Self::finish) was called.
+    pub fn ended(&self) -> bool {
+        self.total_out.is_some()
+    }
+
     /// Whether the input ended and every output frame was taken.
     pub fn done(&self) -> bool {
         self.total_out.is_some_and(|t| self.frames_out == t)
