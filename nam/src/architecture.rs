@@ -4,10 +4,11 @@
 use crate::convnet::ConvNet;
 use crate::linear::Linear;
 use crate::lstm::Lstm;
+use crate::sequential::Sequential;
 use crate::wavenet::WaveNet;
 
 /// The concrete model a [`crate::dsp::Dsp`] runs at this moment: itself, or the active
-/// submodel of a slimmable model.
+/// submodel of a slimmable model, or a chain of models.
 #[derive(Debug, Clone, Copy)]
 pub enum Architecture<'a> {
     /// A WaveNet (also the active size of a slimmable WaveNet).
@@ -18,6 +19,8 @@ pub enum Architecture<'a> {
     ConvNet(&'a ConvNet),
     /// A Linear (FIR) model.
     Linear(&'a Linear),
+    /// Models run one after another.
+    Sequential(&'a Sequential),
 }
 
 impl<'a> Architecture<'a> {
@@ -41,6 +44,14 @@ impl<'a> Architecture<'a> {
     pub fn convnet(self) -> Option<&'a ConvNet> {
         match self {
             Self::ConvNet(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The chain of models, if this is one.
+    pub fn sequential(self) -> Option<&'a Sequential> {
+        match self {
+            Self::Sequential(s) => Some(s),
             _ => None,
         }
     }

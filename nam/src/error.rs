@@ -12,6 +12,9 @@ pub enum NamError {
     /// Any other error, with the file it came from.
     #[error("{path}: {error}")]
     InFile { path: PathBuf, error: Box<NamError> },
+    /// An error inside one model of a Sequential (counted from 0).
+    #[error("Sequential model {index}: {error}")]
+    InModel { index: usize, error: Box<NamError> },
     /// The file is not JSON.
     #[error("malformed JSON: {0}")]
     Json(String),
@@ -22,7 +25,7 @@ pub enum NamError {
     #[error("version `{version}` {reason}")]
     Version { version: String, reason: String },
     /// An architecture name the loader does not know.
-    #[error("unknown architecture `{0}` (expected WaveNet, LSTM, ConvNet, Linear or SlimmableContainer)")]
+    #[error("unknown architecture `{0}` (expected WaveNet, LSTM, ConvNet, Linear, SlimmableContainer or Sequential)")]
     UnknownArchitecture(String),
     /// A known architecture this engine does not run.
     #[error("architecture `{architecture}` is not supported: {reason}")]

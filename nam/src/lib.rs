@@ -5,7 +5,8 @@
 //! [`gpu`] runs batches of streams on a GPU (and, with the `graph` feature, is the `nam` processor
 //! of the runtime's graphs). Every architecture of SPEC.md is a
 //! [`dsp::Dsp`]: [`wavenet::WaveNet`] (and its slimmable form), [`lstm::Lstm`],
-//! [`convnet::ConvNet`], [`linear::Linear`], [`container::SlimmableContainer`].
+//! [`convnet::ConvNet`], [`linear::Linear`], [`container::SlimmableContainer`],
+//! [`sequential::Sequential`].
 
 pub mod activation;
 pub mod architecture;
@@ -21,6 +22,7 @@ pub mod loader;
 pub mod lstm;
 pub mod metadata;
 pub mod model;
+pub mod sequential;
 pub mod wavenet;
 pub mod weights;
 

@@ -117,12 +117,15 @@ fn sample_rate(o: &Map<String, Value>) -> Result<Option<f64>> {
     }
 }
 
-fn build(
-    v: &Value,
-    options: LoadOptions,
-    depth: usize,
-    summary: &mut Vec<String>,
-) -> Result<(Box<dyn Dsp>, Option<String>)> {
+/// One model of a file (the file's own, or one nested in it).
+struct Built {
+    dsp: Box<dyn Dsp>,
+    warning: Option<String>,
+    sample_rate: Option<f64>,
+    metadata: Metadata,
+}
+
+fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String>) -> Result<Built> {
     if depth > MAX_NESTING {
         return Err(NamError::config("models are nested too deeply"));
     }
@@ -132,14 +135,15 @@ fn build(
     let architecture =
         required(o, "architecture")?.as_str().ok_or_else(|| NamError::config("`architecture` must be a string"))?;
     let config = required(o, "config")?.as_object().ok_or_else(|| NamError::config("`config` must be an object"))?;
-    let sr = sample_rate(o)?;
+    let mut sr = sample_rate(o)?;
+    let mut metadata = Metadata::parse(o.get("metadata"));
     let indent = "  ".repeat(depth);
     let dsp: Box<dyn Dsp> = match architecture {
         "WaveNet" => {
             let condition = match opt(config, "condition_dsp") {
                 Some(c) => {
                     summary.push(format!("{indent}condition_dsp:"));
-                    let (dsp, _) = build(c, options, depth + 1, summary)?;
+                    let dsp = build(c, options, depth + 1, summary)?.dsp;
                     let nested_sr = c.get("sample_rate").and_then(Value::as_f64);
                     if let (Some(a), Some(b)) = (nested_sr, sr) {
                         if a != b {
@@ -223,7 +227,7 @@ fn build(
                     }
                 }
                 summary.push(format!("{indent}submodel {i} (slim < {max}):"));
-                let (dsp, _) = build(model, options, depth + 1, summary)?;
+                let dsp = build(model, options, depth + 1, summary)?.dsp;
                 if dsp.in_channels() != 1 || dsp.out_channels() != 1 {
                     return Err(NamError::config(format!("submodel {i} is not mono in/out")));
                 }
@@ -231,11 +235,105 @@ fn build(
             }
             Box::new(SlimmableContainer::new(models)?)
         }
-        "sequential" | "Sequential" => return Err(unsupported_sequential(architecture)),
+        "Sequential" => {
+            let built = sequential(o, config, options, depth, summary)?;
+            sr = sr
+                .or(built.sample_rate)
+                .map(|top| agree(top, built.sample_rate, "the Sequential's models"))
+                .transpose()?;
+            metadata = Metadata {
+                input_level_dbu: metadata.input_level_dbu.or(built.metadata.input_level_dbu),
+                output_level_dbu: metadata.output_level_dbu.or(built.metadata.output_level_dbu),
+                loudness: metadata.loudness.or(built.metadata.loudness),
+                ..metadata
+            };
+            built.dsp
+        }
+        "sequential" => return Err(unsupported_sequential(architecture)),
         other => return Err(NamError::UnknownArchitecture(other.into())),
     };
     check_costs(dsp.as_ref())?;
-    Ok((dsp, warning))
+    Ok(Built { dsp, warning, sample_rate: sr, metadata })
+}
+
+/// `rate` when `other` is unknown or the same (to 1e-6 Hz, as the core compares), else an error
+/// naming `what` disagrees.
+fn agree(rate: f64, other: Option<f64>, what: &str) -> Result<f64> {
+    match other {
+        Some(o) if (o - rate).abs() > 1e-6 => {
+            Err(NamError::config(format!("{what} run at {o} Hz but the model says {rate} Hz")))
+        }
+        _ => Ok(rate),
+    }
+}
+
+/// A `"Sequential"` (core PR #323): complete NAM objects in `config.models`, run in order, the
+/// top-level `weights` empty. Returns the chain, the rate its models share (if any says) and the
+/// levels it takes from them: input from the first model, output and loudness from the last.
+fn sequential(
+    o: &Map<String, Value>,
+    config: &Map<String, Value>,
+    options: LoadOptions,
+    depth: usize,
+    summary: &mut Vec<String>,
+) -> Result<Built> {
+    let top = required(o, "weights")?.as_array().map_or(0, Vec::len);
+    if top != 0 {
+        return Err(NamError::Unsupported {
+            architecture: "Sequential".into(),
+            reason: format!(
+                "its top-level `weights` hold {top} numbers: a legacy export (bare model configs plus flattened \
+                 weights) from which the models' boundaries cannot be recovered, refused by the core too; each \
+                 model must be a complete NAM object, with its own weights, in `config.models`"
+            ),
+        });
+    }
+    let list = opt(config, "models")
+        .and_then(Value::as_array)
+        .ok_or_else(|| NamError::config("a Sequential's `config.models` must be an array of complete NAM models"))?;
+    let indent = "  ".repeat(depth);
+    summary.push(format!("{indent}Sequential of {} models", list.len()));
+    let mut models = Vec::with_capacity(list.len());
+    let mut levels: Vec<Metadata> = Vec::with_capacity(list.len());
+    let mut rate: Option<f64> = None;
+    for (i, child) in list.iter().enumerate() {
+        summary.push(format!("{indent}model {i}: {}", shown(child.get("architecture"))));
+        let in_model = |e: NamError| NamError::InModel { index: i, error: Box::new(e) };
+        let built = build(child, options, depth + 1, summary).map_err(in_model)?;
+        if let Some(r) = built.sample_rate {
+            rate = Some(match rate {
+                Some(first) => agree(r, Some(first), "the models before it").map_err(in_model)?,
+                None => r,
+            });
+        }
+        models.push(built.dsp);
+        levels.push(built.metadata);
+    }
+    let mut gains = vec![1.0];
+    for (i, pair) in levels.windows(2).enumerate() {
+        let g = crate::sequential::calibration_gain(pair[0].output_level_dbu, pair[1].input_level_dbu);
+        if g != 1.0 {
+            summary.push(format!(
+                "{indent}model {} input scaled by {g} (calibration: {} dBu out, {} dBu in)",
+                i + 1,
+                shown_level(pair[0].output_level_dbu),
+                shown_level(pair[1].input_level_dbu)
+            ));
+        }
+        gains.push(g);
+    }
+    let metadata = Metadata {
+        input_level_dbu: levels.first().and_then(|m| m.input_level_dbu),
+        output_level_dbu: levels.last().and_then(|m| m.output_level_dbu),
+        loudness: levels.last().and_then(|m| m.loudness),
+        ..Metadata::default()
+    };
+    let dsp = Box::new(crate::sequential::Sequential::new(models, gains)?);
+    Ok(Built { dsp, warning: None, sample_rate: rate, metadata })
+}
+
+fn shown_level(level: Option<f64>) -> String {
+    level.map_or_else(|| "?".into(), |l| l.to_string())
 }
 
 /// Refuses a model whose real costs run away though every field is within its own limit: a
@@ -264,7 +362,7 @@ fn unsupported_sequential(architecture: &str) -> NamError {
     NamError::Unsupported {
         architecture: architecture.into(),
         reason:
-            "the NAM core no longer registers it (an old core example: a chain of sub-models with no top-level weights)"
+            "the NAM core no longer registers it (an old core example: a chain of sub-models with no top-level weights; the core's `Sequential`, capitalised, holds complete models in `config.models`)"
                 .into(),
     }
 }
@@ -305,19 +403,19 @@ pub fn load_str(text: &str, options: LoadOptions) -> Result<LoadedModel> {
     let v: Value = serde_json::from_str(text).map_err(|e| NamError::Json(e.to_string()))?;
     let o = v.as_object().ok_or_else(|| NamError::Json("the file must hold one JSON object".into()))?;
     // Name the real reason for old container files before complaining about their missing keys.
-    if let Some(a @ ("sequential" | "Sequential")) = o.get("architecture").and_then(Value::as_str) {
+    if let Some(a @ "sequential") = o.get("architecture").and_then(Value::as_str) {
         return Err(unsupported_sequential(a));
     }
     for key in ["version", "architecture", "config", "weights"] {
         required(o, key)?;
     }
     let mut summary = Vec::new();
-    let (dsp, warning) = build(&v, options, 0, &mut summary)?;
+    let Built { dsp, warning, sample_rate, metadata } = build(&v, options, 0, &mut summary)?;
     Ok(LoadedModel {
         version: o["version"].as_str().unwrap_or_default().to_string(),
         architecture: o["architecture"].as_str().unwrap_or_default().to_string(),
-        sample_rate: sample_rate(o)?,
-        metadata: Metadata::parse(o.get("metadata")),
+        sample_rate,
+        metadata,
         dsp,
         summary,
         warning,

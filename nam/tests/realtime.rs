@@ -7,8 +7,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::shared_nam;
-use cubeaudio_nam::{load_file, LoadOptions, Model};
+use common::{linear_ir_json, sequential_json, shared_model_text, shared_nam};
+use cubeaudio_nam::{load_file, load_str, LoadOptions, Model};
 
 struct Counting;
 
@@ -55,7 +55,7 @@ fn the_counter_sees_allocations() {
 #[test]
 fn processing_allocates_nothing_for_any_model() {
     let dir = shared_nam().join("models");
-    for name in [
+    let files = [
         "core_wavenet_a1_standard.nam",
         "core_A2.nam",
         "core_lstm.nam",
@@ -63,8 +63,16 @@ fn processing_allocates_nothing_for_any_model() {
         "core_wavenet_condition_dsp.nam",
         "core_slimmable_wavenet.nam",
         "trainer_identity_linear_10.nam",
-    ] {
-        let loaded = load_file(&dir.join(name), LoadOptions::default()).unwrap();
+    ];
+    let mut models: Vec<_> = files
+        .iter()
+        .map(|name| (name.to_string(), load_file(&dir.join(name), LoadOptions::default()).unwrap()))
+        .collect();
+    // A Sequential (amp, then a cab IR at another calibration level): its models pass blocks
+    // through buffers sized at reset.
+    let chain = sequential_json(&[shared_model_text("core_lstm.nam"), linear_ir_json(64, 1, Some(3.0), None)]);
+    models.push(("Sequential LSTM → Linear".into(), load_str(&chain, LoadOptions::default()).unwrap()));
+    for (name, loaded) in models {
         let mut model = Model::new(loaded.dsp);
         model.reset(256).unwrap();
         let mut input = vec![0.1f32; 1000];

@@ -23,6 +23,7 @@
 
 use cubeaudio_kernels::activation::activate_dynamic;
 use cubeaudio_kernels::delay_line::{append_and_stage, ring_at};
+use cubeaudio_kernels::routed::finite_or_zero;
 use cubeaudio_kernels::tile_conv::{tile_conv, TileConvConfig, TileConvPath};
 use cubecl::prelude::*;
 
@@ -626,10 +627,17 @@ pub fn wavenet_streams_kernel(
                         i += step;
                     }
                 } else {
+                    // Into the input row: one model of a Sequential feeding the next, whose
+                    // histories must never take in a non-finite sample (the CPU engine's policy).
+                    let sanitize = dst == REGION_IN;
                     let to = region_at(dst, block, in_at);
                     let mut i = unit;
                     while i < rows * tile {
-                        sh[to + i] = scale * sh[src + i];
+                        let mut v = scale * sh[src + i];
+                        if sanitize {
+                            v = finite_or_zero(v);
+                        }
+                        sh[to + i] = v;
                         i += step;
                     }
                 }

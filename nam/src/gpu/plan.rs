@@ -9,6 +9,7 @@ use crate::convnet::ConvNet;
 use crate::dsp::{Architecture, Dsp};
 use crate::error::{NamError, Result};
 use crate::linear::Linear;
+use crate::sequential::Sequential;
 use crate::wavenet::config::Gating;
 use crate::wavenet::WaveNet;
 
@@ -217,18 +218,36 @@ impl Builder {
         if dsp.in_channels() != 1 {
             return Err(unsupported(self.arch, "models that are not mono in"));
         }
-        if dest == DEST_OUTPUT && dsp.out_channels() != 1 {
+        if matches!(dest, DEST_OUTPUT | REGION_IN) && dsp.out_channels() != 1 {
             return Err(unsupported(self.arch, "models that are not mono out"));
         }
-        if let Some(w) = dsp.architecture().wavenet() {
+        if let Some(chain) = dsp.architecture().sequential() {
+            self.sequential(chain, dest)
+        } else if let Some(w) = dsp.architecture().wavenet() {
             self.wavenet(w, dest)
         } else if let Some(l) = dsp.architecture().linear() {
             self.linear(l, dest)
         } else if let Some(c) = dsp.architecture().convnet() {
             self.convnet(c, dest)
         } else {
-            Err(unsupported(self.arch, "this architecture (the convolutional kernel runs WaveNet, ConvNet and Linear; LSTMs have their own batch)"))
+            Err(unsupported(
+                self.arch,
+                "an LSTM (the convolutional kernel runs WaveNet, ConvNet and Linear, alone or chained; LSTMs run alone in their own batch)",
+            ))
         }
+    }
+
+    /// Each model in turn, all but the last leaving their output in the input row, where the
+    /// next one reads it (scaled there by its calibration gain; made finite, as on the CPU).
+    fn sequential(&mut self, chain: &Sequential, dest: u32) -> Result<()> {
+        let last = chain.models().count() - 1;
+        for (i, (model, gain)) in chain.models().zip(chain.gains()).enumerate() {
+            if i > 0 && *gain != 1.0 {
+                self.out(REGION_IN, REGION_IN, 1, *gain);
+            }
+            self.dsp(model, if i == last { dest } else { REGION_IN })?;
+        }
+        Ok(())
     }
 
     fn linear(&mut self, l: &Linear, dest: u32) -> Result<()> {
@@ -451,6 +470,7 @@ impl ModelPlan {
             Architecture::ConvNet(_) => "ConvNet",
             Architecture::Linear(_) => "Linear",
             Architecture::Lstm(_) => "LSTM",
+            Architecture::Sequential(_) => "Sequential",
         };
         let mut b = Builder {
             p: ModelPlan { prewarm: dsp.prewarm_samples(), plan: vec![0], ..Default::default() },

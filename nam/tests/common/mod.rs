@@ -112,3 +112,39 @@ pub fn render_in_blocks(
     }
     out
 }
+
+/// The text of `../shared/nam/models/<name>`.
+pub fn shared_model_text(name: &str) -> String {
+    let path = shared_nam().join("models").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A `"Sequential"` file (core PR #323) of `models`, complete NAM objects as JSON text.
+pub fn sequential_json(models: &[String]) -> String {
+    format!(
+        r#"{{"version": "0.7.0", "architecture": "Sequential", "config": {{"models": [{}]}}, "weights": [], "sample_rate": 48000}}"#,
+        models.join(", ")
+    )
+}
+
+/// A cabinet-like Linear IR: `taps` decaying pseudo-random taps (seeded), a bias, and the
+/// calibration levels given (`null` when `None`).
+pub fn linear_ir_json(taps: usize, seed: u64, input_dbu: Option<f64>, output_dbu: Option<f64>) -> String {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let w: Vec<f32> = (0..taps)
+        .map(|k| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let r = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            r * (-(k as f32) / (taps as f32 / 4.0)).exp()
+        })
+        .chain([0.01])
+        .collect();
+    let level = |l: Option<f64>| l.map_or("null".to_string(), |v| v.to_string());
+    format!(
+        r#"{{"version": "0.5.4", "architecture": "Linear", "config": {{"receptive_field": {taps}, "bias": true}}, "weights": {w:?}, "sample_rate": 48000, "metadata": {{"input_level_dbu": {}, "output_level_dbu": {}}}}}"#,
+        level(input_dbu),
+        level(output_dbu)
+    )
+}

@@ -1,9 +1,11 @@
 //! Architectures and options no reference file exercises, on the GPU convolutional engine
 //! against the CPU engine: ConvNet (with and without BatchNorm, per-channel PReLU), a long
-//! Linear FIR, and a WaveNet with per-channel PReLU layers and a post-stack head — all in one
+//! Linear FIR, a WaveNet with per-channel PReLU layers and a post-stack head, and Sequential
+//! chains (calibration gains, nesting) — all in one
 //! batch (one launch per buffer), at a power-of-two buffer and at one that leaves partial
 //! tiles. Random weights; device policy as elsewhere.
 
+use crate::common::{linear_ir_json, sequential_json, shared_model_text};
 use cubeaudio_nam::gpu::GpuWaveNetBatch;
 use cubeaudio_nam::{load_str, LoadOptions, LoadedModel, Model, NamError};
 use cubecl::prelude::*;
@@ -101,7 +103,25 @@ fn models() -> Vec<(&'static str, LoadedModel)> {
                 |_| {},
             ),
         ),
+        (
+            "Sequential WaveNet → Linear IR, calibrated +6.3 dB between them",
+            sequential(&[shared_model_text("core_wavenet.nam"), linear_ir_json(300, 7, Some(6.0), None)]),
+        ),
+        (
+            "Sequential of a Sequential (WaveNet → IR) → IR",
+            sequential(&[
+                sequential_json(&[
+                    shared_model_text("core_wavenet_a2_max.nam"),
+                    linear_ir_json(90, 1, None, Some(4.0)),
+                ]),
+                linear_ir_json(40, 2, Some(-2.0), None),
+            ]),
+        ),
     ]
+}
+
+fn sequential(models: &[String]) -> LoadedModel {
+    load_str(&sequential_json(models), LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn signal(n: usize, seed: u64) -> Vec<f32> {
@@ -142,4 +162,16 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);
+/// A chain holding an LSTM is refused by the convolutional engine, by name (the render falls
+/// back to the CPU engine under `auto`).
+fn lstm_chains_are_refused<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    let chain = sequential(&[shared_model_text("core_lstm.nam"), linear_ir_json(16, 1, None, None)]);
+    let message = match GpuWaveNetBatch::new(client, &[chain.dsp.as_ref()], 64) {
+        Ok(_) => panic!("{device}: a chain holding an LSTM was accepted by the convolutional engine"),
+        Err(e) => e.to_string(),
+    };
+    assert!(message.contains("Sequential (GPU engine)") && message.contains("LSTM"), "{message}");
+    println!("[gpu-arch] {device}: LSTM chain refused: {message}");
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run, lstm_chains_are_refused);
