@@ -73,6 +73,11 @@ struct RenderArgs {
     /// LSTMs always stream.
     #[arg(long)]
     stream: bool,
+    /// CPU engine threads (default: every core). Convolutional models' signals are cut in time
+    /// across them, as on a GPU (same output; --stream keeps one thread per channel); LSTMs'
+    /// channels and files are spread over them.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -146,7 +151,7 @@ enum Command {
 }
 
 fn render(args: RenderArgs) -> Result<()> {
-    let RenderArgs { model, input: inputs, output, backend, buffer, exact_tanh, slim, format, stream } = args;
+    let RenderArgs { model, input: inputs, output, backend, buffer, exact_tanh, slim, format, stream, threads } = args;
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
@@ -164,6 +169,7 @@ fn render(args: RenderArgs) -> Result<()> {
             Format::I24 => SampleFormat::Int24,
         },
         split: !stream,
+        threads: threads.map_or_else(cubeaudio::render::all_cores, |t| t as usize),
     };
     let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let report = render_files(&model, &jobs, &opts, &mut |done, total| {

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
-use cubeaudio_nam::gpu::split::{split_streams, SplitPlan, SplitRenderer};
+use cubeaudio_nam::gpu::split::{split_streams, SplitRenderer};
 use cubeaudio_nam::gpu::{GpuLstmBatch, GpuWaveNetBatch, StreamBatch};
+use cubeaudio_nam::split::{render_on_threads, SplitPlan, TimeSplitter};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel, Model, NamError};
 use cubeaudio_runtime::wav::SampleFormat;
 use cubecl::prelude::*;
@@ -28,10 +29,19 @@ pub struct RenderOptions {
     pub slim: Option<f64>,
     /// Sample format of the written files.
     pub format: SampleFormat,
-    /// On a GPU, cut convolutional models' signals in time into chunks that run as parallel
-    /// streams ([`cubeaudio_nam::gpu::split`]); off: every channel is one stream, buffer by
-    /// buffer, as a live host runs it. The output is the same either way.
+    /// Cut convolutional models' signals in time into chunks ([`cubeaudio_nam::split`]) that
+    /// run as parallel streams on a GPU, or on `threads` threads of the CPU engine; off: every
+    /// channel is one stream, buffer by buffer, as a live host runs it. The output is the same
+    /// either way.
     pub split: bool,
+    /// CPU engine threads (at least 1): convolutional models' signals are cut in time across
+    /// them (with `split`), LSTMs' channels and files are spread over them.
+    pub threads: usize,
+}
+
+/// Every core of the machine (what `--threads` defaults to).
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// What a render did.
@@ -132,12 +142,67 @@ fn whole_buffers(frames: usize, buffer: usize) -> usize {
 struct CpuEngine {
     instances: Vec<Model>,
     buffer: usize,
+    threads: usize,
 }
 
 impl CpuEngine {
     fn new(model: &Prototype, channels: usize) -> Result<Self> {
         let instances = (0..channels).map(|_| model.cpu_instance()).collect::<Result<_>>()?;
-        Ok(Self { instances, buffer: model.opts.buffer })
+        Ok(Self { instances, buffer: model.opts.buffer, threads: model.opts.threads })
+    }
+}
+
+/// Samples (all channels together) of one segment of a CPU time-split render, at least. Each
+/// chunk costs a reset (the prewarm) and the receptive field again as context; a chunk also
+/// holds at least 32 of those, so they stay within a few percent of the work.
+const CPU_SPLIT_SEGMENT: usize = 1 << 21;
+
+/// A convolutional model on several CPU threads: every segment of the signals cut in time into
+/// chunks ([`TimeSplitter`]) that the threads take in turn, each on the thread's instance
+/// cleared for it, outputs stitched.
+struct CpuSplitEngine {
+    /// One instance per thread.
+    instances: Vec<Model>,
+    buffer: usize,
+    splitter: TimeSplitter,
+    step: usize,
+    sanitized: u64,
+    plan: Option<SplitPlan>,
+}
+
+impl CpuSplitEngine {
+    fn new(model: &Prototype, channels: usize) -> Result<Self> {
+        let dsp = model.loaded.dsp.as_ref();
+        let (threads, buffer) = (model.opts.threads, model.opts.buffer);
+        // Four chunks per thread: threads that finish early take another (a shared core slows
+        // one down), and the last round stays short.
+        let chunks = 4 * threads;
+        let splitter = TimeSplitter::new(dsp, channels, chunks)?;
+        let per_chunk = 32 * (splitter.overlap() + dsp.prewarm_samples().max(buffer));
+        let step = whole_buffers((CPU_SPLIT_SEGMENT / channels).max(per_chunk * chunks / channels), buffer);
+        let instances = (0..threads).map(|_| model.cpu_instance()).collect::<Result<_>>()?;
+        Ok(Self { instances, buffer, splitter, step, sanitized: 0, plan: None })
+    }
+}
+
+impl BlockEngine for CpuSplitEngine {
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn process(&mut self, ins: &[&[f32]], outs: &mut [Vec<f32>]) -> Result<()> {
+        let cut = self.splitter.cut(ins);
+        let rendered = render_on_threads(&cut, &mut self.instances, self.buffer)?;
+        for (y, r) in outs.iter_mut().zip(rendered) {
+            y.extend(r);
+        }
+        self.sanitized += cut.non_finite();
+        self.plan.get_or_insert(cut.plan);
+        Ok(())
+    }
+
+    fn sanitized(&self) -> u64 {
+        self.sanitized
     }
 }
 
@@ -147,13 +212,29 @@ impl BlockEngine for CpuEngine {
     }
 
     fn process(&mut self, ins: &[&[f32]], outs: &mut [Vec<f32>]) -> Result<()> {
-        for ((instance, x), y) in self.instances.iter_mut().zip(ins).zip(outs) {
-            let from = y.len();
-            y.resize(from + x.len(), 0.0);
-            for (src, dst) in x.chunks(self.buffer).zip(y[from..].chunks_mut(self.buffer)) {
-                instance.process(src, dst);
+        let buffer = self.buffer;
+        let run = |instances: &mut [Model], ins: &[&[f32]], outs: &mut [Vec<f32>]| {
+            for ((instance, x), y) in instances.iter_mut().zip(ins).zip(outs) {
+                let from = y.len();
+                y.resize(from + x.len(), 0.0);
+                for (src, dst) in x.chunks(buffer).zip(y[from..].chunks_mut(buffer)) {
+                    instance.process(src, dst);
+                }
             }
+        };
+        // Channels are independent instances: spread over the threads, in equal groups.
+        let per = self.instances.len().div_ceil(self.threads.max(1));
+        if per >= self.instances.len() {
+            run(&mut self.instances, ins, outs);
+            return Ok(());
         }
+        std::thread::scope(|scope| {
+            for ((instances, ins), outs) in
+                self.instances.chunks_mut(per).zip(ins.chunks(per)).zip(outs.chunks_mut(per))
+            {
+                scope.spawn(move || run(instances, ins, outs));
+            }
+        });
         Ok(())
     }
 
@@ -294,9 +375,25 @@ impl DeviceJob for GpuRender<'_> {
 }
 
 fn render_cpu(model: &Prototype, files: FileStreams, progress: &mut dyn FnMut(usize, usize)) -> Result<Rendered> {
-    let mut engine = CpuEngine::new(model, files.channels())?;
+    let (threads, buffer, channels) = (model.opts.threads, model.opts.buffer, files.channels());
+    if threads > 1 && model.opts.split && model.loaded.dsp.receptive_field().is_some() {
+        let mut engine = CpuSplitEngine::new(model, channels)?;
+        let streamed = files.run(&mut engine, progress)?;
+        let plan = engine.plan.expect("at least one block");
+        let method = format!(
+            "time-split on {threads} CPU threads in segments of {} samples per channel: {} chunks of {} samples + {} of context",
+            engine.step, plan.chunks, plan.chunk, plan.overlap
+        );
+        return Ok((method, streamed));
+    }
+    let mut engine = CpuEngine::new(model, channels)?;
     let streamed = files.run(&mut engine, progress)?;
-    Ok((format!("streamed in {}-frame buffers, one CPU instance per channel", model.opts.buffer), streamed))
+    let spread = if threads > 1 && channels > 1 {
+        format!(", channels spread over {} threads", threads.min(channels))
+    } else {
+        String::new()
+    };
+    Ok((format!("streamed in {buffer}-frame buffers, one CPU instance per channel{spread}"), streamed))
 }
 
 /// Renders `input` through `model` into `output`; `progress` is told the samples done.

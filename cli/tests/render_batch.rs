@@ -22,7 +22,15 @@ fn tone(n: usize, f: f32, rate: f32) -> Vec<f32> {
 }
 
 fn options(backend: Backend) -> RenderOptions {
-    RenderOptions { backend, buffer: 256, fast_tanh: true, slim: None, format: SampleFormat::Float32, split: true }
+    RenderOptions {
+        backend,
+        buffer: 256,
+        fast_tanh: true,
+        slim: None,
+        format: SampleFormat::Float32,
+        split: true,
+        threads: 1,
+    }
 }
 
 #[test]

@@ -1,16 +1,13 @@
-//! One long signal, fast: a convolutional model's output at a sample depends only on the
-//! receptive field before it, so a file can be cut in time into chunks, each chunk a stream of
-//! one batch fed `overlap` (≥ receptive field − 1) samples of what precedes it, their warm-up
-//! outputs dropped and the rest stitched. Every stream is prewarmed like the streaming render
-//! and sees, before each kept output, the same receptive field of input: the result is the
-//! streaming render's (the first chunk's missing past is the silence the prewarm plays).
-//! LSTMs have no finite receptive field (a recurrence): they cannot be split in time.
+//! One long signal, fast, on a GPU: the chunks of a time-split render ([`crate::split`]) run as
+//! the streams of one batch, one launch per buffer for all of them.
 
 use cubecl::prelude::*;
 
 use super::engine::GpuWaveNetBatch;
 use crate::dsp::Dsp;
-use crate::error::{NamError, Result};
+use crate::error::Result;
+pub use crate::split::SplitPlan;
+use crate::split::TimeSplitter;
 
 /// Frames per launch of a split render (the output does not depend on it). The engine sizes
 /// every layer's ring for its look-back plus a whole buffer (a power of two), so large buffers
@@ -40,42 +37,6 @@ pub fn split_streams() -> usize {
         .unwrap_or(DEFAULT_SPLIT_STREAMS)
 }
 
-/// How signals are cut: chunks of `chunk` kept samples, each preceded by `overlap` samples of
-/// context, `chunks` streams in all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SplitPlan {
-    /// Output samples each stream keeps.
-    pub chunk: usize,
-    /// Context samples each stream runs before its first kept output.
-    pub overlap: usize,
-    /// Streams (chunks of every signal together).
-    pub chunks: usize,
-}
-
-impl SplitPlan {
-    /// Chunks for signals of `lengths` samples with a receptive field of `receptive_field`,
-    /// aiming at `streams` streams; a chunk keeps at least three overlaps, so the work repeated
-    /// for context stays under a third.
-    pub fn new(lengths: &[usize], receptive_field: usize, streams: usize) -> Self {
-        let overlap = receptive_field.saturating_sub(1);
-        let total: usize = lengths.iter().sum();
-        let chunk = total.div_ceil(streams.max(1)).max(3 * overlap).max(256);
-        let chunks = lengths.iter().map(|&l| l.div_ceil(chunk).max(1)).sum();
-        Self { chunk, overlap, chunks }
-    }
-
-    /// Samples every stream runs (context and kept).
-    pub fn window(&self) -> usize {
-        self.overlap + self.chunk
-    }
-
-    /// Samples of work per sample of output (1 + overlap / chunk, plus the last chunks' padding).
-    pub fn work_ratio(&self, lengths: &[usize]) -> f64 {
-        let total: usize = lengths.iter().sum();
-        (self.chunks * self.window()) as f64 / total.max(1) as f64
-    }
-}
-
 /// Renders every signal through `model` as a time-split batch (one launch per
 /// [`SPLIT_BUFFER`] frames for all chunks of all signals), aiming at `streams` streams;
 /// `progress` is told the output samples done of the total. Returns the outputs, the samples
@@ -98,29 +59,19 @@ pub fn render_split<R: Runtime>(
 pub struct SplitRenderer<'a, R: Runtime> {
     client: &'a ComputeClient<R>,
     model: &'a dyn Dsp,
-    field: usize,
-    streams: usize,
-    /// Per signal, the last samples rendered (up to the receptive field − 1): the context of
-    /// the next segment's first chunk. Empty at the start: the silence the prewarm plays.
-    pasts: Vec<Vec<f32>>,
+    splitter: TimeSplitter,
 }
 
 impl<'a, R: Runtime> SplitRenderer<'a, R> {
     /// A renderer of `signals` signals, aiming at `streams` streams per segment. Refuses models
-    /// without a finite receptive field (LSTM) with [`NamError::Unsupported`].
+    /// without a finite receptive field (LSTM) with [`crate::NamError::Unsupported`].
     pub fn new(client: &'a ComputeClient<R>, model: &'a dyn Dsp, signals: usize, streams: usize) -> Result<Self> {
-        let Some(field) = model.receptive_field() else {
-            return Err(NamError::Unsupported {
-                architecture: "LSTM".into(),
-                reason: "a recurrence has no finite receptive field, so it cannot be split in time; stream it".into(),
-            });
-        };
-        Ok(Self { client, model, field, streams, pasts: vec![Vec::new(); signals] })
+        Ok(Self { client, model, splitter: TimeSplitter::new(model, signals, streams)? })
     }
 
     /// Context samples a chunk needs before its first kept output.
     pub fn overlap(&self) -> usize {
-        self.field.saturating_sub(1)
+        self.splitter.overlap()
     }
 
     /// Renders the next segment of every signal (segments may differ in length; an empty one
@@ -131,42 +82,16 @@ impl<'a, R: Runtime> SplitRenderer<'a, R> {
         signals: &[&[f32]],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<(Vec<Vec<f32>>, u64, SplitPlan)> {
-        assert_eq!(signals.len(), self.pasts.len(), "one segment per signal");
-        let (client, model) = (self.client, self.model);
         let started = std::time::Instant::now();
-        let lengths: Vec<usize> = signals.iter().map(|s| s.len()).collect();
-        let plan = SplitPlan::new(&lengths, self.field, self.streams);
-        // Each signal with `overlap` samples of context before it (what preceded it, silence
-        // at the start) and zeros after it up to whole chunks; streams read windows of it.
-        let padded: Vec<Vec<f32>> = signals
-            .iter()
-            .zip(&self.pasts)
-            .map(|(s, past)| {
-                let chunks = s.len().div_ceil(plan.chunk).max(1);
-                let mut v = vec![0.0f32; plan.overlap + chunks * plan.chunk];
-                v[plan.overlap - past.len()..plan.overlap].copy_from_slice(past);
-                v[plan.overlap..plan.overlap + s.len()].copy_from_slice(s);
-                v
-            })
-            .collect();
-        for ((past, p), s) in self.pasts.iter_mut().zip(&padded).zip(signals) {
-            let end = plan.overlap + s.len();
-            *past = p[end - plan.overlap..end].to_vec();
-        }
-        let windows: Vec<&[f32]> = padded
-            .iter()
-            .flat_map(|p| {
-                (0..(p.len() - plan.overlap) / plan.chunk)
-                    .map(move |j| &p[j * plan.chunk..j * plan.chunk + plan.window()])
-            })
-            .collect();
-        debug_assert_eq!(windows.len(), plan.chunks);
+        let cut = self.splitter.cut(signals);
+        let plan = cut.plan;
+        let windows = cut.windows();
         let buffer = split_buffer().min(plan.window());
         let sliced = started.elapsed();
-        let mut batch = GpuWaveNetBatch::new(client, &vec![model; plan.chunks], buffer)?;
+        let mut batch = GpuWaveNetBatch::new(self.client, &vec![self.model; plan.chunks], buffer)?;
         let prepared = started.elapsed();
         let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; plan.window()]; plan.chunks];
-        let total: usize = lengths.iter().sum();
+        let total = cut.total();
         let mut at = 0;
         while at < plan.window() {
             let n = buffer.min(plan.window() - at);
@@ -178,26 +103,13 @@ impl<'a, R: Runtime> SplitRenderer<'a, R> {
             progress(((total as f64) * kept.min(1.0)) as usize, total);
         }
         let processed = started.elapsed();
-        let mut streams = outs.into_iter();
-        let rendered = lengths
-            .iter()
-            .map(|&len| {
-                let mut y = Vec::with_capacity(len);
-                for o in streams.by_ref().take(len.div_ceil(plan.chunk).max(1)) {
-                    y.extend_from_slice(&o[plan.overlap..]);
-                }
-                y.truncate(len);
-                y
-            })
-            .collect();
+        let rendered = cut.stitch(outs);
         tracing::debug!(
             ?plan,
             buffer,
             "split render: signals cut in {sliced:?}, batch prepared (plans, uploads, prewarm) by {prepared:?}, processed by {processed:?}, stitched by {:?}",
             started.elapsed()
         );
-        // Context samples are read by two streams: count the signals' own non-finite samples once.
-        let sanitized = signals.iter().flat_map(|s| s.iter()).filter(|v| !v.is_finite()).count() as u64;
-        Ok((rendered, sanitized, plan))
+        Ok((rendered, cut.non_finite(), plan))
     }
 }
