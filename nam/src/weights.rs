@@ -124,18 +124,47 @@ impl Matrix {
         m
     }
 
-    /// `y += W·x` for one column.
+    /// `y += W·x` for one column (the LSTM's per-sample mat-vec). Rows go in blocks of
+    /// [`ROW_BLOCK`] (then 8, 4 and single rows) held in registers across all columns, so `y` is
+    /// read and written once rather than once per column; each element still sums its columns
+    /// in order.
     #[inline]
     pub fn mul_acc(&self, x: &[f32], y: &mut [f32]) {
-        let rows = self.rows;
-        let y = &mut y[..rows];
-        for (col, &xv) in self.data.chunks_exact(rows).zip(x) {
-            for (acc, w) in y.iter_mut().zip(col) {
-                *acc += w * xv;
-            }
+        let x = &x[..self.cols];
+        let mut r0 = 0;
+        while r0 < self.rows {
+            let left = self.rows - r0;
+            r0 += if left >= ROW_BLOCK {
+                self.rows_acc::<ROW_BLOCK>(x, y, r0)
+            } else if left >= 8 {
+                self.rows_acc::<8>(x, y, r0)
+            } else if left >= 4 {
+                self.rows_acc::<4>(x, y, r0)
+            } else {
+                self.rows_acc::<1>(x, y, r0)
+            };
         }
     }
+
+    /// `y[r0..r0 + B] += W[r0..r0 + B, :]·x`, the `B` sums in registers; returns `B`.
+    #[inline(always)]
+    fn rows_acc<const B: usize>(&self, x: &[f32], y: &mut [f32], r0: usize) -> usize {
+        let mut acc = [0.0f32; B];
+        acc.copy_from_slice(&y[r0..r0 + B]);
+        for (c, &xv) in x.iter().enumerate() {
+            let at = c * self.rows + r0;
+            let col: &[f32; B] = self.data[at..at + B].try_into().expect("B rows");
+            for (a, w) in acc.iter_mut().zip(col) {
+                *a += w * xv;
+            }
+        }
+        y[r0..r0 + B].copy_from_slice(&acc);
+        B
+    }
 }
+
+/// Rows of [`Matrix::mul_acc`]'s register block: 16 floats, four SSE or two AVX registers.
+pub const ROW_BLOCK: usize = 16;
 
 /// Reads a grouped (block-diagonal) weight tensor `out × in × taps` into one dense matrix per
 /// tap, in the order `for grp, for o, for i, for k` (SPEC §2.1/§2.2). Off-block entries are zero,
