@@ -64,11 +64,31 @@ impl History {
     }
 }
 
-/// `y += w · x` over a row; the loop the whole engine spends its time in.
-#[inline]
-pub fn axpy(y: &mut [f32], w: f32, x: &[f32]) {
-    for (a, b) in y.iter_mut().zip(x) {
-        *a += w * b;
+/// Calls `block(t0, F)` over `0..frames` in blocks of 32 frames, then 16, 8, 4 and 1 for the
+/// rest: the convs keep a block's sums in registers across all their terms, so each output is
+/// read and written once per block instead of once per term (an axpy per term, the first
+/// version, moved the output row through memory every time: 2.2× slower on the standard model). Every output still sums its terms in the same order.
+#[inline(always)]
+fn for_frame_blocks(frames: usize, mut block: impl FnMut(usize, usize)) {
+    let mut t0 = 0;
+    while t0 < frames {
+        let f = match frames - t0 {
+            n if n >= 32 => 32,
+            n if n >= 16 => 16,
+            n if n >= 8 => 8,
+            n if n >= 4 => 4,
+            _ => 1,
+        };
+        block(t0, f);
+        t0 += f;
+    }
+}
+
+/// `acc += w · x`, element by element.
+#[inline(always)]
+fn fma_block<const F: usize>(acc: &mut [f32; F], w: f32, x: &[f32; F]) {
+    for (a, v) in acc.iter_mut().zip(x) {
+        *a += w * v;
     }
 }
 
@@ -114,16 +134,34 @@ impl Conv1x1 {
 
     /// Planar block in (`in × frames`), planar block out (overwritten).
     pub fn process(&self, input: &[f32], output: &mut [f32], frames: usize) {
-        let (ni, no) = (self.in_channels(), self.out_channels());
+        let no = self.out_channels();
         init_rows(output, self.bias.as_deref(), no, frames);
         for (o, y) in output[..no * frames].chunks_exact_mut(frames).enumerate() {
-            for i in 0..ni {
-                let w = self.weight.at(o, i);
-                if w != 0.0 {
-                    axpy(y, w, &input[i * frames..(i + 1) * frames]);
-                }
+            for_frame_blocks(frames, |t0, f| match f {
+                32 => self.row_block::<32>(o, y, t0, input, frames),
+                16 => self.row_block::<16>(o, y, t0, input, frames),
+                8 => self.row_block::<8>(o, y, t0, input, frames),
+                4 => self.row_block::<4>(o, y, t0, input, frames),
+                _ => self.row_block::<1>(o, y, t0, input, frames),
+            });
+        }
+    }
+
+    /// `y[t0..t0 + F] += Σ_i W[o, i] · input[i][t0..t0 + F]`, inputs in order, the `F` sums in
+    /// registers.
+    #[inline(always)]
+    fn row_block<const F: usize>(&self, o: usize, y: &mut [f32], t0: usize, input: &[f32], frames: usize) {
+        let mut acc = [0.0f32; F];
+        acc.copy_from_slice(&y[t0..t0 + F]);
+        for i in 0..self.in_channels() {
+            let w = self.weight.at(o, i);
+            if w != 0.0 {
+                let at = i * frames + t0;
+                let x: &[f32; F] = input[at..at + F].try_into().expect("F frames");
+                fma_block(&mut acc, w, x);
             }
         }
+        y[t0..t0 + F].copy_from_slice(&acc);
     }
 
     /// Multiply-accumulates per frame.
@@ -214,22 +252,39 @@ impl Conv1D {
 
     /// Planar block in (`in × frames`), planar block out (`out × frames`).
     pub fn process(&mut self, input: &[f32], output: &mut [f32], frames: usize) {
-        let (ni, no) = (self.in_channels(), self.out_channels());
+        let no = self.out_channels();
         let start = self.history.write(input, frames);
-        let k = self.taps.len();
         init_rows(output, self.bias.as_deref(), no, frames);
         for (o, y) in output[..no * frames].chunks_exact_mut(frames).enumerate() {
-            for (tap, w) in self.taps.iter().enumerate() {
-                let from = start - self.dilation * (k - 1 - tap);
-                for i in 0..ni {
-                    let wv = w.at(o, i);
-                    // Grouped convs are stored dense: skip their structural zeros.
-                    if wv != 0.0 {
-                        axpy(y, wv, self.history.row(i, from, frames));
-                    }
+            for_frame_blocks(frames, |t0, f| match f {
+                32 => self.row_block::<32>(o, y, t0, start),
+                16 => self.row_block::<16>(o, y, t0, start),
+                8 => self.row_block::<8>(o, y, t0, start),
+                4 => self.row_block::<4>(o, y, t0, start),
+                _ => self.row_block::<1>(o, y, t0, start),
+            });
+        }
+    }
+
+    /// `y[t0..t0 + F] += Σ_tap Σ_i W_tap[o, i] · x_i[t0 + F frames back by the tap]`, taps then
+    /// inputs in order, the `F` sums in registers.
+    #[inline(always)]
+    fn row_block<const F: usize>(&self, o: usize, y: &mut [f32], t0: usize, start: usize) {
+        let k = self.taps.len();
+        let mut acc = [0.0f32; F];
+        acc.copy_from_slice(&y[t0..t0 + F]);
+        for (tap, w) in self.taps.iter().enumerate() {
+            let from = start + t0 - self.dilation * (k - 1 - tap);
+            for i in 0..w.cols {
+                let wv = w.at(o, i);
+                // Grouped convs are stored dense: skip their structural zeros.
+                if wv != 0.0 {
+                    let x: &[f32; F] = self.history.row(i, from, F).try_into().expect("F frames");
+                    fma_block(&mut acc, wv, x);
                 }
             }
         }
+        y[t0..t0 + F].copy_from_slice(&acc);
     }
 
     /// Multiply-accumulates per frame.
