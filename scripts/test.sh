@@ -4,7 +4,8 @@
 # 1. The workspace in its default build: CUDA + wgpu with SPIR-V (Vulkan adapters take SPIR-V).
 # 2. The kernel suite again in a WGSL-only build: with SPIR-V compiled in, wgpu never hands a
 #    Vulkan adapter WGSL, so this second build is what exercises the WGSL path.
-# 3. The examples of kernels, runtime and nam.
+# 3. The CPU engine's parity tests on its portable path (CUBEAUDIO_CPU_SIMD=baseline).
+# 4. The examples of kernels, runtime and nam.
 #
 # Kernel tests print the runtime and adapter they ran on. A runtime without a device skips
 # loudly; with CI=true (or CUBEAUDIO_REQUIRE=wgpu,cuda) a missing device fails instead.
@@ -24,6 +25,9 @@ run() {
 # separately, so splitting this by crate would compile cubecl twice.
 run cargo test --release --workspace -- --nocapture
 run cargo test --release -p cubeaudio-kernels --no-default-features --features wgpu -- --nocapture
+# The CPU engine's portable path (the run above took AVX2 + FMA where the CPU has them): the
+# core's references and the real captures again.
+CUBEAUDIO_CPU_SIMD=baseline run cargo test --release -p cubeaudio-nam --test references --test real_captures -- --nocapture
 # The examples (built by `cargo test` above) run to completion and check their own results.
 run cargo run --release -q -p cubeaudio-kernels --example custom_block
 run cargo run --release -q -p cubeaudio-runtime --example graph_in_code

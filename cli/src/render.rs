@@ -381,8 +381,12 @@ fn render_cpu(model: &Prototype, files: FileStreams, progress: &mut dyn FnMut(us
         let streamed = files.run(&mut engine, progress)?;
         let plan = engine.plan.expect("at least one block");
         let method = format!(
-            "time-split on {threads} CPU threads in segments of {} samples per channel: {} chunks of {} samples + {} of context",
-            engine.step, plan.chunks, plan.chunk, plan.overlap
+            "time-split on {threads} CPU threads ({}) in segments of {} samples per channel: {} chunks of {} samples + {} of context",
+            cubeaudio_nam::simd::describe(),
+            engine.step,
+            plan.chunks,
+            plan.chunk,
+            plan.overlap
         );
         return Ok((method, streamed));
     }
@@ -393,7 +397,8 @@ fn render_cpu(model: &Prototype, files: FileStreams, progress: &mut dyn FnMut(us
     } else {
         String::new()
     };
-    Ok((format!("streamed in {buffer}-frame buffers, one CPU instance per channel{spread}"), streamed))
+    let path = cubeaudio_nam::simd::describe();
+    Ok((format!("streamed in {buffer}-frame buffers, one CPU instance per channel ({path}){spread}"), streamed))
 }
 
 /// Renders `input` through `model` into `output`; `progress` is told the samples done.

@@ -23,6 +23,7 @@ pub mod lstm;
 pub mod metadata;
 pub mod model;
 pub mod sequential;
+pub mod simd;
 pub mod split;
 pub mod wavenet;
 pub mod weights;

@@ -95,10 +95,27 @@ impl Lstm {
     }
 
     fn step(&mut self, input: &[f32], out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::fused() {
+            // SAFETY: `fused()` is true only where the CPU has AVX2 and FMA.
+            unsafe { self.step_fused(input, out) };
+            return;
+        }
+        self.step_path::<false>(input, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn step_fused(&mut self, input: &[f32], out: &mut [f32]) {
+        self.step_path::<true>(input, out);
+    }
+
+    #[inline(always)]
+    fn step_path<const FUSED: bool>(&mut self, input: &[f32], out: &mut [f32]) {
         if self.fast_tanh {
-            self.step_with(input, out, fast_sigmoid, fast_tanh);
+            self.step_with::<FUSED>(input, out, fast_sigmoid, fast_tanh);
         } else {
-            self.step_with(input, out, sigmoid, f32::tanh);
+            self.step_with::<FUSED>(input, out, sigmoid, f32::tanh);
         }
     }
 
@@ -108,7 +125,13 @@ impl Lstm {
     /// mixing four gates and five activations per element did not (the activations, divisions
     /// included, cost more than the mat-vec). Each element's arithmetic is unchanged.
     #[inline(always)]
-    fn step_with(&mut self, input: &[f32], out: &mut [f32], sig: fn(f32) -> f32, tanh: fn(f32) -> f32) {
+    fn step_with<const FUSED: bool>(
+        &mut self,
+        input: &[f32],
+        out: &mut [f32],
+        sig: fn(f32) -> f32,
+        tanh: fn(f32) -> f32,
+    ) {
         let hdim = self.hidden;
         let n = self.cells.len();
         for l in 0..n {
@@ -121,7 +144,7 @@ impl Lstm {
             }
             cell.xh[i..].copy_from_slice(&cell.h);
             cell.gates.copy_from_slice(&cell.bias);
-            cell.weights.mul_acc(&cell.xh, &mut cell.gates);
+            cell.weights.mul_acc::<FUSED>(&cell.xh, &mut cell.gates);
             let (ifg, o) = cell.gates.split_at_mut(3 * hdim);
             let (if_, g) = ifg.split_at_mut(2 * hdim);
             if_.iter_mut().for_each(|v| *v = sig(*v));
@@ -136,7 +159,7 @@ impl Lstm {
             }
         }
         out.copy_from_slice(&self.head_bias);
-        self.head.mul_acc(&self.cells[n - 1].h, out);
+        self.head.mul_acc::<FUSED>(&self.cells[n - 1].h, out);
     }
 }
 

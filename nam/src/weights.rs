@@ -128,34 +128,36 @@ impl Matrix {
     /// [`ROW_BLOCK`] (then 8, 4 and single rows) held in registers across all columns, so `y` is
     /// read and written once rather than once per column; each element still sums its columns
     /// in order.
-    #[inline]
-    pub fn mul_acc(&self, x: &[f32], y: &mut [f32]) {
+    /// With `FUSED`, one rounding per multiply-add: only for callers compiled for FMA
+    /// ([`crate::simd`]).
+    #[inline(always)]
+    pub fn mul_acc<const FUSED: bool>(&self, x: &[f32], y: &mut [f32]) {
         let x = &x[..self.cols];
         let mut r0 = 0;
         while r0 < self.rows {
             let left = self.rows - r0;
             r0 += if left >= ROW_BLOCK {
-                self.rows_acc::<ROW_BLOCK>(x, y, r0)
+                self.rows_acc::<ROW_BLOCK, FUSED>(x, y, r0)
             } else if left >= 8 {
-                self.rows_acc::<8>(x, y, r0)
+                self.rows_acc::<8, FUSED>(x, y, r0)
             } else if left >= 4 {
-                self.rows_acc::<4>(x, y, r0)
+                self.rows_acc::<4, FUSED>(x, y, r0)
             } else {
-                self.rows_acc::<1>(x, y, r0)
+                self.rows_acc::<1, FUSED>(x, y, r0)
             };
         }
     }
 
     /// `y[r0..r0 + B] += W[r0..r0 + B, :]·x`, the `B` sums in registers; returns `B`.
     #[inline(always)]
-    fn rows_acc<const B: usize>(&self, x: &[f32], y: &mut [f32], r0: usize) -> usize {
+    fn rows_acc<const B: usize, const FUSED: bool>(&self, x: &[f32], y: &mut [f32], r0: usize) -> usize {
         let mut acc = [0.0f32; B];
         acc.copy_from_slice(&y[r0..r0 + B]);
         for (c, &xv) in x.iter().enumerate() {
             let at = c * self.rows + r0;
             let col: &[f32; B] = self.data[at..at + B].try_into().expect("B rows");
             for (a, w) in acc.iter_mut().zip(col) {
-                *a += w * xv;
+                *a = if FUSED { w.mul_add(xv, *a) } else { *a + w * xv };
             }
         }
         y[r0..r0 + B].copy_from_slice(&acc);
