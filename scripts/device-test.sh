@@ -84,9 +84,11 @@ y = np.concatenate([x * rng.uniform(0.3, 1.0) for _ in range(reps)])[: 600 * 480
 o = wave.open('/tmp/ten-minutes.wav', 'wb'); o.setnchannels(1); o.setsampwidth(2); o.setframerate(48000)
 o.writeframes((np.clip(y, -1, 1) * 32767).astype('<i2').tobytes()); o.close()
 PY
-    # GPUs time-split the file (the default); cuda-stream walks it as one stream.
-    for b in cuda vulkan cuda-stream cpu; do
-        flags="--backend ${b%-stream}"; [ "$b" = cuda-stream ] && flags="$flags --stream"
+    # GPUs time-split the file (the default); cuda-stream walks it as one stream. The CPU engine
+    # on every core (the default) and on one thread: the same bytes, and how it scales.
+    for b in cuda vulkan cuda-stream cpu cpu-1thread; do
+        flags="--backend ${b%-*}"; [ "$b" = cuda-stream ] && flags="$flags --stream"
+        [ "$b" = cpu-1thread ] && flags="$flags --threads 1"
         echo -n "$b: " >>"$out/ten-minutes.log"
         /tmp/cubeaudio-bin/cubeaudio render --model .carry/clean.nam --input /tmp/ten-minutes.wav --output /tmp/ten-$b.wav $flags --buffer 512 2>&1 | tail -1 | tee -a "$out/ten-minutes.log"
     done
@@ -102,6 +104,8 @@ for b in ['cuda', 'vulkan', 'cuda-stream']:
     g = read(f'/tmp/ten-{b}.wav'); err = np.abs(g - cpu).max()
     print(f'{b} vs cpu over {len(cpu)/48000:.0f} s: max |err| {err:.3e}, peak {peak:.3f}, relative {err/max(1,peak):.3e}')
 PY
+    cmp /tmp/ten-cpu.wav /tmp/ten-cpu-1thread.wav && echo "cpu on every core = cpu on one thread, byte for byte" | tee -a "$out/ten-minutes.log" || status=1
+    nproc | sed 's/^/cores: /' | tee -a "$out/ten-minutes.log"
 fi
 
 # The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
