@@ -113,9 +113,9 @@ impl Lstm {
     #[inline(always)]
     fn step_path<const FUSED: bool>(&mut self, input: &[f32], out: &mut [f32]) {
         if self.fast_tanh {
-            self.step_with::<FUSED>(input, out, fast_sigmoid, fast_tanh);
+            self.step_with::<FUSED, FastGates>(input, out);
         } else {
-            self.step_with::<FUSED>(input, out, sigmoid, f32::tanh);
+            self.step_with::<FUSED, ExactGates>(input, out);
         }
     }
 
@@ -125,13 +125,8 @@ impl Lstm {
     /// mixing four gates and five activations per element did not (the activations, divisions
     /// included, cost more than the mat-vec). Each element's arithmetic is unchanged.
     #[inline(always)]
-    fn step_with<const FUSED: bool>(
-        &mut self,
-        input: &[f32],
-        out: &mut [f32],
-        sig: fn(f32) -> f32,
-        tanh: fn(f32) -> f32,
-    ) {
+    fn step_with<const FUSED: bool, G: Gates>(&mut self, input: &[f32], out: &mut [f32]) {
+        let (sig, tanh) = (G::sigmoid, G::tanh);
         let hdim = self.hidden;
         let n = self.cells.len();
         for l in 0..n {
@@ -160,6 +155,41 @@ impl Lstm {
         }
         out.copy_from_slice(&self.head_bias);
         self.head.mul_acc::<FUSED>(&self.cells[n - 1].h, out);
+    }
+}
+
+/// The gate activations, as types: each call is dispatched statically and inlined into the
+/// passes over the gates.
+trait Gates {
+    fn sigmoid(x: f32) -> f32;
+    fn tanh(x: f32) -> f32;
+}
+
+/// NAM's fast tanh and the sigmoid built on it (what the plugin runs).
+struct FastGates;
+
+impl Gates for FastGates {
+    #[inline(always)]
+    fn sigmoid(x: f32) -> f32 {
+        fast_sigmoid(x)
+    }
+    #[inline(always)]
+    fn tanh(x: f32) -> f32 {
+        fast_tanh(x)
+    }
+}
+
+/// std's tanh and the exact sigmoid.
+struct ExactGates;
+
+impl Gates for ExactGates {
+    #[inline(always)]
+    fn sigmoid(x: f32) -> f32 {
+        sigmoid(x)
+    }
+    #[inline(always)]
+    fn tanh(x: f32) -> f32 {
+        x.tanh()
     }
 }
 
