@@ -157,7 +157,15 @@ impl Conv1x1 {
     fn rows<const FUSED: bool>(&self, input: &[f32], output: &mut [f32], frames: usize) {
         let output = &mut output[..self.out_channels() * frames];
         for_frame_blocks(frames, |t0, f| {
-            for (o, y) in output.chunks_exact_mut(frames).enumerate() {
+            let mut paired = 0;
+            if FUSED && f == 32 {
+                for (p, ys) in output.chunks_exact_mut(2 * frames).enumerate() {
+                    let (y0, y1) = ys.split_at_mut(frames);
+                    self.pair_block(2 * p, y0, y1, t0, input, frames);
+                }
+                paired = output.len() / (2 * frames) * 2;
+            }
+            for (o, y) in output.chunks_exact_mut(frames).enumerate().skip(paired) {
                 match f {
                     32 => self.row_block::<32, FUSED>(o, y, t0, input, frames),
                     16 => self.row_block::<16, FUSED>(o, y, t0, input, frames),
@@ -191,6 +199,28 @@ impl Conv1x1 {
             }
         }
         y[t0..t0 + F].copy_from_slice(&acc);
+    }
+
+    /// [`Self::row_block`] for rows `o` and `o + 1` over 32 frames at once (the FMA path): each
+    /// input load feeds both rows' multiply-adds.
+    #[inline(always)]
+    fn pair_block(&self, o: usize, y0: &mut [f32], y1: &mut [f32], t0: usize, input: &[f32], frames: usize) {
+        let (mut a0, mut a1) = ([0.0f32; 32], [0.0f32; 32]);
+        a0.copy_from_slice(&y0[t0..t0 + 32]);
+        a1.copy_from_slice(&y1[t0..t0 + 32]);
+        for i in 0..self.in_channels() {
+            let (w0, w1) = (self.weight.at(o, i), self.weight.at(o + 1, i));
+            let at = i * frames + t0;
+            let x: &[f32; 32] = input[at..at + 32].try_into().expect("32 frames");
+            if w0 != 0.0 {
+                fma_block::<32, true>(&mut a0, w0, x);
+            }
+            if w1 != 0.0 {
+                fma_block::<32, true>(&mut a1, w1, x);
+            }
+        }
+        y0[t0..t0 + 32].copy_from_slice(&a0);
+        y1[t0..t0 + 32].copy_from_slice(&a1);
     }
 
     /// Multiply-accumulates per frame.
@@ -302,7 +332,15 @@ impl Conv1D {
     fn rows<const FUSED: bool>(&self, output: &mut [f32], frames: usize, start: usize) {
         let output = &mut output[..self.out_channels() * frames];
         for_frame_blocks(frames, |t0, f| {
-            for (o, y) in output.chunks_exact_mut(frames).enumerate() {
+            let mut paired = 0;
+            if FUSED && f == 32 {
+                for (p, ys) in output.chunks_exact_mut(2 * frames).enumerate() {
+                    let (y0, y1) = ys.split_at_mut(frames);
+                    self.pair_block(2 * p, y0, y1, t0, start);
+                }
+                paired = output.len() / (2 * frames) * 2;
+            }
+            for (o, y) in output.chunks_exact_mut(frames).enumerate().skip(paired) {
                 match f {
                     32 => self.row_block::<32, FUSED>(o, y, t0, start),
                     16 => self.row_block::<16, FUSED>(o, y, t0, start),
@@ -333,6 +371,32 @@ impl Conv1D {
             }
         }
         y[t0..t0 + F].copy_from_slice(&acc);
+    }
+
+    /// [`Self::row_block`] for rows `o` and `o + 1` over 32 frames at once (the FMA path): each
+    /// history load feeds both rows' multiply-adds.
+    #[inline(always)]
+    fn pair_block(&self, o: usize, y0: &mut [f32], y1: &mut [f32], t0: usize, start: usize) {
+        let k = self.taps.len();
+        let (mut a0, mut a1) = ([0.0f32; 32], [0.0f32; 32]);
+        a0.copy_from_slice(&y0[t0..t0 + 32]);
+        a1.copy_from_slice(&y1[t0..t0 + 32]);
+        for (tap, w) in self.taps.iter().enumerate() {
+            let from = start + t0 - self.dilation * (k - 1 - tap);
+            for i in 0..w.cols {
+                let (w0, w1) = (w.at(o, i), w.at(o + 1, i));
+                let x: &[f32; 32] = self.history.row(i, from, 32).try_into().expect("32 frames");
+                // Grouped convs are stored dense: skip their structural zeros.
+                if w0 != 0.0 {
+                    fma_block::<32, true>(&mut a0, w0, x);
+                }
+                if w1 != 0.0 {
+                    fma_block::<32, true>(&mut a1, w1, x);
+                }
+            }
+        }
+        y0[t0..t0 + 32].copy_from_slice(&a0);
+        y1[t0..t0 + 32].copy_from_slice(&a1);
     }
 
     /// Multiply-accumulates per frame.
