@@ -65,11 +65,11 @@ impl History {
 }
 
 /// Calls `block(t0, F)` over `0..frames` in blocks of 32 frames, then 16, 8, 4 and 1 for the
-/// rest. The convs run every output row over one block before the next block, so the inputs
-/// a block reads stay in L1 whatever the buffer size, and keep a row's sums in registers across
-/// all their terms, so each output is
-/// read and written once per block instead of once per term (an axpy per term, the first
-/// version, moved the output row through memory every time: 2.2× slower on the standard model). Every output still sums its terms in the same order.
+/// rest. The convs run every output row over one block before the next block, so the inputs a
+/// block reads stay in L1 whatever the buffer size, and keep a row's sums in registers across
+/// all their terms, so each output is read and written once per block instead of once per term
+/// (an axpy per term, the first version, moved the output row through memory every time: 2.2×
+/// slower on the standard model). Every output still sums its terms in the same order.
 #[inline(always)]
 fn for_frame_blocks(frames: usize, mut block: impl FnMut(usize, usize)) {
     let mut t0 = 0;
@@ -92,6 +92,151 @@ fn for_frame_blocks(frames: usize, mut block: impl FnMut(usize, usize)) {
 fn fma_block<const F: usize, const FUSED: bool>(acc: &mut [f32; F], w: f32, x: &[f32; F]) {
     for (a, v) in acc.iter_mut().zip(x) {
         *a = if FUSED { w.mul_add(*v, *a) } else { *a + w * v };
+    }
+}
+
+/// What a conv sums into an output row over a block of frames: `(weight, input block)` terms,
+/// always in the same order. Both convs are written as terms; [`conv_rows`] does the blocking,
+/// the register sums and the choice of arithmetic path for them.
+trait RowTerms {
+    /// Calls `term(w, x)` for every term of output row `o` over frames `[t0, t0 + F)`, in order.
+    fn terms<const F: usize>(&self, o: usize, t0: usize, term: impl FnMut(f32, &[f32; F]));
+    /// The same for rows `o` and `o + 1` together: `term(w_o, w_o+1, x)`.
+    fn pair_terms<const F: usize>(&self, o: usize, t0: usize, term: impl FnMut(f32, f32, &[f32; F]));
+}
+
+/// Adds every output row's terms to `output` (`rows × frames`, planar, holding the biases).
+fn conv_rows<K: RowTerms>(k: &K, output: &mut [f32], rows: usize, frames: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::fused() {
+        // SAFETY: `fused()` is true only where the CPU has AVX2 and FMA.
+        unsafe { conv_rows_fused(k, output, rows, frames) };
+        return;
+    }
+    blocked_rows::<K, false>(k, output, rows, frames);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn conv_rows_fused<K: RowTerms>(k: &K, output: &mut [f32], rows: usize, frames: usize) {
+    blocked_rows::<K, true>(k, output, rows, frames);
+}
+
+/// On the FMA path, 32-frame blocks go two output rows at a time (each input load feeds both
+/// rows' multiply-adds: +30–35 % on nano and 32/12, docs/PERFORMANCE.md).
+#[inline(always)]
+fn blocked_rows<K: RowTerms, const FUSED: bool>(k: &K, output: &mut [f32], rows: usize, frames: usize) {
+    let output = &mut output[..rows * frames];
+    for_frame_blocks(frames, |t0, f| {
+        let mut paired = 0;
+        if FUSED && f == 32 {
+            for (p, ys) in output.chunks_exact_mut(2 * frames).enumerate() {
+                let (y0, y1) = ys.split_at_mut(frames);
+                pair_block(k, 2 * p, y0, y1, t0);
+            }
+            paired = rows / 2 * 2;
+        }
+        for (o, y) in output.chunks_exact_mut(frames).enumerate().skip(paired) {
+            match f {
+                32 => row_block::<K, 32, FUSED>(k, o, y, t0),
+                16 => row_block::<K, 16, FUSED>(k, o, y, t0),
+                8 => row_block::<K, 8, FUSED>(k, o, y, t0),
+                4 => row_block::<K, 4, FUSED>(k, o, y, t0),
+                _ => row_block::<K, 1, FUSED>(k, o, y, t0),
+            }
+        }
+    });
+}
+
+/// `y[t0..t0 + F] += ` row `o`'s terms, the `F` sums in registers. Zero weights are skipped:
+/// grouped convs are stored dense, with structural zeros.
+#[inline(always)]
+fn row_block<K: RowTerms, const F: usize, const FUSED: bool>(k: &K, o: usize, y: &mut [f32], t0: usize) {
+    let mut acc = [0.0f32; F];
+    acc.copy_from_slice(&y[t0..t0 + F]);
+    k.terms::<F>(o, t0, |w, x| {
+        if w != 0.0 {
+            fma_block::<F, FUSED>(&mut acc, w, x);
+        }
+    });
+    y[t0..t0 + F].copy_from_slice(&acc);
+}
+
+/// [`row_block`] for rows `o` and `o + 1` over 32 frames on the FMA path.
+#[inline(always)]
+fn pair_block<K: RowTerms>(k: &K, o: usize, y0: &mut [f32], y1: &mut [f32], t0: usize) {
+    let (mut a0, mut a1) = ([0.0f32; 32], [0.0f32; 32]);
+    a0.copy_from_slice(&y0[t0..t0 + 32]);
+    a1.copy_from_slice(&y1[t0..t0 + 32]);
+    k.pair_terms::<32>(o, t0, |w0, w1, x| {
+        if w0 != 0.0 {
+            fma_block::<32, true>(&mut a0, w0, x);
+        }
+        if w1 != 0.0 {
+            fma_block::<32, true>(&mut a1, w1, x);
+        }
+    });
+    y0[t0..t0 + 32].copy_from_slice(&a0);
+    y1[t0..t0 + 32].copy_from_slice(&a1);
+}
+
+/// A [`Conv1x1`] over one planar input block.
+struct MixTerms<'a> {
+    conv: &'a Conv1x1,
+    input: &'a [f32],
+    frames: usize,
+}
+
+impl RowTerms for MixTerms<'_> {
+    #[inline(always)]
+    fn terms<const F: usize>(&self, o: usize, t0: usize, mut term: impl FnMut(f32, &[f32; F])) {
+        for i in 0..self.conv.in_channels() {
+            let at = i * self.frames + t0;
+            term(self.conv.weight.at(o, i), self.input[at..at + F].try_into().expect("F frames"));
+        }
+    }
+    #[inline(always)]
+    fn pair_terms<const F: usize>(&self, o: usize, t0: usize, mut term: impl FnMut(f32, f32, &[f32; F])) {
+        let w = &self.conv.weight;
+        for i in 0..self.conv.in_channels() {
+            let at = i * self.frames + t0;
+            term(w.at(o, i), w.at(o + 1, i), self.input[at..at + F].try_into().expect("F frames"));
+        }
+    }
+}
+
+/// A [`Conv1D`] over its history, the block written at `start`.
+struct DilatedTerms<'a> {
+    conv: &'a Conv1D,
+    start: usize,
+}
+
+impl DilatedTerms<'_> {
+    /// Where tap `tap`'s inputs for frame `t0` begin in the history.
+    #[inline(always)]
+    fn from(&self, tap: usize, t0: usize) -> usize {
+        self.start + t0 - self.conv.dilation * (self.conv.taps.len() - 1 - tap)
+    }
+}
+
+impl RowTerms for DilatedTerms<'_> {
+    #[inline(always)]
+    fn terms<const F: usize>(&self, o: usize, t0: usize, mut term: impl FnMut(f32, &[f32; F])) {
+        for (tap, w) in self.conv.taps.iter().enumerate() {
+            let from = self.from(tap, t0);
+            for i in 0..w.cols {
+                term(w.at(o, i), self.conv.history.row(i, from, F).try_into().expect("F frames"));
+            }
+        }
+    }
+    #[inline(always)]
+    fn pair_terms<const F: usize>(&self, o: usize, t0: usize, mut term: impl FnMut(f32, f32, &[f32; F])) {
+        for (tap, w) in self.conv.taps.iter().enumerate() {
+            let from = self.from(tap, t0);
+            for i in 0..w.cols {
+                term(w.at(o, i), w.at(o + 1, i), self.conv.history.row(i, from, F).try_into().expect("F frames"));
+            }
+        }
     }
 }
 
@@ -137,90 +282,9 @@ impl Conv1x1 {
 
     /// Planar block in (`in × frames`), planar block out (overwritten).
     pub fn process(&self, input: &[f32], output: &mut [f32], frames: usize) {
-        init_rows(output, self.bias.as_deref(), self.out_channels(), frames);
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::fused() {
-            // SAFETY: `fused()` is true only where the CPU has AVX2 and FMA.
-            unsafe { self.rows_fused(input, output, frames) };
-            return;
-        }
-        self.rows::<false>(input, output, frames);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn rows_fused(&self, input: &[f32], output: &mut [f32], frames: usize) {
-        self.rows::<true>(input, output, frames);
-    }
-
-    #[inline(always)]
-    fn rows<const FUSED: bool>(&self, input: &[f32], output: &mut [f32], frames: usize) {
-        let output = &mut output[..self.out_channels() * frames];
-        for_frame_blocks(frames, |t0, f| {
-            let mut paired = 0;
-            if FUSED && f == 32 {
-                for (p, ys) in output.chunks_exact_mut(2 * frames).enumerate() {
-                    let (y0, y1) = ys.split_at_mut(frames);
-                    self.pair_block(2 * p, y0, y1, t0, input, frames);
-                }
-                paired = output.len() / (2 * frames) * 2;
-            }
-            for (o, y) in output.chunks_exact_mut(frames).enumerate().skip(paired) {
-                match f {
-                    32 => self.row_block::<32, FUSED>(o, y, t0, input, frames),
-                    16 => self.row_block::<16, FUSED>(o, y, t0, input, frames),
-                    8 => self.row_block::<8, FUSED>(o, y, t0, input, frames),
-                    4 => self.row_block::<4, FUSED>(o, y, t0, input, frames),
-                    _ => self.row_block::<1, FUSED>(o, y, t0, input, frames),
-                }
-            }
-        });
-    }
-
-    /// `y[t0..t0 + F] += Σ_i W[o, i] · input[i][t0..t0 + F]`, inputs in order, the `F` sums in
-    /// registers.
-    #[inline(always)]
-    fn row_block<const F: usize, const FUSED: bool>(
-        &self,
-        o: usize,
-        y: &mut [f32],
-        t0: usize,
-        input: &[f32],
-        frames: usize,
-    ) {
-        let mut acc = [0.0f32; F];
-        acc.copy_from_slice(&y[t0..t0 + F]);
-        for i in 0..self.in_channels() {
-            let w = self.weight.at(o, i);
-            if w != 0.0 {
-                let at = i * frames + t0;
-                let x: &[f32; F] = input[at..at + F].try_into().expect("F frames");
-                fma_block::<F, FUSED>(&mut acc, w, x);
-            }
-        }
-        y[t0..t0 + F].copy_from_slice(&acc);
-    }
-
-    /// [`Self::row_block`] for rows `o` and `o + 1` over 32 frames at once (the FMA path): each
-    /// input load feeds both rows' multiply-adds.
-    #[inline(always)]
-    fn pair_block(&self, o: usize, y0: &mut [f32], y1: &mut [f32], t0: usize, input: &[f32], frames: usize) {
-        let (mut a0, mut a1) = ([0.0f32; 32], [0.0f32; 32]);
-        a0.copy_from_slice(&y0[t0..t0 + 32]);
-        a1.copy_from_slice(&y1[t0..t0 + 32]);
-        for i in 0..self.in_channels() {
-            let (w0, w1) = (self.weight.at(o, i), self.weight.at(o + 1, i));
-            let at = i * frames + t0;
-            let x: &[f32; 32] = input[at..at + 32].try_into().expect("32 frames");
-            if w0 != 0.0 {
-                fma_block::<32, true>(&mut a0, w0, x);
-            }
-            if w1 != 0.0 {
-                fma_block::<32, true>(&mut a1, w1, x);
-            }
-        }
-        y0[t0..t0 + 32].copy_from_slice(&a0);
-        y1[t0..t0 + 32].copy_from_slice(&a1);
+        let rows = self.out_channels();
+        init_rows(output, self.bias.as_deref(), rows, frames);
+        conv_rows(&MixTerms { conv: self, input, frames }, output, rows, frames);
     }
 
     /// Multiply-accumulates per frame.
@@ -312,91 +376,9 @@ impl Conv1D {
     /// Planar block in (`in × frames`), planar block out (`out × frames`).
     pub fn process(&mut self, input: &[f32], output: &mut [f32], frames: usize) {
         let start = self.history.write(input, frames);
-        init_rows(output, self.bias.as_deref(), self.out_channels(), frames);
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::fused() {
-            // SAFETY: `fused()` is true only where the CPU has AVX2 and FMA.
-            unsafe { self.rows_fused(output, frames, start) };
-            return;
-        }
-        self.rows::<false>(output, frames, start);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn rows_fused(&self, output: &mut [f32], frames: usize, start: usize) {
-        self.rows::<true>(output, frames, start);
-    }
-
-    #[inline(always)]
-    fn rows<const FUSED: bool>(&self, output: &mut [f32], frames: usize, start: usize) {
-        let output = &mut output[..self.out_channels() * frames];
-        for_frame_blocks(frames, |t0, f| {
-            let mut paired = 0;
-            if FUSED && f == 32 {
-                for (p, ys) in output.chunks_exact_mut(2 * frames).enumerate() {
-                    let (y0, y1) = ys.split_at_mut(frames);
-                    self.pair_block(2 * p, y0, y1, t0, start);
-                }
-                paired = output.len() / (2 * frames) * 2;
-            }
-            for (o, y) in output.chunks_exact_mut(frames).enumerate().skip(paired) {
-                match f {
-                    32 => self.row_block::<32, FUSED>(o, y, t0, start),
-                    16 => self.row_block::<16, FUSED>(o, y, t0, start),
-                    8 => self.row_block::<8, FUSED>(o, y, t0, start),
-                    4 => self.row_block::<4, FUSED>(o, y, t0, start),
-                    _ => self.row_block::<1, FUSED>(o, y, t0, start),
-                }
-            }
-        });
-    }
-
-    /// `y[t0..t0 + F] += Σ_tap Σ_i W_tap[o, i] · x_i[t0 + F frames back by the tap]`, taps then
-    /// inputs in order, the `F` sums in registers.
-    #[inline(always)]
-    fn row_block<const F: usize, const FUSED: bool>(&self, o: usize, y: &mut [f32], t0: usize, start: usize) {
-        let k = self.taps.len();
-        let mut acc = [0.0f32; F];
-        acc.copy_from_slice(&y[t0..t0 + F]);
-        for (tap, w) in self.taps.iter().enumerate() {
-            let from = start + t0 - self.dilation * (k - 1 - tap);
-            for i in 0..w.cols {
-                let wv = w.at(o, i);
-                // Grouped convs are stored dense: skip their structural zeros.
-                if wv != 0.0 {
-                    let x: &[f32; F] = self.history.row(i, from, F).try_into().expect("F frames");
-                    fma_block::<F, FUSED>(&mut acc, wv, x);
-                }
-            }
-        }
-        y[t0..t0 + F].copy_from_slice(&acc);
-    }
-
-    /// [`Self::row_block`] for rows `o` and `o + 1` over 32 frames at once (the FMA path): each
-    /// history load feeds both rows' multiply-adds.
-    #[inline(always)]
-    fn pair_block(&self, o: usize, y0: &mut [f32], y1: &mut [f32], t0: usize, start: usize) {
-        let k = self.taps.len();
-        let (mut a0, mut a1) = ([0.0f32; 32], [0.0f32; 32]);
-        a0.copy_from_slice(&y0[t0..t0 + 32]);
-        a1.copy_from_slice(&y1[t0..t0 + 32]);
-        for (tap, w) in self.taps.iter().enumerate() {
-            let from = start + t0 - self.dilation * (k - 1 - tap);
-            for i in 0..w.cols {
-                let (w0, w1) = (w.at(o, i), w.at(o + 1, i));
-                let x: &[f32; 32] = self.history.row(i, from, 32).try_into().expect("32 frames");
-                // Grouped convs are stored dense: skip their structural zeros.
-                if w0 != 0.0 {
-                    fma_block::<32, true>(&mut a0, w0, x);
-                }
-                if w1 != 0.0 {
-                    fma_block::<32, true>(&mut a1, w1, x);
-                }
-            }
-        }
-        y0[t0..t0 + 32].copy_from_slice(&a0);
-        y1[t0..t0 + 32].copy_from_slice(&a1);
+        let rows = self.out_channels();
+        init_rows(output, self.bias.as_deref(), rows, frames);
+        conv_rows(&DilatedTerms { conv: self, start }, output, rows, frames);
     }
 
     /// Multiply-accumulates per frame.
