@@ -17,6 +17,16 @@ corpus="$CARGO_TARGET_DIR/corpus"
 mkdir -p "$corpus"/{nam_loader,rig_parser,wav_reader}
 cp -n "$shared"/nam/models/*.nam "$shared"/nam/real/models/*.nam "$corpus/nam_loader/" 2>/dev/null || true
 cp -n cli/examples/models/*.nam "$corpus/nam_loader/" 2>/dev/null || true
+# Sequential seeds (no such file ships in ../shared): a WaveNet then an FIR, and that chain nested.
+python3 - "$shared/nam/models" "$corpus/nam_loader" <<'PY'
+import json, sys
+models, out = sys.argv[1], sys.argv[2]
+load = lambda name: json.load(open(f"{models}/{name}"))
+chain = lambda ms: {"version": "0.7.0", "architecture": "Sequential", "config": {"models": ms}, "weights": [], "sample_rate": 48000}
+amp_cab = chain([load("core_wavenet.nam"), load("trainer_identity_linear_10.nam")])
+json.dump(amp_cab, open(f"{out}/seed_sequential.nam", "w"))
+json.dump(chain([amp_cab, load("trainer_identity_linear_1.nam")]), open(f"{out}/seed_sequential_nested.nam", "w"))
+PY
 cp -n cli/examples/rigs/*.json "$corpus/rig_parser/"
 cp -n cli/examples/audio/*.wav "$corpus/wav_reader/" 2>/dev/null || true
 for t in "${targets[@]}"; do
