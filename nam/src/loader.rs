@@ -237,10 +237,10 @@ fn build(v: &Value, options: LoadOptions, depth: usize, summary: &mut Vec<String
         }
         "Sequential" => {
             let built = sequential(o, config, options, depth, summary)?;
-            sr = sr
-                .or(built.sample_rate)
-                .map(|top| agree(top, built.sample_rate, "the Sequential's models"))
-                .transpose()?;
+            match sr {
+                Some(top) => _ = agree(top, built.sample_rate, "the Sequential's models")?,
+                None => sr = built.sample_rate,
+            }
             metadata = Metadata {
                 input_level_dbu: metadata.input_level_dbu.or(built.metadata.input_level_dbu),
                 output_level_dbu: metadata.output_level_dbu.or(built.metadata.output_level_dbu),

@@ -120,29 +120,15 @@ impl Dsp for Sequential {
             m.prepare(max_buffer);
             prewarm(m.as_mut(), max_buffer, a, b);
         }
-        a.fill(0.0);
-        b.fill(0.0);
     }
     fn process_block(&mut self, input: &[f32], output: &mut [f32], frames: usize) {
         let last = self.models.len() - 1;
-        if last == 0 {
-            self.models[0].process_block(input, output, frames);
-            return;
-        }
         let block = self.max_buffer * self.widest();
-        let (a, b) = self.scratch.split_at_mut(block);
-        let mut bufs = [a, b];
         for (i, m) in self.models.iter_mut().enumerate() {
             let (cin, cout) = (m.in_channels(), m.out_channels());
-            // Model i reads bufs[(i + 1) % 2] (what model i−1 wrote) and writes bufs[i % 2].
-            let (src, dst) = {
-                let [x, y] = &mut bufs;
-                if i % 2 == 0 {
-                    (&mut **y, &mut **x)
-                } else {
-                    (&mut **x, &mut **y)
-                }
-            };
+            // Model i reads what model i−1 wrote and writes the other half of the scratch.
+            let (a, b) = self.scratch.split_at_mut(block);
+            let (src, dst) = if i % 2 == 0 { (b, a) } else { (a, b) };
             let src: &[f32] = if i == 0 {
                 input
             } else {
