@@ -2,6 +2,7 @@
 //! dilated Conv1D over a history buffer, and WaveNet's FiLM.
 
 use crate::error::Result;
+use crate::simd::fma_block;
 use crate::weights::{read_grouped, Matrix, WeightReader};
 
 /// Input history of a causal conv, planar: one row per channel holding `lookback` past frames
@@ -83,15 +84,6 @@ fn for_frame_blocks(frames: usize, mut block: impl FnMut(usize, usize)) {
         };
         block(t0, f);
         t0 += f;
-    }
-}
-
-/// `acc += w · x`, element by element; one rounding per element when `FUSED` (only inside
-/// functions compiled for FMA, where `mul_add` is one instruction).
-#[inline(always)]
-fn fma_block<const F: usize, const FUSED: bool>(acc: &mut [f32; F], w: f32, x: &[f32; F]) {
-    for (a, v) in acc.iter_mut().zip(x) {
-        *a = if FUSED { w.mul_add(*v, *a) } else { *a + w * v };
     }
 }
 

@@ -26,11 +26,21 @@ fn detected() -> bool {
     false
 }
 
-/// A description of the path, for reports (`info`, benches).
+/// A description of the path, for reports (`render` prints it).
 pub fn describe() -> &'static str {
     if fused() {
         "AVX2 + FMA"
     } else {
         "baseline (SSE2 on x86-64)"
+    }
+}
+
+/// `acc += w · x`, element by element — the multiply-add every hot loop of the CPU engine is
+/// made of; one rounding per element when `FUSED` (only inside functions compiled for FMA, where
+/// `mul_add` is one instruction).
+#[inline(always)]
+pub(crate) fn fma_block<const F: usize, const FUSED: bool>(acc: &mut [f32; F], w: f32, x: &[f32; F]) {
+    for (a, v) in acc.iter_mut().zip(x) {
+        *a = if FUSED { w.mul_add(*v, *a) } else { *a + w * v };
     }
 }

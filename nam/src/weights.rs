@@ -1,6 +1,7 @@
 //! Sequential consumption of the flat `weights` array, and the dense matrices it fills.
 
 use crate::error::{NamError, Result};
+use crate::simd::fma_block;
 
 /// Zeros handed out once the file's weights ran out, so the model is still built to the end and
 /// the count error can name the total the config needs (not just the first shortfall).
@@ -125,11 +126,10 @@ impl Matrix {
     }
 
     /// `y += W·x` for one column (the LSTM's per-sample mat-vec). Rows go in blocks of
-    /// [`ROW_BLOCK`] (then 32, 16, 8, 4 and single rows) held in registers across all columns, so `y` is
-    /// read and written once rather than once per column; each element still sums its columns
-    /// in order.
-    /// With `FUSED`, one rounding per multiply-add: only for callers compiled for FMA
-    /// ([`crate::simd`]).
+    /// [`ROW_BLOCK`] (then 32, 16, 8, 4 and single rows) held in registers across all columns,
+    /// so `y` is read and written once rather than once per column; each element still sums its
+    /// columns in order. With `FUSED`, one rounding per multiply-add: only for callers compiled
+    /// for FMA ([`crate::simd`]).
     #[inline(always)]
     pub fn mul_acc<const FUSED: bool>(&self, x: &[f32], y: &mut [f32]) {
         let x = &x[..self.cols];
@@ -160,9 +160,7 @@ impl Matrix {
         for (c, &xv) in x.iter().enumerate() {
             let at = c * self.rows + r0;
             let col: &[f32; B] = self.data[at..at + B].try_into().expect("B rows");
-            for (a, w) in acc.iter_mut().zip(col) {
-                *a = if FUSED { w.mul_add(xv, *a) } else { *a + w * xv };
-            }
+            fma_block::<B, FUSED>(&mut acc, xv, col);
         }
         y[r0..r0 + B].copy_from_slice(&acc);
         B
