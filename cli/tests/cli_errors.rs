@@ -1,11 +1,13 @@
 //! The command line under bad input: exit codes and messages, no panics, no partial output;
 //! the shipped DI signal; `pack`'s contract; several inputs into a folder.
 
+mod binary;
 #[path = "../../nam/tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
 
+use binary::cubeaudio;
 use common::shared_nam;
 
 /// `render --model M --input I --output O` followed by `extra`.
@@ -13,15 +15,6 @@ fn render_args<'a>(model: &'a str, input: &'a str, output: &'a str, extra: &[&'a
     let mut args = vec!["render", "--model", model, "--input", input, "--output", output];
     args.extend_from_slice(extra);
     args
-}
-
-fn cubeaudio(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 fn write_wav(path: &std::path::Path, rate: u32, channels: u16, samples: &[f32]) {

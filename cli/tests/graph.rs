@@ -2,8 +2,11 @@
 //! engine; the example rigs render from the command line; a broken rig fails with the
 //! validation error. Device policy as in the kernel suite (CI=true requires wgpu).
 
+mod binary;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use binary::cubeaudio;
 
 use cubeaudio::example_signal::di_signal;
 use cubeaudio_kernels::device::required;
@@ -120,15 +123,6 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
 }
 
 cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine);
-
-fn cubeaudio(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

@@ -3,24 +3,16 @@
 //! the plugin's resets; `auto` renders the chain on a GPU when there is one (within the GPU
 //! tolerance) and a chain holding an LSTM on the CPU engine, saying why.
 
+mod binary;
 #[path = "../../nam/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use binary::cubeaudio;
 use common::{linear_ir_json, relative_error, sequential_json, shared_model_text};
 use cubeaudio_nam::{load_str, LoadOptions, Model};
 use cubeaudio_runtime::wav::{self, SampleFormat};
-
-fn cubeaudio(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 /// The library's CPU model, reset as the plugin does, over `input` in 512-frame buffers (the
 /// binary's default).

@@ -2,12 +2,13 @@
 //! threads, an LSTM's channels spread over them — the same bytes as one thread, through the
 //! binary (a resampled stereo file, so segments, rate conversion and channels all take part).
 
+mod binary;
 #[path = "../../nam/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use binary::cubeaudio;
 use common::shared_nam;
 use cubeaudio_runtime::wav::{self, SampleFormat};
 
@@ -24,9 +25,8 @@ fn render(model: &Path, input: &Path, output: &Path, extra: &[&str]) -> String {
         "cpu",
     ];
     args.extend_from_slice(extra);
-    let out = Command::new(env!("CARGO_BIN_EXE_cubeaudio")).args(&args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let (code, stdout, stderr) = cubeaudio(&args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
     stdout
 }
 
