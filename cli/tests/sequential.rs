@@ -7,9 +7,7 @@ mod binary;
 #[path = "../../nam/tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-
-use binary::cubeaudio;
+use binary::{cubeaudio, render};
 use common::{linear_ir_json, relative_error, sequential_json, shared_model_text};
 use cubeaudio_nam::{load_str, LoadOptions, Model};
 use cubeaudio_runtime::wav::{self, SampleFormat};
@@ -24,17 +22,6 @@ fn library_render(chain: &str, input: &[f32]) -> Vec<f32> {
         m.process(i, o);
     }
     out
-}
-
-fn render(model: &Path, input: &Path, output: &Path, backend: &str) -> String {
-    let (m, i, o) = (model.to_str().unwrap(), input.to_str().unwrap(), output.to_str().unwrap());
-    let mut args = vec!["render", "--model", m, "--input", i, "--output", o];
-    if !backend.is_empty() {
-        args.extend(["--backend", backend]);
-    }
-    let (code, stdout, stderr) = cubeaudio(&args);
-    assert_eq!(code, 0, "render --backend {backend}: {stderr}");
-    stdout
 }
 
 #[test]
@@ -56,11 +43,11 @@ fn a_chain_renders_through_the_binary() {
     }
 
     let cpu = dir.join("cpu.wav");
-    render(&model, &input, &cpu, "cpu");
+    render(&model, &input, &cpu, &["--backend", "cpu"]);
     assert_eq!(wav::read(&cpu).unwrap().channels[0], want, "CPU render differs from the library's chain");
 
     let auto = dir.join("auto.wav");
-    let stdout = render(&model, &input, &auto, "");
+    let stdout = render(&model, &input, &auto, &[]);
     let got = &wav::read(&auto).unwrap().channels[0];
     let err = relative_error(got, &want);
     assert!(err <= 1e-4, "auto render ({stdout}) is {err:.3e} off the CPU chain");
@@ -71,7 +58,7 @@ fn a_chain_renders_through_the_binary() {
     let lstm_model = dir.join("lstm-cab.nam");
     std::fs::write(&lstm_model, &lstm_chain).unwrap();
     let lstm_out = dir.join("lstm.wav");
-    let stdout = render(&lstm_model, &input, &lstm_out, "");
+    let stdout = render(&lstm_model, &input, &lstm_out, &[]);
     assert!(stdout.contains("backend cpu"), "{stdout}");
     assert_eq!(wav::read(&lstm_out).unwrap().channels[0], library_render(&lstm_chain, &samples));
     std::fs::remove_dir_all(&dir).unwrap();

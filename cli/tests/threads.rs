@@ -6,29 +6,9 @@ mod binary;
 #[path = "../../nam/tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-
-use binary::cubeaudio;
+use binary::render;
 use common::shared_nam;
 use cubeaudio_runtime::wav::{self, SampleFormat};
-
-fn render(model: &Path, input: &Path, output: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "render",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--backend",
-        "cpu",
-    ];
-    args.extend_from_slice(extra);
-    let (code, stdout, stderr) = cubeaudio(&args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    stdout
-}
 
 #[test]
 fn every_thread_count_writes_the_same_file() {
@@ -48,12 +28,12 @@ fn every_thread_count_writes_the_same_file() {
         let one = dir.join("one.wav");
         let many = dir.join("many.wav");
         let streamed = dir.join("streamed.wav");
-        let first = render(&model, &input, &one, &["--threads", "1"]);
+        let first = render(&model, &input, &one, &["--backend", "cpu", "--threads", "1"]);
         assert!(first.contains("one CPU instance per channel") && !first.contains("spread"), "{first}");
-        let split = render(&model, &input, &many, &["--threads", "3"]);
+        let split = render(&model, &input, &many, &["--backend", "cpu", "--threads", "3"]);
         assert!(split.contains(split_label), "{split}");
         assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&many).unwrap(), "{split}");
-        let stream = render(&model, &input, &streamed, &["--threads", "2", "--stream"]);
+        let stream = render(&model, &input, &streamed, &["--backend", "cpu", "--threads", "2", "--stream"]);
         assert!(stream.contains(spread_label), "{stream}");
         assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&streamed).unwrap(), "{stream}");
         println!("[threads] {}: {}", model.display(), split.trim());
