@@ -6,6 +6,7 @@
 use cubeaudio_kernels::activation::{activation_kernel, gating_kernel, ActivationKind, GatingMode};
 use cubeaudio_kernels::biquad::biquad_bank_kernel;
 use cubeaudio_kernels::ceiling::fma_ceiling_kernel;
+use cubeaudio_kernels::column_tile::{column_layer_kernel, ColumnTileConfig};
 use cubeaudio_kernels::conv1x1::{conv1x1_kernel, Conv1x1Config, InputSource};
 use cubeaudio_kernels::delay_line::{
     append_and_stage_kernel, delay_push_kernel, delay_read_kernel, delay_read_tile_kernel,
@@ -24,6 +25,7 @@ use cubeaudio_kernels::routed::{
     routed_mix_kernel,
 };
 use cubeaudio_kernels::tile_conv::{tile_conv_kernel, TileConvConfig, TileConvPath};
+use cubeaudio_nam::gpu::columns::{wavenet_columns_kernel, ArrayShape, ColumnsShape};
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubeaudio_nam::gpu::lstm::{lstm_streams_kernel, LstmShape};
 use cubecl::prelude::*;
@@ -271,11 +273,25 @@ pub fn registry() -> Vec<KernelCase> {
             let (m, p, w, s, i, o, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b));
             wavenet_streams_kernel::expand(&mut b.scope, m, p, w, s, i, o, f, k, StreamsShape { rows: 16, tile: 64, general: true, staged: true, conv: TileConvPath::Scalar { rows: 2, frames: 1 } })
         }),
+        case!(unchecked "wavenet_columns_kernel__3x2channels_2x32", wavenet_columns_kernel, 64, |b| {
+            let (m, p, w, s, i, o, n, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            // core_wavenet.nam's shape: arrays of 3 and 2 channels, two and one layers.
+            let first = ArrayShape { input_rows: 1, channels: 3, bottleneck: 3, gate_rows: 3, head_out: 2, taps: 3, layers: 2, activation: ActivationKind::Tanh, secondary: ActivationKind::Sigmoid, gating: 0, head_bias: false };
+            let second = ArrayShape { input_rows: 3, channels: 2, bottleneck: 2, gate_rows: 2, head_out: 1, layers: 1, head_bias: true, ..first };
+            let shape = ColumnsShape { arrays: [first, second, first], count: 2, frames: 2, lanes: 32, streams_per_cube: 2 };
+            wavenet_columns_kernel::expand(&mut b.scope, m, p, w, s, i, o, n, f, k, shape)
+        }),
         case!("tile_conv_kernel__tile64_tiles4x4_mix", tile_conv_kernel, 128, |b| {
             let (w, s, g, m, d, dims) = (input(b), input(b), input(b), input(b), output(b), input_u32(b));
             let cfg =
                 TileConvConfig { tile: 64, path: TileConvPath::Scalar { rows: 4, frames: 4 }, mix: true, add: false };
             tile_conv_kernel::expand(&mut b.scope, w, s, g, m, d, dims, cfg, 4096)
+        }),
+        case!("column_layer_kernel__16rows_3taps_2x32", column_layer_kernel, 32, |b| {
+            let (w, h, x, z, y, d, n, c) =
+                (input(b), output(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            let cfg = ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32 };
+            column_layer_kernel::expand(&mut b.scope, w, h, x, z, y, d, n, c, cfg)
         }),
         case!("append_and_stage_kernel__tile64", append_and_stage_kernel, 256, |b| {
             let (r, blk, st, dims) = (output(b), input(b), output(b), input_u32(b));

@@ -284,6 +284,16 @@ fn open_wgpu() -> Result<Device, DeviceError> {
     Err(DeviceError::NotCompiled("wgpu"))
 }
 
+/// True when `client` runs on a software adapter (lavapipe): the wgpu runtime opened on a CPU
+/// adapter by [`wgpu_device::open_best`] (the process's one wgpu device). Kernels whose shader
+/// compilation takes minutes there (large unrolled bodies) pick a smaller variant.
+pub fn software<R: Runtime>(client: &ComputeClient<R>) -> bool {
+    R::name(client).starts_with("wgpu") && SOFTWARE_WGPU.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Set when the process's wgpu device is a software adapter.
+static SOFTWARE_WGPU: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Whether a run must find `runtime` ("cuda", "wgpu") rather than skip without it:
 /// `CUBEAUDIO_REQUIRE=cuda,wgpu` names the required ones; `CI=true` alone requires `wgpu` (CI
 /// installs lavapipe, so a skipped GPU test there would hide a broken driver setup). The one
@@ -405,12 +415,14 @@ pub mod wgpu_device {
             WgpuRuntime::client(&device)
         };
         let runtime = WgpuRuntime::name(&client);
+        let is_software = info.device_type == wgpu::DeviceType::Cpu;
+        super::SOFTWARE_WGPU.store(is_software, std::sync::atomic::Ordering::Relaxed);
         Ok((
             client,
             DeviceInfo {
                 runtime,
                 adapter: format!("{} ({:?}, driver {})", info.name, info.backend, info.driver_info),
-                is_software: info.device_type == wgpu::DeviceType::Cpu,
+                is_software,
             },
         ))
     }

@@ -28,6 +28,7 @@
 pub mod activation;
 pub mod biquad;
 pub mod ceiling;
+pub mod column_tile;
 pub mod conv1x1;
 pub mod delay_line;
 pub mod device;

@@ -130,6 +130,12 @@ pub fn exact_tanh(x: f32) -> f32 {
 /// Applies `kind` to `x`; `channel` selects the PReLU slope.
 #[cube]
 pub fn activate(x: f32, params: &Array<f32>, channel: usize, #[comptime] kind: ActivationKind) -> f32 {
+    activate_at(x, params, 0, channel, kind)
+}
+
+/// [`activate`] with its parameters at offset `at` of `params` (a model's weight array).
+#[cube]
+pub fn activate_at(x: f32, params: &Array<f32>, at: usize, channel: usize, #[comptime] kind: ActivationKind) -> f32 {
     let mut y = x;
     if comptime!(kind == ActivationKind::Tanh) {
         y = exact_tanh(x);
@@ -144,19 +150,19 @@ pub fn activate(x: f32, params: &Array<f32>, channel: usize, #[comptime] kind: A
         y = select(x > 0.0, x, 0.0);
     }
     if comptime!(kind == ActivationKind::LeakyReLU) {
-        y = select(x > 0.0, x, params[0] * x);
+        y = select(x > 0.0, x, params[at] * x);
     }
     if comptime!(kind == ActivationKind::PReLU) {
-        y = select(x > 0.0, x, params[PRELU_OFFSET + channel] * x);
+        y = select(x > 0.0, x, params[at + PRELU_OFFSET + channel] * x);
     }
     if comptime!(kind == ActivationKind::Hardtanh) {
         y = f32::clamp(x, -1.0, 1.0);
     }
     if comptime!(kind == ActivationKind::LeakyHardtanh) {
-        let lo = params[1];
-        let hi = params[2];
-        let below = (x - lo) * params[3] + lo;
-        let above = (x - hi) * params[4] + hi;
+        let lo = params[at + 1];
+        let hi = params[at + 2];
+        let below = (x - lo) * params[at + 3] + lo;
+        let above = (x - hi) * params[at + 4] + hi;
         y = select(x < lo, below, select(x > hi, above, x));
     }
     if comptime!(kind == ActivationKind::Softsign) {

@@ -8,6 +8,7 @@ mod oracle;
 
 mod activation;
 mod ceiling;
+mod column_tile;
 mod conv1x1;
 mod delay_line;
 mod dilated_conv;

@@ -11,6 +11,7 @@ use cubecl::server::Handle;
 
 use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
 
+use super::columns::{wavenet_columns_kernel, ColumnsShape};
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::plan::ModelPlan;
 use super::staging::{device, PendingBuffer, Staging};
@@ -110,6 +111,27 @@ impl Products {
         }
     }
 }
+/// Which kernel runs a batch's convolutional streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelChoice {
+    /// The shape-specialised columns kernel ([`super::columns`]) when every stream of the batch
+    /// has one shape it covers, else the interpreter. `CUBEAUDIO_NAM_KERNEL=interpreter` turns
+    /// it off (for measurements).
+    #[default]
+    Auto,
+    /// The plan interpreter ([`super::kernel`]) for every batch.
+    Interpreter,
+}
+
+impl KernelChoice {
+    fn from_env() -> Self {
+        match std::env::var("CUBEAUDIO_NAM_KERNEL").as_deref() {
+            Ok("interpreter") => KernelChoice::Interpreter,
+            _ => KernelChoice::Auto,
+        }
+    }
+}
+
 /// Blocks appended to a store once each: equal blocks get the first one's offset.
 #[derive(Default)]
 struct Interned {
@@ -160,6 +182,9 @@ pub enum LaunchShape {
 
 /// Batches of more than this many streams per multiprocessor take the throughput shape.
 const WAVES_FOR_THROUGHPUT: usize = 2;
+/// Widest layer array the columns kernel takes on a software adapter (compile time, see
+/// `choose_columns`).
+const SOFTWARE_COLUMNS_CHANNELS: usize = 4;
 /// Multiprocessors assumed where the runtime does not say (wgpu).
 const DEFAULT_MULTIPROCESSORS: u32 = 64;
 /// Streams' histories start on multiples of this many floats, so moving a stream's state when
@@ -188,6 +213,9 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     units: u32,
     policy: LaunchShape,
     products: Products,
+    kernel: KernelChoice,
+    /// The columns kernel's shape when it runs this batch.
+    columns: Option<ColumnsShape>,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -227,6 +255,8 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             units: 64,
             policy: LaunchShape::Auto,
             products: Products::default_for(client),
+            kernel: KernelChoice::from_env(),
+            columns: None,
         };
         batch.relayout(plans, &[])?;
         let laid_out = started.elapsed();
@@ -281,6 +311,20 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let offsets = self.input_offsets();
         self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
         self.set_input_offsets(&offsets)
+    }
+
+    /// Chooses the kernel ([`KernelChoice::Auto`] unless set or `CUBEAUDIO_NAM_KERNEL` says);
+    /// compiled here, not in the next `process`. Outputs agree within the references' tolerance.
+    pub fn set_kernel(&mut self, kernel: KernelChoice) -> Result<()> {
+        self.kernel = kernel;
+        let offsets = self.input_offsets();
+        self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
+        self.set_input_offsets(&offsets)
+    }
+
+    /// The columns kernel's shape when it runs this batch (`None`: the interpreter).
+    pub fn columns(&self) -> Option<ColumnsShape> {
+        self.columns
     }
 
     /// Samples replaced by 0 because they were NaN or infinite (the CPU engine's policy).
@@ -364,11 +408,12 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let hw = &self.client.properties().hardware;
         let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
         let general = plans.iter().any(|p| p.general);
-        let before = (self.shape, self.units);
+        let before = (self.shape, self.units, self.columns);
         (self.shape, self.units) =
             choose_shape(hw, rows, general, self.max_buffer, plans.len(), self.policy, self.products);
+        self.columns = self.choose_columns(&plans);
         self.plans = plans;
-        if (self.shape, self.units) != before {
+        if (self.shape, self.units, self.columns) != before {
             // Compile the new shape now (a launch of zero frames changes nothing), not in the
             // next `process` on the audio path.
             let meta = self.client.create_from_slice(u32::as_bytes(&self.meta));
@@ -376,6 +421,30 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             self.launch(meta, self.plans.len(), 0, &empty, &empty, 0);
         }
         self.client.flush().map_err(device)
+    }
+
+    /// The columns kernel's shape when every plan has one shape it runs (and the kernel is not
+    /// forced to the interpreter).
+    fn choose_columns(&self, plans: &[ModelPlan]) -> Option<ColumnsShape> {
+        if self.kernel == KernelChoice::Interpreter {
+            return None;
+        }
+        let (arrays, count) = ColumnsShape::arrays_of(plans.first()?)?;
+        for p in &plans[1..] {
+            if ColumnsShape::arrays_of(p)? != (arrays, count) {
+                return None;
+            }
+        }
+        // lavapipe's shader compiler took 8.7 minutes on the standard model's unrolled kernel
+        // (2026-11-30) and seconds on shapes of up to 4 channels.
+        if cubeaudio_kernels::device::software(&self.client)
+            && arrays[..count].iter().any(|a| a.channels > SOFTWARE_COLUMNS_CHANNELS)
+        {
+            return None;
+        }
+        let hw = &self.client.properties().hardware;
+        let sms = hw.num_streaming_multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) as usize;
+        Some(ColumnsShape::choose(arrays, count, self.max_buffer, plans.len(), sms))
     }
 
     /// The core's prewarm — at least P zeros, in blocks of max_buffer — through `streams` only
@@ -464,6 +533,29 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         //   reading and writing `frames ≤ max_buffer` samples;
         // - shared memory: every row index is below the plan's row counts, which are at most
         //   `shape.rows` (the maximum over this batch's plans), frames below `shape.tile`.
+        //   The columns kernel reads the same records; its threads past the last stream read the
+        //   last stream's and write nothing.
+        if let Some(cols) = self.columns {
+            let cubes = streams.div_ceil(cols.streams_per_cube).max(1) as u32;
+            unsafe {
+                wavenet_columns_kernel::launch_unchecked::<R>(
+                    &self.client,
+                    CubeCount::Static(cubes, 1, 1),
+                    CubeDim::new_1d(cols.units()),
+                    meta_arg,
+                    plan_arg,
+                    self.weights.arg(),
+                    self.state.arg(),
+                    input.arg(),
+                    output.arg(),
+                    streams as u32,
+                    frames as u32,
+                    tick,
+                    cols,
+                );
+            }
+            return;
+        }
         unsafe {
             wavenet_streams_kernel::launch_unchecked::<R>(
                 &self.client,

@@ -9,6 +9,7 @@
 //!   mono in/out — [`GpuWaveNetBatch::new`] says which.
 //! - [`GpuLstmBatch`]: LSTM models (one cube per stream).
 
+pub mod columns;
 mod engine;
 pub mod kernel;
 pub mod lstm;
@@ -18,7 +19,7 @@ pub mod processor;
 pub mod split;
 mod staging;
 
-pub use engine::{GpuWaveNetBatch, LaunchShape, Products};
+pub use engine::{GpuWaveNetBatch, KernelChoice, LaunchShape, Products};
 pub use lstm::GpuLstmBatch;
 pub use staging::PendingBuffer;
 
@@ -94,7 +95,7 @@ fn queued_ms<R: cubecl::Runtime>(
 
 /// The two batch kinds share every method name the trait needs; only the shape label differs.
 macro_rules! stream_batch {
-    ($batch:ident, |$s:ident, $threads:ident| $label:expr) => {
+    ($batch:ident, |$b:ident, $s:ident, $threads:ident| $label:expr) => {
         impl<R: cubecl::Runtime> StreamBatch for $batch<R> {
             fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> crate::error::Result<()> {
                 $batch::process(self, inputs, outputs)
@@ -103,7 +104,7 @@ macro_rules! stream_batch {
                 $batch::sanitized_samples(self)
             }
             fn shape_label(&self) -> String {
-                let ($s, $threads) = self.shape();
+                let ($b, ($s, $threads)) = (&*self, self.shape());
                 $label
             }
             fn pipelined_ms(
@@ -122,7 +123,10 @@ macro_rules! stream_batch {
     };
 }
 
-stream_batch!(GpuWaveNetBatch, |s, threads| format!("{} × {}, {threads}, {}", s.tile, s.rows, products_label(s.conv)));
+stream_batch!(GpuWaveNetBatch, |b, s, threads| match b.columns() {
+    Some(c) => c.label(),
+    None => format!("{} × {}, {threads}, {}", s.tile, s.rows, products_label(s.conv)),
+});
 
 /// How a shape's matrix stages compute, for bench and test output.
 pub fn products_label(conv: cubeaudio_kernels::tile_conv::TileConvPath) -> String {
@@ -133,7 +137,7 @@ pub fn products_label(conv: cubeaudio_kernels::tile_conv::TileConvPath) -> Strin
         TileConvPath::TensorCore { split: false } => "tf32 tensor cores".into(),
     }
 }
-stream_batch!(GpuLstmBatch, |s, threads| format!("lstm {} × {}, {threads}", s.layers, s.hidden));
+stream_batch!(GpuLstmBatch, |_b, s, threads| format!("lstm {} × {}, {threads}", s.layers, s.hidden));
 
 /// A batch of `streams` copies of `model` on the engine its architecture needs (the
 /// convolutional kernel for WaveNet, ConvNet and Linear; the LSTM kernel), prewarmed as the CPU

@@ -7,6 +7,7 @@
 //! - [`faults`]: non-finite input, refused requests, oversized batches, reset;
 //! - [`real_captures`]: the 29 real user captures against the core's outputs.
 //! - [`split`]: the time-split renderer against the streaming render.
+//! - [`columns`]: the shape-specialised columns kernel against the core, kernel switches.
 //!
 //! Each body runs once per runtime through `cubeaudio_kernels::for_each_runtime!`: a missing
 //! device fails when `CI=true` or `CUBEAUDIO_REQUIRE` names the runtime, and skips loudly
@@ -36,6 +37,7 @@ pub(crate) fn process_in_buffers(
 }
 
 mod architectures;
+mod columns;
 mod faults;
 mod lstm;
 mod real_captures;

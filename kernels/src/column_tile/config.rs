@@ -1,0 +1,43 @@
+use crate::util::{at_most, nonzero};
+use crate::KernelError;
+
+pub(crate) const KERNEL: &str = "column_tile";
+
+/// Compile-time shape of [`column_layer_kernel`](super::column_layer_kernel): `rows` channels,
+/// a conv of `taps` taps, `frames` columns per thread and `lanes` threads per instance (a tile
+/// of `frames · lanes` positions).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct ColumnTileConfig {
+    /// Channels in and out of the layer.
+    pub rows: usize,
+    /// Conv taps (≥ 1).
+    pub taps: usize,
+    /// Columns per thread.
+    pub frames: usize,
+    /// Threads per instance.
+    pub lanes: usize,
+}
+
+impl ColumnTileConfig {
+    /// Floats of one instance's weights: conv `W[o][c][tap]`, its bias, matrix `M[o][c]`, its bias.
+    pub fn weights_len(&self) -> usize {
+        self.rows * self.rows * self.taps + self.rows + self.rows * self.rows + self.rows
+    }
+
+    /// Positions in one tile.
+    pub fn tile(&self) -> usize {
+        self.frames * self.lanes
+    }
+
+    /// Checks the compile-time shape (registers grow with `rows · frames`).
+    pub fn validate(&self) -> Result<(), KernelError> {
+        nonzero(KERNEL, "rows", self.rows)?;
+        at_most(KERNEL, "rows", self.rows, 32)?;
+        nonzero(KERNEL, "taps", self.taps)?;
+        at_most(KERNEL, "taps", self.taps, 16)?;
+        nonzero(KERNEL, "frames per thread", self.frames)?;
+        at_most(KERNEL, "frames per thread", self.frames, 8)?;
+        nonzero(KERNEL, "lanes", self.lanes)?;
+        at_most(KERNEL, "lanes", self.lanes, 1024)
+    }
+}

@@ -1,0 +1,207 @@
+//! Column tiles: each thread owns `frames` columns (positions in time) of a signal of a few
+//! channels and keeps every channel of them in registers, so the products of a layer — a dilated
+//! causal conv over a ring, a 1×1 matrix, an activation — run with no barrier and no shared
+//! memory between them; only the ring write that other threads' taps read needs one.
+//!
+//! Register layout of a column tile: `rows × frames`, row-major (`tile[r · frames + f]`). Every
+//! shape (rows, taps, frames) is a compile-time value: the loops unroll and each weight is read
+//! at a constant offset from its base, then feeds `frames` FMAs. Weights as in the rest of the
+//! library: a conv `W[o][c][tap]` at `w + (o · rows_in + c) · taps + tap`, a matrix `W[o][c]` at
+//! `w + o · rows_in + c`. Positions are absolute frame counters into power-of-two rings
+//! ([`crate::delay_line::ring_at`]).
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
+
+mod config;
+mod launch;
+
+pub use config::ColumnTileConfig;
+pub use launch::{launch_column_layer, ColumnLayerArgs};
+
+use cubecl::prelude::*;
+
+use crate::delay_line::ring_at;
+
+/// `tile[r][f] = weights[at + r]` (a bias per row) for `rows` rows.
+#[cube]
+pub fn column_fill(tile: &mut Array<f32>, weights: &Array<f32>, at: usize, #[comptime] rows: usize, #[comptime] frames: usize) {
+    #[unroll]
+    for r in 0..rows {
+        let v = weights[at + r];
+        #[unroll]
+        for f in 0..frames {
+            tile[r * frames + f] = v;
+        }
+    }
+}
+
+/// `acc[o][f] += Σ_c W[o][c] · x[c][f]` (`W` row-major at `w`, `rows_out × rows_in`).
+#[cube]
+pub fn column_matmul(
+    acc: &mut Array<f32>,
+    weights: &Array<f32>,
+    w: usize,
+    x: &Array<f32>,
+    #[comptime] rows_out: usize,
+    #[comptime] rows_in: usize,
+    #[comptime] frames: usize,
+) {
+    #[unroll]
+    for o in 0..rows_out {
+        #[unroll]
+        for c in 0..rows_in {
+            let wv = weights[w + o * rows_in + c];
+            #[unroll]
+            for f in 0..frames {
+                acc[o * frames + f] += wv * x[c * frames + f];
+            }
+        }
+    }
+}
+
+/// The dilated causal conv of column tiles: `acc[o][f] += Σ_tap Σ_c W[o][c][tap] ·
+/// x_c(pos[f] − d · (taps − 1 − tap))`. The last tap (the columns' own positions) comes from
+/// `now` (`rows_in × frames` registers); older taps from the ring of `rows_in` rows at `ring`
+/// (run-time power-of-two `size`) in `history`, which must hold those positions.
+#[cube]
+pub fn column_dilated_conv(
+    acc: &mut Array<f32>,
+    weights: &Array<f32>,
+    w: usize,
+    history: &Array<f32>,
+    ring: usize,
+    size: usize,
+    now: &Array<f32>,
+    pos: &Array<u32>,
+    d: usize,
+    #[comptime] rows_out: usize,
+    #[comptime] rows_in: usize,
+    #[comptime] taps: usize,
+    #[comptime] frames: usize,
+) {
+    #[unroll]
+    for tap in 0..comptime!(taps - 1) {
+        let back = d * (taps - 1 - tap);
+        let mut at = Array::<u32>::new(frames);
+        #[unroll]
+        for f in 0..frames {
+            at[f] = ring_at(ring, size, 0, pos[f] as usize + size - back) as u32;
+        }
+        #[unroll]
+        for c in 0..rows_in {
+            let mut xv = Array::<f32>::new(frames);
+            #[unroll]
+            for f in 0..frames {
+                xv[f] = history[at[f] as usize + c * size];
+            }
+            #[unroll]
+            for o in 0..rows_out {
+                let wv = weights[w + (o * rows_in + c) * taps + tap];
+                #[unroll]
+                for f in 0..frames {
+                    acc[o * frames + f] += wv * xv[f];
+                }
+            }
+        }
+    }
+    #[unroll]
+    for c in 0..rows_in {
+        #[unroll]
+        for o in 0..rows_out {
+            let wv = weights[w + (o * rows_in + c) * taps + taps - 1];
+            #[unroll]
+            for f in 0..frames {
+                acc[o * frames + f] += wv * now[c * frames + f];
+            }
+        }
+    }
+}
+
+/// Appends the column tile `x` (`rows × frames`) to the ring at `ring` (run-time `size`) at
+/// positions `pos[f]`, columns with `valid[f] = 0` left out (past the end of a partial tile).
+#[cube]
+pub fn column_append(
+    history: &mut Array<f32>,
+    ring: usize,
+    size: usize,
+    x: &Array<f32>,
+    pos: &Array<u32>,
+    valid: &Array<u32>,
+    #[comptime] rows: usize,
+    #[comptime] frames: usize,
+) {
+    #[unroll]
+    for f in 0..frames {
+        if valid[f] != 0 {
+            let at = ring_at(ring, size, 0, pos[f] as usize);
+            #[unroll]
+            for r in 0..rows {
+                history[at + r * size] = x[r * frames + f];
+            }
+        }
+    }
+}
+
+/// A test and example kernel: one layer of column tiles per instance (cube `i`, threads own
+/// frames `t + k · CUBE_DIM`): `x` of the tile goes into the instance's ring, then
+/// `z = bias + conv(x)` and `y = x + M · z + bias_M` are written out. Shapes from
+/// [`ColumnTileConfig`]; `d` and the ring size at run time.
+#[cube(launch)]
+pub fn column_layer_kernel(
+    weights: &Array<f32>,
+    history: &mut Array<f32>,
+    x_in: &Array<f32>,
+    z_out: &mut Array<f32>,
+    y_out: &mut Array<f32>,
+    d: u32,
+    size: u32,
+    cursor: u32,
+    #[comptime] cfg: ColumnTileConfig,
+) {
+    let frames = cfg.frames;
+    let tile = comptime!(cfg.frames * cfg.lanes);
+    let rows = cfg.rows;
+    let inst = CUBE_POS as usize;
+    let size = size as usize;
+    let ring = inst * rows * size;
+    let w = inst * cfg.weights_len();
+    let w_bias = w + rows * rows * cfg.taps;
+    let w_m = w_bias + rows;
+    let w_mb = w_m + rows * rows;
+    let lane = UNIT_POS as usize;
+
+    let mut pos = Array::<u32>::new(frames);
+    let mut valid = Array::<u32>::new(frames);
+    let mut x = Array::<f32>::new(comptime!(rows * frames));
+    #[unroll]
+    for f in 0..frames {
+        let t = lane + f * cfg.lanes;
+        pos[f] = cursor + t as u32;
+        valid[f] = 1;
+        #[unroll]
+        for r in 0..rows {
+            x[r * frames + f] = x_in[(inst * rows + r) * tile + t];
+        }
+    }
+    column_append(history, ring, size, &x, &pos, &valid, rows, frames);
+    sync_storage();
+    sync_cube();
+
+    let mut z = Array::<f32>::new(comptime!(rows * frames));
+    column_fill(&mut z, weights, w_bias, rows, frames);
+    column_dilated_conv(&mut z, weights, w, history, ring, size, &x, &pos, d as usize, rows, rows, cfg.taps, frames);
+    let mut y = Array::<f32>::new(comptime!(rows * frames));
+    column_fill(&mut y, weights, w_mb, rows, frames);
+    column_matmul(&mut y, weights, w_m, &z, rows, rows, frames);
+    #[unroll]
+    for f in 0..frames {
+        let t = lane + f * cfg.lanes;
+        #[unroll]
+        for r in 0..rows {
+            let at = (inst * rows + r) * tile + t;
+            z_out[at] = z[r * frames + f];
+            y_out[at] = y[r * frames + f] + x[r * frames + f];
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! The shape-specialised WaveNet kernel: a model's shape (per layer array: channels, bottleneck,
+//! taps, layer count, activations, gating, heads) is a compile-time [`ColumnsShape`], weights
+//! and dilations stay run-time data, so every capture of one shape shares a compiled kernel and
+//! a launch. Built from the library's column tiles ([`cubeaudio_kernels::column_tile`]): each
+//! thread owns `frames` positions of one stream and keeps every channel of them in registers
+//! through the whole network — rechannel, dilated conv, activation, head sum, layer1x1 residual,
+//! head rechannel — so a layer costs one barrier (after its ring write, which other threads'
+//! taps read) instead of the interpreter's four stages over shared memory. Several streams share
+//! a cube (`streams_per_cube`), a warp's loads of one capture's weights are one broadcast.
+//!
+//! Histories are the interpreter's rings (same plan, same state layout, same positions), so a
+//! batch can move between the two kernels between buffers. What the shape does not cover (FiLM,
+//! head1x1, conditions of several channels, post-stack heads, a head rechannel of more than one
+//! tap, layers without layer1x1, per-channel PReLU, Sequential chains, ConvNet, Linear) keeps
+//! the interpreter ([`super::kernel`]).
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
+#![allow(clippy::assign_op_pattern, clippy::eq_op)]
+
+use cubeaudio_kernels::activation::{activate_at, ActivationKind};
+use cubeaudio_kernels::column_tile::{column_append, column_dilated_conv, column_fill, column_matmul};
+use cubecl::prelude::*;
+
+use super::kernel::{
+    ARRAY_HEADER, DEST_OUTPUT, LAYER_RECORD, MAX_TILE, META, NONE, OP_ARRAY, OP_OUT, OUT_RECORD, REGION_HO, REGION_IN,
+    REGION_X,
+};
+use super::plan::ModelPlan;
+
+/// Layer arrays a shape may have.
+pub const MAX_ARRAYS: usize = 3;
+
+/// One layer array's compile-time shape (every layer of the array alike).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct ArrayShape {
+    /// Rows the rechannel reads (1 for the first array, the previous array's channels after).
+    pub input_rows: usize,
+    /// Channels of the residual stream.
+    pub channels: usize,
+    /// Rows of the activation (and of the head accumulator).
+    pub bottleneck: usize,
+    /// Rows of the layer conv (bottleneck, or twice it when gated or blended).
+    pub gate_rows: usize,
+    /// Rows out of the head rechannel.
+    pub head_out: usize,
+    /// Taps of the layer convs.
+    pub taps: usize,
+    /// Layers.
+    pub layers: usize,
+    /// The layers' activation.
+    pub activation: ActivationKind,
+    /// The gate's activation (gated and blended layers).
+    pub secondary: ActivationKind,
+    /// 0 none, 1 gated, 2 blended.
+    pub gating: u32,
+    /// The head rechannel has a bias.
+    pub head_bias: bool,
+}
+
+/// The compile-time shape of a columns launch: the model's arrays and how threads take frames.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct ColumnsShape {
+    /// Layer arrays (the first `count`; the rest repeat the first and are never used).
+    pub arrays: [ArrayShape; MAX_ARRAYS],
+    /// Layer arrays in the model.
+    pub count: usize,
+    /// Positions per thread.
+    pub frames: usize,
+    /// Threads per stream (a tile is `frames · lanes` positions, at most [`MAX_TILE`]).
+    pub lanes: usize,
+    /// Streams per cube.
+    pub streams_per_cube: usize,
+}
+
+impl ColumnsShape {
+    /// Plan offset of array `i`'s record from the plan's start.
+    pub fn record_at(&self, i: usize) -> usize {
+        1 + self.arrays[..i].iter().map(|a| ARRAY_HEADER + a.layers * LAYER_RECORD).sum::<usize>()
+    }
+
+    fn widest(&self, rows: impl Fn(&ArrayShape) -> usize) -> usize {
+        self.arrays[..self.count].iter().map(rows).max().unwrap_or(1)
+    }
+
+    /// Registers of one position (residual, conv rows, head sum, head out, input).
+    pub fn rows_per_position(&self) -> usize {
+        self.widest(|a| a.channels + a.gate_rows + a.bottleneck) + self.widest(|a| a.head_out) + 1
+    }
+
+    /// Threads per cube.
+    pub fn units(&self) -> u32 {
+        (self.lanes * self.streams_per_cube) as u32
+    }
+
+    /// Label for reports.
+    pub fn label(&self) -> String {
+        format!("columns {} × {} frames, {} streams per cube", self.lanes, self.frames, self.streams_per_cube)
+    }
+
+    /// The arrays of `plan` when its model is a WaveNet the columns kernel runs, else `None`.
+    pub fn arrays_of(plan: &ModelPlan) -> Option<([ArrayShape; MAX_ARRAYS], usize)> {
+        use cubeaudio_kernels::activation::ActivationKind as K;
+        if plan.general {
+            return None;
+        }
+        let p = &plan.plan;
+        let n_ops = *p.first()? as usize;
+        if !(2..=MAX_ARRAYS + 1).contains(&n_ops) {
+            return None;
+        }
+        let kind = |code: u32| {
+            [
+                K::Identity,
+                K::Tanh,
+                K::FastTanh,
+                K::Sigmoid,
+                K::ReLU,
+                K::LeakyReLU,
+                K::Hardtanh,
+                K::LeakyHardtanh,
+                K::Softsign,
+                K::SiLU,
+                K::Hardswish,
+            ]
+            .into_iter()
+            .find(|k| cubeaudio_kernels::activation::activation_code(*k) == code)
+        };
+        let mut arrays = Vec::new();
+        let mut at = 1;
+        for ai in 0..n_ops - 1 {
+            let rec = p.get(at..at + ARRAY_HEADER)?;
+            let (c, hs, hout, hk, layers) =
+                (rec[3] as usize, rec[4] as usize, rec[5] as usize, rec[6], rec[9] as usize);
+            let src_ok = if ai == 0 { rec[1] == REGION_IN } else { rec[1] == REGION_X };
+            if rec[0] != OP_ARRAY || !src_ok || hk != 1 || rec[15] != REGION_IN || layers == 0 {
+                return None;
+            }
+            let first = p.get(at + ARRAY_HEADER..at + ARRAY_HEADER + LAYER_RECORD)?;
+            let shape = ArrayShape {
+                input_rows: rec[2] as usize,
+                channels: c,
+                bottleneck: first[9] as usize,
+                gate_rows: first[8] as usize,
+                head_out: hout,
+                taps: first[0] as usize,
+                layers,
+                activation: kind(first[2])?,
+                secondary: kind(first[3])?,
+                gating: first[10],
+                head_bias: rec[8] != 0,
+            };
+            for l in 0..layers {
+                let r = p.get(at + ARRAY_HEADER + l * LAYER_RECORD..at + ARRAY_HEADER + (l + 1) * LAYER_RECORD)?;
+                // Same shape as the first layer; layer1x1 present, no head1x1, a one-row
+                // condition, no FiLM site.
+                let same = r[0] == first[0] && r[2] == first[2] && r[3] == first[3] && r[8..11] == first[8..11];
+                if !same || r[11] == NONE || r[12] != NONE || r[13] != 1 || r[16..].iter().step_by(2).any(|&o| o != NONE)
+                {
+                    return None;
+                }
+            }
+            if hs != shape.bottleneck || shape.gate_rows != shape.bottleneck * if shape.gating == 0 { 1 } else { 2 } {
+                return None;
+            }
+            arrays.push(shape);
+            at += ARRAY_HEADER + layers * LAYER_RECORD;
+        }
+        for w in arrays.windows(2) {
+            if w[1].input_rows != w[0].channels || w[1].bottleneck != w[0].head_out {
+                return None;
+            }
+        }
+        let out = p.get(at..at + OUT_RECORD)?;
+        let last = arrays.last()?;
+        if out[0] != OP_OUT || out[1] != REGION_HO || out[2] != DEST_OUTPUT || out[3] != 1 || last.head_out != 1 {
+            return None;
+        }
+        if at + OUT_RECORD != p.len() || arrays[0].input_rows != 1 {
+            return None;
+        }
+        let count = arrays.len();
+        let mut all = [arrays[0]; MAX_ARRAYS];
+        all[..count].copy_from_slice(&arrays);
+        Some((all, count))
+    }
+
+    /// The launch shape for a batch whose every stream has `arrays` (from [`Self::arrays_of`]):
+    /// one position per thread for latency (few streams: the most threads on each), more
+    /// per thread once the device is full, as many as fit ~128 registers of columns (each weight
+    /// load then feeds that many FMAs). `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
+    pub fn choose(
+        arrays: [ArrayShape; MAX_ARRAYS],
+        count: usize,
+        max_buffer: usize,
+        streams: usize,
+        multiprocessors: usize,
+    ) -> Self {
+        let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
+        let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1 };
+        let per_position = shape.rows_per_position();
+        let forced = std::env::var("CUBEAUDIO_NAM_COLUMNS").ok().and_then(|v| v.parse::<usize>().ok());
+        let frames = match forced {
+            Some(f) if [1, 2, 4, 8].contains(&f) => f,
+            _ if streams <= multiprocessors => 1,
+            _ => [4, 2, 1].into_iter().find(|f| f * per_position <= 128).unwrap_or(1),
+        };
+        shape.frames = frames.min(tile);
+        shape.lanes = tile / shape.frames;
+        shape.streams_per_cube = (256 / shape.lanes).clamp(1, streams.max(1));
+        shape
+    }
+}
+
+/// One layer array over this thread's positions: `x` ← rechannel(`src`), the layers, then
+/// `head` ← head rechannel of the head sum (which starts from `head`, the previous array's
+/// output, unless `first`).
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn layer_array(
+    plan: &Array<u32>,
+    weights: &Array<f32>,
+    state: &mut Array<f32>,
+    rec: usize,
+    wb: usize,
+    sb: usize,
+    src: &Array<f32>,
+    x: &mut Array<f32>,
+    head: &mut Array<f32>,
+    signal: &Array<f32>,
+    pos: &Array<u32>,
+    valid: &Array<u32>,
+    #[comptime] a: ArrayShape,
+    #[comptime] first: bool,
+    #[comptime] ff: usize,
+) {
+    let c = comptime!(a.channels);
+    let b = comptime!(a.bottleneck);
+    let g = comptime!(a.gate_rows);
+    let w_re = wb + plan[rec + 10] as usize;
+    let w_head = wb + plan[rec + 11] as usize;
+    #[unroll]
+    for i in 0..comptime!(c * ff) {
+        x[i] = 0.0;
+    }
+    column_matmul(x, weights, w_re, src, c, a.input_rows, ff);
+    let mut h = Array::<f32>::new(comptime!(b * ff));
+    #[unroll]
+    for i in 0..comptime!(b * ff) {
+        if comptime!(first) {
+            h[i] = 0.0;
+        } else {
+            h[i] = head[i];
+        }
+    }
+    let mut z = Array::<f32>::new(comptime!(g * ff));
+    let mut lp = rec + ARRAY_HEADER;
+    let end = lp + comptime!(a.layers * LAYER_RECORD);
+    while lp < end {
+        let d = plan[lp + 1] as usize;
+        let w = wb + plan[lp + 4] as usize;
+        let ring = sb + plan[lp + 5] as usize;
+        let size = plan[lp + 6] as usize;
+        let pa = wb + plan[lp + 7] as usize;
+        let w_l1 = wb + plan[lp + 11] as usize;
+        let pa_sec = wb + plan[lp + 14] as usize;
+        let w_bias = w + g * c * a.taps;
+        column_append(state, ring, size, x, pos, valid, c, ff);
+        sync_storage();
+        sync_cube();
+        // z = bias + mixin · input + conv(x): the interpreter's order of summation.
+        column_fill(&mut z, weights, w_bias, g, ff);
+        column_matmul(&mut z, weights, w_bias + g, signal, g, comptime!(1usize), ff);
+        column_dilated_conv(&mut z, weights, w, state, ring, size, x, pos, d, g, c, a.taps, ff);
+        #[unroll]
+        for o in 0..b {
+            #[unroll]
+            for f in 0..ff {
+                let v = z[o * ff + f];
+                let mut y = activate_at(v, weights, pa, o, a.activation);
+                if comptime!(a.gating != 0) {
+                    let alpha = activate_at(z[(b + o) * ff + f], weights, pa_sec, o, a.secondary);
+                    if comptime!(a.gating == 1) {
+                        y = y * alpha;
+                    } else {
+                        y = alpha * y + (1.0 - alpha) * v;
+                    }
+                }
+                z[o * ff + f] = y;
+                h[o * ff + f] += y;
+            }
+        }
+        // x += layer1x1(a) + bias
+        let mut r = Array::<f32>::new(comptime!(c * ff));
+        column_fill(&mut r, weights, w_l1 + c * b, c, ff);
+        column_matmul(&mut r, weights, w_l1, &z, c, b, ff);
+        #[unroll]
+        for i in 0..comptime!(c * ff) {
+            x[i] += r[i];
+        }
+        lp += LAYER_RECORD;
+    }
+    if comptime!(a.head_bias) {
+        column_fill(head, weights, w_head + a.head_out * b, a.head_out, ff);
+    } else {
+        #[unroll]
+        for i in 0..comptime!(a.head_out * ff) {
+            head[i] = 0.0;
+        }
+    }
+    column_matmul(head, weights, w_head, &h, a.head_out, b, ff);
+}
+
+/// Streams of one WaveNet shape, `shape.streams_per_cube` per cube, one buffer of `frames`
+/// positions in tiles of `frames · lanes`. Stream records (`meta`), plan, weights and rings as
+/// the interpreter's ([`super::kernel::wavenet_streams_kernel`]); `streams` records in `meta`.
+/// Launched unchecked: every index is in range by construction (see the engine's launch).
+#[allow(unused_assignments)]
+#[cube(launch_unchecked)]
+pub fn wavenet_columns_kernel(
+    meta: &Array<u32>,
+    plan: &Array<u32>,
+    weights: &Array<f32>,
+    state: &mut Array<f32>,
+    input: &Array<f32>,
+    output: &mut Array<f32>,
+    streams: u32,
+    frames: u32,
+    tick: u32,
+    #[comptime] shape: ColumnsShape,
+) {
+    let ff = comptime!(shape.frames);
+    let lanes = comptime!(shape.lanes);
+    let slot = UNIT_POS as usize / lanes;
+    let lane = UNIT_POS as usize % lanes;
+    let mut s = CUBE_POS as usize * shape.streams_per_cube + slot;
+    // Threads past the last stream run its program for the barriers and write nothing.
+    let live = s < streams as usize;
+    if !live {
+        s = streams as usize - 1;
+    }
+    let m = s * META;
+    let p0 = meta[m] as usize;
+    let wb = meta[m + 1] as usize;
+    let sb = meta[m + 2] as usize;
+    let in_off = meta[m + 3] as usize;
+    let out_off = meta[m + 4] as usize;
+    let cursor = meta[m + 5] + tick;
+    let total = frames as usize;
+    let scale = weights[wb + plan[p0 + comptime!(shape.record_at(shape.count)) + 4] as usize];
+    let widest_c = comptime!(shape.arrays[..shape.count].iter().map(|a| a.channels).max().unwrap_or(1));
+    let widest_h = comptime!(shape.arrays[..shape.count].iter().map(|a| a.head_out).max().unwrap_or(1));
+
+    let mut start = total - total;
+    while start < total {
+        let mut pos = Array::<u32>::new(ff);
+        let mut valid = Array::<u32>::new(ff);
+        let mut signal = Array::<f32>::new(ff);
+        #[unroll]
+        for f in 0..ff {
+            let t = start + lane + f * lanes;
+            pos[f] = cursor + t as u32;
+            let inside = t < total;
+            valid[f] = select(inside && live, 1u32, 0u32);
+            let mut v = 0.0f32;
+            if inside {
+                v = input[in_off + t];
+            }
+            signal[f] = v;
+        }
+        let mut xa = Array::<f32>::new(comptime!(widest_c * ff));
+        let mut xb = Array::<f32>::new(comptime!(widest_c * ff));
+        let mut head = Array::<f32>::new(comptime!(widest_h * ff));
+        layer_array(
+            plan,
+            weights,
+            state,
+            p0 + 1,
+            wb,
+            sb,
+            &signal,
+            &mut xa,
+            &mut head,
+            &signal,
+            &pos,
+            &valid,
+            shape.arrays[0],
+            true,
+            ff,
+        );
+        if comptime!(shape.count > 1) {
+            let rec = p0 + comptime!(shape.record_at(1));
+            layer_array(
+                plan, weights, state, rec, wb, sb, &xa, &mut xb, &mut head, &signal, &pos, &valid, shape.arrays[1],
+                false, ff,
+            );
+        }
+        if comptime!(shape.count > 2) {
+            let rec = p0 + comptime!(shape.record_at(2));
+            layer_array(
+                plan, weights, state, rec, wb, sb, &xb, &mut xa, &mut head, &signal, &pos, &valid, shape.arrays[2],
+                false, ff,
+            );
+        }
+        #[unroll]
+        for f in 0..ff {
+            if valid[f] != 0 {
+                output[out_off + start + lane + f * lanes] = scale * head[f];
+            }
+        }
+        start += comptime!(shape.frames * shape.lanes);
+    }
+}

@@ -1,0 +1,151 @@
+//! The shape-specialised columns kernel (`nam::gpu::columns`) against the official core: every
+//! reference and real capture whose shape it covers, in batches of one shape (distinct captures
+//! of it as the streams of one launch), at buffers 32, 64, 128 and 4096, with one position per
+//! thread (few streams) and with several (the batch repeated past the device's multiprocessors,
+//! as large batches get), within `1e-4 · max(1, peak)`; and a batch that changes kernels between
+//! buffers (interpreter ↔ columns share the histories) keeps its output. On a software adapter
+//! (lavapipe, CI) only the shapes of at most 4 channels run, on the first quarter second: its
+//! shader compiler takes minutes on the unrolled 16-channel kernel; hardware runs everything.
+
+use crate::common::{manifest, read_f32, real_manifest, relative_error, shared_nam};
+use cubeaudio_nam::gpu::columns::ColumnsShape;
+use cubeaudio_nam::gpu::plan::ModelPlan;
+use cubeaudio_nam::gpu::{GpuWaveNetBatch, KernelChoice};
+use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
+use cubecl::prelude::*;
+
+struct Stream {
+    label: String,
+    model: LoadedModel,
+    input: Vec<f32>,
+    expected: Vec<f32>,
+}
+
+/// Every reference and real capture the columns kernel runs, grouped by shape.
+fn groups(software: bool) -> Vec<Vec<Stream>> {
+    let dir = shared_nam();
+    let frames = if software { 12_000 } else { usize::MAX };
+    let cut = |mut v: Vec<f32>| {
+        v.truncate(frames);
+        v
+    };
+    let mut all = Vec::new();
+    for r in manifest() {
+        let mut model = load_file(&dir.join("models").join(&r.model), LoadOptions { fast_tanh: r.fast_tanh }).unwrap();
+        if let Some(s) = r.slim {
+            model.dsp.set_slim(s).unwrap();
+        }
+        all.push(Stream {
+            label: format!("{} {} {}", r.model, r.variant, r.input),
+            model,
+            input: cut(read_f32(&dir.join("refs").join(&r.input))),
+            expected: cut(read_f32(&dir.join("refs").join(&r.output))),
+        });
+    }
+    for c in real_manifest().into_iter().filter(|c| c.buffer == 64) {
+        let model =
+            load_file(&dir.join("real/models").join(format!("{}.nam", c.name)), LoadOptions::default()).unwrap();
+        all.push(Stream {
+            label: format!("{} {}", c.name, c.input),
+            model,
+            input: cut(read_f32(&dir.join("refs").join(&c.input))),
+            expected: cut(read_f32(&dir.join("real").join(&c.output))),
+        });
+    }
+    let mut groups: Vec<(_, Vec<Stream>)> = Vec::new();
+    for s in all {
+        if s.model.dsp.architecture().lstm().is_some() {
+            continue;
+        }
+        let Some(shape) = ModelPlan::build(s.model.dsp.as_ref()).ok().as_ref().and_then(ColumnsShape::arrays_of)
+        else {
+            continue;
+        };
+        if software && shape.0[..shape.1].iter().any(|a| a.channels > 4) {
+            continue;
+        }
+        match groups.iter_mut().find(|(k, _)| *k == shape) {
+            Some((_, g)) => g.push(s),
+            None => groups.push((shape, vec![s])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    let software = device.contains("(software)");
+    let groups = groups(software);
+    let streams: usize = groups.iter().map(Vec::len).sum();
+    let (want_groups, want_streams) = if software { (2, 6) } else { (12, 40) };
+    assert!(
+        groups.len() >= want_groups && streams >= want_streams,
+        "{device}: the columns kernel covers {} shapes, {streams} streams",
+        groups.len()
+    );
+    if software {
+        eprintln!("[gpu-nam] {device}: columns kernel on the shapes of at most 4 channels only (software adapter)");
+    }
+    let sms = client.properties().hardware.num_streaming_multiprocessors.unwrap_or(64) as usize;
+    for group in &groups {
+        for buffer in [64usize, 32, 128, 4096] {
+            check(client, device, group, buffer, 1);
+        }
+        // Past one stream per multiprocessor: several positions per thread.
+        check(client, device, group, 64, (sms + 1).div_ceil(group.len()));
+    }
+    switches_kernels(client, device, &groups[0]);
+}
+
+/// `group` repeated `copies` times as one batch in buffers of `buffer` frames against the core.
+fn check<R: Runtime>(client: &ComputeClient<R>, device: &str, group: &[Stream], buffer: usize, copies: usize) {
+    let started = std::time::Instant::now();
+    let nets: Vec<_> = (0..copies).flat_map(|_| group.iter().map(|s| s.model.dsp.as_ref())).collect();
+    let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
+    let shape = batch.columns().unwrap_or_else(|| panic!("{device}: {} did not take the columns kernel", group[0].label));
+    let inputs: Vec<&[f32]> = (0..copies).flat_map(|_| group.iter().map(|s| s.input.as_slice())).collect();
+    let outs = crate::process_in_buffers(&mut batch, &inputs, buffer);
+    let mut worst = 0.0f64;
+    for (i, got) in outs.iter().enumerate() {
+        let s = &group[i % group.len()];
+        let err = relative_error(got, &s.expected);
+        assert!(err <= 1e-4, "{device} buffer {buffer} ({}): {}: relative error {err:.3e}", shape.label(), s.label);
+        worst = worst.max(err);
+    }
+    println!(
+        "[gpu-nam] {device}: columns kernel, {} streams of {} captures ({} …), buffer {buffer}, {}: worst relative error {worst:.3e} ({:.1?} with compilation)",
+        nets.len(),
+        group.len(),
+        group[0].label,
+        shape.label(),
+        started.elapsed()
+    );
+}
+
+/// A batch moved interpreter → columns → interpreter between buffers gives the core's output.
+fn switches_kernels<R: Runtime>(client: &ComputeClient<R>, device: &str, group: &[Stream]) {
+    let nets: Vec<_> = group.iter().map(|s| s.model.dsp.as_ref()).collect();
+    let mut batch = GpuWaveNetBatch::new(client, &nets, 64).unwrap();
+    batch.set_kernel(KernelChoice::Interpreter).unwrap();
+    let len = group[0].input.len();
+    let mut outs = vec![vec![0.0f32; len]; group.len()];
+    let (mut at, mut k) = (0, 0);
+    while at < len {
+        let n = 64.min(len - at);
+        if k % 50 == 25 {
+            let next = if batch.columns().is_some() { KernelChoice::Interpreter } else { KernelChoice::Auto };
+            batch.set_kernel(next).unwrap();
+        }
+        let ins: Vec<&[f32]> = group.iter().map(|s| &s.input[at..at + n]).collect();
+        let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| &mut o[at..at + n]).collect();
+        batch.process(&ins, &mut ys).unwrap();
+        at += n;
+        k += 1;
+    }
+    for (s, got) in group.iter().zip(&outs) {
+        let err = relative_error(got, &s.expected);
+        assert!(err <= 1e-4, "{device}: kernels switched every 50 buffers: {}: relative error {err:.3e}", s.label);
+    }
+    println!("[gpu-nam] {device}: {} streams switched between the interpreter and the columns kernel every 50 buffers: within tolerance", group.len());
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (client, &info.to_string()); run);
