@@ -109,6 +109,12 @@ PY
 fi
 
 # The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
+# Measurements of one session (knob sweeps), with the binaries unpacked above: EXTRA="cmd".
+if [ -n "${EXTRA:-}" ]; then
+    bash -c "$EXTRA" || status=1
+fi
+
+if [ "${NVCC:-1}" = 1 ]; then
 nvcc_ok=0; nvcc_fail=0
 for src in /tmp/cubeaudio-bin/cuda-src/*.cu; do
     if /usr/local/cuda/bin/nvcc -arch=sm_90 -std=c++17 -c "$src" -o /tmp/cubeaudio-bin/kernel.o >>"$out/nvcc.log" 2>&1; then
@@ -118,6 +124,7 @@ for src in /tmp/cubeaudio-bin/cuda-src/*.cu; do
     fi
 done
 echo "nvcc sm_90: $nvcc_ok compiled, $nvcc_fail failed" | tee -a "$out/nvcc.log"
+fi
 
 if [ "${BENCH:-0}" = 1 ]; then
     # Packer layouts on the GPU (docs/PERFORMANCE.md); needs `PACKER=1 bash scripts/pack-device.sh`.

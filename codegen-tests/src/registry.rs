@@ -287,10 +287,10 @@ pub fn registry() -> Vec<KernelCase> {
                 TileConvConfig { tile: 64, path: TileConvPath::Scalar { rows: 4, frames: 4 }, mix: true, add: false };
             tile_conv_kernel::expand(&mut b.scope, w, s, g, m, d, dims, cfg, 4096)
         }),
-        case!("column_layer_kernel__16rows_3taps_2x32", column_layer_kernel, 32, |b| {
+        case!("column_layer_kernel__4rows_3taps_2x32", column_layer_kernel, 32, |b| {
             let (w, h, x, z, y, d, n, c) =
                 (input(b), output(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
-            let cfg = ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32 };
+            let cfg = ColumnTileConfig { rows: 4, taps: 3, frames: 2, lanes: 32 };
             column_layer_kernel::expand(&mut b.scope, w, h, x, z, y, d, n, c, cfg)
         }),
         case!("append_and_stage_kernel__tile64", append_and_stage_kernel, 256, |b| {

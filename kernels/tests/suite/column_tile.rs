@@ -1,5 +1,5 @@
-use cubeaudio_kernels::device::DeviceInfo;
 use cubeaudio_kernels::column_tile::{launch_column_layer, ColumnLayerArgs, ColumnTileConfig};
+use cubeaudio_kernels::device::DeviceInfo;
 use cubeaudio_kernels::util::Buffer;
 use cubeaudio_kernels::KernelError;
 use cubecl::prelude::*;
@@ -9,7 +9,13 @@ use crate::harness::{assert_close, random_vec, rng};
 /// Per instance and position `p = cursor + t`: `z = bias + Σ_tap Σ_c W·x_c(p − back)`, the tile's
 /// own positions from `x`, older ones from the ring as it was before the launch;
 /// `y = x + M·z + bias_M`. In f64.
-fn reference(cfg: ColumnTileConfig, a: ColumnLayerArgs, weights: &[f32], ring: &[f32], x: &[f32]) -> (Vec<f64>, Vec<f64>) {
+fn reference(
+    cfg: ColumnTileConfig,
+    a: ColumnLayerArgs,
+    weights: &[f32],
+    ring: &[f32],
+    x: &[f32],
+) -> (Vec<f64>, Vec<f64>) {
     let (rows, tile, taps) = (cfg.rows, cfg.tile(), cfg.taps);
     let (mut z, mut y) = (vec![0.0; x.len()], vec![0.0; x.len()]);
     for inst in 0..a.instances {
@@ -89,7 +95,8 @@ pub fn column_tile_rejects_bad_shapes<R: Runtime>(client: &ComputeClient<R>, _in
     let args = ColumnLayerArgs { instances: 1, dilation: 9, ring: 32, cursor: 0 };
     let (wl, tile) = (cfg.weights_len(), cfg.tile());
     // The ring cannot hold 18 frames of taps and a 16-frame tile.
-    let launch = |cfg, args, h| launch_column_layer(client, cfg, args, &b(wl), &b(h), &b(4 * tile), &b(4 * tile), &b(4 * tile));
+    let launch =
+        |cfg, args, h| launch_column_layer(client, cfg, args, &b(wl), &b(h), &b(4 * tile), &b(4 * tile), &b(4 * tile));
     assert!(matches!(launch(cfg, args, 4 * 32), Err(KernelError::Invalid { .. })));
     assert!(matches!(
         launch(cfg, ColumnLayerArgs { ring: 48, ..args }, 4 * 48),

@@ -155,7 +155,11 @@ impl ColumnsShape {
                 // Same shape as the first layer; layer1x1 present, no head1x1, a one-row
                 // condition, no FiLM site.
                 let same = r[0] == first[0] && r[2] == first[2] && r[3] == first[3] && r[8..11] == first[8..11];
-                if !same || r[11] == NONE || r[12] != NONE || r[13] != 1 || r[16..].iter().step_by(2).any(|&o| o != NONE)
+                if !same
+                    || r[11] == NONE
+                    || r[12] != NONE
+                    || r[13] != 1
+                    || r[16..].iter().step_by(2).any(|&o| o != NONE)
                 {
                     return None;
                 }
@@ -186,23 +190,18 @@ impl ColumnsShape {
     }
 
     /// The launch shape for a batch whose every stream has `arrays` (from [`Self::arrays_of`]):
-    /// one position per thread for latency (few streams: the most threads on each), more
-    /// per thread once the device is full, as many as fit ~128 registers of columns (each weight
-    /// load then feeds that many FMAs). `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
-    pub fn choose(
-        arrays: [ArrayShape; MAX_ARRAYS],
-        count: usize,
-        max_buffer: usize,
-        streams: usize,
-        multiprocessors: usize,
-    ) -> Self {
+    /// as many positions per thread as fit ~128 registers of columns (2 for the standard model,
+    /// 4 for nano), since each weight load then feeds that many FMAs — measured on an H200 for
+    /// the standard model at 128 frames, one stream took 0.37 ms of device time per buffer with
+    /// one position per thread, 0.17 ms with two, 0.36 ms with four (registers spill).
+    /// `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
+    pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, streams: usize) -> Self {
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
         let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1 };
         let per_position = shape.rows_per_position();
         let forced = std::env::var("CUBEAUDIO_NAM_COLUMNS").ok().and_then(|v| v.parse::<usize>().ok());
         let frames = match forced {
             Some(f) if [1, 2, 4, 8].contains(&f) => f,
-            _ if streams <= multiprocessors => 1,
             _ => [4, 2, 1].into_iter().find(|f| f * per_position <= 128).unwrap_or(1),
         };
         shape.frames = frames.min(tile);
@@ -333,7 +332,7 @@ pub fn wavenet_columns_kernel(
     let lanes = comptime!(shape.lanes);
     let slot = UNIT_POS as usize / lanes;
     let lane = UNIT_POS as usize % lanes;
-    let mut s = CUBE_POS as usize * shape.streams_per_cube + slot;
+    let mut s = CUBE_POS * shape.streams_per_cube + slot;
     // Threads past the last stream run its program for the barriers and write nothing.
     let live = s < streams as usize;
     if !live {
@@ -391,15 +390,41 @@ pub fn wavenet_columns_kernel(
         if comptime!(shape.count > 1) {
             let rec = p0 + comptime!(shape.record_at(1));
             layer_array(
-                plan, weights, state, rec, wb, sb, &xa, &mut xb, &mut head, &signal, &pos, &valid, shape.arrays[1],
-                false, ff,
+                plan,
+                weights,
+                state,
+                rec,
+                wb,
+                sb,
+                &xa,
+                &mut xb,
+                &mut head,
+                &signal,
+                &pos,
+                &valid,
+                shape.arrays[1],
+                false,
+                ff,
             );
         }
         if comptime!(shape.count > 2) {
             let rec = p0 + comptime!(shape.record_at(2));
             layer_array(
-                plan, weights, state, rec, wb, sb, &xb, &mut xa, &mut head, &signal, &pos, &valid, shape.arrays[2],
-                false, ff,
+                plan,
+                weights,
+                state,
+                rec,
+                wb,
+                sb,
+                &xb,
+                &mut xa,
+                &mut head,
+                &signal,
+                &pos,
+                &valid,
+                shape.arrays[2],
+                false,
+                ff,
             );
         }
         #[unroll]

@@ -114,11 +114,16 @@ impl Products {
 /// Which kernel runs a batch's convolutional streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KernelChoice {
-    /// The shape-specialised columns kernel ([`super::columns`]) when every stream of the batch
-    /// has one shape it covers, else the interpreter. `CUBEAUDIO_NAM_KERNEL=interpreter` turns
-    /// it off (for measurements).
+    /// The shape-specialised columns kernel ([`super::columns`]) for large batches (more than
+    /// two streams per multiprocessor) whose every stream has one shape it covers, else the
+    /// interpreter: on an H200 the columns kernel took 0.52 ms of device time for 1,024
+    /// standard streams of 128 frames against the interpreter's 0.65 ms, but 0.17 ms for one
+    /// stream against 0.10 ms (docs/PERFORMANCE.md, eleventh measurement).
+    /// `CUBEAUDIO_NAM_KERNEL=interpreter|columns` overrides it (for measurements).
     #[default]
     Auto,
+    /// The columns kernel whenever the batch's shape allows it, at any batch size.
+    Columns,
     /// The plan interpreter ([`super::kernel`]) for every batch.
     Interpreter,
 }
@@ -127,6 +132,7 @@ impl KernelChoice {
     fn from_env() -> Self {
         match std::env::var("CUBEAUDIO_NAM_KERNEL").as_deref() {
             Ok("interpreter") => KernelChoice::Interpreter,
+            Ok("columns") => KernelChoice::Columns,
             _ => KernelChoice::Auto,
         }
     }
@@ -214,8 +220,8 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     policy: LaunchShape,
     products: Products,
     kernel: KernelChoice,
-    /// The columns kernel's shape when it runs this batch.
-    columns: Option<ColumnsShape>,
+    /// The columns kernel's shape when it runs this batch (boxed: the shape is ~300 bytes).
+    columns: Option<Box<ColumnsShape>>,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -324,7 +330,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
 
     /// The columns kernel's shape when it runs this batch (`None`: the interpreter).
     pub fn columns(&self) -> Option<ColumnsShape> {
-        self.columns
+        self.columns.as_deref().copied()
     }
 
     /// Samples replaced by 0 because they were NaN or infinite (the CPU engine's policy).
@@ -408,12 +414,12 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let hw = &self.client.properties().hardware;
         let rows = plans.iter().map(|p| p.rows).max().unwrap_or(8);
         let general = plans.iter().any(|p| p.general);
-        let before = (self.shape, self.units, self.columns);
+        let before = (self.shape, self.units, self.columns.clone());
         (self.shape, self.units) =
             choose_shape(hw, rows, general, self.max_buffer, plans.len(), self.policy, self.products);
-        self.columns = self.choose_columns(&plans);
+        self.columns = self.choose_columns(&plans).map(Box::new);
         self.plans = plans;
-        if (self.shape, self.units, self.columns) != before {
+        if (self.shape, self.units, self.columns.clone()) != before {
             // Compile the new shape now (a launch of zero frames changes nothing), not in the
             // next `process` on the audio path.
             let meta = self.client.create_from_slice(u32::as_bytes(&self.meta));
@@ -444,7 +450,10 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         }
         let hw = &self.client.properties().hardware;
         let sms = hw.num_streaming_multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) as usize;
-        Some(ColumnsShape::choose(arrays, count, self.max_buffer, plans.len(), sms))
+        if self.kernel == KernelChoice::Auto && plans.len() <= WAVES_FOR_THROUGHPUT * sms {
+            return None;
+        }
+        Some(ColumnsShape::choose(arrays, count, self.max_buffer, plans.len()))
     }
 
     /// The core's prewarm — at least P zeros, in blocks of max_buffer — through `streams` only
@@ -535,7 +544,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         //   `shape.rows` (the maximum over this batch's plans), frames below `shape.tile`.
         //   The columns kernel reads the same records; its threads past the last stream read the
         //   last stream's and write nothing.
-        if let Some(cols) = self.columns {
+        if let Some(cols) = self.columns() {
             let cubes = streams.div_ceil(cols.streams_per_cube).max(1) as u32;
             unsafe {
                 wavenet_columns_kernel::launch_unchecked::<R>(

@@ -1,8 +1,7 @@
 //! The shape-specialised columns kernel (`nam::gpu::columns`) against the official core: every
 //! reference and real capture whose shape it covers, in batches of one shape (distinct captures
-//! of it as the streams of one launch), at buffers 32, 64, 128 and 4096, with one position per
-//! thread (few streams) and with several (the batch repeated past the device's multiprocessors,
-//! as large batches get), within `1e-4 · max(1, peak)`; and a batch that changes kernels between
+//! of it as the streams of one launch), at buffers 32, 64, 128 and 4096, and the batch repeated
+//! past one stream per multiprocessor (several streams per cube, a partial last cube), within `1e-4 · max(1, peak)`; and a batch that changes kernels between
 //! buffers (interpreter ↔ columns share the histories) keeps its output. On a software adapter
 //! (lavapipe, CI) only the shapes of at most 4 channels run, on the first quarter second: its
 //! shader compiler takes minutes on the unrolled 16-channel kernel; hardware runs everything.
@@ -57,8 +56,7 @@ fn groups(software: bool) -> Vec<Vec<Stream>> {
         if s.model.dsp.architecture().lstm().is_some() {
             continue;
         }
-        let Some(shape) = ModelPlan::build(s.model.dsp.as_ref()).ok().as_ref().and_then(ColumnsShape::arrays_of)
-        else {
+        let Some(shape) = ModelPlan::build(s.model.dsp.as_ref()).ok().as_ref().and_then(ColumnsShape::arrays_of) else {
             continue;
         };
         if software && shape.0[..shape.1].iter().any(|a| a.channels > 4) {
@@ -90,7 +88,7 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
         for buffer in [64usize, 32, 128, 4096] {
             check(client, device, group, buffer, 1);
         }
-        // Past one stream per multiprocessor: several positions per thread.
+        // Past one stream per multiprocessor: more cubes, a partial last one.
         check(client, device, group, 64, (sms + 1).div_ceil(group.len()));
     }
     switches_kernels(client, device, &groups[0]);
@@ -101,7 +99,9 @@ fn check<R: Runtime>(client: &ComputeClient<R>, device: &str, group: &[Stream], 
     let started = std::time::Instant::now();
     let nets: Vec<_> = (0..copies).flat_map(|_| group.iter().map(|s| s.model.dsp.as_ref())).collect();
     let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
-    let shape = batch.columns().unwrap_or_else(|| panic!("{device}: {} did not take the columns kernel", group[0].label));
+    batch.set_kernel(KernelChoice::Columns).unwrap();
+    let shape =
+        batch.columns().unwrap_or_else(|| panic!("{device}: {} did not take the columns kernel", group[0].label));
     let inputs: Vec<&[f32]> = (0..copies).flat_map(|_| group.iter().map(|s| s.input.as_slice())).collect();
     let outs = crate::process_in_buffers(&mut batch, &inputs, buffer);
     let mut worst = 0.0f64;
@@ -132,7 +132,7 @@ fn switches_kernels<R: Runtime>(client: &ComputeClient<R>, device: &str, group: 
     while at < len {
         let n = 64.min(len - at);
         if k % 50 == 25 {
-            let next = if batch.columns().is_some() { KernelChoice::Interpreter } else { KernelChoice::Auto };
+            let next = if batch.columns().is_some() { KernelChoice::Interpreter } else { KernelChoice::Columns };
             batch.set_kernel(next).unwrap();
         }
         let ins: Vec<&[f32]> = group.iter().map(|s| &s.input[at..at + n]).collect();
