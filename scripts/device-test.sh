@@ -33,7 +33,7 @@ if [ "${TESTS:-1}" = 1 ]; then
 /tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
 # The GPU NAM engines (nam/tests/gpu/): the core's references (convolutional and LSTM),
 # ConvNet/Linear/post-stack heads against the CPU engine, streams joining and leaving, faults.
-CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 >"$out/gpu-nam.log" 2>&1 || status=1
+CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 ${GPUNAM_ARGS:-} >"$out/gpu-nam.log" 2>&1 || status=1
 grep -E '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out/gpu-nam.log" | cut -c1-240
 # Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
 # Vulkan, then the two example rigs through the CLI on CUDA (the tests that run the CLI binary
