@@ -58,15 +58,15 @@ pub fn column_tile_matches_f64_reference<R: Runtime>(client: &ComputeClient<R>, 
     let mut cases = vec![
         (ColumnTileConfig { rows: 3, taps: 1, frames: 4, lanes: 8 }, 0, 5),
         (ColumnTileConfig { rows: 5, taps: 4, frames: 2, lanes: 8 }, 3, 77),
-        (ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32 }, 1, 3u32),
         (ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 64 }, 512, u32::MAX - 20),
         (ColumnTileConfig { rows: 4, taps: 3, frames: 4, lanes: 16 }, 40, 1000),
     ];
-    // Sixteen rows of four positions compiled for ~9 minutes on lavapipe (LLVM, 2026-11-30): run
-    // on hardware adapters only.
+    // Sixteen rows compiled for minutes on lavapipe (LLVM, 2026-11-30: 9 minutes for 16 rows × 4
+    // positions through WGSL, over 3 through SPIR-V for 16 × 2): hardware adapters only.
     if info.is_software {
-        eprintln!("[kernel-test] SKIPPED column_tile 16 rows × 4 positions on {}: minutes of shader compilation on a software adapter", info.adapter);
+        eprintln!("[kernel-test] SKIPPED column_tile shapes of 16 rows on {}: minutes of shader compilation on a software adapter", info.adapter);
     } else {
+        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32 }, 1, 3));
         cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 4, lanes: 16 }, 40, 1000));
     }
     for (cfg, dilation, cursor) in cases {
