@@ -18,6 +18,8 @@ pub mod error;
 pub mod gpu;
 mod json;
 pub mod linear;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod loader;
 pub mod lstm;
 pub mod metadata;

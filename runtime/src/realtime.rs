@@ -12,8 +12,10 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// A fixed number of fixed-size blocks, one writer and one reader.
-struct BlockRing {
+/// A fixed number of fixed-size blocks, one writer and one reader: the lock-free,
+/// allocation-free queue both ends of a bridge are made of (public for hosts that gather many
+/// such queues into one device launch, e.g. `cubeaudio_nam::live`).
+pub struct BlockRing {
     blocks: Box<[UnsafeCell<Box<[f32]>>]>,
     head: AtomicUsize,
     tail: AtomicUsize,
@@ -25,7 +27,8 @@ unsafe impl Sync for BlockRing {}
 unsafe impl Send for BlockRing {}
 
 impl BlockRing {
-    fn new(capacity: usize, block_len: usize) -> Self {
+    /// `capacity` blocks of `block_len` floats, all allocated here.
+    pub fn new(capacity: usize, block_len: usize) -> Self {
         Self {
             blocks: (0..capacity).map(|_| UnsafeCell::new(vec![0.0f32; block_len].into_boxed_slice())).collect(),
             head: AtomicUsize::new(0),
@@ -33,7 +36,19 @@ impl BlockRing {
         }
     }
 
-    fn push_with(&self, fill: impl FnOnce(&mut [f32])) -> bool {
+    /// Blocks queued and not yet taken.
+    pub fn len(&self) -> usize {
+        self.head.load(Ordering::Acquire) - self.tail.load(Ordering::Acquire)
+    }
+
+    /// Whether no block is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The producer's call: fills the next free block and publishes it; false (nothing
+    /// written) when every block is queued.
+    pub fn push_with(&self, fill: impl FnOnce(&mut [f32])) -> bool {
         let head = self.head.load(Ordering::Relaxed);
         if head - self.tail.load(Ordering::Acquire) == self.blocks.len() {
             return false;
@@ -44,7 +59,9 @@ impl BlockRing {
         true
     }
 
-    fn pop_with(&self, read: impl FnOnce(&[f32])) -> bool {
+    /// The consumer's call: reads the oldest queued block and frees it; false when none is
+    /// queued.
+    pub fn pop_with(&self, read: impl FnOnce(&[f32])) -> bool {
         let tail = self.tail.load(Ordering::Relaxed);
         if tail == self.head.load(Ordering::Acquire) {
             return false;
