@@ -20,13 +20,31 @@ pub fn clean_up_on_interrupt() {
         std::thread::spawn(move || {
             let mut signal = 0;
             // SAFETY: waits on the set blocked above.
-            if libc::sigwait(&set, &mut signal) == 0 {
+            while libc::sigwait(&set, &mut signal) == 0 {
+                // A command that stops cleanly (live) takes the first signal; a second one, or
+                // any signal elsewhere, ends the process.
+                if !STOP_REQUESTED.swap(true, std::sync::atomic::Ordering::SeqCst)
+                    && GRACEFUL.load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    continue;
+                }
                 cubeaudio_runtime::wav::remove_unfinished();
                 eprintln!("interrupted: no output was written");
                 std::process::exit(128 + signal);
             }
         });
     }
+}
+
+static GRACEFUL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set by the first SIGINT/SIGTERM when [`stop_gracefully`] was called.
+pub static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The first Ctrl-C sets [`STOP_REQUESTED`] instead of ending the process: for commands that
+/// must shut down in order (a JACK client deactivates first). A second one still ends it.
+pub fn stop_gracefully() {
+    GRACEFUL.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Elsewhere the default handling stays (the temporary file of an interrupted write remains).

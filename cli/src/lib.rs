@@ -15,6 +15,7 @@ pub mod file_stream;
 pub mod graph;
 pub mod info;
 pub mod interrupt;
+pub mod live;
 pub mod paths;
 pub mod render;
 pub mod resample;

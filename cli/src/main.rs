@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use cubeaudio::live::{run_live, LiveOptions};
 use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
 use cubeaudio_kernels::device::Backend;
@@ -143,6 +144,30 @@ enum Command {
     /// stdin, writes {"max_occupancy", "max_cost", "warps": [[{"type", "count"}]]} on stdout.
     /// Invalid or infeasible input: one line on stderr, exit code 2.
     Pack,
+    /// Play a .nam model live as a JACK client: ports `in` and `out`, the server's buffer size
+    /// and rate, one buffer of latency (reported on `out`). Runs on the best backend (a GPU
+    /// when one opens, else the CPU engine) and falls back to the CPU engine if the GPU misses
+    /// a deadline. Prints xruns every second; Ctrl-C stops it cleanly.
+    Live {
+        /// The .nam model (mono in/out, at the server's sample rate).
+        #[arg(long)]
+        model: PathBuf,
+        /// auto (CUDA, else a hardware wgpu adapter, else the CPU engine), cpu, cuda, vulkan, wgpu.
+        #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cpu|cuda|vulkan|wgpu")]
+        backend: Backend,
+        /// JACK client name.
+        #[arg(long, default_value = "cubeaudio")]
+        name: String,
+        /// Stop after this many seconds of server time (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Connect this port to our input at start (e.g. system:capture_1).
+        #[arg(long)]
+        connect_in: Option<String>,
+        /// Connect our output to this port at start (e.g. system:playback_1).
+        #[arg(long)]
+        connect_out: Option<String>,
+    },
     /// Describe a .nam model: architecture, config, receptive field, cost, metadata.
     Info {
         /// The .nam model file.
@@ -339,6 +364,30 @@ fn bench(
     Ok(())
 }
 
+fn live(opts: LiveOptions) -> Result<()> {
+    cubeaudio::interrupt::stop_gracefully();
+    let stop = &cubeaudio::interrupt::STOP_REQUESTED;
+    let report = run_live(&opts, stop, &mut |r| {
+        eprintln!("live: {} | {} frames at {} Hz | {} cycles, {} xruns", r.backend, r.buffer, r.rate, r.cycles, r.xruns)
+    })
+    .with_context(|| format!("playing {} live", opts.model.display()))?;
+    if let Some(why) = &report.fallback {
+        eprintln!("live: CPU engine: {why}");
+    }
+    println!(
+        "live: backend {} | {}-frame buffers at {} Hz, latency {} frames | {} cycles, longest callback {:.0} µs ({:.0} µs of CPU) | xruns: {}",
+        report.backend,
+        report.buffer,
+        report.rate,
+        report.buffer,
+        report.cycles,
+        report.max_callback_us,
+        report.max_callback_cpu_us,
+        report.xruns
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     cubeaudio::interrupt::clean_up_on_interrupt();
     tracing_subscriber::fmt()
@@ -361,6 +410,9 @@ fn main() -> ExitCode {
         } => {
             let extra = BenchExtras { distinct, single_file_seconds };
             bench(backend, &models, &buffers, max_streams, latency_buffers, &out, extra)
+        }
+        Command::Live { model, backend, name, seconds, connect_in, connect_out } => {
+            live(LiveOptions { model, backend, name, seconds, connect_in, connect_out, wait_fraction: 0.5 })
         }
         Command::Pack => {
             let mut text = String::new();

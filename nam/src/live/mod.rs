@@ -23,4 +23,4 @@ mod engine;
 mod instance;
 
 pub use engine::{EngineStatus, SharedEngine};
-pub use instance::{Instance, Wait};
+pub use instance::{Instance, InstanceStatus, Miss, Wait, OFFLINE_LIMIT};
