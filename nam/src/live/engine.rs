@@ -70,6 +70,8 @@ struct Slot {
     stall_after: Duration,
 }
 
+static GLOBAL: OnceLock<Arc<SharedEngine>> = OnceLock::new();
+
 /// Runs NAM instances of the whole process in shared launches (see the module docs).
 pub struct SharedEngine {
     commands: Mutex<Option<Sender<Command>>>,
@@ -117,7 +119,6 @@ impl SharedEngine {
     /// `CUBEAUDIO_BACKEND` names (`auto` when unset). If that backend cannot open, the engine
     /// runs on the CPU and says why.
     pub fn global() -> Arc<Self> {
-        static GLOBAL: OnceLock<Arc<SharedEngine>> = OnceLock::new();
         GLOBAL
             .get_or_init(|| {
                 let wanted = std::env::var("CUBEAUDIO_BACKEND").ok();
@@ -127,6 +128,11 @@ impl SharedEngine {
                 })
             })
             .clone()
+    }
+
+    /// The process-wide engine if something started it ([`Self::global`]); never starts one.
+    pub fn global_if_started() -> Option<Arc<Self>> {
+        GLOBAL.get().cloned()
     }
 
     fn with_reason(self: Arc<Self>, why: String) -> Arc<Self> {
