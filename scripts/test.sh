@@ -5,7 +5,8 @@
 # 2. The kernel suite again in a WGSL-only build: with SPIR-V compiled in, wgpu never hands a
 #    Vulkan adapter WGSL, so this second build is what exercises the WGSL path.
 # 3. The CPU engine's parity tests on its portable path (CUBEAUDIO_CPU_SIMD=baseline).
-# 4. The examples of kernels, runtime and nam.
+# 4. The plugin: its bundles built and loaded by the CLAP test host (scripts/plugin-test.sh).
+# 5. The examples of kernels, runtime and nam.
 #
 # Kernel tests print the runtime and adapter they ran on. A runtime without a device skips
 # loudly; with CI=true (or CUBEAUDIO_REQUIRE=wgpu,cuda) a missing device fails instead.
@@ -28,6 +29,8 @@ run cargo test --release -p cubeaudio-kernels --no-default-features --features w
 # The CPU engine's portable path (the run above took AVX2 + FMA where the CPU has them): the
 # core's references and the real captures again.
 CUBEAUDIO_CPU_SIMD=baseline run cargo test --release -p cubeaudio-nam --test references --test real_captures -- --nocapture
+# The plugin bundle loaded by a CLAP host, as a DAW loads it (1, 8, 64 instances; CPU and wgpu).
+run bash scripts/plugin-test.sh
 # The examples (built by `cargo test` above) run to completion and check their own results.
 run cargo run --release -q -p cubeaudio-kernels --example custom_block
 run cargo run --release -q -p cubeaudio-runtime --example graph_in_code

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The plugin as a DAW loads it: scripts/bundle-plugin.sh, then cubeaudio-clap-host loads the
+# .clap bundle and runs 1, 8 and 64 instances on the CPU engine and on wgpu (lavapipe in CI),
+# checking each against `cubeaudio render`, one launch per cycle on a GPU, and state
+# save/restore. A wgpu run without an adapter fails under CI=true and is skipped loudly
+# elsewhere. Usage: scripts/plugin-test.sh [MODEL]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
+model="${1:-../shared/nam/models/core_wavenet.nam}"
+bundle="$(bash scripts/bundle-plugin.sh | head -1)"
+cargo build --release -q -p cubeaudio-clap-host
+host="$CARGO_TARGET_DIR/release/cubeaudio-clap-host"
+run() {
+    echo "+ CUBEAUDIO_BACKEND=$1 cubeaudio-clap-host --instances $2 --cycles $3 --compare $4"
+    CUBEAUDIO_BACKEND="$1" "$host" --bundle "$bundle" --model "$model" --instances "$2" --cycles "$3" --compare "$4"
+}
+for n in 1 8 64; do run cpu "$n" 3000 "$n"; done
+# lavapipe emulates the GPU on the CPU (~45 ms per cycle for 64 instances): fewer cycles there.
+if CUBEAUDIO_BACKEND=wgpu "$host" --bundle "$bundle" --model "$model" --instances 1 --cycles 2000 --compare 1; then
+    run wgpu 8 2000 8
+    run wgpu 64 300 8
+elif [ "${CI:-}" = true ]; then
+    echo "the plugin on wgpu failed (CI requires a wgpu adapter: lavapipe)" >&2
+    exit 1
+else
+    echo "SKIPPED: the plugin on wgpu (no adapter here?)" >&2
+fi
