@@ -108,6 +108,25 @@ PY
     nproc | sed 's/^/cores: /' | tee -a "$out/ten-minutes.log"
 fi
 
+if [ "${PLUGIN:-0}" = 1 ]; then
+    # The live engine (nam/tests/live.rs) on CUDA and Vulkan, then the plugin bundle in the CLAP
+    # test host: offline correctness on CUDA for 1, 8, 64 instances of the standard model, then
+    # real time (cycles paced at the buffer) for 64 instances over 10,000 cycles at 128 frames,
+    # and larger counts at 64 and 128 frames (docs/PLUGIN.md, docs/PERFORMANCE.md).
+    b=/tmp/cubeaudio-bin
+    CUBEAUDIO_SHARED="$PWD/.carry/shared" $b/nam-live --nocapture --test-threads=1 >"$out/nam-live.log" 2>&1 || status=1
+    grep -E '^test |live engine on|against|fallback' "$out/nam-live.log"
+    host() { CUBEAUDIO_BACKEND=cuda $b/cubeaudio-clap-host --bundle $b/cubeaudio-nam.clap --model .carry/clean.nam "$@"; }
+    for n in 1 8 64; do host --instances $n --cycles 2000 --compare 8 >>"$out/plugin.log" 2>&1 || status=1; done
+    host --instances 64 --cycles 10000 --buffer 128 --realtime --compare 8 --json "$out/plugin-64-128.json" >>"$out/plugin.log" 2>&1 || status=1
+    for buffer in 64 128; do
+        for n in ${PLUGIN_COUNTS:-128 256 512 1024}; do
+            host --instances $n --cycles 2000 --buffer $buffer --realtime --compare 0 --json "$out/plugin-$n-$buffer.json" >>"$out/plugin.log" 2>&1 || true
+        done
+    done
+    grep -E 'instances of|cycles of|engine:|against|restored|^ok|Error' "$out/plugin.log" | cut -c1-200
+fi
+
 # The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
 # Measurements of one session (knob sweeps), with the binaries unpacked above: EXTRA="cmd".
 if [ -n "${EXTRA:-}" ]; then

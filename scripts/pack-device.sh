@@ -33,6 +33,12 @@ test_exe cubeaudio graph nam-graph
 test_exe cubeaudio-nam gpu gpu-nam
 cargo build --release -p cubeaudio --bin cubeaudio
 cp "$CARGO_TARGET_DIR/release/cubeaudio" .carry/cubeaudio
+# The live engine's tests and the plugin with its CLAP test host (the bundle is the shared
+# library under its CLAP name).
+test_exe cubeaudio-nam live nam-live
+cargo build --release -p cubeaudio-plugin -p cubeaudio-clap-host
+cp "$CARGO_TARGET_DIR/release/libcubeaudio_plugin.so" .carry/cubeaudio-nam.clap
+cp "$CARGO_TARGET_DIR/release/cubeaudio-clap-host" .carry/cubeaudio-clap-host
 # The packer benchmark only when asked (PACKER=1): the carry limit is 64 MiB.
 if [ "${PACKER:-0}" = 1 ]; then
     cargo build --release -p cubeaudio-benches --bin gpu_packer_bench
