@@ -233,11 +233,12 @@ impl<R: Runtime> Group<R> {
     /// Runs one cycle when every instance has a block queued (or the oldest waited past its
     /// stall limit). Returns whether it ran.
     fn cycle(&mut self, status: &EngineStatus) -> Result<bool> {
+        let live = self.slots.iter().filter(|s| !s.rings.abandoned.load(Ordering::Acquire)).count();
         let ready = self.slots.iter().filter(|s| !s.rings.to_device.is_empty()).count();
         if ready == 0 {
             return Ok(false);
         }
-        if ready < self.slots.len() {
+        if ready < live {
             let since = *self.first_ready.get_or_insert_with(Instant::now);
             let stall = self.slots.iter().map(|s| s.stall_after).max().unwrap_or_default();
             if since.elapsed() < stall {
@@ -313,15 +314,12 @@ impl DeviceJob for DeviceLoop {
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
                 }
             }
-            for g in &mut groups {
-                let abandoned: Vec<u64> =
-                    g.slots.iter().filter(|s| s.rings.abandoned.load(Ordering::Acquire)).map(|s| s.id).collect();
-                for id in abandoned {
-                    leave_group(g, id);
-                }
-            }
+            // Instances that fell back stay in their batch as silent streams until they leave
+            // (dropped, off the audio path): removing a stream rebuilds the batch, and doing it
+            // while the others run would make them late too.
             groups.retain(|g| !g.slots.is_empty());
-            status.gpu_instances.store(groups.iter().map(|g| g.slots.len()).sum(), Ordering::Relaxed);
+            let live = |s: &Slot| !s.rings.abandoned.load(Ordering::Acquire);
+            status.gpu_instances.store(groups.iter().map(|g| g.slots.iter().filter(|s| live(s)).count()).sum(), Ordering::Relaxed);
             let mut ran = false;
             for g in &mut groups {
                 match g.cycle(&status) {

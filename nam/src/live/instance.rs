@@ -33,6 +33,15 @@ pub enum Wait {
 /// The longest an offline wait lasts before the instance gives up on the device.
 pub const OFFLINE_LIMIT: Duration = Duration::from_secs(20);
 
+/// Blocks after joining during which a late block is waited for (up to [`WARMUP_WAIT`]) rather
+/// than ending the instance's time on the GPU: the first launches after a batch changes size
+/// allocate its staging buffers (3.5–5.8 ms for the first cycle on an H200, 2026-11-30, against
+/// ~0.25 ms after), which says nothing about the device keeping up.
+pub const WARMUP_BLOCKS: u32 = 32;
+
+/// See [`WARMUP_BLOCKS`].
+pub const WARMUP_WAIT: Duration = Duration::from_millis(50);
+
 /// Why an instance left the GPU while running (set on the audio thread, read anywhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -84,6 +93,8 @@ struct GpuLink {
     id: u64,
     next_seq: u32,
     in_flight: bool,
+    /// Blocks taken from the device so far (for the warm-up rule).
+    taken: u32,
 }
 
 /// One NAM instance of a host (see the module docs for the latency contract). Create it with
@@ -135,7 +146,7 @@ impl Instance {
     }
 
     pub(super) fn on_gpu(cpu: Model, block: usize, rings: Arc<Rings>, engine: Arc<SharedEngine>, id: u64) -> Self {
-        Self::new(cpu, block, Some(GpuLink { rings, engine, id, next_seq: 0, in_flight: false }), None)
+        Self::new(cpu, block, Some(GpuLink { rings, engine, id, next_seq: 0, in_flight: false, taken: 0 }), None)
     }
 
     /// Frames of latency this instance adds (its block).
@@ -215,8 +226,11 @@ impl Instance {
     fn next_output(&mut self, wait: Wait) {
         let b = self.block;
         match &mut self.gpu {
-            Some(link) if link.in_flight => match take(link, &mut self.playing, b, wait) {
-                Ok(()) => link.in_flight = false,
+            Some(link) if link.in_flight => match take(link, &mut self.playing, b, warm_up(link.taken, wait)) {
+                Ok(()) => {
+                    link.in_flight = false;
+                    link.taken = link.taken.saturating_add(1);
+                }
                 Err(miss) => {
                     self.leave_gpu(miss);
                     // No step: from the last sample played down to silence over the block.
@@ -260,6 +274,14 @@ impl Instance {
         }
         self.fade_in = true;
         self.cpu_ready = false;
+    }
+}
+
+/// `wait`, extended to [`WARMUP_WAIT`] from now during the first blocks.
+fn warm_up(taken: u32, wait: Wait) -> Wait {
+    match wait {
+        Wait::Until(t) if taken < WARMUP_BLOCKS => Wait::Until(t.max(Instant::now() + WARMUP_WAIT)),
+        w => w,
     }
 }
 

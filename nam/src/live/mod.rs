@@ -11,7 +11,9 @@
 //! launch and the read-back. The output is the model's output delayed by exactly `block`
 //! frames, whichever engine produced it.
 //!
-//! If the result is not there by the caller's deadline (a missed launch, a lost device), the
+//! During an instance's first [`WARMUP_BLOCKS`] blocks a late block is waited for (up to
+//! [`WARMUP_WAIT`]): the first launches after a batch grows allocate its buffers. After that,
+//! if the result is not there by the caller's deadline (a missed launch, a lost device), the
 //! instance leaves the GPU for good and continues on its own CPU engine, prepared when it
 //! joined: the late block is replaced by a ramp from the last output sample to silence (no step,
 //! so no click), the CPU output fades in over the next block, and for convolutional models it is
@@ -23,4 +25,4 @@ mod engine;
 mod instance;
 
 pub use engine::{EngineStatus, SharedEngine};
-pub use instance::{Instance, InstanceStatus, Miss, Wait, OFFLINE_LIMIT};
+pub use instance::{Instance, InstanceStatus, Miss, Wait, OFFLINE_LIMIT, WARMUP_BLOCKS, WARMUP_WAIT};
