@@ -93,7 +93,7 @@ pub fn run_live(opts: &LiveOptions, stop: &AtomicBool, tick: &mut dyn FnMut(&Liv
     }
     let (client, _status) = jack::Client::new(&opts.name, jack::ClientOptions::NO_START_SERVER)
         .map_err(|e| CliError::Request(format!("cannot reach a JACK server ({e}); start one, e.g. `jackd -d alsa`")))?;
-    let rate = client.sample_rate() as u32;
+    let rate = client.sample_rate();
     let buffer = client.buffer_size() as usize;
     if let Some(model_rate) = loaded.sample_rate {
         if (model_rate - rate as f64).abs() > 0.5 {

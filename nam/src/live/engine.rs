@@ -319,7 +319,9 @@ impl DeviceJob for DeviceLoop {
             // while the others run would make them late too.
             groups.retain(|g| !g.slots.is_empty());
             let live = |s: &Slot| !s.rings.abandoned.load(Ordering::Acquire);
-            status.gpu_instances.store(groups.iter().map(|g| g.slots.iter().filter(|s| live(s)).count()).sum(), Ordering::Relaxed);
+            status
+                .gpu_instances
+                .store(groups.iter().map(|g| g.slots.iter().filter(|s| live(s)).count()).sum(), Ordering::Relaxed);
             let mut ran = false;
             for g in &mut groups {
                 match g.cycle(&status) {

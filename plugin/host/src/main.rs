@@ -156,9 +156,8 @@ struct Running {
 
 fn start(entry: &PluginEntry, info: &HostInfo, state: &[u8], args: &Args) -> Result<Running> {
     let mut instance = PluginInstance::<Host>::new(|_| Shared::default(), |_| (), entry, PLUGIN_ID, info)?;
-    let (state_ext, render_ext) = instance.access_shared_handler(|h| {
-        (h.state.get().copied().flatten(), h.render.get().copied().flatten())
-    });
+    let (state_ext, render_ext) =
+        instance.access_shared_handler(|h| (h.state.get().copied().flatten(), h.render.get().copied().flatten()));
     let state_ext = state_ext.context("the plugin has no CLAP state extension")?;
     state_ext.load(&instance.plugin_handle(), &mut Cursor::new(state)).context("loading state")?;
     let mode = if args.realtime { RenderMode::Realtime } else { RenderMode::Offline };
@@ -216,9 +215,8 @@ fn main() -> Result<()> {
     let state = state_naming(&args.model)?;
 
     let started = Instant::now();
-    let mut running: Vec<Running> = (0..args.instances)
-        .map(|_| start(&entry, &info, &state, &args))
-        .collect::<Result<_>>()?;
+    let mut running: Vec<Running> =
+        (0..args.instances).map(|_| start(&entry, &info, &state, &args)).collect::<Result<_>>()?;
     let prepare_s = started.elapsed().as_secs_f64();
     let latency = latency_of(&mut running[0])? as usize;
     ensure!(latency == args.buffer, "the plugin reports {latency} frames of latency, not one buffer ({})", args.buffer);
@@ -286,7 +284,8 @@ fn main() -> Result<()> {
         // Launches run one cycle behind the host: the block of the last cycle is launched when
         // the next cycle would read it, so cycles − 1 or cycles launches mean one per cycle.
         if !(launches == args.cycles as u64 || launches + 1 == args.cycles as u64) {
-            failures.push(format!("{launches} launches for {} host cycles of {} instances", args.cycles, args.instances));
+            failures
+                .push(format!("{launches} launches for {} host cycles of {} instances", args.cycles, args.instances));
         }
         if gpu_instances != args.instances as u64 {
             failures.push(format!("{gpu_instances} of {} instances on the GPU at the end", args.instances));
@@ -380,7 +379,12 @@ fn delayed_error(got: &[f32], want: &[f32], latency: usize) -> f64 {
 }
 
 fn write_wav(path: &Path, x: &[f32], rate: u32) -> Result<()> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
     let mut w = hound::WavWriter::create(path, spec)?;
     for s in x {
         w.write_sample(*s)?;
