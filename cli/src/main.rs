@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use cubeaudio::live::{run_live, LiveOptions};
+use cubeaudio::live::{run_live, LiveOptions, Source};
 use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
 use cubeaudio_kernels::device::Backend;
@@ -144,14 +144,18 @@ enum Command {
     /// stdin, writes {"max_occupancy", "max_cost", "warps": [[{"type", "count"}]]} on stdout.
     /// Invalid or infeasible input: one line on stderr, exit code 2.
     Pack,
-    /// Play a .nam model live as a JACK client: ports `in` and `out`, the server's buffer size
-    /// and rate, one buffer of latency (reported on `out`). Runs on the best backend (a GPU
-    /// when one opens, else the CPU engine) and falls back to the CPU engine if the GPU misses
-    /// a deadline. Prints xruns every second; Ctrl-C stops it cleanly.
+    /// Play a .nam model (or a rig) live as a JACK client: ports `in` and `out`, the server's
+    /// buffer size and rate, one buffer of latency (reported on the outputs). A model runs on
+    /// the best backend (a GPU when one opens, else the CPU engine) and falls back to the CPU
+    /// engine if the GPU misses a deadline. Prints xruns every second; Ctrl-C stops it cleanly.
     Live {
         /// The .nam model (mono in/out, at the server's sample rate).
+        #[arg(long, conflicts_with = "rig", required_unless_present = "rig")]
+        model: Option<PathBuf>,
+        /// A rig file instead (a processing graph, docs/GRAPHS.md; runs on a GPU, lavapipe
+        /// included): ports in_1…/out_1… per graph channel.
         #[arg(long)]
-        model: PathBuf,
+        rig: Option<PathBuf>,
         /// auto (CUDA, else a hardware wgpu adapter, else the CPU engine), cpu, cuda, vulkan, wgpu.
         #[arg(long, default_value = "auto", value_parser = parse_backend, value_name = "auto|cpu|cuda|vulkan|wgpu")]
         backend: Backend,
@@ -370,9 +374,11 @@ fn live(opts: LiveOptions) -> Result<()> {
     let report = run_live(&opts, stop, &mut |r| {
         eprintln!("live: {} | {} frames at {} Hz | {} cycles, {} xruns", r.backend, r.buffer, r.rate, r.cycles, r.xruns)
     })
-    .with_context(|| format!("playing {} live", opts.model.display()))?;
+    .with_context(|| match &opts.source {
+        Source::Model(p) | Source::Rig(p) => format!("playing {} live", p.display()),
+    })?;
     if let Some(why) = &report.fallback {
-        eprintln!("live: CPU engine: {why}");
+        eprintln!("live: {why}");
     }
     println!(
         "live: backend {} | {}-frame buffers at {} Hz, latency {} frames | {} cycles, longest callback {:.0} µs ({:.0} µs of CPU) | xruns: {}",
@@ -411,8 +417,13 @@ fn main() -> ExitCode {
             let extra = BenchExtras { distinct, single_file_seconds };
             bench(backend, &models, &buffers, max_streams, latency_buffers, &out, extra)
         }
-        Command::Live { model, backend, name, seconds, connect_in, connect_out } => {
-            live(LiveOptions { model, backend, name, seconds, connect_in, connect_out, wait_fraction: 0.5 })
+        Command::Live { model, rig, backend, name, seconds, connect_in, connect_out } => {
+            let source = match (model, rig) {
+                (Some(m), _) => Source::Model(m),
+                (None, Some(r)) => Source::Rig(r),
+                (None, None) => unreachable!("clap requires --model or --rig"),
+            };
+            live(LiveOptions { source, backend, name, seconds, connect_in, connect_out, wait_fraction: 0.5 })
         }
         Command::Pack => {
             let mut text = String::new();

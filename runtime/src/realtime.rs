@@ -187,6 +187,11 @@ impl AudioSide {
     pub fn stats(&self) -> &BridgeStats {
         &self.stats
     }
+
+    /// The same counters, to read after this side moved to the audio thread.
+    pub fn stats_handle(&self) -> Arc<BridgeStats> {
+        self.stats.clone()
+    }
 }
 
 impl DeviceSide {
