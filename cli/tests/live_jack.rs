@@ -208,15 +208,32 @@ fn live_plays_30_seconds_at_128_frames_and_equals_render() {
     std::fs::remove_dir_all(&dir).ok();
 
     // The captured output is the rendered one delayed by the instance's buffer plus however
-    // many cycles the JACK graph adds between the two clients: find the shift.
+    // many cycles the JACK graph adds between the two clients: find the shift. An xrun can skip
+    // a cycle in one client and not the other, which moves that shift for the rest of the run:
+    // so each block is also matched on its own, at any whole-buffer shift.
     let peak = rendered.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
-    let error_at = |shift: usize| {
-        let n = total - 8 * BUFFER;
-        (0..n).map(|t| (probe.captured[t + shift] - rendered[t]).abs()).fold(0.0f32, f32::max) / peak
+    let shifts = 0..=8;
+    let blocks = total / BUFFER - 10;
+    let block_error = |j: usize, shift: usize| {
+        let t = j * BUFFER;
+        (t..t + BUFFER).map(|t| (probe.captured[t + shift] - rendered[t]).abs()).fold(0.0f32, f32::max) / peak
     };
-    let (shift, err) = (0..=6).map(|k| (k * BUFFER, error_at(k * BUFFER))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-    println!("captured = render delayed by {shift} frames ({} buffers), error {err:.2e}", shift / BUFFER);
-    assert!(err <= 1e-6, "the captured output is not the render at any whole-buffer delay (best: {shift}, {err:.2e})");
-    assert!(shift >= BUFFER, "a delay of {shift} frames is below the instance's own buffer of latency");
+    let whole = |shift: usize| (0..blocks).map(|j| block_error(j, shift)).fold(0.0f32, f32::max);
+    let (shift, err) =
+        shifts.clone().map(|k| (k * BUFFER, whole(k * BUFFER))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    let matched = (0..blocks).filter(|&j| shifts.clone().any(|k| block_error(j, k * BUFFER) <= 1e-6)).count();
+    println!(
+        "captured = render delayed by {shift} frames ({} buffers): error {err:.2e} over the run; {matched} of {blocks} blocks bit-exact at a whole-buffer delay",
+        shift / BUFFER
+    );
+    if xruns == 0 {
+        assert!(err <= 1e-6, "no xrun, yet the capture is not the render at one delay (best: {shift}, {err:.2e})");
+        assert!(shift >= BUFFER, "a delay of {shift} frames is below the instance's own buffer of latency");
+    } else {
+        assert!(
+            matched * 10 >= blocks * 9,
+            "{xruns} xruns, and only {matched} of {blocks} blocks equal the render at a whole-buffer delay"
+        );
+    }
     assert!(rendered.iter().any(|v| v.abs() > 0.01), "the render is silent: nothing was compared");
 }
