@@ -1,6 +1,8 @@
 //! Locating `../shared/nam` (the official core's models and outputs).
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod counting;
+
 use std::path::PathBuf;
 
 /// `$CUBEAUDIO_SHARED/nam`, or `shared/nam` beside the repository. Missing reference material
