@@ -32,6 +32,13 @@ pub unsafe extern "C" fn cubeaudio_plugin_engine_counters(out: *mut u64, len: us
     n
 }
 
+/// Allocations made inside the plugin's `process` calls so far, every instance of the
+/// process together (should stay 0).
+#[unsafe(no_mangle)]
+pub extern "C" fn cubeaudio_plugin_process_allocations() -> u64 {
+    crate::alloc_count::IN_PROCESS.load(Ordering::Relaxed)
+}
+
 /// Copies the engine's backend line (e.g. `cuda on NVIDIA H200`, `cpu`) into `buf` (at most
 /// `len` bytes, not terminated) and returns its full length in bytes.
 ///

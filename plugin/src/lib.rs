@@ -9,6 +9,7 @@
 //! only `try_lock`s. With no GPU, or after the GPU misses a deadline, instances run on the CPU
 //! engine (see `cubeaudio_nam::live`). docs/PLUGIN.md has the details.
 
+mod alloc_count;
 mod ffi;
 mod params;
 mod slot;
@@ -213,6 +214,13 @@ impl Plugin for NamPlugin {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        alloc_count::watching(|| self.process_block(buffer, context))
+    }
+}
+
+impl NamPlugin {
+    /// The audio path (see [`alloc_count`]: allocations here are counted).
+    fn process_block(&mut self, buffer: &mut Buffer, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
         let start = Instant::now();
         if self.shared.slot.swap_in(&mut self.instance) {
             self.reload_asked = false;

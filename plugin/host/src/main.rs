@@ -89,6 +89,7 @@ impl HostHandlers for Host {
 struct Counters {
     read: libloading::Symbol<'static, unsafe extern "C" fn(*mut u64, usize) -> usize>,
     backend: libloading::Symbol<'static, unsafe extern "C" fn(*mut u8, usize) -> usize>,
+    allocations: libloading::Symbol<'static, unsafe extern "C" fn() -> u64>,
 }
 
 impl Counters {
@@ -102,6 +103,7 @@ impl Counters {
             Ok(Self {
                 read: lib.get(b"cubeaudio_plugin_engine_counters")?,
                 backend: lib.get(b"cubeaudio_plugin_engine_backend")?,
+                allocations: lib.get(b"cubeaudio_plugin_process_allocations")?,
             })
         }
     }
@@ -112,6 +114,12 @@ impl Counters {
         // SAFETY: seven writable slots.
         unsafe { (self.read)(v.as_mut_ptr(), v.len()) };
         v
+    }
+
+    /// Allocations inside the plugin's process calls so far.
+    fn process_allocations(&self) -> u64 {
+        // SAFETY: no arguments.
+        unsafe { (self.allocations)() }
     }
 
     fn backend(&self) -> String {
@@ -280,6 +288,11 @@ fn main() -> Result<()> {
         after[5] as f64 / 1e3
     );
     let mut failures = Vec::new();
+    let allocations = counters.process_allocations();
+    println!("allocations inside the plugin's process calls: {allocations}");
+    if allocations != 0 {
+        failures.push(format!("{allocations} allocations inside process"));
+    }
     if on_gpu {
         // Launches run one cycle behind the host: the block of the last cycle is launched when
         // the next cycle would read it, so cycles − 1 or cycles launches mean one per cycle.
@@ -355,7 +368,7 @@ fn main() -> Result<()> {
             "instances": args.instances, "buffer": b, "cycles": args.cycles, "realtime": args.realtime,
             "backend": backend, "p50_us": p50, "p99_us": p99, "max_us": max, "budget_us": budget_us,
             "launches": launches, "device_cycles": cycles, "stalled": stalled, "gpu_instances": gpu_instances,
-            "worst_error": worst, "prepare_s": prepare_s,
+            "worst_error": worst, "prepare_s": prepare_s, "process_allocations": allocations,
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
     }
