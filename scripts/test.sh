@@ -22,9 +22,10 @@ run() {
     "$@" 2>&1 | tee -a "$log"
 }
 
-# One invocation for the whole workspace: cargo builds each distinct feature set of cubecl
+# `cubeaudio/live`: the JACK client and its test under jackd (needs libjack-jackd2-dev and
+# jackd2, which .ci/run installs). One invocation for the whole workspace: cargo builds each distinct feature set of cubecl
 # separately, so splitting this by crate would compile cubecl twice.
-run cargo test --release --workspace -- --nocapture
+run cargo test --release --workspace --features cubeaudio/live -- --nocapture
 run cargo test --release -p cubeaudio-kernels --no-default-features --features wgpu -- --nocapture
 # The CPU engine's portable path (the run above took AVX2 + FMA where the CPU has them): the
 # core's references and the real captures again.

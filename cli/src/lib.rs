@@ -15,6 +15,7 @@ pub mod file_stream;
 pub mod graph;
 pub mod info;
 pub mod interrupt;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod paths;
 pub mod render;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+#[cfg(feature = "live")]
 use cubeaudio::live::{run_live, LiveOptions, Source};
 use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
@@ -368,6 +369,7 @@ fn bench(
     Ok(())
 }
 
+#[cfg(feature = "live")]
 fn live(opts: LiveOptions) -> Result<()> {
     cubeaudio::interrupt::stop_gracefully();
     let stop = &cubeaudio::interrupt::STOP_REQUESTED;
@@ -417,6 +419,7 @@ fn main() -> ExitCode {
             let extra = BenchExtras { distinct, single_file_seconds };
             bench(backend, &models, &buffers, max_streams, latency_buffers, &out, extra)
         }
+        #[cfg(feature = "live")]
         Command::Live { model, rig, backend, name, seconds, connect_in, connect_out } => {
             let source = match (model, rig) {
                 (Some(m), _) => Source::Model(m),
@@ -425,6 +428,10 @@ fn main() -> ExitCode {
             };
             live(LiveOptions { source, backend, name, seconds, connect_in, connect_out, wait_fraction: 0.5 })
         }
+        #[cfg(not(feature = "live"))]
+        Command::Live { .. } => Err(anyhow::anyhow!(
+            "this build has no live mode: build with `cargo build --release -p cubeaudio --features live` (needs libjack's development files, e.g. `apt install libjack-jackd2-dev`)"
+        )),
         Command::Pack => {
             let mut text = String::new();
             if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
