@@ -30,6 +30,18 @@ struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // SIGTERM: jackd then frees its slot in JACK's shared-memory server registry; a killed
+        // server keeps it, and after a few the registry refuses new servers ("Too many servers
+        // already active").
+        // SAFETY: a plain kill(2) on our child's pid.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
