@@ -7,6 +7,8 @@
 //! loudly elsewhere.
 
 mod binary;
+#[path = "../../nam/tests/common/mod.rs"]
+mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,16 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cubeaudio_runtime::wav::{self, SampleFormat};
+
 const RATE: usize = 48_000;
 const BUFFER: usize = 128;
 const SECONDS: usize = 30;
-
-fn shared_model(name: &str) -> PathBuf {
-    let root = std::env::var_os("CUBEAUDIO_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    root.join("nam/models").join(name)
-}
 
 /// A JACK server of our own (unique name), stopped on drop.
 struct Server(Child);
@@ -128,7 +125,7 @@ fn live_plays_30_seconds_at_128_frames_and_equals_render() {
         }
     };
     assert_eq!(client.buffer_size() as usize, BUFFER);
-    let model = shared_model("core_wavenet.nam");
+    let model = common::shared_nam().join("models/core_wavenet.nam");
     let live = Command::new(env!("CARGO_BIN_EXE_cubeaudio"))
         .args(["live", "--model", model.to_str().unwrap(), "--backend", "cpu", "--name", "live"])
         .args(["--seconds", &SECONDS.to_string()])
@@ -206,17 +203,9 @@ fn live_plays_30_seconds_at_128_frames_and_equals_render() {
     let dir = std::env::temp_dir().join(format!("cubeaudio-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (input, output) = (dir.join("sent.wav"), dir.join("rendered.wav"));
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE as u32,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(&input, spec).unwrap();
-    probe.sent.iter().for_each(|s| w.write_sample(*s).unwrap());
-    w.finalize().unwrap();
+    wav::write(&input, std::slice::from_ref(&probe.sent), RATE as u32, SampleFormat::Float32).unwrap();
     binary::render(&model, &input, &output, &["--backend", "cpu", "--buffer", &BUFFER.to_string()]);
-    let rendered: Vec<f32> = hound::WavReader::open(&output).unwrap().samples::<f32>().map(Result::unwrap).collect();
+    let rendered = wav::read(&output).unwrap().channels.remove(0);
     std::fs::remove_dir_all(&dir).ok();
 
     // The captured output is the rendered one delayed by the instance's buffer plus however

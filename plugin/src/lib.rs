@@ -244,8 +244,8 @@ impl NamPlugin {
                 for x in wet.iter_mut().zip(dry.iter()) {
                     *x.0 = x.1 * util::db_to_gain(self.params.input_gain.smoothed.next());
                 }
-                // The instance reads `wet` as input and writes into `dry`'s copy below; keep
-                // the dry samples for the bypass path first.
+                // `wet` holds the gained input; the model's output goes straight into the
+                // host's channel, and `dry` keeps the untouched input for the bypass path.
                 let wait = if self.offline {
                     Wait::Offline
                 } else {
