@@ -2,8 +2,9 @@
 # The plugin as a DAW loads it: scripts/bundle-plugin.sh, then cubeaudio-clap-host loads the
 # .clap bundle and runs 1, 8 and 64 instances on the CPU engine and on wgpu (lavapipe in CI),
 # checking each against `cubeaudio render`, one launch per cycle on a GPU, and state
-# save/restore. A wgpu run without an adapter fails under CI=true and is skipped loudly
-# elsewhere. Usage: scripts/plugin-test.sh [MODEL]
+# save/restore; then the editor, opened in an X11 window under Xvfb as a DAW embeds it. A wgpu
+# run without an adapter (or an editor run without Xvfb) fails under CI=true and is skipped
+# loudly elsewhere. Usage: scripts/plugin-test.sh [MODEL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
@@ -25,4 +26,17 @@ elif [ "${CI:-}" = true ]; then
     exit 1
 else
     echo "SKIPPED: the plugin on wgpu (no adapter here?)" >&2
+fi
+# The editor (CLAP GUI extension, embedded in the host's X11 window) open while 2 instances
+# play in real time: it must draw (its pixels are checked) and close cleanly, with 0 allocations
+# in process and outputs still equal to render.
+if command -v xvfb-run >/dev/null; then
+    echo "+ xvfb-run cubeaudio-clap-host --editor (CPU engine, real time)"
+    CUBEAUDIO_BACKEND=cpu xvfb-run -a -s "-screen 0 1024x768x24" "$host" --bundle "$bundle" --model "$model" \
+        --instances 2 --cycles 1000 --realtime --compare 2 --editor
+elif [ "${CI:-}" = true ]; then
+    echo "the plugin editor test needs xvfb-run (CI installs xvfb)" >&2
+    exit 1
+else
+    echo "SKIPPED: the plugin editor (no xvfb-run here)" >&2
 fi

@@ -10,9 +10,13 @@
 //! engine (see `cubeaudio_nam::live`). docs/PLUGIN.md has the details.
 
 mod alloc_count;
+mod editor;
 mod ffi;
+pub mod file_browser;
+mod knob;
 mod params;
 mod slot;
+pub mod status;
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,9 +25,11 @@ use std::time::{Duration, Instant};
 use cubeaudio_nam::live::{Instance, SharedEngine, Wait};
 use cubeaudio_nam::{load_file, LoadOptions};
 use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditorState;
 
 pub use params::NamParams;
 pub use slot::InstanceSlot;
+pub use status::{Joined, StatusLines};
 
 /// What the audio thread, background tasks and the editor share.
 #[derive(Default)]
@@ -34,8 +40,10 @@ pub struct Shared {
     /// Host buffer (the instance's block) and rate, from `activate`.
     block: AtomicUsize,
     rate: AtomicU32,
-    /// One line for the editor: the model, where it runs, warnings.
+    /// The editor's model line: the model and its notes, or why none plays.
     pub status: Mutex<String>,
+    /// The last prepared instance's live state, for the editor.
+    joined: Mutex<Option<Joined>>,
 }
 
 impl Shared {
@@ -43,6 +51,24 @@ impl Shared {
         if let Ok(mut s) = self.status.lock() {
             *s = line;
         }
+    }
+
+    fn set_joined(&self, joined: Option<Joined>) {
+        if let Ok(mut j) = self.joined.lock() {
+            *j = joined;
+        }
+    }
+
+    /// The editor's status lines now.
+    pub fn status_lines(&self) -> StatusLines {
+        let model = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        let joined = self.joined.lock().ok().and_then(|j| j.clone());
+        status::lines(&model, joined.as_ref())
+    }
+
+    /// The host buffer from `activate` (0 before it): the plugin's latency in frames.
+    pub fn block(&self) -> usize {
+        self.block.load(Ordering::Acquire)
     }
 
     /// Loads the model at `params`' path and joins the process-wide engine (off the audio
@@ -65,11 +91,8 @@ impl Shared {
         let engine = SharedEngine::global();
         let instance = engine.join(loaded.dsp.as_ref(), block, rate as f64).map_err(|e| e.to_string())?;
         let name = std::path::Path::new(&path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into());
-        let mut line = format!("{name} | {}", engine.status().backend);
-        match instance.fallback() {
-            Some(why) => line.push_str(&format!(" | CPU engine: {why}")),
-            None => line.push_str(" | GPU, one launch per cycle for every instance"),
-        }
+        let mut line = format!("model: {name}");
+        self.set_joined(Some(Joined { status: instance.status(), cpu_reason: instance.fallback() }));
         if slimmable {
             line.push_str(&format!(" | slim {slim:.2}"));
         }
@@ -77,9 +100,6 @@ impl Shared {
             if (r - rate as f64).abs() > 0.5 {
                 line.push_str(&format!(" | WARNING: a {r} Hz model at a {rate} Hz session (not resampled)"));
             }
-        }
-        if let Some(reason) = engine.status().cpu_reason.as_ref() {
-            line.push_str(&format!(" | no GPU: {reason}"));
         }
         self.set_status(line);
         Ok(instance)
@@ -106,6 +126,7 @@ pub struct NamPlugin {
     delay_at: usize,
     prepared_slim: f32,
     reload_asked: bool,
+    editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for NamPlugin {
@@ -122,6 +143,7 @@ impl Default for NamPlugin {
             delay_at: 0,
             prepared_slim: 1.0,
             reload_asked: false,
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -154,12 +176,16 @@ impl Plugin for NamPlugin {
         },
     ];
 
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::NamEditor>;
     type SysExMessage = ();
     type BackgroundTask = Task;
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.shared.clone(), executor, self.editor_state.clone())
     }
 
     fn task_executor(&mut self) -> TaskExecutor<Self> {
@@ -197,6 +223,7 @@ impl Plugin for NamPlugin {
             Ok(i) => Some(i),
             Err(why) => {
                 self.shared.set_status(why);
+                self.shared.set_joined(None);
                 None
             }
         };

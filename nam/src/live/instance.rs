@@ -84,6 +84,20 @@ impl InstanceStatus {
             _ => None,
         }
     }
+
+    /// Why the instance left the GPU while running, in words (`fault`: the engine's device
+    /// error, if it had one); `None` while it never left.
+    pub fn miss_reason(&self, fault: Option<String>) -> Option<String> {
+        let (miss, at) = self.missed()?;
+        Some(match miss {
+            Miss::Deadline => format!("the GPU missed the deadline of block {at}; running on the CPU engine"),
+            Miss::DeviceFault => format!(
+                "the GPU failed at block {at} ({}); running on the CPU engine",
+                fault.unwrap_or_else(|| "device error".into())
+            ),
+            Miss::QueueFull => format!("the GPU stopped taking blocks at block {at}; running on the CPU engine"),
+        })
+    }
 }
 
 /// The GPU side of an instance that joined a batch.
@@ -161,18 +175,8 @@ impl Instance {
 
     /// Why this instance runs on the CPU engine, `None` while a GPU serves it.
     pub fn fallback(&self) -> Option<String> {
-        if let Some((miss, at)) = self.status.missed() {
-            let fault = self.parked.as_ref().and_then(|g| g.engine.status().fault());
-            return Some(match miss {
-                Miss::Deadline => format!("the GPU missed the deadline of block {at}; running on the CPU engine"),
-                Miss::DeviceFault => format!(
-                    "the GPU failed at block {at} ({}); running on the CPU engine",
-                    fault.unwrap_or_else(|| "device error".into())
-                ),
-                Miss::QueueFull => format!("the GPU stopped taking blocks at block {at}; running on the CPU engine"),
-            });
-        }
-        self.cpu_reason.clone()
+        let fault = self.parked.as_ref().and_then(|g| g.engine.status().fault());
+        self.status.miss_reason(fault).or_else(|| self.cpu_reason.clone())
     }
 
     /// Processes `input` into `output` (same length, any length): `output` is the model's

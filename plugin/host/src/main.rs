@@ -9,7 +9,12 @@
 //! - state saved from an instance restores the model in a new one.
 //!
 //! With `--realtime`, cycles are paced at the buffer's duration and their times reported
-//! (p50/p99/max of the host's whole cycle: every instance's process call).
+//! (p50/p99/max of the host's whole cycle: every instance's process call). With `--editor`
+//! (needs an X display, e.g. Xvfb), instance 0's editor is open in a host window while the
+//! cycles run; its pixels are checked (and with `--screenshot`, saved as PNG).
+
+mod editor;
+mod png;
 
 use std::ffi::CStr;
 use std::io::Cursor;
@@ -18,6 +23,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl, PluginGui};
 use clack_extensions::latency::PluginLatency;
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
@@ -58,6 +64,12 @@ struct Args {
     /// Write the figures as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Open instance 0's editor (CLAP GUI extension, embedded X11) while the cycles run.
+    #[arg(long)]
+    editor: bool,
+    /// Save the open editor as a PNG here (implies --editor).
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -65,6 +77,7 @@ struct Shared {
     state: OnceLock<Option<PluginState>>,
     render: OnceLock<Option<PluginRender>>,
     latency: OnceLock<Option<PluginLatency>>,
+    gui: OnceLock<Option<PluginGui>>,
 }
 
 impl<'a> SharedHandler<'a> for Shared {
@@ -72,10 +85,27 @@ impl<'a> SharedHandler<'a> for Shared {
         let _ = self.state.set(instance.get_extension());
         let _ = self.render.set(instance.get_extension());
         let _ = self.latency.set(instance.get_extension());
+        let _ = self.gui.set(instance.get_extension());
     }
     fn request_restart(&self) {}
     fn request_process(&self) {}
     fn request_callback(&self) {}
+}
+
+/// The host side of the GUI extension: the editor is embedded in a window of fixed size, so
+/// resize requests are refused (nice-plug needs the extension present to create its editor).
+impl HostGuiImpl for Shared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _: GuiSize) -> Result<(), HostError> {
+        Err(HostError::Message("this host's editor window has a fixed size"))
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
 }
 
 struct Host;
@@ -84,6 +114,10 @@ impl HostHandlers for Host {
     type Shared<'a> = Shared;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
 }
 
 /// The engine counters the bundle exports (see plugin/src/ffi.rs).
@@ -238,6 +272,16 @@ fn main() -> Result<()> {
         if args.realtime { "real time" } else { "offline" }
     );
 
+    let editor = if args.editor || args.screenshot.is_some() {
+        let gui = running[0].instance.access_shared_handler(|h| h.gui.get().copied().flatten());
+        let gui = gui.context("the plugin has no CLAP GUI extension")?;
+        let opened = editor::open(&running[0].instance.plugin_handle(), gui)?;
+        println!("editor of instance 0 open in an X11 window of {}×{} pixels", opened.size.0, opened.size.1);
+        Some((opened, Instant::now()))
+    } else {
+        None
+    };
+
     let (b, n) = (args.buffer, args.cycles * args.buffer);
     let inputs: Vec<Vec<f32>> = (0..args.instances).map(|i| signal(n, i)).collect();
     let kept = args.compare.min(args.instances);
@@ -289,6 +333,28 @@ fn main() -> Result<()> {
         after[5] as f64 / 1e3
     );
     let mut failures = Vec::new();
+    if let Some((opened, since)) = editor {
+        // The editor draws on its own thread at its refresh rate: give it time for a frame
+        // that shows the counters of the cycles just run.
+        std::thread::sleep(
+            Duration::from_millis(1_500).saturating_sub(since.elapsed()).max(Duration::from_millis(400)),
+        );
+        let shot = opened.capture(args.screenshot.as_deref())?;
+        println!(
+            "editor drew {} distinct colours{}",
+            shot.colours,
+            match &args.screenshot {
+                Some(p) => format!("; screenshot {}", p.display()),
+                None => String::new(),
+            }
+        );
+        // Text, knobs and their anti-aliasing give hundreds; a window the editor never drew
+        // into is one colour.
+        if shot.colours < 32 {
+            failures.push(format!("the editor window shows {} colours: it did not draw", shot.colours));
+        }
+        opened.close(&running[0].instance.plugin_handle())?;
+    }
     let allocations = counters.process_allocations();
     println!("allocations inside the plugin's process calls: {allocations}");
     if allocations != 0 {
