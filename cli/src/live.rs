@@ -205,8 +205,10 @@ pub fn run_live(opts: &LiveOptions, stop: &AtomicBool, tick: &mut dyn FnMut(&Liv
             let mut report = result?;
             let underruns = stats.underruns.load(Ordering::Relaxed);
             if underruns > 0 {
-                report.fallback =
-                    Some(format!("{underruns} blocks of silence: the device did not return them in time"));
+                report.fallback = Some(format!(
+                    "{underruns} blocks of silence: the device did not return them in time ({} came later and were dropped, keeping the latency fixed)",
+                    stats.late.load(Ordering::Relaxed)
+                ));
             }
             report.underruns = underruns;
             Ok(report)

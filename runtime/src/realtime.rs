@@ -6,7 +6,8 @@
 //! blocks; a device thread ([`DeviceSide::serve`]) runs the graph. The output comes back
 //! `latency` blocks later (fixed, reported to the host as plugin latency). If the device thread
 //! falls behind, the callback outputs silence for that block and counts an underrun instead of
-//! waiting.
+//! waiting; blocks carry sequence numbers, so the late block, when it comes, is dropped rather
+//! than played one slot late (which would grow the latency for the rest of the run).
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -59,6 +60,21 @@ impl BlockRing {
         true
     }
 
+    /// The consumer's call: shows the oldest queued block to `take`, and frees it if `take`
+    /// returns true. `None` when none is queued, else what `take` returned.
+    pub fn pop_when(&self, take: impl FnOnce(&[f32]) -> bool) -> Option<bool> {
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail == self.head.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: see the Sync impl; the producer does not touch this slot until tail moves.
+        let taken = take(unsafe { &*self.blocks[tail % self.blocks.len()].get() });
+        if taken {
+            self.tail.store(tail + 1, Ordering::Release);
+        }
+        Some(taken)
+    }
+
     /// The consumer's call: reads the oldest queued block and frees it; false when none is
     /// queued.
     pub fn pop_with(&self, read: impl FnOnce(&[f32])) -> bool {
@@ -82,6 +98,8 @@ pub struct BridgeStats {
     pub overruns: AtomicU64,
     /// Blocks processed by the device side.
     pub processed: AtomicU64,
+    /// Output blocks that came back after their turn (which played silence) and were dropped.
+    pub late: AtomicU64,
 }
 
 /// Why the audio side refused a call (shapes are fixed when the bridge is built).
@@ -100,6 +118,9 @@ pub struct AudioSide {
     in_channels: usize,
     out_channels: usize,
     block: usize,
+    /// Sequence number of the next input block, and of the output block due next.
+    next_in: u32,
+    next_out: u32,
     stats: Arc<BridgeStats>,
 }
 
@@ -112,6 +133,8 @@ pub struct DeviceSide {
     block: usize,
     input: Vec<f32>,
     output: Vec<f32>,
+    /// Sequence number of the block being served.
+    seq: u32,
     stats: Arc<BridgeStats>,
 }
 
@@ -124,10 +147,17 @@ pub fn realtime_bridge(
 ) -> (AudioSide, DeviceSide) {
     let latency = latency.max(1);
     let capacity = latency + 2;
-    let to_device = Arc::new(BlockRing::new(capacity, in_channels.max(1) * block));
-    let from_device = Arc::new(BlockRing::new(capacity, out_channels.max(1) * block));
-    for _ in 0..latency {
-        from_device.push_with(|b| b.fill(0.0));
+    // Each block carries its sequence number (as f32 bits) after the samples. Output block k
+    // answers input block k; the first `latency` outputs are silence, so input k plays at call
+    // k (counting from the first call), which handed in input k − latency.
+    let (in_len, out_len) = (in_channels.max(1) * block, out_channels.max(1) * block);
+    let to_device = Arc::new(BlockRing::new(capacity, in_len + 1));
+    let from_device = Arc::new(BlockRing::new(capacity, out_len + 1));
+    for seq in 0..latency as u32 {
+        from_device.push_with(|b| {
+            b.fill(0.0);
+            b[out_len] = f32::from_bits(seq);
+        });
     }
     let stats = Arc::new(BridgeStats::default());
     (
@@ -137,6 +167,8 @@ pub fn realtime_bridge(
             in_channels,
             out_channels,
             block,
+            next_in: latency as u32,
+            next_out: 0,
             stats: stats.clone(),
         },
         DeviceSide {
@@ -147,6 +179,7 @@ pub fn realtime_bridge(
             block,
             input: vec![0.0; in_channels * block],
             output: vec![0.0; out_channels * block],
+            seq: 0,
             stats,
         },
     )
@@ -163,20 +196,46 @@ impl AudioSide {
             return Err(BridgeError::WrongBlockSize);
         }
         let n = self.block;
+        let (seq_in, in_len) = (self.next_in, self.in_channels.max(1) * n);
         let pushed = self.to_device.push_with(|b| {
             for (c, x) in inputs.iter().enumerate() {
                 b[c * n..(c + 1) * n].copy_from_slice(x);
             }
+            b[in_len] = f32::from_bits(seq_in);
         });
+        // A dropped input still uses its number: its output slot then plays silence.
+        self.next_in = seq_in.wrapping_add(1);
         if !pushed {
             self.stats.overruns.fetch_add(1, Ordering::Relaxed);
         }
-        let popped = self.from_device.pop_with(|b| {
-            for (c, y) in outputs.iter_mut().enumerate() {
-                y.copy_from_slice(&b[c * n..(c + 1) * n]);
+        let (due, out_len) = (self.next_out, self.out_channels.max(1) * n);
+        self.next_out = due.wrapping_add(1);
+        let mut played = false;
+        loop {
+            let mut stale = false;
+            let taken = self.from_device.pop_when(|b| {
+                // Wrapping distance: > 0 for a block whose turn has passed.
+                let age = due.wrapping_sub(b[out_len].to_bits()) as i32;
+                if age > 0 {
+                    stale = true;
+                    return true;
+                }
+                if age == 0 {
+                    for (c, y) in outputs.iter_mut().enumerate() {
+                        y.copy_from_slice(&b[c * n..(c + 1) * n]);
+                    }
+                    played = true;
+                    return true;
+                }
+                false
+            });
+            if taken == Some(true) && stale {
+                self.stats.late.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
-        });
-        if !popped {
+            break;
+        }
+        if !played {
             self.stats.underruns.fetch_add(1, Ordering::Relaxed);
             outputs.iter_mut().for_each(|y| y.fill(0.0));
         }
@@ -201,9 +260,13 @@ impl DeviceSide {
     /// the block is dropped.
     pub fn serve<E>(&mut self, mut run: impl FnMut(&[&[f32]], &mut [&mut [f32]]) -> Result<(), E>) -> Result<bool, E> {
         let n = self.block;
-        let input = &mut self.input;
+        let (input, seq) = (&mut self.input, &mut self.seq);
         let len = input.len();
-        if !self.to_device.pop_with(|b| input.copy_from_slice(&b[..len])) {
+        let stride = self.in_channels.max(1) * n;
+        if !self.to_device.pop_with(|b| {
+            input.copy_from_slice(&b[..len]);
+            *seq = b[stride].to_bits();
+        }) {
             return Ok(false);
         }
         {
@@ -211,8 +274,12 @@ impl DeviceSide {
             let mut outs: Vec<&mut [f32]> = self.output.chunks_mut(n).take(self.out_channels).collect();
             run(&ins, &mut outs)?;
         }
-        let output = &self.output;
-        self.from_device.push_with(|b| b[..output.len()].copy_from_slice(output));
+        let (output, seq) = (&self.output, self.seq);
+        let stride = self.out_channels.max(1) * n;
+        self.from_device.push_with(|b| {
+            b[..output.len()].copy_from_slice(output);
+            b[stride] = f32::from_bits(seq);
+        });
         self.stats.processed.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }

@@ -176,3 +176,40 @@ fn bridge_rejects_bad_shapes_and_fills_underruns_with_silence() {
     assert!(y.iter().all(|v| *v == 0.0));
     assert_eq!(audio.stats().underruns.load(Ordering::Relaxed), 1);
 }
+
+/// A block that comes back after its turn (which played silence) is dropped, not played one
+/// slot late: the latency stays what the bridge reports for the rest of the run.
+#[test]
+fn a_late_block_is_dropped_and_the_latency_stays_fixed() {
+    const N: usize = 8;
+    let (mut audio, mut device) = realtime_bridge(1, 1, N, 1);
+    let block = |k: usize| [k as f32 + 1.0; N];
+    let mut y = [0.0f32; N];
+    let serve = |device: &mut cubeaudio_runtime::realtime::DeviceSide| {
+        device
+            .serve(|i, o| {
+                o[0].copy_from_slice(i[0]);
+                Ok::<(), ()>(())
+            })
+            .unwrap()
+    };
+    // Call 0 plays the latency block; call 1's output (block 0's) is not back yet: silence.
+    audio.process(&[&block(0)], &mut [&mut y]).unwrap();
+    assert!(y.iter().all(|v| *v == 0.0));
+    audio.process(&[&block(1)], &mut [&mut y]).unwrap();
+    assert!(y.iter().all(|v| *v == 0.0));
+    assert_eq!(audio.stats().underruns.load(Ordering::Relaxed), 1);
+    // The device catches up on blocks 0 and 1; call 2 must play block 1 (one block of latency),
+    // dropping block 0, which missed its turn.
+    assert!(serve(&mut device) && serve(&mut device));
+    audio.process(&[&block(2)], &mut [&mut y]).unwrap();
+    assert_eq!(y, block(1), "the bridge played a late block instead of the one due");
+    assert_eq!(audio.stats().late.load(Ordering::Relaxed), 1);
+    // And from then on each call plays the previous call's block.
+    for k in 3..40 {
+        assert!(serve(&mut device));
+        audio.process(&[&block(k)], &mut [&mut y]).unwrap();
+        assert_eq!(y, block(k - 1));
+    }
+    assert_eq!(audio.stats().underruns.load(Ordering::Relaxed), 1);
+}
