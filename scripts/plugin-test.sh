@@ -17,6 +17,10 @@ run() {
     CUBEAUDIO_BACKEND="$1" "$host" --bundle "$bundle" --model "$model" --instances "$2" --cycles "$3" --compare "$4"
 }
 for n in 1 8 64; do run cpu "$n" 3000 "$n"; done
+# Host automation moves `slim` mid-run: the model reloads in the background and the plugin
+# crossfades to it once settled; with the same model the output stays bit-exact.
+echo "+ CUBEAUDIO_BACKEND=cpu cubeaudio-clap-host --instances 4 --cycles 1500 --compare 4 --reload-at 500"
+CUBEAUDIO_BACKEND=cpu "$host" --bundle "$bundle" --model "$model" --instances 4 --cycles 1500 --compare 4 --reload-at 500
 # lavapipe emulates the GPU on the CPU (~45 ms per cycle for 64 instances): fewer cycles there.
 if CUBEAUDIO_BACKEND=wgpu "$host" --bundle "$bundle" --model "$model" --instances 1 --cycles 2000 --compare 1; then
     run wgpu 8 2000 8

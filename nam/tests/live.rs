@@ -175,6 +175,38 @@ fn gpu_instances_match_and_share_one_launch_per_cycle(runtime: &str, backend: Ba
     let want_step = want.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
     assert!(step <= want_step * 1.5 + 1e-3, "a step of {step} at the switch (the signal's own: {want_step})");
     println!("fallback: {why}; exact again after {settled} frames ({err:.2e}); largest step {step:.3e}");
+    drop((inst, instances, lstm_instance));
+    // Leaving is a message to the device thread: let it arrive.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+
+    // An instance its host stops calling (a plugin instance replaced by a new model, waiting to
+    // be dropped off the audio thread) holds every cycle up by the stall limit — until it is
+    // retired, after which the engine no longer waits for it.
+    let mut old = engine.join(loaded[0].dsp.as_ref(), block, 48_000.0).unwrap();
+    let mut busy = engine.join(loaded[1].dsp.as_ref(), block, 48_000.0).unwrap();
+    let (x, mut y) = (signal(block, 4), vec![0.0f32; block]);
+    old.process(&x, &mut y, Wait::Offline);
+    busy.process(&x, &mut y, Wait::Offline);
+    let stalls_over = |busy: &mut Instance, cycles: usize| {
+        let before = engine.status().stalled.load(Ordering::Relaxed);
+        for _ in 0..cycles {
+            let mut y = vec![0.0f32; block];
+            busy.process(&x, &mut y, Wait::Offline);
+        }
+        engine.status().stalled.load(Ordering::Relaxed) - before
+    };
+    let unretired = stalls_over(&mut busy, 5);
+    old.retire();
+    stalls_over(&mut busy, 1); // the cycle in flight may still have waited
+    let retired = stalls_over(&mut busy, 20);
+    println!("beside an instance no longer called: {unretired} of 5 cycles stalled; after retire(): {retired} of 20");
+    assert!(
+        unretired >= 4,
+        "the idle instance should have held cycles up ({unretired} of 5): the check below means nothing"
+    );
+    assert_eq!(retired, 0, "cycles still wait for a retired instance");
+    assert!(busy.status().on_gpu(), "{:?}", busy.fallback());
+    assert_eq!(engine.status().gpu_instances.load(Ordering::Relaxed), 1);
 }
 
 #[cfg(feature = "cuda")]

@@ -53,3 +53,10 @@ pub unsafe extern "C" fn cubeaudio_plugin_engine_backend(buf: *mut u8, len: usiz
     unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), buf, n) };
     text.len()
 }
+
+/// Model replacements completed so far (a new model or slim value loaded while playing, the
+/// crossfade to it over), every instance of the process together.
+#[unsafe(no_mangle)]
+pub extern "C" fn cubeaudio_plugin_replacements() -> u64 {
+    crate::REPLACEMENTS.load(Ordering::Relaxed)
+}

@@ -10,6 +10,7 @@
 //! engine (see `cubeaudio_nam::live`). docs/PLUGIN.md has the details.
 
 mod alloc_count;
+mod crossfade;
 mod editor;
 mod ffi;
 pub mod file_browser;
@@ -27,8 +28,10 @@ use cubeaudio_nam::{load_file, LoadOptions};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
+use crossfade::Crossfade;
+
 pub use params::NamParams;
-pub use slot::InstanceSlot;
+pub use slot::{InstanceSlot, Prepared};
 pub use status::{Joined, StatusLines};
 
 /// What the audio thread, background tasks and the editor share.
@@ -73,7 +76,7 @@ impl Shared {
 
     /// Loads the model at `params`' path and joins the process-wide engine (off the audio
     /// thread: parses, compiles, prewarms).
-    fn prepare(&self, params: &NamParams) -> Result<Instance, String> {
+    fn prepare(&self, params: &NamParams) -> Result<Prepared, String> {
         let path = params.model_path.read().map_err(|_| "state lock poisoned")?.clone();
         if path.is_empty() {
             return Err("no model loaded".into());
@@ -90,6 +93,10 @@ impl Shared {
         let slimmable = loaded.dsp.set_slim(slim).map_err(|e| e.to_string())?;
         let engine = SharedEngine::global();
         let instance = engine.join(loaded.dsp.as_ref(), block, rate as f64).map_err(|e| e.to_string())?;
+        // Its first output is `block` frames late, and settled one receptive field after that
+        // (an LSTM: its prewarm length); at most one second.
+        let history = loaded.dsp.receptive_field().unwrap_or_else(|| loaded.dsp.prewarm_samples());
+        let settle = (instance.latency() + history).min(rate as usize);
         let name = std::path::Path::new(&path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into());
         let mut line = format!("model: {name}");
         self.set_joined(Some(Joined { status: instance.status(), cpu_reason: instance.fallback() }));
@@ -102,7 +109,7 @@ impl Shared {
             }
         }
         self.set_status(line);
-        Ok(instance)
+        Ok(Prepared { instance, settle })
     }
 }
 
@@ -127,7 +134,22 @@ pub struct NamPlugin {
     prepared_slim: f32,
     reload_asked: bool,
     editor_state: Arc<EguiEditorState>,
+    /// The instance a new one replaces, played until the crossfade to the new one is over.
+    retiring: Option<Instance>,
+    /// A replaced instance whose crossfade is over, waiting for the slot to take it.
+    to_drop: Option<Instance>,
+    /// The replacement in progress (with `retiring`).
+    fade: Crossfade,
+    fade_len: usize,
+    /// The retiring instance's output block.
+    old_out: Vec<f32>,
 }
+
+/// Replacements whose crossfade completed (exported to test hosts by `ffi`).
+static REPLACEMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Length of the crossfade from a replaced model to the new one.
+const CROSSFADE: Duration = Duration::from_millis(30);
 
 impl Default for NamPlugin {
     fn default() -> Self {
@@ -144,6 +166,11 @@ impl Default for NamPlugin {
             prepared_slim: 1.0,
             reload_asked: false,
             editor_state: editor::default_state(),
+            retiring: None,
+            to_drop: None,
+            fade: Crossfade::new(0, 1),
+            fade_len: 1,
+            old_out: Vec::new(),
         }
     }
 }
@@ -192,7 +219,7 @@ impl Plugin for NamPlugin {
         let (shared, params) = (self.shared.clone(), self.params.clone());
         Box::new(move |task| match task {
             Task::Reload => match shared.prepare(&params) {
-                Ok(instance) => shared.slot.offer(instance),
+                Ok(prepared) => shared.slot.offer(prepared),
                 Err(why) => shared.set_status(why),
             },
         })
@@ -214,13 +241,17 @@ impl Plugin for NamPlugin {
         self.wet = vec![0.0; block];
         self.delay = vec![0.0; block];
         self.delay_at = 0;
+        self.old_out = vec![0.0; block];
+        self.fade_len = ((CROSSFADE.as_secs_f64() * config.sample_rate as f64) as usize).max(1);
+        self.retiring = None;
+        self.to_drop = None;
         self.prepared_slim = self.params.slim.value();
         self.reload_asked = false;
         self.shared.slot.clear();
         // A restored project (or a reactivation at another buffer size) loads here, off the
         // audio thread; a model that fails leaves the plugin passing the dry signal through.
         self.instance = match self.shared.prepare(&self.params) {
-            Ok(i) => Some(i),
+            Ok(p) => Some(p.instance),
             Err(why) => {
                 self.shared.set_status(why);
                 self.shared.set_joined(None);
@@ -232,6 +263,8 @@ impl Plugin for NamPlugin {
 
     fn deactivate(&mut self) {
         self.instance = None;
+        self.retiring = None;
+        self.to_drop = None;
         self.shared.slot.clear();
     }
 
@@ -249,8 +282,15 @@ impl NamPlugin {
     /// The audio path (see [`alloc_count`]: allocations here are counted).
     fn process_block(&mut self, buffer: &mut Buffer, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
         let start = Instant::now();
-        if self.shared.slot.swap_in(&mut self.instance) {
-            self.reload_asked = false;
+        self.shared.slot.retire(&mut self.to_drop);
+        if self.retiring.is_none() && self.to_drop.is_none() {
+            if let Some(prepared) = self.shared.slot.take() {
+                self.reload_asked = false;
+                // With a model playing, crossfade to the new one once it has settled; else
+                // it simply starts.
+                self.retiring = self.instance.replace(prepared.instance);
+                self.fade = Crossfade::new(prepared.settle, self.fade_len);
+            }
         }
         let slim = self.params.slim.value();
         if (slim - self.prepared_slim).abs() > 1e-3 && !self.reload_asked && self.instance.is_some() {
@@ -282,6 +322,15 @@ impl NamPlugin {
                 };
                 let (input, output) = (&*wet, &mut channels[0][..n]);
                 instance.process(input, output, wait);
+                if let Some(old) = &mut self.retiring {
+                    let heard = &mut self.old_out[..n];
+                    old.process(input, heard, wait);
+                    if self.fade.mix(output, heard) {
+                        REPLACEMENTS.fetch_add(1, Ordering::Relaxed);
+                        self.to_drop = self.retiring.take();
+                        self.shared.slot.retire(&mut self.to_drop);
+                    }
+                }
                 for y in output.iter_mut() {
                     *y *= util::db_to_gain(self.params.output_gain.smoothed.next());
                 }

@@ -16,7 +16,8 @@ use crate::Model;
 pub(super) struct Rings {
     pub(super) to_device: BlockRing,
     pub(super) from_device: BlockRing,
-    /// Set by the instance when it stops reading (it fell back): the device thread drops it.
+    /// Set by the instance when it stops reading (it fell back, or was retired): cycles no
+    /// longer wait for its blocks.
     pub(super) abandoned: AtomicBool,
 }
 
@@ -171,6 +172,16 @@ impl Instance {
     /// Counters and state readable from other threads.
     pub fn status(&self) -> Arc<InstanceStatus> {
         self.status.clone()
+    }
+
+    /// Tells the engine this instance will not be processed again (a plugin instance replaced
+    /// by a new one and waiting to be dropped off the audio thread): cycles stop waiting for its
+    /// blocks. Allocates nothing and never blocks. Processing it afterwards still works, but
+    /// its blocks are no longer waited for: they can miss their deadline and fall back.
+    pub fn retire(&mut self) {
+        if let Some(link) = &self.gpu {
+            link.rings.abandoned.store(true, Ordering::Release);
+        }
     }
 
     /// Why this instance runs on the CPU engine, `None` while a GPU serves it.

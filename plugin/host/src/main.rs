@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl, PluginGui};
 use clack_extensions::latency::PluginLatency;
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
+use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use clap::Parser;
 use cubeaudio_runtime::wav;
@@ -70,6 +72,11 @@ struct Args {
     /// Save the open editor as a PNG here (implies --editor).
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// At this cycle, move instance 0's `slim` parameter (as host automation does): the plugin
+    /// reloads its model in the background and crossfades to it; the output must stay equal to
+    /// render throughout (the model is the same, so any step or cold start shows).
+    #[arg(long)]
+    reload_at: Option<usize>,
 }
 
 #[derive(Default)]
@@ -78,6 +85,7 @@ struct Shared {
     render: OnceLock<Option<PluginRender>>,
     latency: OnceLock<Option<PluginLatency>>,
     gui: OnceLock<Option<PluginGui>>,
+    params: OnceLock<Option<PluginParams>>,
 }
 
 impl<'a> SharedHandler<'a> for Shared {
@@ -86,6 +94,7 @@ impl<'a> SharedHandler<'a> for Shared {
         let _ = self.render.set(instance.get_extension());
         let _ = self.latency.set(instance.get_extension());
         let _ = self.gui.set(instance.get_extension());
+        let _ = self.params.set(instance.get_extension());
     }
     fn request_restart(&self) {}
     fn request_process(&self) {}
@@ -125,6 +134,7 @@ struct Counters {
     read: libloading::Symbol<'static, unsafe extern "C" fn(*mut u64, usize) -> usize>,
     backend: libloading::Symbol<'static, unsafe extern "C" fn(*mut u8, usize) -> usize>,
     allocations: libloading::Symbol<'static, unsafe extern "C" fn() -> u64>,
+    replacements: libloading::Symbol<'static, unsafe extern "C" fn() -> u64>,
 }
 
 impl Counters {
@@ -139,6 +149,7 @@ impl Counters {
                 read: lib.get(b"cubeaudio_plugin_engine_counters")?,
                 backend: lib.get(b"cubeaudio_plugin_engine_backend")?,
                 allocations: lib.get(b"cubeaudio_plugin_process_allocations")?,
+                replacements: lib.get(b"cubeaudio_plugin_replacements")?,
             })
         }
     }
@@ -155,6 +166,12 @@ impl Counters {
     fn process_allocations(&self) -> u64 {
         // SAFETY: no arguments.
         unsafe { (self.allocations)() }
+    }
+
+    /// Model replacements completed (crossfades over).
+    fn replacements(&self) -> u64 {
+        // SAFETY: no arguments.
+        unsafe { (self.replacements)() }
     }
 
     fn backend(&self) -> String {
@@ -229,8 +246,34 @@ fn save_state(r: &mut Running) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The CLAP id of the parameter whose stable id (nice-plug's `#[id]`) is `name`'s.
+fn param_id(r: &mut Running, name: &str) -> Result<ClapId> {
+    let ext = r.instance.access_shared_handler(|h| h.params.get().copied().flatten());
+    let ext = ext.context("the plugin has no CLAP params extension")?;
+    let handle = r.instance.plugin_handle();
+    let mut buffer = ParamInfoBuffer::new();
+    for i in 0..ext.count(&handle) {
+        if let Some(info) = ext.get_info(&handle, i, &mut buffer) {
+            if info.name.eq_ignore_ascii_case(name.as_bytes()) {
+                return Ok(info.id);
+            }
+        }
+    }
+    bail!("the plugin has no parameter named {name}")
+}
+
 /// One process call of `frames` frames, mono in and out.
 fn process(r: &mut Running, ports: &mut (AudioPorts, AudioPorts), x: &mut [f32], y: &mut [f32]) -> Result<()> {
+    process_with(r, ports, x, y, &InputEvents::empty())
+}
+
+fn process_with(
+    r: &mut Running,
+    ports: &mut (AudioPorts, AudioPorts),
+    x: &mut [f32],
+    y: &mut [f32],
+    events: &InputEvents,
+) -> Result<()> {
     let input = ports.0.with_input_buffers([AudioPortBuffer {
         latency: 0,
         channels: AudioPortBufferType::f32_input_only([InputChannel::variable(x)]),
@@ -239,7 +282,7 @@ fn process(r: &mut Running, ports: &mut (AudioPorts, AudioPorts), x: &mut [f32],
         latency: 0,
         channels: AudioPortBufferType::f32_output_only([y].into_iter()),
     }]);
-    r.processor.process(&input, &mut output, &InputEvents::empty(), &mut OutputEvents::void(), None, None)?;
+    r.processor.process(&input, &mut output, events, &mut OutputEvents::void(), None, None)?;
     Ok(())
 }
 
@@ -289,6 +332,11 @@ fn main() -> Result<()> {
     let mut scratch_in = vec![0.0f32; b];
     let mut scratch_out = vec![0.0f32; b];
     let mut ports = (AudioPorts::with_capacity(1, 1), AudioPorts::with_capacity(1, 1));
+    let slim = match args.reload_at {
+        Some(_) => Some(ParamValueEvent::new(0, param_id(&mut running[0], "slim")?, Pckn::match_all(), 0.5)),
+        None => None,
+    };
+    let replacements0 = counters.replacements();
     let before = counters.now();
     let period = Duration::from_secs_f64(b as f64 / args.rate);
     let mut times = Vec::with_capacity(args.cycles);
@@ -303,7 +351,12 @@ fn main() -> Result<()> {
         let start = Instant::now();
         for (i, r) in running.iter_mut().enumerate() {
             scratch_in.copy_from_slice(&inputs[i][c * b..(c + 1) * b]);
-            process(r, &mut ports, &mut scratch_in, &mut scratch_out)?;
+            match (&slim, i == 0 && args.reload_at == Some(c)) {
+                (Some(event), true) => {
+                    process_with(r, &mut ports, &mut scratch_in, &mut scratch_out, &InputEvents::from_buffer(event))?
+                }
+                _ => process(r, &mut ports, &mut scratch_in, &mut scratch_out)?,
+            }
             if i < kept {
                 outputs[i][c * b..(c + 1) * b].copy_from_slice(&scratch_out);
             }
@@ -354,6 +407,13 @@ fn main() -> Result<()> {
             failures.push(format!("the editor window shows {} colours: it did not draw", shot.colours));
         }
         opened.close(&running[0].instance.plugin_handle())?;
+    }
+    if let Some(at) = args.reload_at {
+        let replaced = counters.replacements() - replacements0;
+        println!("slim moved at cycle {at}: {replaced} model replacement(s) crossfaded while playing");
+        if replaced == 0 {
+            failures.push(format!("moving slim at cycle {at} replaced no model before the run ended"));
+        }
     }
     let allocations = counters.process_allocations();
     println!("allocations inside the plugin's process calls: {allocations}");
