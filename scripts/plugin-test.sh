@@ -25,6 +25,10 @@ CUBEAUDIO_BACKEND=cpu "$host" --bundle "$bundle" --model "$model" --instances 4 
 if CUBEAUDIO_BACKEND=wgpu "$host" --bundle "$bundle" --model "$model" --instances 1 --cycles 2000 --compare 1; then
     run wgpu 8 2000 8
     run wgpu 64 300 8
+    # A model change on the GPU: the new instance joins the shared engine while the old one
+    # plays, then the crossfade; within tolerance of render throughout.
+    echo "+ CUBEAUDIO_BACKEND=wgpu cubeaudio-clap-host --instances 2 --cycles 300 --compare 2 --reload-at 100"
+    CUBEAUDIO_BACKEND=wgpu "$host" --bundle "$bundle" --model "$model" --instances 2 --cycles 300 --compare 2 --reload-at 100
 elif [ "${CI:-}" = true ]; then
     echo "the plugin on wgpu failed (CI requires a wgpu adapter: lavapipe)" >&2
     exit 1

@@ -207,6 +207,33 @@ fn gpu_instances_match_and_share_one_launch_per_cycle(runtime: &str, backend: Ba
     assert_eq!(retired, 0, "cycles still wait for a retired instance");
     assert!(busy.status().on_gpu(), "{:?}", busy.fallback());
     assert_eq!(engine.status().gpu_instances.load(Ordering::Relaxed), 1);
+    drop((old, busy));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+
+    // A block a retired instance handed in before it was retired must not start a cycle on its
+    // own: the others' streams would get a block of silence between two of theirs (a glitch of
+    // one receptive field, heard in the plugin after every model change).
+    let mut old = engine.join(loaded[0].dsp.as_ref(), block, 48_000.0).unwrap();
+    let mut busy = engine.join(loaded[0].dsp.as_ref(), block, 48_000.0).unwrap();
+    let x = signal(40 * block, 6);
+    let (mut y, mut scratch) = (vec![0.0f32; x.len()], vec![0.0f32; block]);
+    for c in 0..40 {
+        let r = c * block..(c + 1) * block;
+        if c == 20 {
+            // The old instance's last block goes in first, then it is retired, and the device
+            // thread gets time to act on that block before the busy one's arrives.
+            old.process(&x[r.clone()], &mut scratch, Wait::Offline);
+            old.retire();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        busy.process(&x[r.clone()], &mut y[r.clone()], Wait::Offline);
+        if c < 20 {
+            old.process(&x[r], &mut scratch, Wait::Offline);
+        }
+    }
+    let err = relative_error(&y, &delayed_reference(&loaded[0], &x, block));
+    println!("beside an instance retired with a block queued: {err:.2e} against the CPU engine");
+    assert!(err < 1e-4, "a retired instance's queued block ran a cycle without the others: {err:.2e}");
 }
 
 #[cfg(feature = "cuda")]

@@ -233,8 +233,12 @@ impl<R: Runtime> Group<R> {
     /// Runs one cycle when every instance has a block queued (or the oldest waited past its
     /// stall limit). Returns whether it ran.
     fn cycle(&mut self, status: &EngineStatus) -> Result<bool> {
-        let live = self.slots.iter().filter(|s| !s.rings.abandoned.load(Ordering::Acquire)).count();
-        let ready = self.slots.iter().filter(|s| !s.rings.to_device.is_empty()).count();
+        // Only the blocks of instances still playing start or complete a cycle: a block an
+        // instance handed in just before it fell back or was retired must not run a cycle in
+        // which the others' blocks are missing (their streams would get a block of silence).
+        let playing = |s: &&Slot| !s.rings.abandoned.load(Ordering::Acquire);
+        let live = self.slots.iter().filter(playing).count();
+        let ready = self.slots.iter().filter(playing).filter(|s| !s.rings.to_device.is_empty()).count();
         if ready == 0 {
             return Ok(false);
         }
