@@ -55,14 +55,12 @@ impl NamEditor {
         self.params.model_path.read().map(|p| p.clone()).unwrap_or_default()
     }
 
-    /// Stores the new path (the project saves it) and prepares it in the background.
+    /// Prepares the chosen model in the background; it becomes the plugin's model (and the
+    /// project's) only if it loads.
     fn load(&mut self, path: std::path::PathBuf) {
         let text = path.display().to_string();
-        if let Ok(mut p) = self.params.model_path.write() {
-            *p = text.clone();
-        }
         self.shared.set_status(format!("loading {text} …"));
-        self.executor.execute_background(Task::Reload);
+        self.executor.execute_background(Task::Load(text));
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Shared {
     pub status: Mutex<String>,
     /// The last prepared instance's live state, for the editor.
     joined: Mutex<Option<Joined>>,
+    /// Set when a background reload has finished (loaded or failed).
+    reload_finished: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -78,6 +80,11 @@ impl Shared {
     /// thread: parses, compiles, prewarms).
     fn prepare(&self, params: &NamParams) -> Result<Prepared, String> {
         let path = params.model_path.read().map_err(|_| "state lock poisoned")?.clone();
+        self.prepare_path(path, params)
+    }
+
+    /// [`Self::prepare`] for the model at `path`.
+    fn prepare_path(&self, path: String, params: &NamParams) -> Result<Prepared, String> {
         if path.is_empty() {
             return Err("no model loaded".into());
         }
@@ -115,8 +122,11 @@ impl Shared {
 
 /// Work the audio thread asks for and a background thread does.
 pub enum Task {
-    /// Prepare the model again (a new path or slim value) and hand it to the audio thread.
+    /// Prepare the model again (a new slim value) and hand it to the audio thread.
     Reload,
+    /// Prepare the model at this path (chosen in the editor); only if it loads does it become
+    /// the plugin's model (and the state's path), else the current one keeps playing.
+    Load(String),
 }
 
 /// The plugin.
@@ -218,9 +228,35 @@ impl Plugin for NamPlugin {
     fn task_executor(&mut self) -> TaskExecutor<Self> {
         let (shared, params) = (self.shared.clone(), self.params.clone());
         Box::new(move |task| match task {
-            Task::Reload => match shared.prepare(&params) {
-                Ok(prepared) => shared.slot.offer(prepared),
-                Err(why) => shared.set_status(why),
+            Task::Reload => {
+                match shared.prepare(&params) {
+                    Ok(prepared) => shared.slot.offer(prepared),
+                    Err(why) => shared.set_status(why),
+                }
+                // Success or not, the audio thread may ask again (a failed reload must not
+                // stop every later slim change from reloading).
+                shared.reload_finished.store(true, Ordering::Release);
+            }
+            // Not active yet (an editor opened before the host started audio): `activate`
+            // loads the stored path.
+            Task::Load(path) if shared.block() == 0 => {
+                shared.set_status(format!("{path} loads when the host starts processing"));
+                if let Ok(mut p) = params.model_path.write() {
+                    *p = path;
+                }
+            }
+            Task::Load(path) => match shared.prepare_path(path.clone(), &params) {
+                Ok(prepared) => {
+                    if let Ok(mut p) = params.model_path.write() {
+                        *p = path;
+                    }
+                    shared.slot.offer(prepared);
+                }
+                Err(why) => {
+                    let playing = params.model_path.read().map(|p| p.clone()).unwrap_or_default();
+                    let still = if playing.is_empty() { String::new() } else { format!(" (still playing {playing})") };
+                    shared.set_status(format!("could not load {path}: {why}{still}"));
+                }
             },
         })
     }
@@ -293,6 +329,9 @@ impl NamPlugin {
             }
         }
         let slim = self.params.slim.value();
+        if self.shared.reload_finished.swap(false, Ordering::AcqRel) {
+            self.reload_asked = false;
+        }
         if (slim - self.prepared_slim).abs() > 1e-3 && !self.reload_asked && self.instance.is_some() {
             self.prepared_slim = slim;
             self.reload_asked = true;
