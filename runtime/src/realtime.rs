@@ -78,14 +78,11 @@ impl BlockRing {
     /// The consumer's call: reads the oldest queued block and frees it; false when none is
     /// queued.
     pub fn pop_with(&self, read: impl FnOnce(&[f32])) -> bool {
-        let tail = self.tail.load(Ordering::Relaxed);
-        if tail == self.head.load(Ordering::Acquire) {
-            return false;
-        }
-        // SAFETY: see the Sync impl; the producer does not touch this slot until tail moves.
-        read(unsafe { &*self.blocks[tail % self.blocks.len()].get() });
-        self.tail.store(tail + 1, Ordering::Release);
-        true
+        self.pop_when(|b| {
+            read(b);
+            true
+        })
+        .is_some()
     }
 }
 
@@ -133,8 +130,6 @@ pub struct DeviceSide {
     block: usize,
     input: Vec<f32>,
     output: Vec<f32>,
-    /// Sequence number of the block being served.
-    seq: u32,
     stats: Arc<BridgeStats>,
 }
 
@@ -179,7 +174,6 @@ pub fn realtime_bridge(
             block,
             input: vec![0.0; in_channels * block],
             output: vec![0.0; out_channels * block],
-            seq: 0,
             stats,
         },
     )
@@ -260,12 +254,14 @@ impl DeviceSide {
     /// the block is dropped.
     pub fn serve<E>(&mut self, mut run: impl FnMut(&[&[f32]], &mut [&mut [f32]]) -> Result<(), E>) -> Result<bool, E> {
         let n = self.block;
-        let (input, seq) = (&mut self.input, &mut self.seq);
+        let input = &mut self.input;
         let len = input.len();
         let stride = self.in_channels.max(1) * n;
+        // The block's sequence number goes back with its output.
+        let mut seq = 0;
         if !self.to_device.pop_with(|b| {
             input.copy_from_slice(&b[..len]);
-            *seq = b[stride].to_bits();
+            seq = b[stride].to_bits();
         }) {
             return Ok(false);
         }
@@ -274,7 +270,7 @@ impl DeviceSide {
             let mut outs: Vec<&mut [f32]> = self.output.chunks_mut(n).take(self.out_channels).collect();
             run(&ins, &mut outs)?;
         }
-        let (output, seq) = (&self.output, self.seq);
+        let output = &self.output;
         let stride = self.out_channels.max(1) * n;
         self.from_device.push_with(|b| {
             b[..output.len()].copy_from_slice(output);
