@@ -175,8 +175,14 @@ fn run_live(live_args: &[&str], buffer: usize, seconds: usize) -> Option<LiveRun
         assert!(started.elapsed() < Duration::from_secs(300), "cubeaudio live did not register its ports");
         std::thread::sleep(Duration::from_millis(50));
     }
-    active.as_client().connect_ports_by_name("probe:src", "live:in").unwrap();
-    active.as_client().connect_ports_by_name("live:out", "probe:cap").unwrap();
+    // The ports exist before the client is activated, and JACK refuses connections to an
+    // inactive client: retry until it is active.
+    for (from, to) in [("probe:src", "live:in"), ("live:out", "probe:cap")] {
+        while let Err(e) = active.as_client().connect_ports_by_name(from, to) {
+            assert!(started.elapsed() < Duration::from_secs(300), "connecting {from} to {to}: {e}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     // Connections take effect at a cycle boundary: play only once they surely have.
     std::thread::sleep(Duration::from_millis(200));
     start.store(true, Ordering::Release);
