@@ -17,7 +17,7 @@
 //! | [`biquad`] | bank of independent TDF-II biquads | [`biquad::BiquadBank`] |
 //! | [`fir`] | multichannel FIR over a delay line | [`fir::FirBank`] |
 //! | [`fft`] | radix-2 complex FFT in shared memory | [`fft::launch_fft`] |
-//! | [`partitioned_conv`] | uniformly partitioned FFT convolution (cabinet IRs) | [`partitioned_conv::PartitionedConvolver`] |
+//! | [`partitioned_conv`] | uniformly partitioned FFT convolution with a direct head (cabinet and room IRs, no added latency) | [`partitioned_conv::RoutedConvolver`] |
 //! | [`routed`] | gain, mix, biquad, noise gate, FIR and copies over a graph's signal arena, one launch per batch | [`routed::RoutedGain`], [`routed::copy_routes`], … |
 //! | [`fused_entities`] | one launch running many entities of 11 different branch bodies by a warp layout | [`fused_entities::launch_fused_entities`] |
 //!

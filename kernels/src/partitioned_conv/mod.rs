@@ -1,32 +1,63 @@
-//! Uniformly partitioned FFT convolution (overlap-save) for long impulse responses such as
-//! cabinet IRs, streaming one block of `B` frames per call with `B` frames of block latency
-//! removed by the overlap-save scheme (output is the exact causal convolution).
+//! Uniformly partitioned FFT convolution (overlap-save) for long impulse responses — cabinet and
+//! room IRs — on routed channels of an arena, with no added latency and any buffer size.
 //!
-//! Per channel: the IR is cut into `P = ceil(len / B)` partitions, each zero-padded to `2B` and
-//! transformed once at setup. Every block, `[previous block | this block]` is transformed into a
-//! frequency-domain delay line (FDL) of `P` spectra; the output spectrum is
-//! `Σ_p FDL[now − p] · H[p]`, whose inverse transform's second half is the output block.
-//! Three launches per block: input FFT (one cube per channel), spectrum MAC (one unit per bin,
-//! all channels), inverse FFT (one cube per channel).
+//! An IR `h` of one channel is split at the block size `B`: the head `h[..B]` runs in direct
+//! form ([`crate::routed::RoutedFir`]), the tail `h[B..]` in the frequency domain. The tail's
+//! output at `t` only needs inputs up to `t − B`, so it is computed one block ahead: when the
+//! input block ending at `e` is complete, `z = x ∗ h[B..]` over that block is written to the
+//! output ring at `[e, e + B)`, and the buffers that play those positions add it to the head's
+//! output. Host buffers need not align with blocks: a buffer completes zero or more blocks.
+//!
+//! Per channel: the tail is cut into `P` partitions of `B` taps, each zero-padded to `2B` and
+//! transformed once at setup. Each completed block, `[previous block | this block]` (read from
+//! the input ring) is transformed into a frequency-domain delay line (FDL) of `P` spectra; the
+//! output spectrum `Σ_p FDL[now − p] · H[p]` is summed in `splits` partial sums (one unit per
+//! split and bin, so a 10 s IR is not one unit's serial loop), and the second half of its inverse
+//! transform is the block's tail. Launches per buffer: gather, head, three per completed block
+//! (input FFT, spectrum MAC, inverse FFT), add.
 // cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
 // device function, which no attribute reaches; the functions themselves are documented.
 #![allow(missing_docs)]
 
 mod launch;
 
-pub use launch::{PartitionedConvolver, MAX_BLOCK, MAX_IR_LEN};
+pub use launch::{RoutedConvolver, MAX_BLOCK, MAX_IR_LEN};
 
 use cubecl::prelude::*;
 
-use crate::fft::{bit_reverse, fft_load_bit_reversed, fft_shared};
+use crate::fft::{bit_reverse, fft_shared};
+use crate::routed::finite_or_zero;
 
-/// Transforms `[prev | input]` of channel `CUBE_POS` into FDL slot `slot`, then keeps `input`
-/// as the next `prev`.
-#[allow(unused_assignments)] // a cube `if` assigns a runtime variable declared before it
+/// Copies `frames` input samples of every channel (arena slot `slots[2c]`, `stride` floats per
+/// slot) into the channel's input ring (`ring_len` floats, a power of two) at `cursor`.
+#[cube(launch)]
+pub fn pconv_gather_kernel(
+    arena: &Array<f32>,
+    slots: &Array<u32>,
+    ring: &mut Array<f32>,
+    cursor: u32,
+    stride: u32,
+    frames: u32,
+    ring_len: u32,
+) {
+    let n = frames as usize;
+    let idx = ABSOLUTE_POS;
+    if idx < slots.len() / 2 * n {
+        let c = idx / n;
+        let t = idx % n;
+        let mask = ring_len as usize - 1;
+        ring[c * ring_len as usize + ((cursor as usize + t) & mask)] =
+            arena[slots[2 * c] as usize * stride as usize + t];
+    }
+}
+
+/// Transforms the `2B` input samples of channel `CUBE_POS` that end at `end` (read from its
+/// input ring) into FDL slot `slot`.
 #[cube(launch)]
 pub fn pconv_input_kernel(
-    input: &Array<f32>,
-    prev: &mut Array<f32>,
+    ring: &Array<f32>,
+    ring_len: u32,
+    end: u32,
     fdl: &mut Array<f32>,
     twiddles: &Array<f32>,
     slot: u32,
@@ -36,17 +67,15 @@ pub fn pconv_input_kernel(
     let n = comptime!(2 * block);
     let bits = comptime!((2 * block).trailing_zeros() as usize);
     let c = CUBE_POS;
+    let mask = ring_len as usize - 1;
+    // ring_len ≥ 2B, and a power of two dividing the u32 range, so this never goes below zero
+    // and wraps consistently with `end`.
+    let start = end as usize + ring_len as usize - n;
     let mut data = SharedMemory::<f32>::new(2 * n);
     let mut i = UNIT_POS as usize;
     while i < n {
-        let mut v = 0.0f32;
-        if i < block {
-            v = prev[c * block + i];
-        } else {
-            v = input[c * block + i - block];
-        }
         let r = bit_reverse(i, bits);
-        data[2 * r] = v;
+        data[2 * r] = ring[c * ring_len as usize + ((start + i) & mask)];
         data[2 * r + 1] = 0.0;
         i += CUBE_DIM as usize;
     }
@@ -58,14 +87,11 @@ pub fn pconv_input_kernel(
         fdl[base + j] = data[j];
         j += CUBE_DIM as usize;
     }
-    let mut k = UNIT_POS as usize;
-    while k < block {
-        prev[c * block + k] = input[c * block + k];
-        k += CUBE_DIM as usize;
-    }
 }
 
-/// `acc[c, bin] = Σ_p FDL[c, slot − p] · H[c, p]` (complex), one unit per (channel, bin).
+/// Partial output spectra: `acc[c, s, bin] = Σ_{p in split s} FDL[c, slot − p] · H[c, p]`
+/// (complex), one unit per (channel, split, bin); split `s` covers partitions
+/// `s · per_split .. (s + 1) · per_split` (`splits · per_split ≥ partitions`).
 #[cube(launch)]
 pub fn pconv_mac_kernel(
     fdl: &Array<f32>,
@@ -73,19 +99,28 @@ pub fn pconv_mac_kernel(
     acc: &mut Array<f32>,
     slot: u32,
     partitions: u32,
+    splits: u32,
+    per_split: u32,
     #[comptime] block: usize,
 ) {
     let n = comptime!(2 * block);
     let idx = ABSOLUTE_POS;
     if idx < acc.len() / 2 {
-        let c = idx / n;
-        let bin = idx % n;
         let parts = partitions as usize;
+        let k = splits as usize;
+        let bin = idx % n;
+        let s = (idx / n) % k;
+        let c = idx / (n * k);
+        let first = s * per_split as usize;
+        let mut last = first + per_split as usize;
+        if last > parts {
+            last = parts;
+        }
         let mut re = 0.0f32;
         let mut im = 0.0f32;
-        for p in 0..parts {
-            let s = (slot as usize + parts - p) % parts;
-            let x = (c * parts + s) * 2 * n + 2 * bin;
+        for p in first..last {
+            let f = (slot as usize + parts - p) % parts;
+            let x = (c * parts + f) * 2 * n + 2 * bin;
             let h = (c * parts + p) * 2 * n + 2 * bin;
             let xr = fdl[x];
             let xi = fdl[x + 1];
@@ -99,18 +134,67 @@ pub fn pconv_mac_kernel(
     }
 }
 
-/// Inverse-transforms channel `CUBE_POS`'s accumulated spectrum and writes the second half.
+/// Sums channel `CUBE_POS`'s `splits` partial spectra, inverse-transforms them and writes the
+/// second half (the tail of the block that ended at `end`) to the output ring at `[end, end + B)`.
 #[cube(launch)]
-pub fn pconv_output_kernel(acc: &Array<f32>, output: &mut Array<f32>, twiddles: &Array<f32>, #[comptime] block: usize) {
+pub fn pconv_output_kernel(
+    acc: &Array<f32>,
+    splits: u32,
+    ring: &mut Array<f32>,
+    ring_len: u32,
+    end: u32,
+    twiddles: &Array<f32>,
+    #[comptime] block: usize,
+) {
     let n = comptime!(2 * block);
+    let bits = comptime!((2 * block).trailing_zeros() as usize);
     let c = CUBE_POS;
+    let k = splits as usize;
     let mut data = SharedMemory::<f32>::new(2 * n);
-    fft_load_bit_reversed(acc, c * 2 * n, &mut data, n);
+    let mut i = UNIT_POS as usize;
+    while i < n {
+        let mut re = 0.0f32;
+        let mut im = 0.0f32;
+        for s in 0..k {
+            let at = ((c * k + s) * n + i) * 2;
+            re += acc[at];
+            im += acc[at + 1];
+        }
+        let r = bit_reverse(i, bits);
+        data[2 * r] = re;
+        data[2 * r + 1] = im;
+        i += CUBE_DIM as usize;
+    }
+    sync_cube();
     fft_shared(&mut data, twiddles, n, true);
     let scale = comptime!(1.0f32 / (2 * block) as f32);
+    let mask = ring_len as usize - 1;
     let mut t = UNIT_POS as usize;
     while t < block {
-        output[c * block + t] = data[2 * (block + t)] * scale;
+        ring[c * ring_len as usize + ((end as usize + t) & mask)] = data[2 * (block + t)] * scale;
         t += CUBE_DIM as usize;
+    }
+}
+
+/// Adds each channel's tail (output ring at `cursor`) to the `frames` samples its head wrote to
+/// arena slot `slots[2c + 1]`.
+#[cube(launch)]
+pub fn pconv_add_kernel(
+    arena: &mut Array<f32>,
+    slots: &Array<u32>,
+    ring: &Array<f32>,
+    cursor: u32,
+    stride: u32,
+    frames: u32,
+    ring_len: u32,
+) {
+    let n = frames as usize;
+    let idx = ABSOLUTE_POS;
+    if idx < slots.len() / 2 * n {
+        let c = idx / n;
+        let t = idx % n;
+        let mask = ring_len as usize - 1;
+        let at = slots[2 * c + 1] as usize * stride as usize + t;
+        arena[at] = finite_or_zero(arena[at] + ring[c * ring_len as usize + ((cursor as usize + t) & mask)]);
     }
 }

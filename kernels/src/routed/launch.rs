@@ -14,7 +14,7 @@ const KERNEL: &str = "routed";
 /// Checks that the highest slot a table names lies inside the arena (`stride` frames per
 /// slot). Tables are fixed at construction, so their highest slot is kept rather than rescanned
 /// every buffer.
-fn slots_fit(what: &'static str, highest: u32, arena: &Buffer, stride: usize) -> Result<(), KernelError> {
+pub(crate) fn slots_fit(what: &'static str, highest: u32, arena: &Buffer, stride: usize) -> Result<(), KernelError> {
     let available = arena.len / stride.max(1);
     if highest as usize >= available {
         return Err(KernelError::TooLarge {
@@ -28,11 +28,11 @@ fn slots_fit(what: &'static str, highest: u32, arena: &Buffer, stride: usize) ->
 }
 
 /// The highest slot of a table.
-fn highest(slots: &[u32]) -> u32 {
+pub(crate) fn highest(slots: &[u32]) -> u32 {
     slots.iter().copied().max().unwrap_or(0)
 }
 
-fn frames_fit(frames: usize, stride: usize) -> Result<(), KernelError> {
+pub(crate) fn frames_fit(frames: usize, stride: usize) -> Result<(), KernelError> {
     nonzero(KERNEL, "frames", frames)?;
     at_most(KERNEL, "frames", frames, stride)
 }
@@ -523,5 +523,11 @@ impl RoutedFir {
         );
         self.cursor = self.cursor.wrapping_add(frames as u32);
         Ok(())
+    }
+
+    /// Back to silence: every history cleared (the taps are kept).
+    pub fn reset<R: Runtime>(&mut self, client: &ComputeClient<R>) {
+        self.rings = Buffer::filled(client, self.rings.len, 0.0);
+        self.cursor = 0;
     }
 }

@@ -22,6 +22,8 @@
 
 mod launch;
 
+pub(crate) use launch::{frames_fit, highest, slots_fit};
+
 pub use launch::{
     check_copy_routes, copy_routes, GateSettings, RoutedBiquad, RoutedFir, RoutedGain, RoutedGate, RoutedMix,
     MAX_FIR_TAPS,

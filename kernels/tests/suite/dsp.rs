@@ -4,7 +4,7 @@ use cubeaudio_kernels::biquad::{BiquadBank, BiquadCoefficients};
 use cubeaudio_kernels::fft::{launch_fft, twiddles, FftConfig};
 use cubeaudio_kernels::fir::FirBank;
 use cubeaudio_kernels::gain::{smoothing_coefficient, SmoothedGain, SmoothedMix};
-use cubeaudio_kernels::partitioned_conv::PartitionedConvolver;
+use cubeaudio_kernels::partitioned_conv::{RoutedConvolver, MAX_IR_LEN};
 use cubeaudio_kernels::util::Buffer;
 use cubeaudio_kernels::KernelError;
 use cubecl::prelude::*;
@@ -163,39 +163,70 @@ pub fn fft_matches_dft<R: Runtime>(client: &ComputeClient<R>) {
     assert!(matches!(launch_fft(client, bad, 1, &buf, &buf, &buf), Err(KernelError::NotPowerOfTwo { .. })));
 }
 
-/// A 1 s, 48 kHz cabinet-like IR (decaying noise) streamed in 128-frame blocks equals direct
-/// convolution; a short IR on a second channel checks per-channel partition counts.
+/// Routed channels of an arena convolved with a 1 s cabinet-like IR (decaying noise), a 5,000-tap
+/// IR on an in-place route and a 77-tap IR (head only), through buffers of sizes that do not
+/// align with the 128-frame blocks (1 to 1,000 frames), past the FDL's wrap: equal to the f64
+/// direct convolution. Then `reset` replays the start exactly, and bad setups are refused.
 pub fn partitioned_convolution_equals_direct<R: Runtime>(client: &ComputeClient<R>) {
     let mut rng = rng("partitioned_conv");
-    let block = 128;
+    let (block, max_frames) = (128, 1000);
     let long: Vec<f32> = (0..48_000).map(|i| rng.gen_range(-1.0..1.0) * (-(i as f32) / 4000.0).exp() * 0.05).collect();
+    let mid: Vec<f32> = (0..5_000).map(|i| rng.gen_range(-1.0..1.0) * (-(i as f32) / 800.0).exp() * 0.1).collect();
     let short = random_vec(&mut rng, 77, 0.3);
-    let blocks = 400; // > 375 partitions: the FDL wraps
-    let total = block * blocks;
-    let x = random_vec(&mut rng, 2 * total, 1.0);
-    let mut conv = PartitionedConvolver::new(client, block, &[long.clone(), short.clone()]).unwrap();
-    assert_eq!(conv.partitions, 375);
-    let mut got = vec![0.0f32; 2 * total];
-    for b in 0..blocks {
-        let chunk: Vec<f32> =
-            (0..2).flat_map(|c| x[c * total + b * block..c * total + (b + 1) * block].to_vec()).collect();
-        let out = Buffer::filled(client, chunk.len(), f32::NAN);
-        conv.process(client, &Buffer::upload(client, &chunk), &out, block).unwrap();
-        let y = out.read(client, "partitioned_conv").unwrap();
-        for c in 0..2 {
-            got[c * total + b * block..c * total + (b + 1) * block].copy_from_slice(&y[c * block..(c + 1) * block]);
+    let irs = [long, mid, short];
+    // (input slot, output slot): the mid IR reads and writes slot 2.
+    let routes = [(0u32, 3u32), (2, 2), (1, 4)];
+    let channels: Vec<((u32, u32), &[f32])> = routes.iter().zip(&irs).map(|(r, h)| (*r, h.as_slice())).collect();
+    let mut conv = RoutedConvolver::new(client, &channels, max_frames, block).unwrap();
+    assert_eq!(conv.partitions, 374);
+    let sizes = [1usize, 37, 128, 500, 64, 1000, 255, 129];
+    let buffers: Vec<usize> = sizes.iter().copied().cycle().take(8 * 25).collect();
+    let total: usize = buffers.iter().sum(); // 52,850 frames: 412 blocks > 374 partitions
+    let x: Vec<Vec<f32>> = (0..3).map(|_| random_vec(&mut rng, total, 1.0)).collect();
+    let run = |conv: &mut RoutedConvolver, buffers: &[usize]| {
+        let mut got = vec![Vec::new(); 3];
+        let mut at = 0;
+        for &frames in buffers {
+            let mut arena = vec![f32::NAN; 5 * max_frames];
+            for (c, &(src, _)) in routes.iter().enumerate() {
+                arena[src as usize * max_frames..][..frames].copy_from_slice(&x[c][at..at + frames]);
+            }
+            let buf = Buffer::upload(client, &arena);
+            let launches = conv.process(client, &buf, max_frames, frames).unwrap();
+            let blocks = (at + frames) / block - at / block;
+            assert_eq!(launches as usize, 3 + 3 * blocks, "launches for {frames} frames at {at}");
+            let y = buf.read(client, "partitioned_conv").unwrap();
+            for (c, &(_, dst)) in routes.iter().enumerate() {
+                got[c].extend_from_slice(&y[dst as usize * max_frames..][..frames]);
+            }
+            at += frames;
         }
+        got
+    };
+    let got = run(&mut conv, &buffers);
+    for (c, name) in ["1 s IR", "5,000-tap IR in place", "77-tap IR"].iter().enumerate() {
+        let expected = convolve_f64(&x[c][..total], &irs[c]);
+        assert_close(&format!("partitioned conv, {name}, block 128, buffers 1…1000"), &got[c], &expected, 2e-5);
     }
-    let mut expected = convolve_f64(&x[..total], &long);
-    expected.extend(convolve_f64(&x[total..], &short));
-    assert_close("partitioned conv (1 s IR, block 128)", &got, &expected, 2e-5);
-    assert!(matches!(
-        PartitionedConvolver::new(client, 100, std::slice::from_ref(&short)),
-        Err(KernelError::NotPowerOfTwo { .. })
-    ));
-    assert!(matches!(PartitionedConvolver::new(client, 64, &[Vec::new()]), Err(KernelError::Invalid { .. })));
-    let wrong = Buffer::upload(client, &vec![0.0; 2 * 64]);
-    assert!(matches!(conv.process(client, &wrong, &wrong, 64), Err(KernelError::SizeMismatch { .. })));
+    conv.reset(client);
+    let again = run(&mut conv, &buffers[..6]);
+    for c in 0..3 {
+        assert_eq!(again[c], got[c][..again[c].len()], "channel {c} after reset");
+    }
+
+    let short: &[f32] = &irs[2];
+    let one = |ir: &[f32], block| RoutedConvolver::new(client, &[((0, 1), ir)], 64, block);
+    assert!(matches!(one(short, 100), Err(KernelError::NotPowerOfTwo { .. })));
+    assert!(matches!(one(short, 4096), Err(KernelError::TooLarge { .. })));
+    assert!(matches!(one(&[], 64), Err(KernelError::Invalid { .. })));
+    assert!(matches!(one(&[0.0, f32::NAN], 64), Err(KernelError::Invalid { .. })));
+    assert!(matches!(one(&vec![0.0; MAX_IR_LEN + 1], 64), Err(KernelError::TooLarge { .. })));
+    let mut small = one(short, 64).unwrap();
+    let arena = Buffer::upload(client, &[0.0; 2 * 128]);
+    assert!(matches!(small.process(client, &arena, 128, 65), Err(KernelError::TooLarge { .. })));
+    // Slot 1 (the output) lies past an arena of one slot.
+    let one_slot = Buffer::upload(client, &[0.0; 64]);
+    assert!(matches!(small.process(client, &one_slot, 64, 32), Err(KernelError::TooLarge { .. })));
 }
 
 cubeaudio_kernels::for_each_runtime!(

@@ -1,8 +1,10 @@
 use std::path::Path;
 
+use cubeaudio_kernels::partitioned_conv::MAX_IR_LEN;
 use cubeaudio_kernels::routed::MAX_FIR_TAPS;
 use cubecl::prelude::*;
 
+use super::convolver::ConvolverBatch;
 use super::fir::FirBatch;
 use super::{channels, known_settings, mono_ports};
 use crate::engine::Engine;
@@ -10,12 +12,46 @@ use crate::error::ProcessorError;
 use crate::processor::{BatchProcessor, Description, InstanceSetup, PrepareContext, ProcessorType, Settings};
 use crate::wav;
 
-/// Cabinet impulse response from a WAV file, convolved directly (up to 16,384 samples, 0.34 s at
-/// 48 kHz — cabinet IRs are typically 10–200 ms). Settings: `path` (relative to the rig file),
+/// Cabinet or room impulse response from a WAV file (up to 960,000 samples: 10 s at 96 kHz),
+/// with no added latency at any buffer size. Settings: `path` (relative to the rig file),
 /// `channels`, `normalize` (default true: scale to unit energy so swapping cabs keeps the
-/// level). A mono IR serves every channel; a multichannel IR must have one channel per processor
+/// level), `convolution`: `"auto"` (default: direct form up to [`DIRECT_MAX_TAPS`] taps, the
+/// measured crossover, else partitioned), `"direct"` (up to 16,384 taps) or `"partitioned"`.
+/// A mono IR serves every channel; a multichannel IR must have one channel per processor
 /// channel. Its sample rate must equal the graph's.
 pub struct ImpulseResponse;
+
+/// Longest IR `"auto"` convolves in direct form; longer ones take the partitioned FFT
+/// convolver (crossover measured on an H200, docs/PERFORMANCE.md).
+pub const DIRECT_MAX_TAPS: usize = 2048;
+
+/// The partitioned convolver's block (its direct head's length and its FFT partition) for
+/// buffers of up to `max_buffer` frames: about one block per buffer, within 64..=512.
+pub fn convolution_block(max_buffer: usize) -> usize {
+    max_buffer.next_power_of_two().clamp(64, 512)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Convolution {
+    Auto,
+    Direct,
+    Partitioned,
+}
+
+fn convolution_setting(settings: &Settings) -> Result<Convolution, ProcessorError> {
+    match settings.get("convolution") {
+        None => Ok(Convolution::Auto),
+        Some(v) => match v.as_str() {
+            Some("auto") => Ok(Convolution::Auto),
+            Some("direct") => Ok(Convolution::Direct),
+            Some("partitioned") => Ok(Convolution::Partitioned),
+            _ => Err(ProcessorError::Setting {
+                setting: "convolution",
+                reason: format!("is {v}; \"auto\", \"direct\" or \"partitioned\" are accepted"),
+            }),
+        },
+    }
+}
 
 fn path_setting(settings: &Settings) -> Result<&str, ProcessorError> {
     settings
@@ -24,11 +60,11 @@ fn path_setting(settings: &Settings) -> Result<&str, ProcessorError> {
         .ok_or(ProcessorError::Setting { setting: "path", reason: "the IR's WAV file is required".into() })
 }
 
-/// Reads an IR as one `Vec` per channel, refusing what the direct-form kernel cannot run.
+/// Reads an IR as one `Vec` per channel, refusing what no convolver runs.
 pub fn read_ir(path: &Path, sample_rate: f64) -> Result<Vec<Vec<f32>>, ProcessorError> {
     let file = |reason: String| ProcessorError::File { path: path.to_path_buf(), reason };
     // The header's length is checked before any sample is read: a huge file costs nothing.
-    let ir = wav::read_limited(path, MAX_FIR_TAPS as u64)?;
+    let ir = wav::read_limited(path, MAX_IR_LEN as u64)?;
     if ir.sample_rate as f64 != sample_rate {
         return Err(file(format!(
             "IR is at {} Hz but the graph runs at {sample_rate} Hz; resample the IR",
@@ -36,8 +72,8 @@ pub fn read_ir(path: &Path, sample_rate: f64) -> Result<Vec<Vec<f32>>, Processor
         )));
     }
     let frames = ir.frames();
-    if frames > MAX_FIR_TAPS {
-        return Err(file(format!("the IR has {frames} samples; up to {MAX_FIR_TAPS} are accepted (trim it)")));
+    if frames > MAX_IR_LEN {
+        return Err(file(format!("the IR has {frames} samples; up to {MAX_IR_LEN} are accepted (trim it)")));
     }
     for (c, h) in ir.channels.iter().enumerate() {
         if let Some(i) = h.iter().position(|v| !v.is_finite()) {
@@ -53,8 +89,9 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
     }
 
     fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
-        known_settings(settings, &["channels", "path", "normalize"])?;
+        known_settings(settings, &["channels", "path", "normalize", "convolution"])?;
         path_setting(settings)?;
+        convolution_setting(settings)?;
         if settings.get("normalize").is_some_and(|v| !v.is_boolean()) {
             return Err(ProcessorError::Setting { setting: "normalize", reason: "must be true or false".into() });
         }
@@ -69,6 +106,7 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
         instances: &[InstanceSetup],
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let mut taps = Vec::new();
+        let mut partitioned = false;
         for inst in instances {
             let path = ctx.base_dir.join(path_setting(inst.settings)?);
             let mut ir = read_ir(&path, ctx.sample_rate)?;
@@ -92,7 +130,27 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
                     h.iter_mut().for_each(|v| *v *= scale);
                 }
             }
+            let longest = ir.iter().map(Vec::len).max().unwrap_or(0);
+            match convolution_setting(inst.settings)? {
+                Convolution::Direct if longest > MAX_FIR_TAPS => {
+                    return Err(ProcessorError::File {
+                        path,
+                        reason: format!(
+                            "the IR has {longest} samples; direct convolution takes up to {MAX_FIR_TAPS} \
+                             (use \"convolution\": \"auto\" or \"partitioned\")"
+                        ),
+                    })
+                }
+                Convolution::Direct => {}
+                Convolution::Partitioned => partitioned = true,
+                Convolution::Auto => partitioned |= longest > DIRECT_MAX_TAPS,
+            }
             taps.push(ir);
+        }
+        // One kernel per batch: if any instance needs the partitioned convolver, every instance
+        // of the batch runs on it (a short IR is all head there, exact as well).
+        if partitioned {
+            return ConvolverBatch::prepare(engine, ctx, instances, &taps, convolution_block(ctx.max_buffer));
         }
         FirBatch::prepare(engine, ctx, instances, taps)
     }

@@ -2,6 +2,7 @@
 //! response from a WAV). Each runs every instance of a stage in one launch of a
 //! [`cubeaudio_kernels::routed`] kernel.
 
+mod convolver;
 mod derived;
 mod eq;
 mod fir;
@@ -18,7 +19,7 @@ pub use eq::Eq;
 pub use fir::Fir;
 pub use gain::{Gain, GAIN_DB};
 pub use gate::{gate_settings, NoiseGate};
-pub use ir::ImpulseResponse;
+pub use ir::{convolution_block, ImpulseResponse, DIRECT_MAX_TAPS};
 pub use mix::Mix;
 
 use crate::error::ProcessorError;
