@@ -25,6 +25,12 @@ chmod +x /tmp/cubeaudio-bin/*
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
 
 status=0
+# A binary pack-device.sh did not pack (KERNELS_ONLY=1, PLUGIN=…) is named, never silently passed.
+packed() {
+    [ -x "/tmp/cubeaudio-bin/$1" ] && return 0
+    echo "NOT PACKED, NOT RUN: $1" | tee -a "$out/not-run.txt"
+    return 1
+}
 # Both runtimes are required here: a missing device is a failure, not a skip.
 export CUBEAUDIO_REQUIRE=cuda,wgpu
 # TESTS=0 skips the test binaries (a benchmark-only call).
@@ -33,16 +39,22 @@ if [ "${TESTS:-1}" = 1 ]; then
 /tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
 # The GPU NAM engines (nam/tests/gpu/): the core's references (convolutional and LSTM),
 # ConvNet/Linear/post-stack heads against the CPU engine, streams joining and leaving, faults.
+if packed gpu-nam; then
 CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 ${GPUNAM_ARGS:-} >"$out/gpu-nam.log" 2>&1 || status=1
 grep -E '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out/gpu-nam.log" | cut -c1-240
+fi
 # Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
 # Vulkan, then the two example rigs through the CLI on CUDA (the tests that run the CLI binary
 # by its build path are skipped: it is not there; CI runs them on lavapipe).
 /tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
+/tmp/cubeaudio-bin/ir-gpu --nocapture --test-threads=1 >"$out/ir-gpu.log" 2>&1 || status=1
+grep -hE '^\[(device|ir)-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/ir-gpu.log"
+if packed nam-graph; then
 CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs --skip an_overflow_inside_a_graph >"$out/nam-graph.log" 2>&1 || status=1
-grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/nam-graph.log"
-for rig in amp_cab dual_amp; do
+grep -hE '^\[device-test\]|^test result' "$out/nam-graph.log"
+fi
+packed cubeaudio && for rig in amp_cab dual_amp; do
     /tmp/cubeaudio-bin/cubeaudio graph --config .carry/examples/rigs/$rig.json --input .carry/di_guitar.wav \
         --output "/tmp/$rig.wav" 2>&1 | tail -1 | tee -a "$out/rigs.log"
 done
@@ -127,12 +139,18 @@ if [ "${PLUGIN:-0}" = 1 ]; then
     grep -E 'instances of|cycles of|engine:|against|restored|^ok|Error' "$out/plugin.log" | cut -c1-200
 fi
 
-# The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
+# The IR convolution crossover (direct form against the partitioned convolver), CUDA and Vulkan.
+if [ "${IRBENCH:-0}" = 1 ]; then
+    /tmp/cubeaudio-bin/ir_crossover --runtime cuda --out "$out/ir-crossover-cuda" >"$out/ir-crossover-cuda.log" 2>&1 || status=1
+    /tmp/cubeaudio-bin/ir_crossover --runtime wgpu --out "$out/ir-crossover-vulkan" >"$out/ir-crossover-vulkan.log" 2>&1 || status=1
+fi
+
 # Measurements of one session (knob sweeps), with the binaries unpacked above: EXTRA="cmd".
 if [ -n "${EXTRA:-}" ]; then
     bash -c "$EXTRA" || status=1
 fi
 
+# The generated CUDA C++ of every kernel must compile for Hopper (codegen-tests snapshots).
 if [ "${NVCC:-1}" = 1 ]; then
 nvcc_ok=0; nvcc_fail=0
 for src in /tmp/cubeaudio-bin/cuda-src/*.cu; do

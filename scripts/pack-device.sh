@@ -25,9 +25,24 @@ for l in sys.stdin:
     if m.get("reason")=="compiler-artifact" and m["target"]["name"]==sys.argv[1] and m.get("executable"): print(m["executable"])' "$2" |
         xargs -I{} cp {} ".carry/$3"
 }
-# Processing graphs on the device: runtime graphs and bridge, NAM inside a graph.
+# Processing graphs on the device: runtime graphs and bridge, the `ir` processor.
 test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
+test_exe cubeaudio-runtime ir_gpu ir-gpu
+# The IR convolution crossover benchmark (small).
+cargo build --release -p cubeaudio-benches --bin ir_crossover
+cp "$CARGO_TARGET_DIR/release/ir_crossover" .carry/ir_crossover
+# KERNELS_ONLY=1: the kernel suites and the runtime's device tests only (a session that changed
+# kernels and runtime but not NAM, CLI or plugin; device-test.sh says which binaries are absent).
+if [ "${KERNELS_ONLY:-0}" = 1 ]; then
+    strip .carry/* 2>/dev/null || true
+    xz -9 -T2 .carry/*
+    cargo run --release -q -p cubeaudio-codegen-tests --bin dump_sources -- cuda .carry/cuda-src
+    tar czf .carry/cuda-src.tgz -C .carry cuda-src && rm -r .carry/cuda-src
+    ls -la .carry
+    exit 0
+fi
+# NAM inside a graph.
 test_exe cubeaudio graph nam-graph
 # The GPU NAM engines (references, LSTM, architectures, streams, faults): one binary.
 test_exe cubeaudio-nam gpu gpu-nam

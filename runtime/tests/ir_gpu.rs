@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cubeaudio_runtime::builtins::{convolution_block, DIRECT_MAX_TAPS};
+use cubeaudio_runtime::builtins::{convolution_block, direct_max_taps};
 use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
 use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::wav::{self, SampleFormat};
@@ -83,7 +83,7 @@ fn every_convolution_equals_f64<R: Runtime>(engine: &Engine<R>) {
     let mut rng = rng("ir modes");
     let dir = folder("modes");
     let h: Vec<f32> = (0..12_000).map(|i| rng.gen_range(-1.0..1.0) * (-(i as f32) / 1500.0).exp() * 0.1).collect();
-    assert!(h.len() > DIRECT_MAX_TAPS);
+    assert!(h.len() > direct_max_taps(engine.info()));
     wav::write(&dir.join("ir.wav"), &[h.clone()], SR as u32, SampleFormat::Float32).unwrap();
     let sizes = [128, 1, 37, 128, 100, 64, 127];
     let x: Vec<f32> = (0..14_040).map(|_| rng.gen_range(-1.0..1.0)).collect();

@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use cubeaudio_kernels::device::DeviceInfo;
 use cubeaudio_kernels::partitioned_conv::MAX_IR_LEN;
 use cubeaudio_kernels::routed::MAX_FIR_TAPS;
 use cubecl::prelude::*;
@@ -15,15 +16,24 @@ use crate::wav;
 /// Cabinet or room impulse response from a WAV file (up to 960,000 samples: 10 s at 96 kHz),
 /// with no added latency at any buffer size. Settings: `path` (relative to the rig file),
 /// `channels`, `normalize` (default true: scale to unit energy so swapping cabs keeps the
-/// level), `convolution`: `"auto"` (default: direct form up to [`DIRECT_MAX_TAPS`] taps, the
-/// measured crossover, else partitioned), `"direct"` (up to 16,384 taps) or `"partitioned"`.
+/// level), `convolution`: `"auto"` (default: direct form up to [`direct_max_taps`], the measured
+/// crossover, else partitioned), `"direct"` (up to 16,384 taps) or `"partitioned"`.
 /// A mono IR serves every channel; a multichannel IR must have one channel per processor
 /// channel. Its sample rate must equal the graph's.
 pub struct ImpulseResponse;
 
-/// Longest IR `"auto"` convolves in direct form; longer ones take the partitioned FFT
-/// convolver (crossover measured on an H200, docs/PERFORMANCE.md).
-pub const DIRECT_MAX_TAPS: usize = 2048;
+/// Longest IR `"auto"` convolves in direct form on `device`; longer ones take the partitioned
+/// FFT convolver. Measured with `ir_crossover` on an H200 (docs/PERFORMANCE.md, 2026-12-01): on
+/// CUDA the two tie at 1,024 taps (buffers of 64 and 128: ~75 µs launch + sync each) and the
+/// convolver wins from 2,048 (66–75 against 128 µs); through Vulkan, where each launch costs
+/// more, direct form still wins at 2,048 (185 against 231 µs) and loses from 4,096.
+pub fn direct_max_taps(device: &DeviceInfo) -> usize {
+    if device.runtime == "cuda" {
+        1024
+    } else {
+        2048
+    }
+}
 
 /// The partitioned convolver's block (its direct head's length and its FFT partition) for
 /// buffers of up to `max_buffer` frames: about one block per buffer, within 64..=512.
@@ -143,7 +153,7 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
                 }
                 Convolution::Direct => {}
                 Convolution::Partitioned => partitioned = true,
-                Convolution::Auto => partitioned |= longest > DIRECT_MAX_TAPS,
+                Convolution::Auto => partitioned |= longest > direct_max_taps(engine.info()),
             }
             taps.push(ir);
         }

@@ -19,7 +19,7 @@ pub use eq::Eq;
 pub use fir::Fir;
 pub use gain::{Gain, GAIN_DB};
 pub use gate::{gate_settings, NoiseGate};
-pub use ir::{convolution_block, ImpulseResponse, DIRECT_MAX_TAPS};
+pub use ir::{convolution_block, direct_max_taps, ImpulseResponse};
 pub use mix::Mix;
 
 use crate::error::ProcessorError;
