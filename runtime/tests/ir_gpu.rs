@@ -84,7 +84,7 @@ fn every_convolution_equals_f64<R: Runtime>(engine: &Engine<R>) {
     let dir = folder("modes");
     let h: Vec<f32> = (0..12_000).map(|i| rng.gen_range(-1.0..1.0) * (-(i as f32) / 1500.0).exp() * 0.1).collect();
     assert!(h.len() > direct_max_taps(engine.info()));
-    wav::write(&dir.join("ir.wav"), &[h.clone()], SR as u32, SampleFormat::Float32).unwrap();
+    wav::write(&dir.join("ir.wav"), std::slice::from_ref(&h), SR as u32, SampleFormat::Float32).unwrap();
     let sizes = [128, 1, 37, 128, 100, 64, 127];
     let x: Vec<f32> = (0..14_040).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let want: Vec<f64> = (0..x.len())

@@ -42,8 +42,8 @@ struct Row {
 }
 
 enum Conv {
-    Direct(RoutedFir),
-    Partitioned(RoutedConvolver),
+    Direct(Box<RoutedFir>),
+    Partitioned(Box<RoutedConvolver>),
 }
 
 impl Conv {
@@ -108,9 +108,9 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Re
         let routes: Vec<((u32, u32), &[f32])> =
             irs.iter().enumerate().map(|(c, h)| ((c as u32, (channels + c) as u32), h.as_slice())).collect();
         let (mut conv, method) = match block {
-            None => (Conv::Direct(RoutedFir::new(client, &routes, buffer)?), "direct".to_string()),
+            None => (Conv::Direct(Box::new(RoutedFir::new(client, &routes, buffer)?)), "direct".to_string()),
             Some(b) => (
-                Conv::Partitioned(RoutedConvolver::new(client, &routes, buffer, b)?),
+                Conv::Partitioned(Box::new(RoutedConvolver::new(client, &routes, buffer, b)?)),
                 format!("partitioned, block {b}"),
             ),
         };
