@@ -49,7 +49,8 @@ fi
 /tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/ir-gpu --nocapture --test-threads=1 >"$out/ir-gpu.log" 2>&1 || status=1
-grep -hE '^\[(device|ir)-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/ir-gpu.log"
+grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/ir-gpu.log"
+grep -hE '^\[close\]' "$out/ir-gpu.log"
 if packed nam-graph; then
 CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs --skip an_overflow_inside_a_graph >"$out/nam-graph.log" 2>&1 || status=1
 grep -hE '^\[device-test\]|^test result' "$out/nam-graph.log"

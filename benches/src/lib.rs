@@ -67,3 +67,37 @@ pub fn lstm_3x18() -> String {
            "weights": Lcg(11).weights(n)})
     .to_string()
 }
+
+/// Runs `$body` with `$client` (a `&ComputeClient` of the runtime named by `$name`: `cuda` or
+/// `wgpu`) and `$device` (its description), as the GPU benchmarks' `--runtime` asks; an
+/// unknown name or a missing device is an error.
+#[macro_export]
+macro_rules! on_runtime {
+    ($name:expr, |$client:ident, $device:ident| $body:expr) => {
+        match $name {
+            "cuda" => {
+                let (client, info) =
+                    anyhow::Context::context(cubeaudio_kernels::device::cuda::open(0), "opening CUDA")?;
+                let ($client, $device) = (&client, info.to_string());
+                $body
+            }
+            "wgpu" => {
+                let (client, info) =
+                    anyhow::Context::context(cubeaudio_kernels::device::wgpu_device::open_best(), "opening wgpu")?;
+                let ($client, $device) = (&client, info.to_string());
+                $body
+            }
+            other => anyhow::bail!("unknown runtime {other} (cuda or wgpu)"),
+        }
+    };
+}
+
+/// Writes a benchmark's Markdown table to `out/stem.md` and its rows to `out/stem.json`, and
+/// prints the table.
+pub fn write_report(out: &std::path::Path, stem: &str, md: &str, rows: &impl serde::Serialize) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join(format!("{stem}.md")), md)?;
+    std::fs::write(out.join(format!("{stem}.json")), serde_json::to_string_pretty(rows)?)?;
+    print!("{md}");
+    Ok(())
+}

@@ -20,7 +20,7 @@ use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{
-    pconv_add_kernel, pconv_gather_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel,
+    pconv_exchange_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel,
 };
 use cubeaudio_kernels::routed::{
     routed_biquad_kernel, routed_copy_kernel, routed_fir_kernel, routed_gain_kernel, routed_gate_kernel,
@@ -216,10 +216,15 @@ pub fn registry() -> Vec<KernelCase> {
             let (i, o, t) = (input(b), output(b), input(b));
             fft_kernel::expand(&mut b.scope, i, o, t, FftConfig { size: 256, inverse: true, normalize: true })
         }),
-        case!("pconv_gather_kernel", pconv_gather_kernel, 256, |b| {
+        case!("pconv_exchange_kernel__gather", pconv_exchange_kernel, 256, |b| {
             let (a, s, r, c, st, f, l) =
-                (input(b), input_u32(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b), u32_arg(b));
-            pconv_gather_kernel::expand(&mut b.scope, a, s, r, c, st, f, l)
+                (output(b), input_u32(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            pconv_exchange_kernel::expand(&mut b.scope, a, s, r, c, st, f, l, true)
+        }),
+        case!("pconv_exchange_kernel__add", pconv_exchange_kernel, 256, |b| {
+            let (a, s, r, c, st, f, l) =
+                (output(b), input_u32(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            pconv_exchange_kernel::expand(&mut b.scope, a, s, r, c, st, f, l, false)
         }),
         case!("pconv_input_kernel__block128", pconv_input_kernel, 128, |b| {
             let (r, l, e, d, t, s, n) = (input(b), u32_arg(b), u32_arg(b), output(b), input(b), u32_arg(b), u32_arg(b));
@@ -232,11 +237,6 @@ pub fn registry() -> Vec<KernelCase> {
         case!("pconv_output_kernel__block128", pconv_output_kernel, 128, |b| {
             let (a, k, r, l, e, t) = (input(b), u32_arg(b), output(b), u32_arg(b), u32_arg(b), input(b));
             pconv_output_kernel::expand(&mut b.scope, a, k, r, l, e, t, 128)
-        }),
-        case!("pconv_add_kernel", pconv_add_kernel, 256, |b| {
-            let (a, s, r, c, st, f, l) =
-                (output(b), input_u32(b), input(b), u32_arg(b), u32_arg(b), u32_arg(b), u32_arg(b));
-            pconv_add_kernel::expand(&mut b.scope, a, s, r, c, st, f, l)
         }),
         case!("routed_copy_kernel", routed_copy_kernel, 256, |b| {
             let (s, d, r, f) = (input(b), output(b), input_u32(b), u32_arg(b));

@@ -1,10 +1,13 @@
 //! Compiled graphs on a device: outputs against f64 references, launch counts, parameter
 //! smoothing, atomic commits, NaN policy, reset, async.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use common::close;
 use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::gain::smoothing_coefficient;
 use cubeaudio_runtime::builtins::gate_settings;
@@ -13,7 +16,7 @@ use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 const SR: f64 = 48_000.0;
 const MAX: usize = 128;
@@ -23,36 +26,11 @@ fn options() -> GraphOptions {
 }
 
 fn rng(test: &str) -> SmallRng {
-    let seed = std::env::var("CUBEAUDIO_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-    });
-    println!("[graph-test] {test}: seed {seed}");
-    SmallRng::seed_from_u64(seed)
+    common::rng("graph-test", test)
 }
 
 fn noise(rng: &mut SmallRng, n: usize, amp: f32) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-amp..=amp)).collect()
-}
-
-#[track_caller]
-fn close(what: &str, got: &[f32], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let mut worst = (0, 0.0f64);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(g.is_finite(), "{what}: sample {i} is {g}");
-        let e = (*g as f64 - w).abs() / w.abs().max(1.0);
-        if e > worst.1 {
-            worst = (i, e);
-        }
-    }
-    assert!(
-        worst.1 <= tol,
-        "{what}: sample {} is {} but the reference says {} (error {:.2e})",
-        worst.0,
-        got[worst.0],
-        want[worst.0],
-        worst.1
-    );
 }
 
 fn db(v: f64) -> f64 {

@@ -2,8 +2,11 @@
 //! partitioned FFT convolver (`"auto"` picks by length), through buffers that do not align with
 //! the convolver's blocks, against f64 direct convolution; a 10 s IR; refusals.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::close;
 use cubeaudio_runtime::builtins::{convolution_block, direct_max_taps};
 use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
 use cubeaudio_runtime::registry::Registry;
@@ -11,16 +14,12 @@ use cubeaudio_runtime::wav::{self, SampleFormat};
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 const SR: f64 = 48_000.0;
 
 fn rng(test: &str) -> SmallRng {
-    let seed = std::env::var("CUBEAUDIO_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-    });
-    println!("[ir-test] {test}: seed {seed}");
-    SmallRng::seed_from_u64(seed)
+    common::rng("ir-test", test)
 }
 
 /// A folder of this test's own, removed by the caller.
@@ -59,21 +58,6 @@ fn run<R: Runtime>(engine: &Engine<R>, g: &mut CompiledGraph<R>, x: &[f32], size
         at += n;
     }
     (y, launches)
-}
-
-#[track_caller]
-fn close(what: &str, got: &[f32], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let mut worst = (0, 0.0f64);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(g.is_finite(), "{what}: sample {i} is {g}");
-        let e = (*g as f64 - w).abs() / w.abs().max(1.0);
-        if e > worst.1 {
-            worst = (i, e);
-        }
-    }
-    println!("[ir-test] {what}: max scaled error {:.2e} at {}", worst.1, worst.0);
-    assert!(worst.1 <= tol, "{what}: sample {} is {} but the reference says {}", worst.0, got[worst.0], want[worst.0]);
 }
 
 /// A 12,000-tap cabinet-like IR: `"direct"`, `"partitioned"` and `"auto"` (which must pick the

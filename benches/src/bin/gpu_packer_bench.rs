@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
 use cubeaudio_kernels::fused_entities::{launch_fused_entities, FusedEntities, ENTITY_TYPES};
 use cubeaudio_runtime::packer::{pack, Workspace};
@@ -169,7 +169,6 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Re
             });
         }
     }
-    std::fs::create_dir_all(&args.out)?;
     let mut md = format!(
         "Device: {device}; {} instruments × 32 warps × 32 threads per launch, {} samples per entity, median of {} launches (launch + sync).\n\n| mix | entities | layout | max occupancy | mean occupancy | median ms | speed-up vs naive |\n|---|---|---|---|---|---|---|\n",
         args.instances, args.steps, args.repeats
@@ -180,23 +179,11 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Re
             r.mix, r.entities, r.layout, r.max_occupancy, r.mean_occupancy, r.median_ms, r.speedup_vs_naive
         );
     }
-    std::fs::write(args.out.join("packer-bench.md"), &md)?;
-    std::fs::write(args.out.join("packer-bench.json"), serde_json::to_string_pretty(&rows)?)?;
-    print!("{md}");
+    cubeaudio_benches::write_report(&args.out, "packer-bench", &md, &rows)?;
     Ok(())
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    match args.runtime.as_str() {
-        "cuda" => {
-            let (client, info) = cubeaudio_kernels::device::cuda::open(0).context("opening CUDA")?;
-            run(&client, info.to_string(), &args)
-        }
-        "wgpu" => {
-            let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best().context("opening wgpu")?;
-            run(&client, info.to_string(), &args)
-        }
-        other => bail!("unknown runtime {other} (cuda or wgpu)"),
-    }
+    cubeaudio_benches::on_runtime!(args.runtime.as_str(), |client, device| run(client, device, &args))
 }

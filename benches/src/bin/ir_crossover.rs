@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use cubeaudio_kernels::partitioned_conv::RoutedConvolver;
 use cubeaudio_kernels::routed::{RoutedFir, MAX_FIR_TAPS};
@@ -100,7 +100,6 @@ fn time<R: Runtime>(
 }
 
 fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Result<()> {
-    std::fs::create_dir_all(&args.out)?;
     let mut rows = Vec::new();
     let mut measure = |channels: usize, buffer: usize, taps: usize, block: Option<usize>| -> Result<()> {
         let irs: Vec<Vec<f32>> = (0..channels).map(|c| ir(taps, c)).collect();
@@ -146,23 +145,11 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: String, args: &Args) -> Re
             r.channels, r.buffer, r.taps, r.method, r.sync_p50_us, r.sync_p99_us, r.queued_us
         ));
     }
-    std::fs::write(args.out.join("ir-crossover.md"), &md)?;
-    std::fs::write(args.out.join("ir-crossover.json"), serde_json::to_string_pretty(&rows)?)?;
-    print!("{md}");
+    cubeaudio_benches::write_report(&args.out, "ir-crossover", &md, &rows)?;
     Ok(())
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    match args.runtime.as_str() {
-        "cuda" => {
-            let (client, info) = cubeaudio_kernels::device::cuda::open(0).context("opening CUDA")?;
-            run(&client, info.to_string(), &args)
-        }
-        "wgpu" => {
-            let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best().context("opening wgpu")?;
-            run(&client, info.to_string(), &args)
-        }
-        other => bail!("unknown runtime {other} (cuda or wgpu)"),
-    }
+    cubeaudio_benches::on_runtime!(args.runtime.as_str(), |client, device| run(client, device, &args))
 }

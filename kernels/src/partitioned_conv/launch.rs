@@ -1,6 +1,6 @@
 use cubecl::prelude::*;
 
-use super::{pconv_add_kernel, pconv_gather_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
+use super::{pconv_exchange_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel};
 use crate::fft::twiddles;
 use crate::routed::{frames_fit, highest, slots_fit, RoutedFir};
 use crate::util::{at_most, cube_count_1d, nonzero, power_of_two, Buffer, IndexBuffer};
@@ -12,6 +12,9 @@ const KERNEL: &str = "partitioned_conv";
 pub const MAX_BLOCK: usize = 2048;
 /// Longest IR accepted: 10 s at 96 kHz.
 pub const MAX_IR_LEN: usize = 960_000;
+/// Device memory the spectra and the frequency-domain delay lines of one convolver may take:
+/// a 10 s IR at 96 kHz in 64-frame blocks takes 31 MB per channel, so ~34 such channels.
+pub const MAX_SPECTRA_BYTES: usize = 1 << 30;
 /// Partitions one unit of the spectrum MAC sums at most: a 10 s IR at 64-frame blocks has
 /// 7,500 partitions, which one unit per bin would walk serially every block.
 const PER_SPLIT: usize = 32;
@@ -127,12 +130,15 @@ impl RoutedConvolver {
                 });
             }
         }
-        let heads: Vec<((u32, u32), &[f32])> =
-            channels.iter().map(|(route, ir)| (*route, &ir[..ir.len().min(block)])).collect();
-        let head = RoutedFir::new(client, &heads, max_frames)?;
         let n = 2 * block;
         let partitions = channels.iter().map(|(_, ir)| (ir.len().saturating_sub(block)).div_ceil(block)).max();
         let partitions = partitions.unwrap_or(0).max(1);
+        // Spectra and delay lines, checked before any of it is computed or allocated.
+        let bytes = 2 * channels.len() * partitions * 2 * n * 4;
+        at_most(KERNEL, "bytes of spectra and delay lines", bytes, MAX_SPECTRA_BYTES)?;
+        let heads: Vec<((u32, u32), &[f32])> =
+            channels.iter().map(|(route, ir)| (*route, &ir[..ir.len().min(block)])).collect();
+        let head = RoutedFir::new(client, &heads, max_frames)?;
         let splits = partitions.div_ceil(PER_SPLIT);
         let irs: Vec<&[f32]> = channels.iter().map(|(_, ir)| *ir).collect();
         let slots: Vec<u32> = channels.iter().flat_map(|((src, dst), _)| [*src, *dst]).collect();
@@ -174,20 +180,8 @@ impl RoutedConvolver {
         at_most(KERNEL, "frames", frames, self.max_frames)?;
         slots_fit("convolver slot", self.highest_slot, arena, stride)?;
         let (units, ring_len) = (self.block.clamp(1, 256) as u32, self.ring_len as u32);
-        let routed = cube_count_1d(self.channels * frames, 256);
         // The gather comes first: the head may write the slot it reads (an in-place route).
-        pconv_gather_kernel::launch::<R>(
-            client,
-            routed.clone(),
-            CubeDim::new_1d(256),
-            arena.arg(),
-            self.slots.arg(),
-            self.in_ring.arg(),
-            self.position as u32,
-            stride as u32,
-            frames as u32,
-            ring_len,
-        );
+        self.exchange(client, arena, stride, frames, true);
         self.head.process(client, arena, stride, frames)?;
         let mut launches = 3;
         let block = self.block as u64;
@@ -237,20 +231,32 @@ impl RoutedConvolver {
             launches += 3;
             end += block;
         }
-        pconv_add_kernel::launch::<R>(
+        self.exchange(client, arena, stride, frames, false);
+        self.position += frames as u64;
+        Ok(launches)
+    }
+
+    fn exchange<R: Runtime>(
+        &self,
+        client: &ComputeClient<R>,
+        arena: &Buffer,
+        stride: usize,
+        frames: usize,
+        gather: bool,
+    ) {
+        pconv_exchange_kernel::launch::<R>(
             client,
-            routed,
+            cube_count_1d(self.channels * frames, 256),
             CubeDim::new_1d(256),
             arena.arg(),
             self.slots.arg(),
-            self.out_ring.arg(),
+            if gather { self.in_ring.arg() } else { self.out_ring.arg() },
             self.position as u32,
             stride as u32,
             frames as u32,
-            ring_len,
+            self.ring_len as u32,
+            gather,
         );
-        self.position += frames as u64;
-        Ok(launches)
     }
 
     /// Back to silence: histories, delay line and pending tails cleared (the spectra are kept).

@@ -21,33 +21,40 @@
 
 mod launch;
 
-pub use launch::{RoutedConvolver, MAX_BLOCK, MAX_IR_LEN};
+pub use launch::{RoutedConvolver, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 
 use cubecl::prelude::*;
 
 use crate::fft::{bit_reverse, fft_shared};
 use crate::routed::finite_or_zero;
 
-/// Copies `frames` input samples of every channel (arena slot `slots[2c]`, `stride` floats per
-/// slot) into the channel's input ring (`ring_len` floats, a power of two) at `cursor`.
+/// The arena's side of the convolver, one unit per (channel, frame), `frames` frames at
+/// `cursor` of each channel's ring (`ring_len` floats, a power of two; `stride` floats per arena
+/// slot). `gather`: input slot `slots[2c]` into the input ring. Else: the output ring (the tails)
+/// added to what the head wrote to output slot `slots[2c + 1]`.
 #[cube(launch)]
-pub fn pconv_gather_kernel(
-    arena: &Array<f32>,
+pub fn pconv_exchange_kernel(
+    arena: &mut Array<f32>,
     slots: &Array<u32>,
     ring: &mut Array<f32>,
     cursor: u32,
     stride: u32,
     frames: u32,
     ring_len: u32,
+    #[comptime] gather: bool,
 ) {
     let n = frames as usize;
     let idx = ABSOLUTE_POS;
     if idx < slots.len() / 2 * n {
         let c = idx / n;
         let t = idx % n;
-        let mask = ring_len as usize - 1;
-        ring[c * ring_len as usize + ((cursor as usize + t) & mask)] =
-            arena[slots[2 * c] as usize * stride as usize + t];
+        let r = c * ring_len as usize + ((cursor as usize + t) & (ring_len as usize - 1));
+        if comptime!(gather) {
+            ring[r] = arena[slots[2 * c] as usize * stride as usize + t];
+        } else {
+            let at = slots[2 * c + 1] as usize * stride as usize + t;
+            arena[at] = finite_or_zero(arena[at] + ring[r]);
+        }
     }
 }
 
@@ -173,28 +180,5 @@ pub fn pconv_output_kernel(
     while t < block {
         ring[c * ring_len as usize + ((end as usize + t) & mask)] = data[2 * (block + t)] * scale;
         t += CUBE_DIM as usize;
-    }
-}
-
-/// Adds each channel's tail (output ring at `cursor`) to the `frames` samples its head wrote to
-/// arena slot `slots[2c + 1]`.
-#[cube(launch)]
-pub fn pconv_add_kernel(
-    arena: &mut Array<f32>,
-    slots: &Array<u32>,
-    ring: &Array<f32>,
-    cursor: u32,
-    stride: u32,
-    frames: u32,
-    ring_len: u32,
-) {
-    let n = frames as usize;
-    let idx = ABSOLUTE_POS;
-    if idx < slots.len() / 2 * n {
-        let c = idx / n;
-        let t = idx % n;
-        let mask = ring_len as usize - 1;
-        let at = slots[2 * c + 1] as usize * stride as usize + t;
-        arena[at] = finite_or_zero(arena[at] + ring[c * ring_len as usize + ((cursor as usize + t) & mask)]);
     }
 }

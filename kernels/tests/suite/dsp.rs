@@ -221,6 +221,14 @@ pub fn partitioned_convolution_equals_direct<R: Runtime>(client: &ComputeClient<
     assert!(matches!(one(&[], 64), Err(KernelError::Invalid { .. })));
     assert!(matches!(one(&[0.0, f32::NAN], 64), Err(KernelError::Invalid { .. })));
     assert!(matches!(one(&vec![0.0; MAX_IR_LEN + 1], 64), Err(KernelError::TooLarge { .. })));
+    // 35 channels of 10 s at 96 kHz in 64-frame blocks: past the memory bound, refused before
+    // anything is computed.
+    let longest = vec![0.0f32; MAX_IR_LEN];
+    let many: Vec<((u32, u32), &[f32])> = (0..35).map(|c| ((c, c), longest.as_slice())).collect();
+    assert!(matches!(
+        RoutedConvolver::new(client, &many, 64, 64),
+        Err(KernelError::TooLarge { what: "bytes of spectra and delay lines", .. })
+    ));
     let mut small = one(short, 64).unwrap();
     let arena = Buffer::upload(client, &[0.0; 2 * 128]);
     assert!(matches!(small.process(client, &arena, 128, 65), Err(KernelError::TooLarge { .. })));
