@@ -2,6 +2,7 @@ use cubeaudio_kernels::partitioned_conv::RoutedConvolver;
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
+use super::routed_taps;
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext};
@@ -21,13 +22,7 @@ impl ConvolverBatch {
         irs: &[Vec<Vec<f32>>],
         block: usize,
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
-        let mut channels = Vec::new();
-        for (inst, per_channel) in instances.iter().zip(irs) {
-            for ((&i, &o), h) in inst.input_slots.iter().zip(&inst.output_slots).zip(per_channel) {
-                channels.push(((i, o), h.as_slice()));
-            }
-        }
-        let kernel = RoutedConvolver::new(engine.client(), &channels, ctx.max_buffer, block)?;
+        let kernel = RoutedConvolver::new(engine.client(), &routed_taps(instances, irs), ctx.max_buffer, block)?;
         Ok(Box::new(Self { kernel }))
     }
 }

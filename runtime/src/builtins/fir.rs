@@ -1,9 +1,8 @@
 use cubeaudio_kernels::routed::{RoutedFir, MAX_FIR_TAPS};
 use cubeaudio_kernels::util::Buffer;
-use cubeaudio_kernels::KernelError;
 use cubecl::prelude::*;
 
-use super::{channels, known_settings, mono_ports};
+use super::{channels, known_settings, mono_ports, routed_taps};
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{
@@ -52,14 +51,12 @@ impl<R: Runtime> ProcessorType<R> for Fir {
             .iter()
             .map(|i| taps_setting(i.settings).map(|t| vec![t; i.input_slots.len()]))
             .collect::<Result<Vec<_>, _>>()?;
-        FirBatch::prepare(engine, ctx, instances, taps)
+        FirBatch::prepare(engine, ctx, instances, &taps)
     }
 }
 
 /// FIR filters of any lengths on every channel of a batch (shared by `fir` and `ir`).
 pub(crate) struct FirBatch {
-    channels: Vec<((u32, u32), Vec<f32>)>,
-    max_buffer: usize,
     kernel: RoutedFir,
 }
 
@@ -69,25 +66,10 @@ impl FirBatch {
         engine: &Engine<R>,
         ctx: &PrepareContext,
         instances: &[InstanceSetup],
-        taps: Vec<Vec<Vec<f32>>>,
+        taps: &[Vec<Vec<f32>>],
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
-        let mut channels = Vec::new();
-        for (inst, per_channel) in instances.iter().zip(taps) {
-            for ((&i, &o), h) in inst.input_slots.iter().zip(&inst.output_slots).zip(per_channel) {
-                channels.push(((i, o), h));
-            }
-        }
-        let kernel = Self::kernel(engine, &channels, ctx.max_buffer)?;
-        Ok(Box::new(Self { channels, max_buffer: ctx.max_buffer, kernel }))
-    }
-
-    fn kernel<R: Runtime>(
-        engine: &Engine<R>,
-        channels: &[((u32, u32), Vec<f32>)],
-        max_buffer: usize,
-    ) -> Result<RoutedFir, KernelError> {
-        let view: Vec<((u32, u32), &[f32])> = channels.iter().map(|(r, h)| (*r, h.as_slice())).collect();
-        RoutedFir::new(engine.client(), &view, max_buffer)
+        let kernel = RoutedFir::new(engine.client(), &routed_taps(instances, taps), ctx.max_buffer)?;
+        Ok(Box::new(Self { kernel }))
     }
 }
 
@@ -105,7 +87,7 @@ impl<R: Runtime> BatchProcessor<R> for FirBatch {
     }
 
     fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
-        self.kernel = Self::kernel(engine, &self.channels, self.max_buffer)?;
+        self.kernel.reset(engine.client());
         Ok(())
     }
 }

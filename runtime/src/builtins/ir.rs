@@ -162,6 +162,6 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
         if partitioned {
             return ConvolverBatch::prepare(engine, ctx, instances, &taps, convolution_block(ctx.max_buffer));
         }
-        FirBatch::prepare(engine, ctx, instances, taps)
+        FirBatch::prepare(engine, ctx, instances, &taps)
     }
 }

@@ -62,6 +62,14 @@ pub(crate) fn channel_routes(instances: &[crate::processor::InstanceSetup]) -> V
     instances.iter().flat_map(|i| i.input_slots.iter().copied().zip(i.output_slots.iter().copied())).collect()
 }
 
+/// Every channel's route (as [`channel_routes`]) with its taps, `taps[instance][channel]`.
+pub(crate) fn routed_taps<'a>(
+    instances: &[crate::processor::InstanceSetup],
+    taps: &'a [Vec<Vec<f32>>],
+) -> Vec<((u32, u32), &'a [f32])> {
+    channel_routes(instances).into_iter().zip(taps.iter().flatten().map(Vec::as_slice)).collect()
+}
+
 pub(crate) fn db_to_linear(db: f32) -> f32 {
     10f32.powf(db / 20.0)
 }
