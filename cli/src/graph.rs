@@ -69,7 +69,7 @@ pub fn render_graph(
         .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;
     let signal = WavReader::open(input)?;
     let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let options = GraphOptions { sample_rate: signal.sample_rate() as f64, max_buffer: buffer, base_dir };
+    let options = GraphOptions::new(signal.sample_rate() as f64, buffer, base_dir);
     let device = backend.open_gpu()?;
     device.run(GraphRender { rig, spec: &spec, options: &options, signal, output, progress })
 }

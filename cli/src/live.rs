@@ -178,7 +178,7 @@ pub fn run_live(opts: &LiveOptions, stop: &AtomicBool, tick: &mut dyn FnMut(&Liv
                 )));
             }
             let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-            let options = GraphOptions { sample_rate: rate as f64, max_buffer: buffer, base_dir };
+            let options = GraphOptions::new(rate as f64, buffer, base_dir);
             let (audio, device_side) = realtime_bridge(ins, outs, buffer, 1);
             let served = Arc::new(AtomicBool::new(false));
             let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);

@@ -51,7 +51,7 @@ fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
     }
 
     let spec = GraphSpec::from_json(TWO_AMPS).unwrap();
-    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: 128, base_dir: examples() };
+    let options = GraphOptions::new(48_000.0, 128, examples());
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
     // Stage 1: both gains; stage 2: both amps in one NAM batch (2 launches: kernel + copy back).
     assert_eq!(g.schedule().batch_count(), 2);
@@ -83,7 +83,7 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
         &format!(r#"{{"id": "amp2", "type": "nam", "settings": {{"model": {:?}}}}}"#, lstm_path.to_str().unwrap()),
     );
     let spec = GraphSpec::from_json(&rig).unwrap();
-    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: 128, base_dir: examples() };
+    let options = GraphOptions::new(48_000.0, 128, examples());
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
     let x: Vec<f32> = di_signal().into_iter().take(6_000).collect();
     let hot: Vec<f32> = x.iter().map(|v| v * 10f32.powf(12.0 / 20.0)).collect();

@@ -19,6 +19,8 @@
 //! | [`fft`] | radix-2 complex FFT in shared memory | [`fft::launch_fft`] |
 //! | [`partitioned_conv`] | uniformly partitioned FFT convolution with a direct head (cabinet and room IRs, no added latency) | [`partitioned_conv::RoutedConvolver`] |
 //! | [`routed`] | gain, mix, biquad, noise gate, FIR and copies over a graph's signal arena, one launch per batch | [`routed::RoutedGain`], [`routed::copy_routes`], … |
+//! | [`effects`] | per-sample gate, compressor, tremolo, drive and echo steps | (composed by the kernels below) |
+//! | [`graph_program`] | a whole graph of small processors in one launch: stages separated by cube barriers, kinds laid out per warp, many instances as many cubes | [`graph_program::GraphProgram`] |
 //! | [`fused_entities`] | one launch running many entities of 11 different branch bodies by a warp layout | [`fused_entities::launch_fused_entities`] |
 //!
 //! [`device`] finds a CUDA device or a wgpu adapter without panicking when there is none.
@@ -33,11 +35,13 @@ pub mod conv1x1;
 pub mod delay_line;
 pub mod device;
 pub mod dilated_conv;
+pub mod effects;
 pub mod error;
 pub mod fft;
 pub mod fir;
 pub mod fused_entities;
 pub mod gain;
+pub mod graph_program;
 pub mod matrix_tile;
 pub mod partitioned_conv;
 pub mod routed;

@@ -53,7 +53,7 @@ impl DeviceJob for Run {
 
     fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &DeviceInfo) -> Self::Output {
         let engine = Engine::new(client.clone(), info.clone());
-        let options = GraphOptions { sample_rate: RATE, max_buffer: BUFFER, base_dir: PathBuf::from(".") };
+        let options = GraphOptions::new(RATE, BUFFER, PathBuf::from("."));
         let mut graph = CompiledGraph::compile(&engine, &Registry::with_builtins(), &spec(), &options)?;
         println!(
             "on {info}: {} stages, {} launches per buffer",

@@ -6,6 +6,9 @@
 //! - [`processor`] — the processor contract: a static [`processor::Description`] (ports, params
 //!   with stable ids), [`processor::ProcessorType::prepare`] (allocates, compiles) and
 //!   [`processor::BatchProcessor::process`] (one launch for every instance of a type in a stage).
+//! - [`program_type::ProgramType`] — processors whose device step is a kind of the fused graph
+//!   program: the graph compiler runs every such processor of a graph in one launch, laid out
+//!   per warp by the packer.
 //! - [`registry::Registry`] — processor types by name; [`builtins`] registers gain, mix, eq,
 //!   noise gate, FIR and cabinet IR.
 //! - [`graph`] — [`graph::GraphSpec`] (the `rig.json` format), validation with precise errors,
@@ -22,6 +25,7 @@ pub mod graph;
 pub mod packer;
 pub mod params;
 pub mod processor;
+pub mod program_type;
 pub mod realtime;
 pub mod registry;
 pub mod wav;

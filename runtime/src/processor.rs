@@ -16,6 +16,7 @@ use cubecl::prelude::*;
 
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
+use crate::program_type::ProgramType;
 
 /// Most channels one port may have.
 pub const MAX_PORT_CHANNELS: usize = 64;
@@ -147,9 +148,14 @@ pub struct PrepareContext<'a> {
 impl PrepareContext<'_> {
     /// One-pole coefficient for a parameter's smoothing time at this sample rate.
     pub fn smoothing(&self, desc: &ParamDesc) -> f32 {
-        let ms = desc.smoothing_ms.unwrap_or(0.0);
-        cubeaudio_kernels::gain::smoothing_coefficient(self.sample_rate as f32, ms / 1000.0).unwrap_or(1.0)
+        smoothing(self.sample_rate, desc)
     }
+}
+
+/// One-pole coefficient for a parameter's smoothing time at `sample_rate` (1: no smoothing).
+pub fn smoothing(sample_rate: f64, desc: &ParamDesc) -> f32 {
+    let ms = desc.smoothing_ms.unwrap_or(0.0);
+    cubeaudio_kernels::gain::smoothing_coefficient(sample_rate as f32, ms / 1000.0).unwrap_or(1.0)
 }
 
 /// Parameter values of the instances of one batch, instance-major.
@@ -185,6 +191,13 @@ pub trait ProcessorType<R: Runtime>: Send + Sync {
         ctx: &PrepareContext,
         instances: &[InstanceSetup],
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError>;
+
+    /// How instances run inside a fused graph program, for types whose device code is one of
+    /// the program's item kinds; `None` (the default) for types that need launches of their
+    /// own (NAM, convolution).
+    fn program(&self) -> Option<&dyn ProgramType> {
+        None
+    }
 }
 
 /// Every instance of one type in one stage, on the device.

@@ -11,7 +11,7 @@ use common::close;
 use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::gain::smoothing_coefficient;
 use cubeaudio_runtime::builtins::gate_settings;
-use cubeaudio_runtime::graph::{graph_pair, CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::graph::{graph_pair, CompiledGraph, Fusion, GraphOptions, GraphSpec};
 use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
@@ -22,7 +22,7 @@ const SR: f64 = 48_000.0;
 const MAX: usize = 128;
 
 fn options() -> GraphOptions {
-    GraphOptions { sample_rate: SR, max_buffer: MAX, base_dir: PathBuf::from(".") }
+    GraphOptions::new(SR, MAX, PathBuf::from("."))
 }
 
 fn rng(test: &str) -> SmallRng {
@@ -63,20 +63,24 @@ fn hundred_identical_processors_run_in_one_launch<R: Runtime>(engine: &Engine<R>
         conns.join(",")
     );
     let spec = GraphSpec::from_json(&json).unwrap();
-    let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options()).unwrap();
-    assert_eq!(g.schedule().batch_count(), 1);
-    for frames in [128, 7, 64] {
-        let x = noise(&mut rng, frames, 1.0);
-        let mut out = vec![vec![f32::NAN; frames]; 100];
-        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
-        g.process(engine, &[&x], &mut outs).unwrap();
-        assert_eq!(g.launches_per_buffer(), 3, "input copy + one gain launch + output copy");
-        for (i, o) in out.iter().enumerate() {
-            let want: Vec<f64> = x.iter().map(|&v| v as f64 * db_to_lin(gains[i])).collect();
-            close(&format!("gain {i}"), o, &want, 1e-6);
+    // Fused: the program copies the input in, runs the gains, copies the outputs out.
+    for (fusion, launches) in [(Fusion::Packed, 1), (Fusion::CreationOrder, 1), (Fusion::Off, 3)] {
+        let options = GraphOptions { fusion, ..options() };
+        let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options).unwrap();
+        assert_eq!(g.schedule().batch_count(), 1);
+        for frames in [128, 7, 64] {
+            let x = noise(&mut rng, frames, 1.0);
+            let mut out = vec![vec![f32::NAN; frames]; 100];
+            let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
+            g.process(engine, &[&x], &mut outs).unwrap();
+            assert_eq!(g.launches_per_buffer(), launches, "{fusion:?}");
+            for (i, o) in out.iter().enumerate() {
+                let want: Vec<f64> = x.iter().map(|&v| v as f64 * db_to_lin(gains[i])).collect();
+                close(&format!("gain {i}, {fusion:?}"), o, &want, 1e-6);
+            }
         }
+        println!("[graph-test] 100 parallel gains, {fusion:?}: {launches} launches per buffer");
     }
-    println!("[graph-test] 100 parallel gains: 3 launches per buffer (1 for the gains)");
 }
 
 /// f64 twins of the built-ins, with the same per-sample coefficients.
@@ -110,11 +114,20 @@ const MIXED: &str = r#"{
 }"#;
 
 /// A mixed graph (gate → two gains, an EQ and a FIR in parallel → 4-input mix) against its f64
-/// reference, with parameter changes between buffers (smoothed per sample) and launch counts.
+/// reference, with parameter changes between buffers (smoothed per sample) and launch counts:
+/// fused, a program (input, gate, gains, EQ), the FIR, a program (mix, output); unfused, two
+/// copies and five batches.
 fn mixed_graph_matches_reference_with_smoothed_params<R: Runtime>(engine: &Engine<R>) {
     let mut rng = rng("mixed graph");
+    for (fusion, launches) in [(Fusion::Packed, 3), (Fusion::Off, 7)] {
+        mixed_graph_run(engine, &mut rng, fusion, launches);
+    }
+}
+
+fn mixed_graph_run<R: Runtime>(engine: &Engine<R>, rng: &mut SmallRng, fusion: Fusion, launches: u32) {
     let spec = GraphSpec::from_json(MIXED).unwrap();
-    let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options()).unwrap();
+    let options = GraphOptions { fusion, ..options() };
+    let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options).unwrap();
     let params = g.param_setter();
     // Stages: gate | eq, fir, gain×2 | mix → 5 batches + 2 copies.
     assert_eq!(g.schedule().batch_count(), 5);
@@ -143,11 +156,11 @@ fn mixed_graph_matches_reference_with_smoothed_params<R: Runtime>(engine: &Engin
         }
         // Loud bursts and near-silence so the gate opens and closes.
         let amp = if n % 2 == 0 { 0.8 } else { 0.002 };
-        let x = noise(&mut rng, frames, amp);
+        let x = noise(rng, frames, amp);
         let mut main = vec![f32::NAN; frames];
         let mut direct = vec![f32::NAN; frames];
         g.process(engine, &[&x], &mut [&mut main, &mut direct]).unwrap();
-        assert_eq!(g.launches_per_buffer(), 7);
+        assert_eq!(g.launches_per_buffer(), launches, "{fusion:?}");
         let (mut want_main, mut want_direct) = (Vec::new(), Vec::new());
         let k = eq.0.map(|v| v as f64);
         for &xi in &x {
@@ -177,12 +190,12 @@ fn mixed_graph_matches_reference_with_smoothed_params<R: Runtime>(engine: &Engin
             want_main.push(y);
             want_direct.push(yf);
         }
-        close(&format!("mixed graph main, buffer {n}"), &main, &want_main, 2e-5);
-        close(&format!("mixed graph direct, buffer {n}"), &direct, &want_direct, 2e-5);
+        close(&format!("mixed graph main, {fusion:?}, buffer {n}"), &main, &want_main, 2e-5);
+        close(&format!("mixed graph direct, {fusion:?}, buffer {n}"), &direct, &want_direct, 2e-5);
     }
     assert!(params.set("a", "gain_db", 99.0).is_err());
     assert!(params.set("a", "volume", 0.0).is_err());
-    println!("[graph-test] mixed graph: 7 launches per buffer (5 batches + 2 copies), smoothing matches f64");
+    println!("[graph-test] mixed graph, {fusion:?}: {launches} launches per buffer, smoothing matches f64");
 }
 
 const SIMPLE: &str = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],

@@ -37,7 +37,7 @@ fn graph<R: Runtime>(engine: &Engine<R>, dir: &Path, convolution: &str, max_buff
             {{"path": "ir.wav", "normalize": false, "convolution": "{convolution}"}}}}],
           "connections": [{{"from": "in", "to": "cab.in"}}, {{"from": "cab.out", "to": "out"}}]}}"#
     );
-    let options = GraphOptions { sample_rate: SR, max_buffer, base_dir: dir.to_path_buf() };
+    let options = GraphOptions::new(SR, max_buffer, dir.to_path_buf());
     CompiledGraph::compile(engine, &Registry::with_builtins(), &GraphSpec::from_json(&json).unwrap(), &options)
         .unwrap_or_else(|e| panic!("{convolution}: {e}"))
 }
@@ -109,7 +109,7 @@ fn a_ten_second_ir_reaches_its_last_sample<R: Runtime>(engine: &Engine<R>) {
 /// convolver takes, and an unknown `convolution`.
 fn refusals_name_the_problem<R: Runtime>(engine: &Engine<R>) {
     let dir = folder("refusals");
-    let options = GraphOptions { sample_rate: SR, max_buffer: 128, base_dir: dir.clone() };
+    let options = GraphOptions::new(SR, 128, dir.clone());
     let compile = |convolution: &str| {
         let json = format!(
             r#"{{"inputs": [{{"name": "in"}}], "outputs": [{{"name": "out"}}],

@@ -67,7 +67,7 @@ const RIG: &str = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
 /// the GPU graph; a third thread commits new graphs and turns a parameter.
 fn audio_thread_allocates_nothing<R: Runtime>(engine: &Engine<R>) {
     const BLOCK: usize = 64;
-    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: BLOCK, base_dir: PathBuf::from(".") };
+    let options = GraphOptions::new(48_000.0, BLOCK, PathBuf::from("."));
     let (mut editor, mut runner) = graph_pair(engine.clone(), Arc::new(Registry::with_builtins()), options);
     let spec = GraphSpec::from_json(RIG).unwrap();
     let params = editor.commit(&spec).unwrap();
@@ -129,7 +129,7 @@ fn audio_thread_allocates_nothing<R: Runtime>(engine: &Engine<R>) {
 /// once; refusals through a handle allocate nothing either, and a handle of an older graph is
 /// refused rather than setting whatever parameter took its slot.
 fn parameter_sets_allocate_nothing<R: Runtime>(engine: &Engine<R>) {
-    let options = GraphOptions { sample_rate: 48_000.0, max_buffer: 64, base_dir: PathBuf::from(".") };
+    let options = GraphOptions::new(48_000.0, 64, PathBuf::from("."));
     let (mut editor, _runner) = graph_pair(engine.clone(), Arc::new(Registry::with_builtins()), options);
     let spec = GraphSpec::from_json(RIG).unwrap();
     let params = editor.commit(&spec).unwrap();

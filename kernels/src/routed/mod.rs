@@ -32,6 +32,7 @@ pub use launch::{
 use cubecl::prelude::*;
 
 use crate::biquad::biquad_tdf2_step;
+use crate::effects::gate_step;
 use crate::gain::smooth_step;
 
 /// Inputs of one mix channel; unconnected inputs point at a silent slot.
@@ -184,24 +185,14 @@ pub fn routed_gate_kernel(
     if c * 2 < state.len() {
         let s = stride as usize;
         let (src, dst) = (routes[2 * c] as usize * s, routes[2 * c + 1] as usize * s);
-        let threshold = gate[4 * c];
-        let attack = gate[4 * c + 1];
-        let release = gate[4 * c + 2];
-        let envelope_fall = gate[4 * c + 3];
-        let mut env = state[2 * c];
-        let mut g = state[2 * c + 1];
+        let mut local = Array::<f32>::new(2usize);
+        local[0] = state[2 * c];
+        local[1] = state[2 * c + 1];
         for t in 0..frames as usize {
-            let x = arena[src + t];
-            env = f32::max(f32::abs(x), env * envelope_fall);
-            if env > threshold {
-                g = smooth_step(g, 1.0, attack);
-            } else {
-                g = smooth_step(g, 0.0, release);
-            }
-            arena[dst + t] = finite_or_zero(x * g);
+            arena[dst + t] = finite_or_zero(gate_step(arena[src + t], gate, 4 * c, &mut local, 0));
         }
-        state[2 * c] = env;
-        state[2 * c + 1] = g;
+        state[2 * c] = local[0];
+        state[2 * c + 1] = local[1];
     }
 }
 

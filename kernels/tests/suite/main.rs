@@ -14,6 +14,7 @@ mod delay_line;
 mod dilated_conv;
 mod dsp;
 mod fused_entities;
+mod graph_program;
 mod matrix_tile;
 mod routed;
 mod tile_conv;

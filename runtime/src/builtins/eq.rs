@@ -1,4 +1,5 @@
 use cubeaudio_kernels::biquad::BiquadCoefficients;
+use cubeaudio_kernels::graph_program::KIND_BIQUAD;
 use cubeaudio_kernels::routed::RoutedBiquad;
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
@@ -10,6 +11,7 @@ use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{
     BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit,
 };
+use crate::program_type::ProgramType;
 
 /// One biquad band. Settings: `channels`, `shape` (`peak` default, `lowpass`, `highpass`).
 /// Params: `freq_hz`, `q`, `gain_db` (peak only). Coefficients are recomputed at the buffer a
@@ -84,6 +86,22 @@ impl<R: Runtime> ProcessorType<R> for Eq {
         let coeffs = DerivedPerChannel::new(instances, |i, p| design(shapes[i], sample_rate, p[0], p[1], p[2]));
         let kernel = RoutedBiquad::new(engine.client(), &routes, coeffs.values())?;
         Ok(Box::new(EqBatch { shapes, sample_rate, routes, coeffs, kernel }))
+    }
+
+    fn program(&self) -> Option<&dyn ProgramType> {
+        Some(self)
+    }
+}
+
+impl ProgramType for Eq {
+    fn kind(&self, _settings: &Settings) -> u32 {
+        KIND_BIQUAD
+    }
+
+    fn device_params(&self, sample_rate: f64, settings: &Settings, params: &[f32], out: &mut [f32]) {
+        // `describe` refused any other shape before the graph was built.
+        let shape = shape(settings).unwrap_or(Shape::Peak);
+        out.copy_from_slice(&design(shape, sample_rate, params[0], params[1], params[2]).0);
     }
 }
 

@@ -1,3 +1,4 @@
+use cubeaudio_kernels::graph_program::KIND_GAIN;
 use cubeaudio_kernels::routed::RoutedGain;
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
@@ -6,8 +7,10 @@ use super::{channel_routes, channels, db_to_linear, known_settings, mono_ports};
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{
-    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit,
+    smoothing, BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType,
+    Settings, Unit,
 };
+use crate::program_type::ProgramType;
 
 /// Smoothed gain. Settings: `channels`. Params: `gain_db`.
 pub struct Gain;
@@ -50,6 +53,21 @@ impl<R: Runtime> ProcessorType<R> for Gain {
         let coef = ctx.smoothing(&GAIN_DB);
         let kernel = RoutedGain::new(engine.client(), &routes, coef, &initial)?;
         Ok(Box::new(GainBatch { targets: initial.clone(), initial, routes, coef, channels, kernel }))
+    }
+
+    fn program(&self) -> Option<&dyn ProgramType> {
+        Some(self)
+    }
+}
+
+impl ProgramType for Gain {
+    fn kind(&self, _settings: &Settings) -> u32 {
+        KIND_GAIN
+    }
+
+    fn device_params(&self, sample_rate: f64, _settings: &Settings, params: &[f32], out: &mut [f32]) {
+        out[0] = db_to_linear(params[0]);
+        out[1] = smoothing(sample_rate, &GAIN_DB);
     }
 }
 

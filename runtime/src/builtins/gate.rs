@@ -1,4 +1,5 @@
 use cubeaudio_kernels::gain::smoothing_coefficient;
+use cubeaudio_kernels::graph_program::KIND_GATE;
 use cubeaudio_kernels::routed::{GateSettings, RoutedGate};
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
@@ -10,6 +11,7 @@ use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{
     BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PrepareContext, ProcessorType, Settings, Unit,
 };
+use crate::program_type::ProgramType;
 
 /// Noise gate (peak envelope with a 10 ms fall; the gain opens with `attack_ms` and closes with
 /// `release_ms`). Settings: `channels`. Params: `threshold_db`, `attack_ms`, `release_ms`.
@@ -82,6 +84,21 @@ impl<R: Runtime> ProcessorType<R> for NoiseGate {
         let settings = DerivedPerChannel::new(instances, |_, p| gate_settings(sample_rate, p[0], p[1], p[2]));
         let kernel = RoutedGate::new(engine.client(), &routes, settings.values())?;
         Ok(Box::new(GateBatch { sample_rate, routes, settings, kernel }))
+    }
+
+    fn program(&self) -> Option<&dyn ProgramType> {
+        Some(self)
+    }
+}
+
+impl ProgramType for NoiseGate {
+    fn kind(&self, _settings: &Settings) -> u32 {
+        KIND_GATE
+    }
+
+    fn device_params(&self, sample_rate: f64, _settings: &Settings, params: &[f32], out: &mut [f32]) {
+        let g = gate_settings(sample_rate, params[0], params[1], params[2]);
+        out.copy_from_slice(&[g.threshold, g.attack, g.release, g.envelope_fall]);
     }
 }
 

@@ -1,3 +1,4 @@
+use cubeaudio_kernels::graph_program::KIND_MIX;
 use cubeaudio_kernels::routed::{RoutedMix, MIX_INPUTS};
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
@@ -6,9 +7,10 @@ use super::{channels, db_to_linear, known_settings};
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{
-    BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PortDesc, PrepareContext, ProcessorType,
-    Settings, Unit,
+    smoothing, BatchProcessor, Description, InstanceSetup, ParamDesc, ParamView, PortDesc, PrepareContext,
+    ProcessorType, Settings, Unit,
 };
+use crate::program_type::ProgramType;
 
 /// Sums up to four inputs (`in1` required, `in2`..`in4` optional), each with a smoothed level.
 /// Settings: `channels`. Params: `level1`..`level4` (dB).
@@ -70,6 +72,23 @@ impl<R: Runtime> ProcessorType<R> for Mix {
         let coef = ctx.smoothing(&level(0));
         let kernel = RoutedMix::new(engine.client(), &routes, coef, &initial)?;
         Ok(Box::new(MixBatch { targets: initial.clone(), initial, routes, coef, channels, kernel }))
+    }
+
+    fn program(&self) -> Option<&dyn ProgramType> {
+        Some(self)
+    }
+}
+
+impl ProgramType for Mix {
+    fn kind(&self, _settings: &Settings) -> u32 {
+        KIND_MIX
+    }
+
+    fn device_params(&self, sample_rate: f64, _settings: &Settings, params: &[f32], out: &mut [f32]) {
+        for k in 0..MIX_INPUTS {
+            out[k] = db_to_linear(params[k]);
+        }
+        out[MIX_INPUTS] = smoothing(sample_rate, &level(0));
     }
 }
 

@@ -1,26 +1,40 @@
-//! Built-in processor types: `gain`, `mix`, `eq`, `noise_gate`, `fir`, `ir` (cabinet impulse
-//! response from a WAV). Each runs every instance of a stage in one launch of a
-//! [`cubeaudio_kernels::routed`] kernel.
+//! Built-in processor types: `gain`, `mix`, `eq`, `noise_gate`, `compressor`, `tremolo`,
+//! `drive`, `delay`, `fir`, `ir` (cabinet impulse response from a WAV).
+//!
+//! All but `fir` and `ir` are graph-program kinds ([`crate::program_type::ProgramType`]): a
+//! fused graph runs them in one launch with everything else of their kind of graph. Run on
+//! their own (`Fusion::Off`), `gain`, `mix`, `eq` and `noise_gate` use the
+//! [`cubeaudio_kernels::routed`] kernels and the others a one-stage program; `fir` and `ir`
+//! always launch their own kernels.
 
+mod compressor;
 mod convolver;
+mod delay;
 mod derived;
+mod drive;
 mod eq;
 mod fir;
 mod gain;
 mod gate;
 mod ir;
 mod mix;
+mod program_batch;
+mod tremolo;
 
 use std::sync::Arc;
 
 use cubecl::prelude::*;
 
+pub use compressor::Compressor;
+pub use delay::Delay;
+pub use drive::Drive;
 pub use eq::Eq;
 pub use fir::Fir;
 pub use gain::{Gain, GAIN_DB};
 pub use gate::{gate_settings, NoiseGate};
 pub use ir::{convolution_block, direct_max_taps, ImpulseResponse};
 pub use mix::Mix;
+pub use tremolo::Tremolo;
 
 use crate::error::ProcessorError;
 use crate::processor::{PortDesc, ProcessorType, Settings, MAX_PORT_CHANNELS};
@@ -28,7 +42,18 @@ use crate::processor::{PortDesc, ProcessorType, Settings, MAX_PORT_CHANNELS};
 /// Every built-in type, for [`crate::registry::Registry::with_builtins`] (the registry depends
 /// on the built-ins, never the other way round).
 pub fn all<R: Runtime>() -> Vec<Arc<dyn ProcessorType<R>>> {
-    vec![Arc::new(Gain), Arc::new(Mix), Arc::new(Eq), Arc::new(NoiseGate), Arc::new(Fir), Arc::new(ImpulseResponse)]
+    vec![
+        Arc::new(Gain),
+        Arc::new(Mix),
+        Arc::new(Eq),
+        Arc::new(NoiseGate),
+        Arc::new(Compressor),
+        Arc::new(Tremolo),
+        Arc::new(Drive),
+        Arc::new(Delay),
+        Arc::new(Fir),
+        Arc::new(ImpulseResponse),
+    ]
 }
 
 /// `channels` setting (default 1).

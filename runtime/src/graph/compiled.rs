@@ -8,7 +8,9 @@ use cubeaudio_kernels::routed::copy_routes;
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
 
-use super::schedule::Schedule;
+use super::layout::{Fusion, LayoutStats};
+use super::program::{FusedProgram, Member, ProgramIo};
+use super::schedule::{Batch, Schedule};
 use super::spec::GraphSpec;
 use super::validate::validate;
 use crate::engine::{Completion, Engine};
@@ -29,6 +31,15 @@ pub struct GraphOptions {
     pub max_buffer: usize,
     /// Relative paths in settings resolve here (the rig file's directory).
     pub base_dir: PathBuf,
+    /// Whether processors of graph-program kinds run fused (default: packed layout).
+    pub fusion: Fusion,
+}
+
+impl GraphOptions {
+    /// Options with the default fusion (packed).
+    pub fn new(sample_rate: f64, max_buffer: usize, base_dir: impl Into<PathBuf>) -> Self {
+        Self { sample_rate, max_buffer, base_dir: base_dir.into(), fusion: Fusion::default() }
+    }
 }
 
 struct PreparedBatch<R: Runtime> {
@@ -38,10 +49,55 @@ struct PreparedBatch<R: Runtime> {
     instances: usize,
 }
 
+/// What runs per buffer, in order.
+enum Step<R: Runtime> {
+    /// Stages of graph-program processors, one launch.
+    Program(FusedProgram<R>),
+    /// One (stage, type) batch, its own launches.
+    Batch(PreparedBatch<R>),
+}
+
+/// How the stages run: consecutive stages of graph-program processors are one program; a stage
+/// that also holds other types ends the run with its program processors (they depend on
+/// earlier stages only) and runs its other batches after it, each on its own.
+enum Planned<'a> {
+    Program(Vec<Vec<&'a Batch>>),
+    Batch(&'a Batch),
+}
+
+fn plan<'a, R: Runtime>(schedule: &'a Schedule, registry: &Registry<R>, fusion: Fusion) -> Vec<Planned<'a>> {
+    let fusable =
+        |b: &Batch| fusion != Fusion::Off && registry.get(&b.type_name).is_some_and(|t| t.program().is_some());
+    let mut plan = Vec::new();
+    let mut run: Vec<Vec<&Batch>> = Vec::new();
+    for stage in &schedule.stages {
+        let (fused, other): (Vec<&Batch>, Vec<&Batch>) = stage.iter().partition(|b| fusable(b));
+        if other.is_empty() {
+            run.push(fused);
+            continue;
+        }
+        if !fused.is_empty() {
+            run.push(fused);
+        }
+        if !run.is_empty() {
+            plan.push(Planned::Program(std::mem::take(&mut run)));
+        }
+        plan.extend(other.into_iter().map(Planned::Batch));
+    }
+    if !run.is_empty() {
+        plan.push(Planned::Program(run));
+    }
+    plan
+}
+
 /// A graph on a device: every batch prepared and compiled, ready to process buffers.
 pub struct CompiledGraph<R: Runtime> {
     schedule: Schedule,
-    batches: Vec<PreparedBatch<R>>,
+    steps: Vec<Step<R>>,
+    /// The first step is a program that copies the graph's inputs into the arena itself.
+    program_takes_input: bool,
+    /// The last step is a program that copies the graph's outputs out itself.
+    program_gives_output: bool,
     arena: Buffer,
     max_buffer: usize,
     in_channels: usize,
@@ -129,24 +185,10 @@ impl<R: Runtime> CompiledGraph<R> {
             max_buffer: options.max_buffer,
             base_dir: &options.base_dir,
         };
-        let stride = options.max_buffer as u32;
 
         let mut initial = vec![0.0f32; schedule.param_count];
         let mut index: ParamIndex = HashMap::new();
-        let mut batches = Vec::new();
         for batch in schedule.stages.iter().flatten() {
-            let setups: Vec<InstanceSetup> = batch
-                .processors
-                .iter()
-                .map(|&i| InstanceSetup {
-                    id: &spec.processors[i].id,
-                    settings: &spec.processors[i].settings,
-                    description: &valid.processors[i].description,
-                    input_slots: schedule.input_slots[i].clone(),
-                    output_slots: schedule.output_slots[i].clone(),
-                    params: valid.processors[i].params.clone(),
-                })
-                .collect();
             for (k, &i) in batch.processors.iter().enumerate() {
                 for (j, desc) in valid.processors[i].description.params.iter().enumerate() {
                     let at = batch.param_base + k * batch.params_per_instance + j;
@@ -157,22 +199,73 @@ impl<R: Runtime> CompiledGraph<R> {
                         .insert(desc.name.to_string(), (at, desc.clone()));
                 }
             }
-            let t = registry
-                .get(&batch.type_name)
-                .ok_or_else(|| RuntimeError::Request(format!("type {} vanished", batch.type_name)))?;
-            let processor = t.prepare(engine, &ctx, &setups).map_err(|error| {
-                let ids: Vec<&str> = setups.iter().map(|s| s.id).collect();
-                GraphError::Processor { id: ids.join(", "), type_name: batch.type_name.clone(), error }
-            })?;
-            batches.push(PreparedBatch {
-                processor,
-                param_base: batch.param_base,
-                params_per_instance: batch.params_per_instance,
-                instances: batch.processors.len(),
-            });
         }
+        let setup = |i: usize| InstanceSetup {
+            id: &spec.processors[i].id,
+            settings: &spec.processors[i].settings,
+            description: &valid.processors[i].description,
+            input_slots: schedule.input_slots[i].clone(),
+            output_slots: schedule.output_slots[i].clone(),
+            params: valid.processors[i].params.clone(),
+        };
+        let type_of = |batch: &Batch| {
+            registry
+                .get(&batch.type_name)
+                .cloned()
+                .ok_or_else(|| RuntimeError::Request(format!("type {} vanished", batch.type_name)))
+        };
+        let stride = options.max_buffer as u32;
         let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
         let out_channels: usize = spec.outputs.iter().map(|p| p.channels).sum();
+        let planned = plan(&schedule, registry, options.fusion);
+        let program_takes_input = matches!(planned.first(), Some(Planned::Program(_)));
+        let program_gives_output = matches!(planned.last(), Some(Planned::Program(_)));
+        let mut steps = Vec::new();
+        for (n, p) in planned.iter().enumerate() {
+            match p {
+                Planned::Program(stages) => {
+                    let mut members = Vec::new();
+                    for stage in stages {
+                        let mut of_stage = Vec::new();
+                        for batch in stage {
+                            let ty = type_of(batch)?;
+                            for (k, &i) in batch.processors.iter().enumerate() {
+                                let param_at = batch.param_base + k * batch.params_per_instance;
+                                of_stage.push(Member { setup: setup(i), ty: ty.clone(), param_at });
+                            }
+                        }
+                        members.push(of_stage);
+                    }
+                    let (first, last) = (n == 0, n + 1 == planned.len());
+                    let io = ProgramIo {
+                        input_routes: if first { schedule.input_routes.clone() } else { vec![] },
+                        output_routes: if last { schedule.output_routes.clone() } else { vec![] },
+                        inputs: if first { in_channels } else { 0 },
+                        outputs: if last { out_channels } else { 0 },
+                    };
+                    let program =
+                        FusedProgram::new(engine, &ctx, &members, &initial, options.fusion, schedule.slots, io)
+                            .map_err(|error| {
+                                let ids: Vec<&str> = members.iter().flatten().map(|m| m.setup.id).collect();
+                                GraphError::Processor { id: ids.join(", "), type_name: "graph program".into(), error }
+                            })?;
+                    steps.push(Step::Program(program));
+                }
+                Planned::Batch(batch) => {
+                    let setups: Vec<InstanceSetup> = batch.processors.iter().map(|&i| setup(i)).collect();
+                    let processor = type_of(batch)?.prepare(engine, &ctx, &setups).map_err(|error| {
+                        let ids: Vec<&str> = setups.iter().map(|s| s.id).collect();
+                        GraphError::Processor { id: ids.join(", "), type_name: batch.type_name.clone(), error }
+                    })?;
+                    steps.push(Step::Batch(PreparedBatch {
+                        processor,
+                        param_base: batch.param_base,
+                        params_per_instance: batch.params_per_instance,
+                        instances: batch.processors.len(),
+                    }));
+                }
+            }
+        }
         let input_table = (!schedule.input_routes.is_empty()).then(|| {
             let flat: Vec<u32> = schedule.input_routes.iter().flat_map(|&(c, s)| [c * stride, s * stride]).collect();
             IndexBuffer::upload(engine.client(), &flat)
@@ -181,7 +274,9 @@ impl<R: Runtime> CompiledGraph<R> {
         let params = Arc::new(ParamStore::new(&initial));
         let mut graph = Self {
             arena: engine.zeros(schedule.slots * options.max_buffer),
-            batches,
+            steps,
+            program_takes_input,
+            program_gives_output,
             max_buffer: options.max_buffer,
             in_channels,
             out_channels,
@@ -195,13 +290,14 @@ impl<R: Runtime> CompiledGraph<R> {
             launches: 0,
             schedule,
         };
-        // Prewarm: every kernel compiles now, on the editing thread. Silence through zeroed
-        // state leaves every state as it was (gates stay closed, histories stay zero).
+        // Prewarm: every kernel compiles now, on the editing thread. Silence still moves some
+        // state (an LFO's phase, a ring's cursor), so the graph is reset after it.
         let silence = vec![0.0f32; options.max_buffer];
         let inputs: Vec<&[f32]> = vec![&silence; in_channels];
         let mut out = vec![vec![0.0f32; options.max_buffer]; out_channels];
         let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
         graph.process(engine, &inputs, &mut outs)?;
+        graph.reset(engine)?;
         Ok(graph)
     }
 
@@ -230,6 +326,15 @@ impl<R: Runtime> CompiledGraph<R> {
         self.max_buffer
     }
 
+    /// The layout of every stage run inside a graph program (empty when none is).
+    pub fn program_layouts(&self) -> Vec<LayoutStats> {
+        let programs = self.steps.iter().filter_map(|s| match s {
+            Step::Program(p) => Some(p.stats()),
+            Step::Batch(_) => None,
+        });
+        programs.flatten().copied().collect()
+    }
+
     /// Launches the last buffer queued.
     pub fn launches_per_buffer(&self) -> u32 {
         self.launches
@@ -256,7 +361,8 @@ impl<R: Runtime> CompiledGraph<R> {
         }
         let stride = self.max_buffer;
         let mut launches = 0;
-        if let Some(table) = &self.input_table {
+        let mut input = None;
+        if self.in_channels > 0 {
             // Non-finite input would poison recursive state (filters, smoothers, NAM
             // histories) for good: replace it by silence, count it.
             for (c, x) in inputs.iter().enumerate() {
@@ -269,20 +375,37 @@ impl<R: Runtime> CompiledGraph<R> {
                     };
                 }
             }
-            let input = engine.upload(&self.staging);
-            copy_routes(engine.client(), &input, &self.arena, table, frames)?;
-            launches += 1;
+            input = Some(engine.upload(&self.staging[..self.in_channels * stride]));
         }
         self.params.snapshot(&mut self.param_values);
-        for b in &mut self.batches {
-            let values = &self.param_values[b.param_base..b.param_base + b.params_per_instance * b.instances];
-            let view = ParamView { values, per_instance: b.params_per_instance };
-            launches += b.processor.process(engine, &self.arena, stride, view, frames)?;
-        }
         // The output copy writes every frame that is read back: no zeros to upload per buffer.
         let output = engine.uninit(self.out_channels * stride);
-        copy_routes(engine.client(), &self.arena, &output, &self.output_table, frames)?;
-        launches += 1;
+        if !self.program_takes_input {
+            if let (Some(table), Some(input)) = (&self.input_table, &input) {
+                copy_routes(engine.client(), input, &self.arena, table, frames)?;
+                launches += 1;
+            }
+        }
+        let last = self.steps.len().saturating_sub(1);
+        for (n, step) in self.steps.iter_mut().enumerate() {
+            match step {
+                Step::Program(p) => {
+                    let input = if n == 0 && self.program_takes_input { input.as_ref() } else { None };
+                    let output = if n == last && self.program_gives_output { Some(&output) } else { None };
+                    p.process(engine, &self.param_values, input, output, &self.arena, frames)?;
+                    launches += 1;
+                }
+                Step::Batch(b) => {
+                    let values = &self.param_values[b.param_base..b.param_base + b.params_per_instance * b.instances];
+                    let view = ParamView { values, per_instance: b.params_per_instance };
+                    launches += b.processor.process(engine, &self.arena, stride, view, frames)?;
+                }
+            }
+        }
+        if !self.program_gives_output {
+            copy_routes(engine.client(), &self.arena, &output, &self.output_table, frames)?;
+            launches += 1;
+        }
         self.launches = launches;
         Ok(Pending { completion: engine.read_async(&output)?, frames, stride, channels: self.out_channels })
     }
@@ -299,8 +422,11 @@ impl<R: Runtime> CompiledGraph<R> {
 
     /// Every processor back to its state after `prepare`; the arena cleared.
     pub fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
-        for b in &mut self.batches {
-            b.processor.reset(engine)?;
+        for step in &mut self.steps {
+            match step {
+                Step::Program(p) => p.reset(engine),
+                Step::Batch(b) => b.processor.reset(engine)?,
+            }
         }
         self.arena = engine.zeros(self.arena.len);
         Ok(())

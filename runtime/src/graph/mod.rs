@@ -3,12 +3,16 @@
 //! [`GraphRunner`] pair that commits a new graph to the processing side at a buffer boundary.
 
 mod compiled;
+mod layout;
+mod program;
 mod schedule;
 mod spec;
 mod swap;
 mod validate;
 
 pub use compiled::{CompiledGraph, GraphOptions, Pending, MAX_ARENA_FLOATS};
+pub use layout::{stage_layout, Fusion, LayoutStats, WARP};
+pub(crate) use program::{FusedProgram, Member, ProgramIo};
 pub use schedule::{Batch, Schedule, SILENT_SLOT};
 pub use spec::{Connection, GraphPort, GraphSpec, ProcessorSpec, MAX_PORT_CHANNELS, MAX_PROCESSORS};
 pub use swap::{graph_pair, BufferReport, GraphEditor, GraphRunner};

@@ -1,0 +1,355 @@
+use cubecl::prelude::*;
+
+use super::{
+    graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_PARAMS, KIND_TREMOLO, RECORD,
+};
+use super::{KIND_DRIVE, KIND_NAMES};
+use crate::routed::MIX_INPUTS;
+use crate::util::{at_most, len_eq, nonzero, Buffer, IndexBuffer};
+use crate::KernelError;
+
+const KERNEL: &str = "graph_program";
+
+/// Most units of one cube (portable: every wgpu adapter allows 256 invocations per workgroup).
+/// A stage laid out over more slots runs in several rounds.
+pub const MAX_PROGRAM_UNITS: usize = 256;
+/// Largest echo ring, in samples (2 s at 768 kHz fits).
+pub const MAX_RING: usize = 1 << 21;
+/// Most instances of one program in one launch (cubes along one dimension).
+pub const MAX_INSTANCES: usize = 65_535;
+/// Warp width layouts are made of; a stage's layout is a whole number of warps.
+pub const LAYOUT_WARP: usize = 32;
+
+/// One channel of one processor in a program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramItem {
+    /// One of the `KIND_*` constants.
+    pub kind: u32,
+    /// Arena slot it writes.
+    pub output: u32,
+    /// Arena slots it reads: the first only, except for a mix.
+    pub inputs: [u32; MIX_INPUTS],
+    /// Echo only: samples in its ring (a power of two above the longest delay); 0 otherwise.
+    pub ring: usize,
+}
+
+/// What a program runs: its items, the layout of every stage, and the graph's inputs and
+/// outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramSpec {
+    /// Every item; parameters are laid out item after item, [`KIND_PARAMS`] each.
+    pub items: Vec<ProgramItem>,
+    /// Per stage, its slots in warp order: the item each runs, or [`IDLE`]; a whole number of
+    /// [`LAYOUT_WARP`]-wide warps. Every item is in exactly one stage, once.
+    pub stages: Vec<Vec<u32>>,
+    /// (graph input channel, arena slot) copied in before the first stage.
+    pub input_routes: Vec<(u32, u32)>,
+    /// (arena slot, graph output channel) copied out after the last stage.
+    pub output_routes: Vec<(u32, u32)>,
+    /// Arena slots of one instance (slot 0 is silence).
+    pub slots: usize,
+    /// Floats per slot: the largest buffer.
+    pub stride: usize,
+    /// Graph input channels of one instance.
+    pub inputs: usize,
+    /// Graph output channels of one instance.
+    pub outputs: usize,
+    /// Instances run by one launch, one cube each.
+    pub instances: usize,
+}
+
+impl ProgramSpec {
+    /// Parameters of one instance.
+    pub fn params_per_instance(&self) -> usize {
+        self.items.iter().map(|i| KIND_PARAMS[i.kind as usize]).sum()
+    }
+
+    /// Floats of one instance's arena.
+    pub fn arena_per_instance(&self) -> usize {
+        self.slots * self.stride
+    }
+
+    fn check(&self) -> Result<(), KernelError> {
+        let invalid = |reason: String| KernelError::Invalid { kernel: KERNEL, reason };
+        nonzero(KERNEL, "stride", self.stride)?;
+        nonzero(KERNEL, "instances", self.instances)?;
+        at_most(KERNEL, "instances", self.instances, MAX_INSTANCES)?;
+        nonzero(KERNEL, "arena slots", self.slots)?;
+        let mut seen = vec![false; self.items.len()];
+        for (s, layout) in self.stages.iter().enumerate() {
+            if layout.len() % LAYOUT_WARP != 0 {
+                return Err(invalid(format!("stage {s}: {} slots is not a whole number of warps", layout.len())));
+            }
+            for &e in layout.iter().filter(|&&e| e != IDLE) {
+                match seen.get_mut(e as usize) {
+                    None => return Err(invalid(format!("stage {s} places item {e} of {}", self.items.len()))),
+                    Some(true) => return Err(invalid(format!("item {e} is placed twice"))),
+                    Some(v) => *v = true,
+                }
+            }
+        }
+        if let Some(e) = seen.iter().position(|&v| !v) {
+            return Err(invalid(format!("item {e} is in no stage")));
+        }
+        let slot = |what: &str, s: u32| {
+            if (s as usize) < self.slots {
+                Ok(())
+            } else {
+                Err(invalid(format!("{what} slot {s} is outside the arena's {} slots", self.slots)))
+            }
+        };
+        for (e, item) in self.items.iter().enumerate() {
+            if item.kind as usize >= KINDS {
+                return Err(invalid(format!("item {e}: kind {} is not one of the {KINDS} kinds", item.kind)));
+            }
+            slot("output", item.output)?;
+            if item.output == 0 {
+                return Err(invalid(format!("item {e} writes the silent slot 0")));
+            }
+            for &i in &item.inputs {
+                slot("input", i)?;
+            }
+            if item.kind == KIND_ECHO {
+                if !item.ring.is_power_of_two() || item.ring < 2 || item.ring > MAX_RING {
+                    return Err(invalid(format!(
+                        "item {e}: echo ring of {} samples must be a power of two in 2..={MAX_RING}",
+                        item.ring
+                    )));
+                }
+            } else if item.ring != 0 {
+                return Err(invalid(format!("item {e}: a {} has no ring", KIND_NAMES[item.kind as usize])));
+            }
+        }
+        for &(c, s) in &self.input_routes {
+            slot("input route", s)?;
+            if c as usize >= self.inputs {
+                return Err(invalid(format!("input route reads channel {c} of {}", self.inputs)));
+            }
+        }
+        for &(s, c) in &self.output_routes {
+            slot("output route", s)?;
+            if c as usize >= self.outputs {
+                return Err(invalid(format!("output route writes channel {c} of {}", self.outputs)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state an item starts from for its parameters: smoothers at their targets, envelopes,
+/// phases and gates at zero.
+pub fn initial_state(kind: u32, params: &[f32]) -> [f32; ITEM_STATE] {
+    match kind {
+        KIND_GAIN | KIND_DRIVE => [params[0], 0.0, 0.0, 0.0],
+        KIND_MIX => [params[0], params[1], params[2], params[3]],
+        KIND_TREMOLO => [0.0, params[1], 0.0, 0.0],
+        _ => [0.0; ITEM_STATE],
+    }
+}
+
+/// A [`ProgramSpec`] on the device, with every instance's parameters, state and echo rings.
+pub struct GraphProgram {
+    spec: ProgramSpec,
+    program: IndexBuffer,
+    layout: IndexBuffer,
+    routes: IndexBuffer,
+    dims: IndexBuffer,
+    params: Buffer,
+    applied: Vec<f32>,
+    initial: Vec<f32>,
+    state: Buffer,
+    rings: Buffer,
+    ring_floats: usize,
+    ring_period: usize,
+    cursor: usize,
+    units: usize,
+    /// Bound where a program has no graph input or output (a stage inside a larger graph).
+    unused: (Buffer, Buffer),
+}
+
+impl GraphProgram {
+    /// Checks `spec` and uploads it with every instance's parameters (`params`: instance after
+    /// instance, [`ProgramSpec::params_per_instance`] each).
+    pub fn new<R: Runtime>(client: &ComputeClient<R>, spec: ProgramSpec, params: &[f32]) -> Result<Self, KernelError> {
+        spec.check()?;
+        let per = spec.params_per_instance();
+        len_eq(KERNEL, "parameters", per * spec.instances, params.len())?;
+        finite(params)?;
+        let widest = spec.stages.iter().map(Vec::len).max().unwrap_or(0).max(LAYOUT_WARP);
+        let units = widest.min(MAX_PROGRAM_UNITS);
+        let rounds = widest.div_ceil(units);
+        let mut layout = vec![IDLE; spec.stages.len() * rounds * units];
+        for (s, stage) in spec.stages.iter().enumerate() {
+            layout[s * rounds * units..][..stage.len()].copy_from_slice(stage);
+        }
+        let mut program = Vec::with_capacity(spec.items.len() * RECORD);
+        let (mut param_at, mut ring_at) = (0u32, 0usize);
+        for item in &spec.items {
+            program.extend([item.kind, item.output]);
+            program.extend(item.inputs);
+            program.extend([param_at, ring_at as u32, item.ring.saturating_sub(1) as u32]);
+            param_at += KIND_PARAMS[item.kind as usize] as u32;
+            ring_at += item.ring;
+        }
+        let ring_floats = ring_at;
+        at_most(KERNEL, "echo ring floats of all instances", ring_floats * spec.instances, 1 << 28)?;
+        at_most(KERNEL, "arena floats of all instances", spec.arena_per_instance() * spec.instances, 1 << 28)?;
+        let stride = spec.stride as u32;
+        let routes: Vec<u32> = spec
+            .input_routes
+            .iter()
+            .flat_map(|&(c, s)| [c * stride, s * stride])
+            .chain(spec.output_routes.iter().flat_map(|&(s, c)| [s * stride, c * stride]))
+            .collect();
+        let dims = [
+            stride,
+            spec.stages.len() as u32,
+            rounds as u32,
+            spec.input_routes.len() as u32,
+            spec.output_routes.len() as u32,
+            spec.arena_per_instance() as u32,
+            per as u32,
+            (spec.items.len() * ITEM_STATE) as u32,
+            ring_floats as u32,
+            (spec.inputs * spec.stride) as u32,
+            (spec.outputs * spec.stride) as u32,
+        ];
+        let ring_period = spec.items.iter().map(|i| i.ring).max().unwrap_or(1).max(1);
+        let mut this = Self {
+            program: IndexBuffer::upload(client, &program),
+            layout: IndexBuffer::upload(client, &layout),
+            routes: IndexBuffer::upload(client, &routes),
+            dims: IndexBuffer::upload(client, &dims),
+            params: Buffer::upload(client, params),
+            applied: params.to_vec(),
+            initial: params.to_vec(),
+            state: Buffer::upload(client, &[0.0]),
+            rings: Buffer::upload(client, &[0.0]),
+            ring_floats,
+            ring_period,
+            cursor: 0,
+            units,
+            unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
+            spec,
+        };
+        this.reset(client);
+        Ok(this)
+    }
+
+    /// The program.
+    pub fn spec(&self) -> &ProgramSpec {
+        &self.spec
+    }
+
+    /// Units per cube the program launches with.
+    pub fn units(&self) -> usize {
+        self.units
+    }
+
+    /// New parameter values for every instance (as in [`GraphProgram::new`]); uploaded only when
+    /// one changed. Smoothed ones glide there from the current values.
+    pub fn set_params<R: Runtime>(&mut self, client: &ComputeClient<R>, params: &[f32]) -> Result<(), KernelError> {
+        len_eq(KERNEL, "parameters", self.applied.len(), params.len())?;
+        finite(params)?;
+        if params != self.applied.as_slice() {
+            self.params = Buffer::upload(client, params);
+            self.applied.copy_from_slice(params);
+        }
+        Ok(())
+    }
+
+    /// Runs `frames` samples of every instance: reads `input` (instance after instance,
+    /// `inputs × stride` floats each) into `arena` (instance after instance,
+    /// [`ProgramSpec::arena_per_instance`] each; a longer arena is fine), runs every stage, writes `output` (`outputs ×
+    /// stride` per instance). `input`/`output` may be `None` where the program has no graph
+    /// input/output routes.
+    pub fn process<R: Runtime>(
+        &mut self,
+        client: &ComputeClient<R>,
+        input: Option<&Buffer>,
+        output: Option<&Buffer>,
+        arena: &Buffer,
+        frames: usize,
+    ) -> Result<(), KernelError> {
+        nonzero(KERNEL, "frames", frames)?;
+        at_most(KERNEL, "frames", frames, self.spec.stride)?;
+        let n = self.spec.instances;
+        // A program inside a larger graph may use the first slots of its arena only.
+        if arena.len < self.spec.arena_per_instance() * n {
+            return Err(KernelError::SizeMismatch {
+                kernel: KERNEL,
+                what: "arena",
+                expected: self.spec.arena_per_instance() * n,
+                actual: arena.len,
+            });
+        }
+        let input = match input {
+            Some(b) => {
+                len_eq(KERNEL, "input", self.spec.inputs * self.spec.stride * n, b.len)?;
+                b
+            }
+            None if self.spec.input_routes.is_empty() => &self.unused.0,
+            None => {
+                return Err(KernelError::Invalid { kernel: KERNEL, reason: "the program reads graph inputs".into() })
+            }
+        };
+        let output = match output {
+            Some(b) => {
+                len_eq(KERNEL, "output", self.spec.outputs * self.spec.stride * n, b.len)?;
+                b
+            }
+            None if self.spec.output_routes.is_empty() => &self.unused.1,
+            None => {
+                return Err(KernelError::Invalid { kernel: KERNEL, reason: "the program writes graph outputs".into() })
+            }
+        };
+        // Every table was checked against the arena, parameter, state and ring sizes in `new`,
+        // and the buffers' lengths against the spec here.
+        {
+            graph_program_kernel::launch::<R>(
+                client,
+                CubeCount::Static(n as u32, 1, 1),
+                CubeDim::new_1d(self.units as u32),
+                input.arg(),
+                output.arg(),
+                arena.arg(),
+                self.program.arg(),
+                self.layout.arg(),
+                self.routes.arg(),
+                self.params.arg(),
+                self.state.arg(),
+                self.rings.arg(),
+                self.dims.arg(),
+                self.cursor as u32,
+                frames as u32,
+            );
+        }
+        self.cursor = (self.cursor + frames) % self.ring_period;
+        Ok(())
+    }
+
+    /// Back to the state right after [`GraphProgram::new`]: smoothers at the initial targets,
+    /// envelopes, phases and rings at zero. The parameters last set stay.
+    pub fn reset<R: Runtime>(&mut self, client: &ComputeClient<R>) {
+        let per = self.spec.params_per_instance();
+        let mut state = Vec::with_capacity(self.spec.items.len() * ITEM_STATE * self.spec.instances);
+        for params in self.initial.chunks(per.max(1)).take(self.spec.instances) {
+            let mut at = 0;
+            for item in &self.spec.items {
+                let k = KIND_PARAMS[item.kind as usize];
+                state.extend(initial_state(item.kind, &params[at..at + k]));
+                at += k;
+            }
+        }
+        self.state = Buffer::upload(client, &state);
+        self.rings = Buffer::upload(client, &vec![0.0; self.ring_floats * self.spec.instances]);
+        self.cursor = 0;
+    }
+}
+
+fn finite(values: &[f32]) -> Result<(), KernelError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(KernelError::Invalid { kernel: KERNEL, reason: format!("parameter {i} is {}", values[i]) }),
+        None => Ok(()),
+    }
+}

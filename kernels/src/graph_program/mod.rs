@@ -1,0 +1,245 @@
+//! A whole processing graph of small processors in **one launch**: the graph program.
+//!
+//! A program is a list of *items* (one channel of one processor: a kind, an output slot, up to
+//! [`MIX_INPUTS`] input slots, its parameters) and, per graph stage, a *layout* that places
+//! the stage's items on the units of a cube. One cube runs one instance of the graph: it first
+//! copies the graph's inputs into its arena, then runs the stages one after the other with a
+//! cube barrier between them (a stage reads only what earlier stages wrote), then copies the
+//! graph's outputs out. Many instances of the same graph (tracks, users) are many cubes of the
+//! same launch, each with its own arena, parameters, state and echo rings.
+//!
+//! Within a stage every unit runs the branch of its item's kind for the whole buffer (the
+//! processors are recurrences over samples). Units of one warp that hold different kinds run
+//! each branch in turn, so the layout decides what the stage costs: the runtime lays items out
+//! with the warp-alignment packer so that a warp runs one branch body.
+//!
+//! | kind | device step | parameters | state |
+//! |---|---|---|---|
+//! | [`KIND_GAIN`] | `smooth_step` | target gain, coefficient | gain |
+//! | [`KIND_MIX`] | `smooth_step` ×4 | 4 target gains, coefficient | 4 gains |
+//! | [`KIND_BIQUAD`] | `biquad_tdf2_step` | b0 b1 b2 a1 a2 | 2 |
+//! | [`KIND_GATE`] | [`gate_step`] | [`GATE_PARAMS`] | envelope, gain |
+//! | [`KIND_COMPRESSOR`] | [`compressor_step`] | [`COMPRESSOR_PARAMS`] | envelope |
+//! | [`KIND_TREMOLO`] | [`tremolo_step`] | [`TREMOLO_PARAMS`] | phase, depth |
+//! | [`KIND_DRIVE`] | [`drive_step`] | [`DRIVE_PARAMS`] | pre-gain |
+//! | [`KIND_ECHO`] | [`echo_step`] | [`ECHO_PARAMS`] | its ring |
+// cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
+// device function, which no attribute reaches; the functions themselves are documented.
+#![allow(missing_docs)]
+
+mod launch;
+pub mod reference;
+
+pub use launch::{GraphProgram, ProgramItem, ProgramSpec, MAX_PROGRAM_UNITS, MAX_RING};
+
+use cubecl::prelude::*;
+
+use crate::biquad::biquad_tdf2_step;
+use crate::effects::{
+    compressor_step, drive_step, echo_step, gate_step, tremolo_step, COMPRESSOR_PARAMS, DRIVE_PARAMS, ECHO_PARAMS,
+    GATE_PARAMS, TREMOLO_PARAMS,
+};
+use crate::gain::smooth_step;
+use crate::routed::{finite_or_zero, non_finite, MIX_INPUTS};
+
+/// Smoothed gain.
+pub const KIND_GAIN: u32 = 0;
+/// Sum of [`MIX_INPUTS`] inputs with smoothed gains.
+pub const KIND_MIX: u32 = 1;
+/// One TDF-II biquad section.
+pub const KIND_BIQUAD: u32 = 2;
+/// Noise gate.
+pub const KIND_GATE: u32 = 3;
+/// Compressor.
+pub const KIND_COMPRESSOR: u32 = 4;
+/// Tremolo.
+pub const KIND_TREMOLO: u32 = 5;
+/// Drive (tanh saturation).
+pub const KIND_DRIVE: u32 = 6;
+/// Echo (delay with feedback).
+pub const KIND_ECHO: u32 = 7;
+/// Number of kinds (branch bodies).
+pub const KINDS: usize = 8;
+
+/// Parameters of each kind, in kind order.
+pub const KIND_PARAMS: [usize; KINDS] =
+    [2, MIX_INPUTS + 1, 5, GATE_PARAMS, COMPRESSOR_PARAMS, TREMOLO_PARAMS, DRIVE_PARAMS, ECHO_PARAMS];
+/// Names of the kinds, for errors and reports.
+pub const KIND_NAMES: [&str; KINDS] = ["gain", "mix", "biquad", "gate", "compressor", "tremolo", "drive", "echo"];
+
+/// u32 per item in the program table: kind, output slot, [`MIX_INPUTS`] input slots (the first
+/// only, except for a mix), parameter offset, ring offset, ring mask.
+pub const RECORD: usize = 9;
+/// State floats of every item, kept in registers for the buffer.
+pub const ITEM_STATE: usize = 4;
+/// Layout entry of a unit with nothing to do in a stage.
+pub const IDLE: u32 = u32::MAX;
+
+/// Every unit of cube `i` runs instance `i` of the program.
+///
+/// `dims`: stride (floats per slot), stages, rounds (layout rows per stage), input routes,
+/// output routes, then per instance the length of its arena, parameters, state, rings, input
+/// and output. `routes`: (source, destination) float offsets, the input routes (input → arena)
+/// then the output routes (arena → output). `layout[(stage · rounds + round) · CUBE_DIM + unit]`:
+/// the item of that unit, or [`IDLE`]. `cursor`: samples every echo ring has taken so far,
+/// modulo the largest ring.
+#[cube(launch)]
+pub fn graph_program_kernel(
+    input: &Array<f32>,
+    output: &mut Array<f32>,
+    arena: &mut Array<f32>,
+    program: &Array<u32>,
+    layout: &Array<u32>,
+    routes: &Array<u32>,
+    params: &Array<f32>,
+    state: &mut Array<f32>,
+    rings: &mut Array<f32>,
+    dims: &Array<u32>,
+    cursor: u32,
+    frames: u32,
+) {
+    let instance = CUBE_POS;
+    let unit = UNIT_POS as usize;
+    let units = CUBE_DIM as usize;
+    let n = frames as usize;
+    let stride = dims[0] as usize;
+    let stages = dims[1] as usize;
+    let rounds = dims[2] as usize;
+    let in_routes = dims[3] as usize;
+    let out_routes = dims[4] as usize;
+    let a0 = instance * dims[5] as usize;
+    let p0 = instance * dims[6] as usize;
+    let s0 = instance * dims[7] as usize;
+    let r0 = instance * dims[8] as usize;
+    let i0 = instance * dims[9] as usize;
+    let o0 = instance * dims[10] as usize;
+
+    let mut k = unit;
+    while k < in_routes * n {
+        let r = k / n;
+        let t = k % n;
+        let d = a0 + routes[2 * r + 1] as usize + t;
+        arena[d] = finite_or_zero(input[i0 + routes[2 * r] as usize + t]);
+        k += units;
+    }
+    sync_storage();
+    sync_cube();
+
+    for stage in 0..stages {
+        for round in 0..rounds {
+            let item = layout[(stage * rounds + round) * units + unit];
+            if item != IDLE {
+                run_item(
+                    arena,
+                    a0,
+                    program,
+                    item as usize,
+                    params,
+                    p0,
+                    state,
+                    s0,
+                    rings,
+                    r0,
+                    cursor as usize,
+                    stride,
+                    n,
+                );
+            }
+        }
+        sync_storage();
+        sync_cube();
+    }
+
+    let mut k = unit;
+    while k < out_routes * n {
+        let r = in_routes + k / n;
+        let t = k % n;
+        let d = o0 + routes[2 * r + 1] as usize + t;
+        output[d] = arena[a0 + routes[2 * r] as usize + t];
+        k += units;
+    }
+}
+
+/// One item for the whole buffer: its state in registers, one branch per kind.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn run_item(
+    arena: &mut Array<f32>,
+    a0: usize,
+    program: &Array<u32>,
+    item: usize,
+    params: &Array<f32>,
+    p0: usize,
+    state: &mut Array<f32>,
+    s0: usize,
+    rings: &mut Array<f32>,
+    r0: usize,
+    cursor: usize,
+    stride: usize,
+    n: usize,
+) {
+    let r = item * RECORD;
+    let kind = program[r];
+    let dst = a0 + program[r + 1] as usize * stride;
+    let src = a0 + program[r + 2] as usize * stride;
+    let pb = p0 + program[r + 6] as usize;
+    let sb = s0 + item * ITEM_STATE;
+    let mut s = Array::<f32>::new(ITEM_STATE);
+    #[unroll]
+    for j in 0..ITEM_STATE {
+        s[j] = state[sb + j];
+    }
+    if kind == KIND_GAIN {
+        for t in 0..n {
+            s[0] = smooth_step(s[0], params[pb], params[pb + 1]);
+            arena[dst + t] = finite_or_zero(arena[src + t] * s[0]);
+        }
+    } else if kind == KIND_MIX {
+        let coef = params[pb + MIX_INPUTS];
+        for t in 0..n {
+            let mut acc = 0.0f32;
+            #[unroll]
+            for j in 0..MIX_INPUTS {
+                s[j] = smooth_step(s[j], params[pb + j], coef);
+                acc += s[j] * arena[a0 + program[r + 2 + j] as usize * stride + t];
+            }
+            arena[dst + t] = finite_or_zero(acc);
+        }
+    } else if kind == KIND_BIQUAD {
+        for t in 0..n {
+            let y = biquad_tdf2_step(arena[src + t], params, pb, &mut s, 0);
+            // A resonant section can overflow on finite input: restart it from silence.
+            if non_finite(y) || non_finite(s[0]) || non_finite(s[1]) {
+                s[0] = 0.0;
+                s[1] = 0.0;
+            }
+            arena[dst + t] = finite_or_zero(y);
+        }
+    } else if kind == KIND_GATE {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(gate_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else if kind == KIND_COMPRESSOR {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(compressor_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else if kind == KIND_TREMOLO {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(tremolo_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else if kind == KIND_DRIVE {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(drive_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else {
+        let ring0 = r0 + program[r + 7] as usize;
+        let mask = program[r + 8] as usize;
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(echo_step(arena[src + t], params, pb, rings, ring0, mask, cursor + t));
+        }
+    }
+    #[unroll]
+    for j in 0..ITEM_STATE {
+        state[sb + j] = s[j];
+    }
+}

@@ -1,0 +1,254 @@
+use cubeaudio_kernels::biquad::BiquadCoefficients;
+use cubeaudio_kernels::graph_program::reference::ReferenceProgram;
+use cubeaudio_kernels::graph_program::{
+    GraphProgram, ProgramItem, ProgramSpec, IDLE, KINDS, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO,
+    KIND_GAIN, KIND_GATE, KIND_MIX, KIND_TREMOLO,
+};
+use cubeaudio_kernels::util::Buffer;
+use cubeaudio_kernels::KernelError;
+use cubecl::prelude::*;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::harness::{assert_close, rng};
+
+const STRIDE: usize = 128;
+const INSTANCES: usize = 3;
+const ECHO_RING: usize = 256;
+const OUTPUTS: usize = 4;
+
+/// Device parameters of one item of `kind`: realistic ranges (stable filters, smoothing
+/// coefficients of a few ms at 48 kHz, echoes that wrap their ring within the test).
+fn item_params(rng: &mut SmallRng, kind: u32) -> Vec<f32> {
+    let coef = rng.gen_range(0.001..0.05);
+    match kind {
+        KIND_GAIN => vec![rng.gen_range(0.25..2.0), coef],
+        KIND_MIX => vec![
+            rng.gen_range(0.0..1.0),
+            rng.gen_range(0.0..1.0),
+            rng.gen_range(0.0..1.0),
+            rng.gen_range(0.0..1.0),
+            coef,
+        ],
+        KIND_BIQUAD => BiquadCoefficients::peaking(
+            48_000.0,
+            rng.gen_range(100.0..8_000.0),
+            rng.gen_range(0.5..4.0),
+            rng.gen_range(-12.0..12.0),
+        )
+        .0
+        .to_vec(),
+        KIND_GATE => vec![rng.gen_range(0.05..0.4), rng.gen_range(0.05..0.5), rng.gen_range(0.001..0.02), 0.998],
+        KIND_COMPRESSOR => vec![
+            rng.gen_range(0.05..0.4),
+            -rng.gen_range(0.5..0.9),
+            rng.gen_range(0.05..0.5),
+            rng.gen_range(0.0005..0.01),
+            rng.gen_range(1.0..2.5),
+        ],
+        KIND_TREMOLO => vec![rng.gen_range(1.0..12.0) / 48_000.0, rng.gen_range(0.2..1.0), coef],
+        KIND_DRIVE => vec![rng.gen_range(1.0..10.0), rng.gen_range(0.2..0.9), coef],
+        _ => vec![rng.gen_range(1..ECHO_RING) as f32, rng.gen_range(0.2..0.7), rng.gen_range(0.3..0.8), 1.0],
+    }
+}
+
+fn item(kind: u32, output: u32, inputs: [u32; 4]) -> ProgramItem {
+    ProgramItem { kind, output, inputs, ring: if kind == KIND_ECHO { ECHO_RING } else { 0 } }
+}
+
+/// Three stages over two graph inputs: 16 items, every kind twice (stage 1), four mixes of
+/// them (stage 2), an echo and a compressor on two mixes (stage 3); the outputs are those two
+/// and the other two mixes, so every item reaches an output.
+fn items() -> (Vec<ProgramItem>, Vec<Vec<u32>>) {
+    let mut items = Vec::new();
+    for k in 0..16u32 {
+        let kind = k % KINDS as u32;
+        let src = 1 + k % 2;
+        let inputs = if kind == KIND_MIX { [1, 2, 0, 0] } else { [src, 0, 0, 0] };
+        items.push(item(kind, 3 + k, inputs));
+    }
+    for m in 0..4u32 {
+        items.push(item(KIND_MIX, 19 + m, [3 + 4 * m, 4 + 4 * m, 5 + 4 * m, 6 + 4 * m]));
+    }
+    items.push(item(KIND_ECHO, 23, [19, 0, 0, 0]));
+    items.push(item(KIND_COMPRESSOR, 24, [20, 0, 0, 0]));
+    let stages = vec![(0..16).collect(), (16..20).collect(), vec![20, 21]];
+    (items, stages)
+}
+
+fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
+    ProgramSpec {
+        items: items().0,
+        stages,
+        input_routes: vec![(0, 1), (1, 2)],
+        output_routes: vec![(23, 0), (24, 1), (21, 2), (22, 3)],
+        slots: 25,
+        stride: STRIDE,
+        inputs: 2,
+        outputs: OUTPUTS,
+        instances: INSTANCES,
+    }
+}
+
+/// Each stage's items in the given order, padded to whole warps of 32.
+fn padded(order: &[Vec<u32>], warps_at_least: usize) -> Vec<Vec<u32>> {
+    order
+        .iter()
+        .map(|s| {
+            let mut v = s.clone();
+            v.resize(v.len().div_ceil(32).max(warps_at_least) * 32, IDLE);
+            v
+        })
+        .collect()
+}
+
+/// One warp per kind: what the packer gives a stage whose kinds each fit a warp.
+fn by_kind(items: &[ProgramItem], stages: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    stages
+        .iter()
+        .map(|s| {
+            let mut v = Vec::new();
+            for kind in 0..KINDS as u32 {
+                let of: Vec<u32> = s.iter().copied().filter(|&e| items[e as usize].kind == kind).collect();
+                if !of.is_empty() {
+                    v.extend(&of);
+                    v.resize(v.len().div_ceil(32) * 32, IDLE);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+/// The program equals its f64 reference for every instance, under a creation-order layout, a
+/// layout of one warp per kind and a shuffled layout wider than one cube (several rounds);
+/// parameters change between buffers; NaN input is silence; state, echo rings and smoothers
+/// carry over buffers of every size; reset replays exactly.
+pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
+    let mut rng = rng("graph_program");
+    let (all, stages) = items();
+    let mut shuffled = padded(&stages, 10);
+    for s in &mut shuffled {
+        s.shuffle(&mut rng);
+    }
+    let layouts = [
+        ("creation order", padded(&stages, 1)),
+        ("one warp per kind", by_kind(&all, &stages)),
+        ("shuffled, 2 rounds", shuffled),
+    ];
+    let make_params = |rng: &mut SmallRng| -> Vec<f32> {
+        (0..INSTANCES).flat_map(|_| all.iter().flat_map(|i| item_params(rng, i.kind)).collect::<Vec<_>>()).collect()
+    };
+    let first = make_params(&mut rng);
+    let second = make_params(&mut rng);
+    let buffers = [128usize, 1, 77, 128, 64, 100, 128, 3];
+    let inputs: Vec<Vec<Vec<Vec<f32>>>> = buffers
+        .iter()
+        .map(|&n| {
+            (0..INSTANCES)
+                .map(|_| (0..2).map(|_| (0..n).map(|_| rng.gen_range(-0.8f32..0.8)).collect()).collect())
+                .collect()
+        })
+        .collect();
+    let mut poisoned = inputs.clone();
+    poisoned[2][1][0][5] = f32::NAN;
+    poisoned[2][2][1][0] = f32::INFINITY;
+    for (name, layout) in layouts {
+        let spec = spec(layout);
+        let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
+        let mut reference = ReferenceProgram::new(&spec, &first);
+        let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INSTANCES]);
+        let mut replay = Vec::new();
+        for (b, (&n, input)) in buffers.iter().zip(&poisoned).enumerate() {
+            if b == 3 {
+                program.set_params(client, &second).unwrap();
+                reference.set_params(&second);
+            }
+            let host: Vec<f32> = input
+                .iter()
+                .flat_map(|inst| {
+                    inst.iter().flat_map(|ch| ch.iter().copied().chain(std::iter::repeat_n(0.0, STRIDE - n)))
+                })
+                .collect();
+            let inbuf = Buffer::upload(client, &host);
+            let outbuf = Buffer::upload(client, &vec![f32::NAN; INSTANCES * OUTPUTS * STRIDE]);
+            program.process(client, Some(&inbuf), Some(&outbuf), &arena, n).unwrap();
+            let got = outbuf.read(client, "graph_program").unwrap();
+            let expected = reference.process(input, n);
+            let got: Vec<f32> =
+                (0..INSTANCES * OUTPUTS).flat_map(|c| got[c * STRIDE..c * STRIDE + n].to_vec()).collect();
+            let want: Vec<f64> = expected.iter().flatten().flatten().copied().collect();
+            assert_close(&format!("graph program, {name}, buffer {b} ({n} frames)"), &got, &want, 2e-5);
+            if b < 2 {
+                replay.push(got);
+            }
+        }
+        program.set_params(client, &first).unwrap();
+        program.reset(client);
+        let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INSTANCES]);
+        for (b, &n) in buffers.iter().enumerate().take(2) {
+            let host: Vec<f32> = poisoned[b]
+                .iter()
+                .flat_map(|inst| {
+                    inst.iter().flat_map(|ch| ch.iter().copied().chain(std::iter::repeat_n(0.0, STRIDE - n)))
+                })
+                .collect();
+            let outbuf = Buffer::upload(client, &vec![f32::NAN; INSTANCES * OUTPUTS * STRIDE]);
+            program.process(client, Some(&Buffer::upload(client, &host)), Some(&outbuf), &arena, n).unwrap();
+            let got = outbuf.read(client, "graph_program").unwrap();
+            let got: Vec<f32> =
+                (0..INSTANCES * OUTPUTS).flat_map(|c| got[c * STRIDE..c * STRIDE + n].to_vec()).collect();
+            assert_eq!(got, replay[b], "{name}: buffer {b} after reset differs from the first run");
+        }
+    }
+}
+
+/// Malformed programs are refused by name before anything is launched.
+pub fn graph_program_refuses_malformed<R: Runtime>(client: &ComputeClient<R>) {
+    let mut rng = rng("graph_program_refusals");
+    let (all, stages) = items();
+    let params: Vec<f32> = (0..INSTANCES)
+        .flat_map(|_| all.iter().flat_map(|i| item_params(&mut rng, i.kind)).collect::<Vec<_>>())
+        .collect();
+    let good = spec(padded(&stages, 1));
+    assert!(GraphProgram::new(client, good.clone(), &params).is_ok());
+    let refused = |s: ProgramSpec, p: &[f32], says: &str| match GraphProgram::new(client, s, p) {
+        Err(e) => assert!(e.to_string().contains(says), "expected an error about {says:?}, got {e}"),
+        Ok(_) => panic!("a program with {says:?} was accepted"),
+    };
+    let mut twice = good.clone();
+    twice.stages[1][20] = 0;
+    refused(twice, &params, "placed twice");
+    let mut missing = good.clone();
+    missing.stages[2][1] = IDLE;
+    refused(missing, &params, "in no stage");
+    let mut ragged = good.clone();
+    ragged.stages[0].pop();
+    refused(ragged, &params, "whole number of warps");
+    let mut kind = good.clone();
+    kind.items[0].kind = KINDS as u32;
+    refused(kind, &params, "kind");
+    let mut ring = good.clone();
+    ring.items[7].ring = 100;
+    refused(ring, &params, "power of two");
+    let mut silent = good.clone();
+    silent.items[0].output = 0;
+    refused(silent, &params, "silent slot");
+    let mut outside = good.clone();
+    outside.items[3].inputs[0] = 25;
+    refused(outside, &params, "outside the arena");
+    refused(good.clone(), &params[1..], "parameters");
+    let mut nan = params.clone();
+    nan[4] = f32::NAN;
+    refused(good.clone(), &nan, "NaN");
+    let mut program = GraphProgram::new(client, good.clone(), &params).unwrap();
+    let arena = Buffer::upload(client, &vec![0.0; good.arena_per_instance() * INSTANCES]);
+    assert!(matches!(program.process(client, None, None, &arena, 8), Err(KernelError::Invalid { .. })));
+    let io = Buffer::upload(client, &vec![0.0; INSTANCES * 2 * STRIDE]);
+    let out = Buffer::upload(client, &vec![0.0; INSTANCES * OUTPUTS * STRIDE]);
+    assert!(program.process(client, Some(&io), Some(&out), &arena, STRIDE + 1).is_err());
+    assert!(program.process(client, Some(&io), Some(&out), &arena, 0).is_err());
+}
+
+cubeaudio_kernels::for_each_runtime!(graph_program_matches_reference, graph_program_refuses_malformed);

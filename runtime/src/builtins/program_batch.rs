@@ -1,0 +1,55 @@
+//! A batch of one graph-program type run on its own (one launch): how such a type runs where
+//! the graph is not fused (`Fusion::Off`) or when a caller prepares it directly.
+
+use std::sync::Arc;
+
+use cubeaudio_kernels::util::Buffer;
+use cubecl::prelude::*;
+
+use crate::engine::Engine;
+use crate::error::{ProcessorError, RuntimeError};
+use crate::graph::{FusedProgram, Fusion, Member, ProgramIo};
+use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext, ProcessorType};
+
+/// `instances` of `ty` as a one-stage program.
+pub(crate) fn prepare_program<R: Runtime>(
+    ty: Arc<dyn ProcessorType<R>>,
+    engine: &Engine<R>,
+    ctx: &PrepareContext,
+    instances: &[InstanceSetup],
+) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
+    let per = instances.first().map_or(0, |i| i.description.params.len());
+    let members: Vec<Member<R>> = instances
+        .iter()
+        .enumerate()
+        .map(|(k, setup)| Member { setup: setup.clone(), ty: ty.clone(), param_at: k * per })
+        .collect();
+    let initial: Vec<f32> = instances.iter().flat_map(|i| i.params.iter().copied()).collect();
+    let slots =
+        instances.iter().flat_map(|i| i.input_slots.iter().chain(&i.output_slots)).max().map_or(1, |&s| s as usize + 1);
+    let program = FusedProgram::new(engine, ctx, &[members], &initial, Fusion::Packed, slots, ProgramIo::none())?;
+    Ok(Box::new(ProgramBatch { program }))
+}
+
+struct ProgramBatch<R: Runtime> {
+    program: FusedProgram<R>,
+}
+
+impl<R: Runtime> BatchProcessor<R> for ProgramBatch<R> {
+    fn process(
+        &mut self,
+        engine: &Engine<R>,
+        arena: &Buffer,
+        _stride: usize,
+        params: ParamView,
+        frames: usize,
+    ) -> Result<u32, RuntimeError> {
+        self.program.process(engine, params.values, None, None, arena, frames)?;
+        Ok(1)
+    }
+
+    fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
+        self.program.reset(engine);
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! How a stage's items sit on warps inside the fused graph program.
+//!
+//! Units of one warp that hold different item kinds execute each kind's branch in turn, so a
+//! stage costs what its most expensive warp costs: the sum of its kinds' costs. The packer
+//! ([`crate::packer::pack`]) finds the layout that minimises that maximum, exactly; the
+//! creation-order layout (items in the order the rig lists them, as a naive runtime would
+//! place them) is kept to measure what packing buys.
+
+use cubeaudio_kernels::graph_program::IDLE;
+
+use crate::packer::{pack, PackError, Workspace};
+use crate::program_type::KIND_COSTS;
+
+/// Width of a warp in the layouts (NVIDIA's warp; on 64-wide AMD wavefronts two warps of a
+/// layout share a wavefront).
+pub const WARP: usize = 32;
+
+/// How the graph compiler runs processors that are graph-program kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fusion {
+    /// Every run of such stages is one launch, each stage laid out by the packer.
+    #[default]
+    Packed,
+    /// As `Packed`, items in creation order (for comparison).
+    CreationOrder,
+    /// One launch per (stage, type) batch.
+    Off,
+}
+
+/// What a stage's layout costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct LayoutStats {
+    /// Items in the stage.
+    pub items: usize,
+    /// Warps the layout uses.
+    pub warps: usize,
+    /// Warps holding more than one kind.
+    pub mixed_warps: usize,
+    /// Highest summed cost of the kinds in one warp.
+    pub max_cost: u64,
+}
+
+/// The stage's slots in warp order (item ids, [`IDLE`] for padding), `ids[i]` of kind
+/// `kinds[i]`; items keep their relative order within a kind.
+pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u32>, LayoutStats), PackError> {
+    let n_kinds = KIND_COSTS.len();
+    let mut slots = Vec::new();
+    let mut stats = LayoutStats { items: ids.len(), ..LayoutStats::default() };
+    if fusion == Fusion::Packed {
+        let mut counts = vec![0u32; n_kinds];
+        for &k in kinds {
+            counts[k as usize] += 1;
+        }
+        // Enough warps for one kind per warp: the packer never needs more.
+        let warps: usize = counts.iter().map(|&c| (c as usize).div_ceil(WARP)).sum::<usize>().max(1);
+        let mut ws = Workspace::new(n_kinds, warps);
+        let packed = pack(&mut ws, WARP, warps, &counts, Some(&KIND_COSTS))?;
+        let mut next = vec![0usize; n_kinds];
+        for warp in packed.warps() {
+            for seg in warp {
+                let of_kind = ids.iter().zip(kinds).filter(|&(_, &k)| k == seg.ty).map(|(&i, _)| i);
+                slots.extend(of_kind.skip(next[seg.ty as usize]).take(seg.count as usize));
+                next[seg.ty as usize] += seg.count as usize;
+            }
+            slots.resize(slots.len().div_ceil(WARP) * WARP, IDLE);
+        }
+    } else {
+        slots.extend_from_slice(ids);
+        slots.resize(slots.len().div_ceil(WARP).max(1) * WARP, IDLE);
+    }
+    for warp in slots.chunks(WARP) {
+        let mut present = [false; KIND_COSTS.len()];
+        for (&i, _) in warp.iter().zip(0..).filter(|(&i, _)| i != IDLE) {
+            let at = ids.iter().position(|&x| x == i).expect("a laid-out item is one of the stage's");
+            present[kinds[at] as usize] = true;
+        }
+        let used = present.iter().filter(|&&p| p).count();
+        stats.warps += usize::from(used > 0);
+        stats.mixed_warps += usize::from(used > 1);
+        let cost = present.iter().zip(KIND_COSTS).filter(|(&p, _)| p).map(|(_, c)| c as u64).sum();
+        stats.max_cost = stats.max_cost.max(cost);
+    }
+    Ok((slots, stats))
+}

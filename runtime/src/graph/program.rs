@@ -1,0 +1,191 @@
+//! Processors of graph-program kinds, many stages of them, as one launch
+//! ([`cubeaudio_kernels::graph_program::GraphProgram`]), with their parameters converted to
+//! device values on the processing thread without allocating.
+
+use std::sync::Arc;
+
+use cubeaudio_kernels::graph_program::{GraphProgram, ProgramItem, ProgramSpec, KIND_MIX};
+use cubeaudio_kernels::routed::MIX_INPUTS;
+use cubeaudio_kernels::util::Buffer;
+use cubecl::prelude::*;
+
+use super::layout::{stage_layout, Fusion, LayoutStats};
+use crate::engine::Engine;
+use crate::error::{ProcessorError, RuntimeError};
+use crate::processor::{InstanceSetup, PrepareContext, ProcessorType, Settings};
+use crate::program_type::device_param_count;
+
+/// One processor of a program: its setup, its type, where its parameter values start in the
+/// caller's parameter array.
+pub(crate) struct Member<'a, R: Runtime> {
+    pub setup: InstanceSetup<'a>,
+    pub ty: Arc<dyn ProcessorType<R>>,
+    pub param_at: usize,
+}
+
+/// The graph inputs a program copies in before its first stage and the outputs it copies out
+/// after its last (none for a program in the middle of a graph).
+pub(crate) struct ProgramIo {
+    pub input_routes: Vec<(u32, u32)>,
+    pub output_routes: Vec<(u32, u32)>,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+/// One processor's items: each channel is one item with the same device parameters.
+struct Source<R: Runtime> {
+    ty: Arc<dyn ProcessorType<R>>,
+    settings: Settings,
+    param_at: usize,
+    param_count: usize,
+    device_at: usize,
+    device_count: usize,
+    channels: usize,
+}
+
+/// Host parameter values to device values.
+struct Converter<R: Runtime> {
+    sources: Vec<Source<R>>,
+    sample_rate: f64,
+    /// Host values the device values were last computed from.
+    seen: Vec<f32>,
+    device: Vec<f32>,
+}
+
+pub(crate) struct FusedProgram<R: Runtime> {
+    program: GraphProgram,
+    converter: Converter<R>,
+    stats: Vec<LayoutStats>,
+}
+
+impl ProgramIo {
+    /// No graph input or output.
+    pub fn none() -> Self {
+        Self { input_routes: vec![], output_routes: vec![], inputs: 0, outputs: 0 }
+    }
+}
+
+impl<R: Runtime> FusedProgram<R> {
+    /// Lays out `stages` (each a list of members) and compiles the program.
+    pub fn new(
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        stages: &[Vec<Member<R>>],
+        params: &[f32],
+        fusion: Fusion,
+        slots: usize,
+        io: ProgramIo,
+    ) -> Result<Self, ProcessorError> {
+        let mut items = Vec::new();
+        let mut sources = Vec::new();
+        let mut layouts = Vec::new();
+        let mut stats = Vec::new();
+        let mut device_at = 0;
+        for stage in stages {
+            let (mut ids, mut kinds) = (Vec::new(), Vec::new());
+            for m in stage {
+                let program = m.ty.program().ok_or_else(|| ProcessorError::Setting {
+                    setting: "type",
+                    reason: format!("{} has no graph-program kind", m.ty.name()),
+                })?;
+                let kind = program.kind(m.setup.settings);
+                let ring = program.ring(ctx, &m.setup)?;
+                let channels = m.setup.output_slots.len();
+                for ch in 0..channels {
+                    let inputs: [u32; MIX_INPUTS] = if kind == KIND_MIX {
+                        std::array::from_fn(|k| m.setup.input_slots[k * channels + ch])
+                    } else {
+                        [m.setup.input_slots[ch], 0, 0, 0]
+                    };
+                    ids.push(items.len() as u32);
+                    kinds.push(kind);
+                    items.push(ProgramItem { kind, output: m.setup.output_slots[ch], inputs, ring });
+                }
+                let device_count = device_param_count(kind);
+                sources.push(Source {
+                    ty: m.ty.clone(),
+                    settings: m.setup.settings.clone(),
+                    param_at: m.param_at,
+                    param_count: m.setup.description.params.len(),
+                    device_at,
+                    device_count,
+                    channels,
+                });
+                device_at += device_count * channels;
+            }
+            let (layout, s) = stage_layout(fusion, &ids, &kinds)
+                .map_err(|e| ProcessorError::Setting { setting: "layout", reason: e.to_string() })?;
+            layouts.push(layout);
+            stats.push(s);
+        }
+        let spec = ProgramSpec {
+            items,
+            stages: layouts,
+            input_routes: io.input_routes,
+            output_routes: io.output_routes,
+            slots,
+            stride: ctx.max_buffer,
+            inputs: io.inputs,
+            outputs: io.outputs,
+            instances: 1,
+        };
+        let mut converter = Converter {
+            sources,
+            sample_rate: ctx.sample_rate,
+            seen: vec![f32::NAN; params.len()],
+            device: vec![0.0; device_at],
+        };
+        converter.convert(params);
+        Ok(Self { program: GraphProgram::new(engine.client(), spec, &converter.device)?, converter, stats })
+    }
+
+    /// The layout of every stage.
+    pub fn stats(&self) -> &[LayoutStats] {
+        &self.stats
+    }
+
+    /// Applies `params`, then runs every stage over `frames` samples (one launch).
+    pub fn process(
+        &mut self,
+        engine: &Engine<R>,
+        params: &[f32],
+        input: Option<&Buffer>,
+        output: Option<&Buffer>,
+        arena: &Buffer,
+        frames: usize,
+    ) -> Result<(), RuntimeError> {
+        if self.converter.convert(params) {
+            self.program.set_params(engine.client(), &self.converter.device)?;
+        }
+        self.program.process(engine.client(), input, output, arena, frames)?;
+        Ok(())
+    }
+
+    pub fn reset(&mut self, engine: &Engine<R>) {
+        self.program.reset(engine.client());
+    }
+}
+
+impl<R: Runtime> Converter<R> {
+    /// Device values for `params` (the caller's array), recomputed only where a processor's
+    /// values changed; whether any did.
+    fn convert(&mut self, params: &[f32]) -> bool {
+        let mut changed = false;
+        for s in &self.sources {
+            let host = &params[s.param_at..s.param_at + s.param_count];
+            if host == &self.seen[s.param_at..s.param_at + s.param_count] {
+                continue;
+            }
+            changed = true;
+            let program = s.ty.program().expect("checked in new");
+            let (first, rest) =
+                self.device[s.device_at..s.device_at + s.device_count * s.channels].split_at_mut(s.device_count);
+            program.device_params(self.sample_rate, &s.settings, host, first);
+            for ch in rest.chunks_mut(s.device_count) {
+                ch.copy_from_slice(first);
+            }
+            self.seen[s.param_at..s.param_at + s.param_count].copy_from_slice(host);
+        }
+        changed
+    }
+}

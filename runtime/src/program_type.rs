@@ -1,0 +1,41 @@
+//! The contract of a processor that runs inside a **graph program**: one launch for every
+//! small processor of a graph (`cubeaudio_kernels::graph_program`).
+//!
+//! Such a type's device code is one of the program's item kinds (a `#[cube]` step over one
+//! sample, its parameters in an array, its state in registers); each channel of an instance is
+//! one item. The type says which kind and how its parameter values become the kind's device
+//! parameters; the graph compiler places the items of a stage on warps with the packer and
+//! fuses every stage it can into one kernel, compiled at commit.
+
+use cubeaudio_kernels::graph_program::{KINDS, KIND_PARAMS};
+
+use crate::error::ProcessorError;
+use crate::processor::{InstanceSetup, PrepareContext, Settings};
+
+/// A processor type whose instances run as items of a graph program.
+pub trait ProgramType: Send + Sync {
+    /// The item kind (`cubeaudio_kernels::graph_program::KIND_*`) of an instance with these
+    /// settings; every channel of it is one item of that kind.
+    fn kind(&self, settings: &Settings) -> u32;
+
+    /// Samples of each channel's echo ring (a power of two above the longest delay the
+    /// parameters allow); 0 for kinds without one.
+    fn ring(&self, _ctx: &PrepareContext, _instance: &InstanceSetup) -> Result<usize, ProcessorError> {
+        Ok(0)
+    }
+
+    /// Writes the kind's device parameters (`KIND_PARAMS[kind]` values) for `params`, the
+    /// instance's parameter values in description order. Runs on the processing thread when a
+    /// parameter changed: allocates nothing.
+    fn device_params(&self, sample_rate: f64, settings: &Settings, params: &[f32], out: &mut [f32]);
+}
+
+/// Device cost of one item of each kind, in the packer's units (a warp costs the sum of its
+/// kinds' costs): roughly the instructions of one sample of the kind's step in the generated
+/// code (`codegen-tests` snapshots); transcendentals (`exp`/`ln`, `cos`, `tanh`) dominate.
+pub const KIND_COSTS: [u32; KINDS] = [4, 14, 9, 9, 30, 22, 18, 12];
+
+/// Parameters of `kind` on the device.
+pub fn device_param_count(kind: u32) -> usize {
+    KIND_PARAMS[kind as usize]
+}

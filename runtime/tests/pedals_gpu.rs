@@ -1,0 +1,131 @@
+//! The pedal types (compressor, tremolo, drive, delay) and the fused graph program on a
+//! device: a chain against f64, the example pedal rig in one launch under every layout, equal
+//! to the unfused graph, with the packer's layout measured.
+
+mod common;
+
+use common::{close, rng};
+use cubeaudio_kernels::effects::reference as fx;
+use cubeaudio_kernels::gain::smoothing_coefficient;
+use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec};
+use cubeaudio_runtime::registry::Registry;
+use cubeaudio_runtime::Engine;
+use cubecl::prelude::*;
+use rand::rngs::SmallRng;
+use rand::Rng;
+
+const SR: f64 = 48_000.0;
+const MAX: usize = 128;
+const PEDALS: &str = include_str!("../../cli/examples/rigs/pedals.json");
+
+const CHAIN: &str = r#"{
+  "inputs": [{"name": "in"}], "outputs": [{"name": "out"}],
+  "processors": [
+    {"id": "comp", "type": "compressor", "params": {"threshold_db": -18, "ratio": 5, "attack_ms": 2, "release_ms": 80, "makeup_db": 4}},
+    {"id": "trem", "type": "tremolo", "params": {"rate_hz": 7, "depth": 0.8}},
+    {"id": "fuzz", "type": "drive", "params": {"drive_db": 18, "level_db": -6}},
+    {"id": "echo", "type": "delay", "params": {"time_ms": 3, "feedback": 0.5, "mix": 0.4}}
+  ],
+  "connections": [
+    {"from": "in", "to": "comp.in"}, {"from": "comp.out", "to": "trem.in"},
+    {"from": "trem.out", "to": "fuzz.in"}, {"from": "fuzz.out", "to": "echo.in"},
+    {"from": "echo.out", "to": "out"}
+  ]
+}"#;
+
+fn noise(rng: &mut SmallRng, n: usize, amp: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(-amp..=amp)).collect()
+}
+
+fn lin(db: f64) -> f64 {
+    10f64.powf(db / 20.0)
+}
+
+fn coef(ms: f64) -> f64 {
+    smoothing_coefficient(SR as f32, (ms / 1000.0) as f32).unwrap() as f64
+}
+
+/// Compressor → tremolo → drive → delay against the f64 steps with parameters converted here
+/// from the rig's units (dB, ms, Hz), buffers of every size, a depth and a delay time changed
+/// mid-stream; fused (one launch) and unfused (a launch per pedal plus two copies).
+fn effect_chain_matches_f64<R: Runtime>(engine: &Engine<R>) {
+    let mut rng = rng("pedals-test", "effect chain");
+    for (fusion, launches) in [(Fusion::Packed, 1), (Fusion::Off, 6)] {
+        let spec = GraphSpec::from_json(CHAIN).unwrap();
+        let options = GraphOptions { fusion, ..GraphOptions::new(SR, MAX, ".") };
+        let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options).unwrap();
+        let setter = g.param_setter();
+        let comp = [lin(-18.0), 1.0 / 5.0 - 1.0, coef(2.0), coef(80.0), lin(4.0)];
+        let mut trem = [7.0 / SR, 0.8, coef(20.0)];
+        let fuzz = [lin(18.0), lin(-6.0), coef(20.0)];
+        let mut echo = [144.0, 0.5, 0.4, 0.6];
+        let (mut sc, mut phase, mut st, mut sf) = ([0.0], 0.0f32, [0.8], [lin(18.0)]);
+        let mut ring = vec![0.0f64; 131_072];
+        let mut at = 0;
+        for (n, frames) in [128usize, 128, 17, 1, 128, 99, 128, 128].into_iter().enumerate() {
+            if n == 3 {
+                setter.set("trem", "depth", 0.3).unwrap();
+                setter.set("echo", "time_ms", 1.5).unwrap();
+                trem[1] = 0.3;
+                echo[0] = 72.0;
+            }
+            let x = noise(&mut rng, frames, if n % 3 == 0 { 0.9 } else { 0.05 });
+            let mut y = vec![f32::NAN; frames];
+            g.process(engine, &[&x], &mut [&mut y]).unwrap();
+            assert_eq!(g.launches_per_buffer(), launches, "{fusion:?}");
+            let want: Vec<f64> = x
+                .iter()
+                .map(|&v| {
+                    let a = fx::compressor(v as f64, &comp, &mut sc);
+                    let b = fx::tremolo(a, &trem, &mut phase, &mut st);
+                    let c = fx::drive(b, &fuzz, &mut sf);
+                    let d = fx::echo(c, &echo, &mut ring, at);
+                    at += 1;
+                    d
+                })
+                .collect();
+            close(&format!("effect chain, {fusion:?}, buffer {n}"), &y, &want, 1e-6);
+        }
+        println!("[pedals-test] effect chain, {fusion:?}: {launches} launches per buffer, equal to f64");
+    }
+}
+
+/// The example pedal rig (eight pedals of seven types in one stage, two blends, a blend and a
+/// level) runs in one launch packed and in creation order, equal to the unfused graph's 12
+/// launches; the packer puts every kind of the pedal stage in a warp of its own.
+fn pedal_rig_layouts_agree<R: Runtime>(engine: &Engine<R>) {
+    let mut rng = rng("pedals-test", "pedal rig");
+    let spec = GraphSpec::from_json(PEDALS).unwrap();
+    let input: Vec<Vec<f32>> = [128usize, 64, 128, 5, 128].iter().map(|&n| noise(&mut rng, n, 0.7)).collect();
+    let mut outputs = Vec::new();
+    for (fusion, launches) in [(Fusion::Packed, 1), (Fusion::CreationOrder, 1), (Fusion::Off, 12)] {
+        let options = GraphOptions { fusion, ..GraphOptions::new(SR, MAX, ".") };
+        let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options).unwrap();
+        let mut out = Vec::new();
+        for x in &input {
+            let mut y = vec![f32::NAN; x.len()];
+            g.process(engine, &[x], &mut [&mut y]).unwrap();
+            assert_eq!(g.launches_per_buffer(), launches, "{fusion:?}");
+            out.extend(y);
+        }
+        let layouts = g.program_layouts();
+        match fusion {
+            Fusion::Packed => {
+                assert_eq!(layouts[0].items, 8);
+                assert_eq!((layouts[0].warps, layouts[0].mixed_warps), (7, 0), "one warp per kind: {layouts:?}");
+            }
+            Fusion::CreationOrder => assert_eq!((layouts[0].warps, layouts[0].mixed_warps), (1, 1), "{layouts:?}"),
+            Fusion::Off => assert!(layouts.is_empty()),
+        }
+        println!("[pedals-test] pedal rig, {fusion:?}: {launches} launches per buffer, layouts {layouts:?}");
+        outputs.push(out);
+    }
+    let reference: Vec<f64> = outputs[2].iter().map(|&v| v as f64).collect();
+    close("pedal rig, packed against unfused", &outputs[0], &reference, 1e-6);
+    close("pedal rig, creation order against unfused", &outputs[1], &reference, 1e-6);
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone()));
+    effect_chain_matches_f64,
+    pedal_rig_layouts_agree,
+);
