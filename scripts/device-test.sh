@@ -49,7 +49,9 @@ fi
 /tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
 /tmp/cubeaudio-bin/ir-gpu --nocapture --test-threads=1 >"$out/ir-gpu.log" 2>&1 || status=1
-grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/ir-gpu.log"
+/tmp/cubeaudio-bin/pedals-gpu --nocapture --test-threads=1 >"$out/pedals-gpu.log" 2>&1 || status=1
+grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/ir-gpu.log" "$out/pedals-gpu.log"
+grep -hE '^\[(graph|pedals)-test\].*launches' "$out/graph-gpu.log" "$out/pedals-gpu.log" | cut -c1-200
 grep -hE '^\[close\]' "$out/ir-gpu.log"
 if packed nam-graph; then
 CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs --skip an_overflow_inside_a_graph >"$out/nam-graph.log" 2>&1 || status=1
@@ -144,6 +146,16 @@ fi
 if [ "${IRBENCH:-0}" = 1 ]; then
     /tmp/cubeaudio-bin/ir_crossover --runtime cuda --out "$out/ir-crossover-cuda" >"$out/ir-crossover-cuda.log" 2>&1 || status=1
     /tmp/cubeaudio-bin/ir_crossover --runtime wgpu --out "$out/ir-crossover-vulkan" >"$out/ir-crossover-vulkan.log" 2>&1 || status=1
+fi
+
+# What fusing graphs buys: the example rigs under each fusion mode, the pedal stage's packed
+# against creation-order layout (1 and 1,000 instances), CUDA and Vulkan.
+if [ "${RIGBENCH:-0}" = 1 ]; then
+    rigs=cli/examples/rigs/pedals.json,cli/examples/rigs/pedalboard.json,cli/examples/rigs/amp_cab.json,cli/examples/rigs/dual_amp.json
+    for rt in cuda wgpu; do
+        /tmp/cubeaudio-bin/rig_fusion --runtime $rt --rigs $rigs --out "$out/rig-fusion-$rt" >"$out/rig-fusion-$rt.log" 2>&1 || status=1
+        grep -vE '^\|' "$out/rig-fusion-$rt.log" | cut -c1-200
+    done
 fi
 
 # Measurements of one session (knob sweeps), with the binaries unpacked above: EXTRA="cmd".

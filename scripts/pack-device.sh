@@ -29,9 +29,10 @@ for l in sys.stdin:
 test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
 test_exe cubeaudio-runtime ir_gpu ir-gpu
-# The IR convolution crossover benchmark (small).
-cargo build --release -p cubeaudio-benches --bin ir_crossover
-cp "$CARGO_TARGET_DIR/release/ir_crossover" .carry/ir_crossover
+test_exe cubeaudio-runtime pedals_gpu pedals-gpu
+# The IR convolution crossover and the graph fusion benchmarks (small).
+cargo build --release -p cubeaudio-benches --bin ir_crossover --bin rig_fusion
+cp "$CARGO_TARGET_DIR/release/ir_crossover" "$CARGO_TARGET_DIR/release/rig_fusion" .carry/
 # KERNELS_ONLY=1: the kernel suites and the runtime's device tests only (a session that changed
 # kernels and runtime but not NAM, CLI or plugin; device-test.sh says which binaries are absent).
 if [ "${KERNELS_ONLY:-0}" = 1 ]; then

@@ -18,6 +18,7 @@ use cubeaudio_kernels::fft::{fft_kernel, FftConfig};
 use cubeaudio_kernels::fir::fir_kernel;
 use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
+use cubeaudio_kernels::graph_program::graph_program_kernel;
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{
     pconv_exchange_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel,
@@ -313,6 +314,13 @@ pub fn registry() -> Vec<KernelCase> {
             let (l, t, p, s, o, e, n) =
                 (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
+        }),
+        case!("graph_program_kernel", graph_program_kernel, 256, |b| {
+            let (i, o, a) = (input(b), output(b), output(b));
+            let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
+            let (p, st, rings, dims) = (input(b), output(b), output(b), input_u32(b));
+            let (cursor, frames) = (u32_arg(b), u32_arg(b));
+            graph_program_kernel::expand(&mut b.scope, i, o, a, prog, lay, routes, p, st, rings, dims, cursor, frames)
         }),
     ]
 }

@@ -1,0 +1,264 @@
+//! What fusing a graph buys, on the device.
+//!
+//! 1. Rigs (`--rigs`, JSON files; NAM and IR types included) compiled with each fusion mode:
+//!    launches per buffer (counted by the graph), the median and p99 of one buffer processed and
+//!    read back (the round trip a player pays), and the time per buffer with 200 buffers queued.
+//! 2. The pedal stage alone (eight pedals of seven kinds, the blends and a level, as in
+//!    `pedals.json`) as one graph program, its stage laid out by the packer against creation
+//!    order, for 1 and 1,000 instances in the same launch: device time per launch with 200
+//!    launches queued.
+//!
+//! `rig_fusion --runtime cuda --rigs a.json,b.json --out DIR` (built here, run on the GPU machine).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use cubeaudio_kernels::biquad::BiquadCoefficients;
+use cubeaudio_kernels::graph_program::{
+    GraphProgram, ProgramItem, ProgramSpec, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE,
+    KIND_MIX, KIND_PARAMS, KIND_TREMOLO,
+};
+use cubeaudio_kernels::util::Buffer;
+use cubeaudio_nam::gpu::processor::registry;
+use cubeaudio_runtime::graph::{stage_layout, CompiledGraph, Fusion, GraphOptions, GraphSpec};
+use cubeaudio_runtime::Engine;
+use cubecl::prelude::*;
+use serde::Serialize;
+
+#[derive(Parser)]
+struct Args {
+    /// cuda or wgpu.
+    #[arg(long, default_value = "cuda")]
+    runtime: String,
+    /// Rig files, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    rigs: Vec<PathBuf>,
+    /// Frames per buffer.
+    #[arg(long, default_value_t = 128)]
+    buffer: usize,
+    /// Timed buffers per configuration.
+    #[arg(long, default_value_t = 1000)]
+    buffers: usize,
+    #[arg(long, default_value = "rig-fusion")]
+    out: PathBuf,
+}
+
+#[derive(Serialize)]
+struct RigRow {
+    rig: String,
+    fusion: String,
+    launches: u32,
+    sync_p50_us: f64,
+    sync_p99_us: f64,
+    queued_us: f64,
+}
+
+#[derive(Serialize)]
+struct StageRow {
+    layout: String,
+    instances: usize,
+    stage_warps: usize,
+    stage_mixed_warps: usize,
+    stage_max_cost: u64,
+    queued_us: f64,
+}
+
+const FUSIONS: [(Fusion, &str); 3] =
+    [(Fusion::Packed, "packed"), (Fusion::CreationOrder, "creation order"), (Fusion::Off, "off")];
+
+fn rig_rows<R: Runtime>(engine: &Engine<R>, args: &Args) -> Result<Vec<RigRow>> {
+    let mut rows = Vec::new();
+    let n = args.buffer;
+    for path in &args.rigs {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let spec = GraphSpec::from_json(&text)?;
+        let dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+        for (fusion, name) in FUSIONS {
+            let options = GraphOptions { fusion, ..GraphOptions::new(48_000.0, n, dir.clone()) };
+            let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options)?;
+            let x: Vec<Vec<f32>> = (0..g.input_channels())
+                .map(|c| (0..n).map(|i| ((i * 31 + c * 7) % 97) as f32 / 97.0 - 0.5).collect())
+                .collect();
+            let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+            let mut y = vec![vec![0.0f32; n]; g.output_channels()];
+            for _ in 0..50 {
+                let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+                g.process(engine, &inputs, &mut outs)?;
+            }
+            let mut times = Vec::with_capacity(args.buffers);
+            for _ in 0..args.buffers {
+                let start = Instant::now();
+                let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+                g.process(engine, &inputs, &mut outs)?;
+                times.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+            times.sort_by(f64::total_cmp);
+            let start = Instant::now();
+            let pending = (0..200).map(|_| g.process_async(engine, &inputs)).collect::<Result<Vec<_>, _>>()?;
+            for p in pending {
+                let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+                p.wait(&mut outs)?;
+            }
+            let queued = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            let row = RigRow {
+                rig: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                fusion: name.into(),
+                launches: g.launches_per_buffer(),
+                sync_p50_us: times[times.len() / 2],
+                sync_p99_us: times[times.len() * 99 / 100],
+                queued_us: queued,
+            };
+            println!(
+                "{:<16} {:<15} {:>3} launches, round trip p50 {:7.1} µs p99 {:7.1} µs, queued {:7.1} µs",
+                row.rig, row.fusion, row.launches, row.sync_p50_us, row.sync_p99_us, row.queued_us
+            );
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// The pedal stage of `pedals.json` as kernel items: 8 pedals on slot 1, two blends, a blend
+/// and a level; parameters at typical settings.
+fn pedal_items() -> (Vec<ProgramItem>, Vec<Vec<u32>>, Vec<f32>) {
+    let one = |kind, output, input| ProgramItem {
+        kind,
+        output,
+        inputs: [input, 0, 0, 0],
+        ring: if kind == KIND_ECHO { 32_768 } else { 0 },
+    };
+    let pedals = [KIND_GATE, KIND_COMPRESSOR, KIND_DRIVE, KIND_TREMOLO, KIND_ECHO, KIND_BIQUAD, KIND_BIQUAD, KIND_GAIN];
+    let mut items: Vec<ProgramItem> = pedals.iter().enumerate().map(|(k, &kind)| one(kind, 2 + k as u32, 1)).collect();
+    items.push(ProgramItem { kind: KIND_MIX, output: 10, inputs: [2, 3, 4, 5], ring: 0 });
+    items.push(ProgramItem { kind: KIND_MIX, output: 11, inputs: [6, 7, 8, 9], ring: 0 });
+    items.push(ProgramItem { kind: KIND_MIX, output: 12, inputs: [10, 11, 0, 0], ring: 0 });
+    items.push(one(KIND_GAIN, 13, 12));
+    let stages = vec![(0..8).collect(), vec![8, 9], vec![10], vec![11]];
+    let mut params = Vec::new();
+    for item in &items {
+        params.extend(match item.kind {
+            KIND_GAIN => vec![0.7, 0.001],
+            KIND_MIX => vec![0.5, 0.5, 0.5, 0.5, 0.001],
+            KIND_BIQUAD => BiquadCoefficients::peaking(48_000.0, 2800.0, 1.2, 6.0).0.to_vec(),
+            KIND_GATE => vec![0.001, 0.05, 0.0003, 0.998],
+            KIND_COMPRESSOR => vec![0.06, -0.75, 0.007, 0.0001, 2.0],
+            KIND_TREMOLO => vec![5.5 / 48_000.0, 0.6, 0.001],
+            KIND_DRIVE => vec![16.0, 0.25, 0.001],
+            _ => vec![18_000.0, 0.4, 0.5, 0.5],
+        });
+    }
+    assert_eq!(params.len(), items.iter().map(|i| KIND_PARAMS[i.kind as usize]).sum::<usize>());
+    (items, stages, params)
+}
+
+fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<StageRow>> {
+    let (items, stages, params) = pedal_items();
+    let n = args.buffer;
+    let mut rows = Vec::new();
+    for instances in [1usize, 1000] {
+        for (fusion, name) in &FUSIONS[..2] {
+            let mut layouts = Vec::new();
+            let mut first = None;
+            for stage in &stages {
+                let kinds: Vec<u32> = stage.iter().map(|&i| items[i as usize].kind).collect();
+                let (layout, stats) = stage_layout(*fusion, stage, &kinds)?;
+                first.get_or_insert(stats);
+                layouts.push(layout);
+            }
+            let stats = first.expect("the pedal program has stages");
+            let spec = ProgramSpec {
+                items: items.clone(),
+                stages: layouts,
+                input_routes: vec![(0, 1)],
+                output_routes: vec![(13, 0)],
+                slots: 14,
+                stride: n,
+                inputs: 1,
+                outputs: 1,
+                instances,
+            };
+            let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();
+            let mut program = GraphProgram::new(client, spec.clone(), &all)?;
+            let input: Vec<f32> = (0..instances * n).map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5).collect();
+            let input = Buffer::upload(client, &input);
+            let output = Buffer::upload(client, &vec![0.0; instances * n]);
+            let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * instances]);
+            let sync = || cubecl::future::block_on(client.sync()).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
+            for _ in 0..50 {
+                program.process(client, Some(&input), Some(&output), &arena, n)?;
+            }
+            sync()?;
+            let start = Instant::now();
+            for _ in 0..200 {
+                program.process(client, Some(&input), Some(&output), &arena, n)?;
+            }
+            sync()?;
+            let queued = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            println!(
+                "pedal program, {name:<15} {instances:>5} instances: stage 1 {} warps ({} mixed, max cost {}), {queued:8.1} µs per launch",
+                stats.warps, stats.mixed_warps, stats.max_cost
+            );
+            rows.push(StageRow {
+                layout: name.to_string(),
+                instances,
+                stage_warps: stats.warps,
+                stage_mixed_warps: stats.mixed_warps,
+                stage_max_cost: stats.max_cost,
+                queued_us: queued,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn run<R: Runtime>(
+    client: &ComputeClient<R>,
+    device: String,
+    info: cubeaudio_kernels::device::DeviceInfo,
+    args: &Args,
+) -> Result<()> {
+    let engine = Engine::new(client.clone(), info);
+    let rigs = rig_rows(&engine, args)?;
+    let stage = stage_rows(client, args)?;
+    let mut md = format!(
+        "Device: {device}. `rig_fusion --runtime {} --buffer {}`: per rig and fusion mode the launches per buffer, the median and p99 of one buffer processed and read back ({} buffers), and the time per buffer with 200 queued.\n\n| rig | fusion | launches | round trip p50 µs | p99 µs | queued µs |\n|---|---|---|---|---|---|\n",
+        args.runtime, args.buffer, args.buffers
+    );
+    for r in &rigs {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} |\n",
+            r.rig, r.fusion, r.launches, r.sync_p50_us, r.sync_p99_us, r.queued_us
+        ));
+    }
+    md.push_str("\nThe pedal program alone (one launch), its 8-pedal stage packed or in creation order; device time per launch, 200 queued.\n\n| layout | instances | stage-1 warps | mixed | max warp cost | µs per launch |\n|---|---|---|---|---|---|\n");
+    for r in &stage {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.1} |\n",
+            r.layout, r.instances, r.stage_warps, r.stage_mixed_warps, r.stage_max_cost, r.queued_us
+        ));
+    }
+    #[derive(Serialize)]
+    struct Report<'a> {
+        rigs: &'a [RigRow],
+        pedal_stage: &'a [StageRow],
+    }
+    cubeaudio_benches::write_report(&args.out, "rig-fusion", &md, &Report { rigs: &rigs, pedal_stage: &stage })?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    match args.runtime.as_str() {
+        "cuda" => {
+            let (client, info) = cubeaudio_kernels::device::cuda::open(0).context("opening CUDA")?;
+            run(&client, info.to_string(), info, &args)
+        }
+        "wgpu" => {
+            let (client, info) = cubeaudio_kernels::device::wgpu_device::open_best().context("opening wgpu")?;
+            run(&client, info.to_string(), info, &args)
+        }
+        other => anyhow::bail!("unknown runtime {other} (cuda or wgpu)"),
+    }
+}
