@@ -53,14 +53,15 @@ fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
     let spec = GraphSpec::from_json(TWO_AMPS).unwrap();
     let options = GraphOptions::new(48_000.0, 128, examples());
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
-    // Stage 1: both gains; stage 2: both amps in one NAM batch (2 launches: kernel + copy back).
+    // Stage 1: both gains, fused with the input copy (one launch); stage 2: both amps in one
+    // NAM batch (2 launches: kernel + copy back); the output copy.
     assert_eq!(g.schedule().batch_count(), 2);
     let (mut a, mut b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
     for (i, chunk) in x.chunks(128).enumerate() {
         let at = i * 128;
         let n = chunk.len();
         g.process(engine, &[chunk], &mut [&mut a[at..at + n], &mut b[at..at + n]]).unwrap();
-        assert_eq!(g.launches_per_buffer(), 5);
+        assert_eq!(g.launches_per_buffer(), 4);
     }
     for (what, got, want) in [("amp1", &a, &want_a), ("amp2 (+12 dB)", &b, &want_b)] {
         let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -68,6 +69,43 @@ fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
         println!("[graph-test] {what}: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})");
         assert!(err <= 1e-4 * peak.max(1.0), "{what}: {err}");
         assert!(peak > 0.01, "{what}: the amp must produce signal");
+    }
+}
+
+/// Two instances of the two-amp rig in one graph: every NAM batch and the fused gains serve
+/// both (the launches of one instance), each instance equal to the CPU engine on its own input.
+fn graph_instances_equal_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
+    let x: Vec<f32> = di_signal().into_iter().take(6_000).collect();
+    let inputs = [x.clone(), x.iter().map(|v| v * 0.5).collect::<Vec<f32>>()];
+    let model_path = examples().join("models/clean.nam");
+    let spec = GraphSpec::from_json(TWO_AMPS).unwrap();
+    let options = GraphOptions { instances: 2, ..GraphOptions::new(48_000.0, 128, examples()) };
+    let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+    let mut got = vec![vec![0.0f32; x.len()]; 4];
+    for (i, at) in (0..x.len()).step_by(128).enumerate() {
+        let n = 128.min(x.len() - at);
+        let ins: Vec<&[f32]> = inputs.iter().map(|v| &v[at..at + n]).collect();
+        let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|v| &mut v[at..at + n]).collect();
+        g.process(engine, &ins, &mut outs).unwrap();
+        assert_eq!(g.launches_per_buffer(), 4, "buffer {i}: the launches of one instance");
+    }
+    for (copy, input) in inputs.iter().enumerate() {
+        for (k, gain_db) in [(0usize, 0.0f32), (1, 12.0)] {
+            let mut cpu = Model::new(load_file(&model_path, LoadOptions::default()).unwrap().dsp);
+            cpu.reset(128).unwrap();
+            let driven: Vec<f32> = input.iter().map(|v| v * 10f32.powf(gain_db / 20.0)).collect();
+            let mut want = vec![0.0; x.len()];
+            for (xa, ya) in driven.chunks(128).zip(want.chunks_mut(128)) {
+                cpu.process(xa, ya);
+            }
+            let out = &got[copy * 2 + k];
+            let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = out.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            println!(
+                "[graph-test] instance {copy}, amp {k}: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})"
+            );
+            assert!(err <= 1e-4 * peak.max(1.0) && peak > 0.01, "instance {copy}, amp {k}: {err}");
+        }
     }
 }
 
@@ -97,7 +135,11 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
             let at = i * 128;
             let n = chunk.len();
             g.process(engine, &[chunk], &mut [&mut a[at..at + n], &mut b[at..at + n]]).unwrap();
-            assert_eq!(g.launches_per_buffer(), 7, "input copy, gains, WaveNet batch (2), LSTM batch (2), output copy");
+            assert_eq!(
+                g.launches_per_buffer(),
+                6,
+                "input copy and gains, WaveNet batch (2), LSTM batch (2), output copy"
+            );
         }
         (a, b)
     };
@@ -122,7 +164,7 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
     assert_eq!((a2, b2), (a, b), "reset must return to the prepared state");
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine);
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine);
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

@@ -53,7 +53,16 @@ impl ParamStore {
 }
 
 /// Parameters of one compiled graph: processor id → parameter name → (slot, description).
-pub(crate) type ParamIndex = HashMap<String, HashMap<String, (usize, ParamDesc)>>;
+/// Where a parameter lives: its slot for the first graph instance, the distance between two
+/// instances' slots, and its description.
+#[derive(Debug, Clone)]
+pub(crate) struct ParamEntry {
+    pub at: usize,
+    pub instance_stride: usize,
+    pub desc: ParamDesc,
+}
+
+pub(crate) type ParamIndex = HashMap<String, HashMap<String, ParamEntry>>;
 
 /// Sets parameters of one compiled graph by processor id and parameter name, from any thread.
 /// Lookups by name allocate nothing when they succeed; from a real-time thread, resolve a
@@ -62,6 +71,7 @@ pub(crate) type ParamIndex = HashMap<String, HashMap<String, (usize, ParamDesc)>
 pub struct ParamSetter {
     store: Arc<ParamStore>,
     index: Arc<ParamIndex>,
+    instances: usize,
 }
 
 /// A parameter of one committed graph, resolved once by name ([`ParamSetter::handle`]).
@@ -99,12 +109,41 @@ pub enum ParamRefused {
 }
 
 impl ParamSetter {
-    pub(crate) fn new(store: Arc<ParamStore>, index: ParamIndex) -> Self {
-        Self { store, index: Arc::new(index) }
+    pub(crate) fn new(store: Arc<ParamStore>, index: ParamIndex, instances: usize) -> Self {
+        Self { store, index: Arc::new(index), instances }
     }
 
-    fn lookup(&self, processor: &str, param: &str) -> Option<&(usize, ParamDesc)> {
-        self.index.get(processor)?.get(param)
+    /// Slot and description of a parameter of graph instance `instance`.
+    fn lookup_in(&self, instance: usize, processor: &str, param: &str) -> Option<(usize, &ParamDesc)> {
+        let e = self.index.get(processor)?.get(param)?;
+        (instance < self.instances).then_some((e.at + instance * e.instance_stride, &e.desc))
+    }
+
+    fn lookup(&self, processor: &str, param: &str) -> Option<(usize, &ParamDesc)> {
+        self.lookup_in(0, processor, param)
+    }
+
+    /// Instances of the graph (rig copies run by one launch per buffer).
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+
+    /// [`Self::set`] for graph instance `instance` (`set` is instance 0).
+    pub fn set_in(&self, instance: usize, processor: &str, param: &str, value: f32) -> Result<(), GraphError> {
+        let (slot, desc) = self.lookup_in(instance, processor, param).ok_or_else(|| GraphError::Param {
+            id: processor.into(),
+            param: param.into(),
+            reason: format!("no such processor or parameter in instance {instance} of {}", self.instances),
+        })?;
+        desc.check(value).map_err(|reason| GraphError::Param { id: processor.into(), param: param.into(), reason })?;
+        self.store.store(slot, value);
+        Ok(())
+    }
+
+    /// [`Self::handle`] for graph instance `instance`.
+    pub fn handle_in(&self, instance: usize, processor: &str, param: &str) -> Result<ParamHandle, GraphError> {
+        let (slot, desc) = self.lookup_in(instance, processor, param).ok_or_else(|| Self::unknown(processor, param))?;
+        Ok(ParamHandle { slot, min: desc.min, max: desc.max, store: Arc::as_ptr(&self.store) })
     }
 
     fn unknown(processor: &str, param: &str) -> GraphError {
@@ -115,24 +154,25 @@ impl ParamSetter {
         }
     }
 
-    /// Checks the range and stores the value; the processing side applies it at its next buffer.
+    /// Checks the range and stores the value (of the first graph instance); the processing side
+    /// applies it at its next buffer.
     pub fn set(&self, processor: &str, param: &str, value: f32) -> Result<(), GraphError> {
         let (slot, desc) = self.lookup(processor, param).ok_or_else(|| Self::unknown(processor, param))?;
         desc.check(value).map_err(|reason| GraphError::Param { id: processor.into(), param: param.into(), reason })?;
-        self.store.store(*slot, value);
+        self.store.store(slot, value);
         Ok(())
     }
 
     /// The current value of `processor`'s parameter `param`, if both exist.
     pub fn get(&self, processor: &str, param: &str) -> Option<f32> {
         let (slot, _) = self.lookup(processor, param)?;
-        Some(self.store.load(*slot))
+        Some(self.store.load(slot))
     }
 
-    /// Resolves `processor`'s parameter `param` once, for [`Self::set_handle`].
+    /// Resolves `processor`'s parameter `param` (of the first graph instance) once, for
+    /// [`Self::set_handle`].
     pub fn handle(&self, processor: &str, param: &str) -> Result<ParamHandle, GraphError> {
-        let (slot, desc) = self.lookup(processor, param).ok_or_else(|| Self::unknown(processor, param))?;
-        Ok(ParamHandle { slot: *slot, min: desc.min, max: desc.max, store: Arc::as_ptr(&self.store) })
+        self.handle_in(0, processor, param)
     }
 
     /// Sets a resolved parameter: a range check and an atomic store, nothing allocated or locked.

@@ -125,7 +125,60 @@ fn pedal_rig_layouts_agree<R: Runtime>(engine: &Engine<R>) {
     close("pedal rig, creation order against unfused", &outputs[1], &reference, 1e-6);
 }
 
+/// Three instances of the pedal rig in one graph (one launch fused, each instance its own
+/// input, state and parameters) equal three single-instance graphs; unfused, each batch serves
+/// every instance (the same 12 launches as one instance).
+fn instances_equal_separate_graphs<R: Runtime>(engine: &Engine<R>) {
+    let mut rng = rng("pedals-test", "instances");
+    let spec = GraphSpec::from_json(PEDALS).unwrap();
+    let copies = 3;
+    let frames = [128usize, 77, 128, 128];
+    let input: Vec<Vec<Vec<f32>>> =
+        frames.iter().map(|&n| (0..copies).map(|_| noise(&mut rng, n, 0.7)).collect()).collect();
+    let levels = [-2.0f32, -20.0, 4.0];
+    let mut separate = vec![Vec::new(); copies];
+    for (copy, out) in separate.iter_mut().enumerate() {
+        let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &GraphOptions::new(SR, MAX, "."))
+            .unwrap();
+        g.param_setter().set("level", "gain_db", levels[copy]).unwrap();
+        g.param_setter().set("echo", "time_ms", 10.0 + copy as f32).unwrap();
+        for x in &input {
+            let mut y = vec![f32::NAN; x[copy].len()];
+            g.process(engine, &[&x[copy]], &mut [&mut y]).unwrap();
+            out.extend(y);
+        }
+    }
+    for (fusion, launches) in [(Fusion::Packed, 1), (Fusion::Off, 12)] {
+        let options = GraphOptions { fusion, instances: copies, ..GraphOptions::new(SR, MAX, ".") };
+        let mut g = CompiledGraph::compile(engine, &Registry::with_builtins(), &spec, &options).unwrap();
+        assert_eq!((g.instances(), g.input_channels(), g.output_channels()), (copies, copies, copies));
+        let setter = g.param_setter();
+        for (copy, level) in levels.iter().enumerate() {
+            setter.set_in(copy, "level", "gain_db", *level).unwrap();
+            setter.set_in(copy, "echo", "time_ms", 10.0 + copy as f32).unwrap();
+        }
+        assert!(setter.set_in(copies, "level", "gain_db", 0.0).is_err());
+        let mut got = vec![Vec::new(); copies];
+        for x in &input {
+            let ins: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+            let mut ys = vec![vec![f32::NAN; x[0].len()]; copies];
+            let mut outs: Vec<&mut [f32]> = ys.iter_mut().map(|v| v.as_mut_slice()).collect();
+            g.process(engine, &ins, &mut outs).unwrap();
+            assert_eq!(g.launches_per_buffer(), launches, "{fusion:?}");
+            for (o, y) in got.iter_mut().zip(ys) {
+                o.extend(y);
+            }
+        }
+        for copy in 0..copies {
+            let want: Vec<f64> = separate[copy].iter().map(|&v| v as f64).collect();
+            close(&format!("instance {copy} of 3, {fusion:?}, against its own graph"), &got[copy], &want, 1e-6);
+        }
+        println!("[pedals-test] 3 instances of the pedal rig, {fusion:?}: {launches} launches per buffer");
+    }
+}
+
 cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone()));
     effect_chain_matches_f64,
     pedal_rig_layouts_agree,
+    instances_equal_separate_graphs,
 );

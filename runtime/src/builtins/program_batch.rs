@@ -22,7 +22,7 @@ pub(crate) fn prepare_program<R: Runtime>(
     let members: Vec<Member<R>> = instances
         .iter()
         .enumerate()
-        .map(|(k, setup)| Member { setup: setup.clone(), ty: ty.clone(), param_at: k * per })
+        .map(|(k, setup)| Member { setup: setup.clone(), ty: ty.clone(), param_at: vec![k * per] })
         .collect();
     let initial: Vec<f32> = instances.iter().flat_map(|i| i.params.iter().copied()).collect();
     let slots =

@@ -10,17 +10,19 @@ use cubecl::prelude::*;
 
 use super::layout::{Fusion, LayoutStats};
 use super::program::{FusedProgram, Member, ProgramIo};
-use super::schedule::{Batch, Schedule};
+use super::schedule::{Batch, Schedule, SILENT_SLOT};
 use super::spec::GraphSpec;
 use super::validate::validate;
 use crate::engine::{Completion, Engine};
 use crate::error::{GraphError, RuntimeError};
-use crate::params::{ParamIndex, ParamSetter, ParamStore};
+use crate::params::{ParamEntry, ParamIndex, ParamSetter, ParamStore};
 use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext};
 use crate::registry::Registry;
 
-/// Largest arena (slots × max_buffer floats): 1 GiB.
+/// Largest arena (slots × max_buffer floats, every instance): 1 GiB.
 pub const MAX_ARENA_FLOATS: usize = 1 << 28;
+/// Most instances of a graph run together.
+pub const MAX_GRAPH_INSTANCES: usize = 65_535;
 
 /// What a graph is compiled for.
 #[derive(Debug, Clone)]
@@ -33,12 +35,16 @@ pub struct GraphOptions {
     pub base_dir: PathBuf,
     /// Whether processors of graph-program kinds run fused (default: packed layout).
     pub fusion: Fusion,
+    /// Copies of the graph run together (tracks, users): one launch per step for all of them,
+    /// each with its own signals, state and parameters; `process` takes and gives every
+    /// instance's channels, instance after instance.
+    pub instances: usize,
 }
 
 impl GraphOptions {
     /// Options with the default fusion (packed).
     pub fn new(sample_rate: f64, max_buffer: usize, base_dir: impl Into<PathBuf>) -> Self {
-        Self { sample_rate, max_buffer, base_dir: base_dir.into(), fusion: Fusion::default() }
+        Self { sample_rate, max_buffer, base_dir: base_dir.into(), fusion: Fusion::default(), instances: 1 }
     }
 }
 
@@ -100,8 +106,11 @@ pub struct CompiledGraph<R: Runtime> {
     program_gives_output: bool,
     arena: Buffer,
     max_buffer: usize,
+    /// Input channels of every instance together.
     in_channels: usize,
+    /// Output channels of every instance together.
     out_channels: usize,
+    instances: usize,
     input_table: Option<IndexBuffer>,
     output_table: IndexBuffer,
     params: Arc<ParamStore>,
@@ -169,12 +178,18 @@ impl<R: Runtime> CompiledGraph<R> {
                 options.max_buffer
             )));
         }
+        let copies = options.instances;
+        if copies == 0 || copies > MAX_GRAPH_INSTANCES {
+            return Err(RuntimeError::Request(format!(
+                "{copies} graph instances; 1..={MAX_GRAPH_INSTANCES} run together"
+            )));
+        }
         let valid = validate(spec, registry)?;
         let schedule = Schedule::build(&valid);
-        let arena_floats = schedule.slots.saturating_mul(options.max_buffer);
+        let arena_floats = schedule.slots.saturating_mul(options.max_buffer).saturating_mul(copies);
         if arena_floats > MAX_ARENA_FLOATS {
             return Err(GraphError::TooLarge {
-                what: "signal arena (slots × max buffer)",
+                what: "signal arena (slots × max buffer × instances)",
                 value: arena_floats,
                 limit: MAX_ARENA_FLOATS,
             }
@@ -186,27 +201,45 @@ impl<R: Runtime> CompiledGraph<R> {
             base_dir: &options.base_dir,
         };
 
-        let mut initial = vec![0.0f32; schedule.param_count];
+        // Parameters batch after batch; within a batch, instance after instance of the graph,
+        // then processor after processor: every batch's values stay one contiguous view.
+        let slots = schedule.slots as u32;
+        let at = |batch: &Batch, copy: usize, k: usize| {
+            batch.param_base * copies + (copy * batch.processors.len() + k) * batch.params_per_instance
+        };
+        let mut initial = vec![0.0f32; schedule.param_count * copies];
         let mut index: ParamIndex = HashMap::new();
         for batch in schedule.stages.iter().flatten() {
             for (k, &i) in batch.processors.iter().enumerate() {
                 for (j, desc) in valid.processors[i].description.params.iter().enumerate() {
-                    let at = batch.param_base + k * batch.params_per_instance + j;
-                    initial[at] = valid.processors[i].params[j];
-                    index
-                        .entry(spec.processors[i].id.clone())
-                        .or_default()
-                        .insert(desc.name.to_string(), (at, desc.clone()));
+                    for copy in 0..copies {
+                        initial[at(batch, copy, k) + j] = valid.processors[i].params[j];
+                    }
+                    index.entry(spec.processors[i].id.clone()).or_default().insert(
+                        desc.name.to_string(),
+                        ParamEntry {
+                            at: at(batch, 0, k) + j,
+                            instance_stride: batch.processors.len() * batch.params_per_instance,
+                            desc: desc.clone(),
+                        },
+                    );
                 }
             }
         }
-        let setup = |i: usize| InstanceSetup {
-            id: &spec.processors[i].id,
-            settings: &spec.processors[i].settings,
-            description: &valid.processors[i].description,
-            input_slots: schedule.input_slots[i].clone(),
-            output_slots: schedule.output_slots[i].clone(),
-            params: valid.processors[i].params.clone(),
+        // Instance `copy` of processor `i`; its signals are slots of the copy's part of the
+        // arena, silence is shared.
+        let setup = |i: usize, copy: usize| {
+            let shift = |v: &[u32]| -> Vec<u32> {
+                v.iter().map(|&s| if s == SILENT_SLOT { s } else { s + copy as u32 * slots }).collect()
+            };
+            InstanceSetup {
+                id: &spec.processors[i].id,
+                settings: &spec.processors[i].settings,
+                description: &valid.processors[i].description,
+                input_slots: shift(&schedule.input_slots[i]),
+                output_slots: shift(&schedule.output_slots[i]),
+                params: valid.processors[i].params.clone(),
+            }
         };
         let type_of = |batch: &Batch| {
             registry
@@ -230,8 +263,8 @@ impl<R: Runtime> CompiledGraph<R> {
                         for batch in stage {
                             let ty = type_of(batch)?;
                             for (k, &i) in batch.processors.iter().enumerate() {
-                                let param_at = batch.param_base + k * batch.params_per_instance;
-                                of_stage.push(Member { setup: setup(i), ty: ty.clone(), param_at });
+                                let param_at = (0..copies).map(|copy| at(batch, copy, k)).collect();
+                                of_stage.push(Member { setup: setup(i, 0), ty: ty.clone(), param_at });
                             }
                         }
                         members.push(of_stage);
@@ -252,40 +285,52 @@ impl<R: Runtime> CompiledGraph<R> {
                     steps.push(Step::Program(program));
                 }
                 Planned::Batch(batch) => {
-                    let setups: Vec<InstanceSetup> = batch.processors.iter().map(|&i| setup(i)).collect();
+                    let setups: Vec<InstanceSetup> = (0..copies)
+                        .flat_map(|copy| batch.processors.iter().map(move |&i| (i, copy)))
+                        .map(|(i, copy)| setup(i, copy))
+                        .collect();
                     let processor = type_of(batch)?.prepare(engine, &ctx, &setups).map_err(|error| {
                         let ids: Vec<&str> = setups.iter().map(|s| s.id).collect();
                         GraphError::Processor { id: ids.join(", "), type_name: batch.type_name.clone(), error }
                     })?;
                     steps.push(Step::Batch(PreparedBatch {
                         processor,
-                        param_base: batch.param_base,
+                        param_base: at(batch, 0, 0),
                         params_per_instance: batch.params_per_instance,
-                        instances: batch.processors.len(),
+                        instances: batch.processors.len() * copies,
                     }));
                 }
             }
         }
+        // Copy tables of every instance: instance `copy`'s channels follow the previous ones'.
+        let (ins, outs) = (in_channels as u32, out_channels as u32);
         let input_table = (!schedule.input_routes.is_empty()).then(|| {
-            let flat: Vec<u32> = schedule.input_routes.iter().flat_map(|&(c, s)| [c * stride, s * stride]).collect();
+            let flat: Vec<u32> = (0..copies as u32)
+                .flat_map(|n| schedule.input_routes.iter().map(move |&(c, s)| (c + n * ins, s + n * slots)))
+                .flat_map(|(c, s)| [c * stride, s * stride])
+                .collect();
             IndexBuffer::upload(engine.client(), &flat)
         });
-        let flat: Vec<u32> = schedule.output_routes.iter().flat_map(|&(s, c)| [s * stride, c * stride]).collect();
+        let flat: Vec<u32> = (0..copies as u32)
+            .flat_map(|n| schedule.output_routes.iter().map(move |&(s, c)| (s + n * slots, c + n * outs)))
+            .flat_map(|(s, c)| [s * stride, c * stride])
+            .collect();
         let params = Arc::new(ParamStore::new(&initial));
         let mut graph = Self {
-            arena: engine.zeros(schedule.slots * options.max_buffer),
+            arena: engine.zeros(schedule.slots * options.max_buffer * copies),
             steps,
             program_takes_input,
             program_gives_output,
             max_buffer: options.max_buffer,
-            in_channels,
-            out_channels,
+            in_channels: in_channels * copies,
+            out_channels: out_channels * copies,
+            instances: copies,
             input_table,
             output_table: IndexBuffer::upload(engine.client(), &flat),
-            setter: ParamSetter::new(params.clone(), index),
+            setter: ParamSetter::new(params.clone(), index, copies),
             param_values: initial,
             params,
-            staging: vec![0.0; in_channels.max(1) * options.max_buffer],
+            staging: vec![0.0; (in_channels * copies).max(1) * options.max_buffer],
             sanitized: 0,
             launches: 0,
             schedule,
@@ -293,8 +338,8 @@ impl<R: Runtime> CompiledGraph<R> {
         // Prewarm: every kernel compiles now, on the editing thread. Silence still moves some
         // state (an LFO's phase, a ring's cursor), so the graph is reset after it.
         let silence = vec![0.0f32; options.max_buffer];
-        let inputs: Vec<&[f32]> = vec![&silence; in_channels];
-        let mut out = vec![vec![0.0f32; options.max_buffer]; out_channels];
+        let inputs: Vec<&[f32]> = vec![&silence; in_channels * copies];
+        let mut out = vec![vec![0.0f32; options.max_buffer]; out_channels * copies];
         let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
         graph.process(engine, &inputs, &mut outs)?;
         graph.reset(engine)?;
@@ -311,14 +356,19 @@ impl<R: Runtime> CompiledGraph<R> {
         self.setter.clone()
     }
 
-    /// Channels of all graph inputs together.
+    /// Channels of all graph inputs together, of every instance (instance after instance).
     pub fn input_channels(&self) -> usize {
         self.in_channels
     }
 
-    /// Channels of all graph outputs together.
+    /// Channels of all graph outputs together, of every instance (instance after instance).
     pub fn output_channels(&self) -> usize {
         self.out_channels
+    }
+
+    /// Copies of the graph run together ([`GraphOptions::instances`]).
+    pub fn instances(&self) -> usize {
+        self.instances
     }
 
     /// Largest buffer `process` accepts.

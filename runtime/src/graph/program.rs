@@ -15,12 +15,13 @@ use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{InstanceSetup, PrepareContext, ProcessorType, Settings};
 use crate::program_type::device_param_count;
 
-/// One processor of a program: its setup, its type, where its parameter values start in the
-/// caller's parameter array.
+/// One processor of a program: its setup (the slots of one graph instance), its type, and
+/// where its parameter values start in the caller's parameter array, per graph instance (the
+/// program runs that many instances, one cube each).
 pub(crate) struct Member<'a, R: Runtime> {
     pub setup: InstanceSetup<'a>,
     pub ty: Arc<dyn ProcessorType<R>>,
-    pub param_at: usize,
+    pub param_at: Vec<usize>,
 }
 
 /// The graph inputs a program copies in before its first stage and the outputs it copies out
@@ -36,7 +37,8 @@ pub(crate) struct ProgramIo {
 struct Source<R: Runtime> {
     ty: Arc<dyn ProcessorType<R>>,
     settings: Settings,
-    param_at: usize,
+    /// Per graph instance.
+    param_at: Vec<usize>,
     param_count: usize,
     device_at: usize,
     device_count: usize,
@@ -49,7 +51,9 @@ struct Converter<R: Runtime> {
     sample_rate: f64,
     /// Host values the device values were last computed from.
     seen: Vec<f32>,
+    /// Device values, graph instance after instance, `per_instance` each.
     device: Vec<f32>,
+    per_instance: usize,
 }
 
 pub(crate) struct FusedProgram<R: Runtime> {
@@ -76,6 +80,7 @@ impl<R: Runtime> FusedProgram<R> {
         slots: usize,
         io: ProgramIo,
     ) -> Result<Self, ProcessorError> {
+        let instances = stages.iter().flatten().next().map_or(1, |m| m.param_at.len());
         let mut items = Vec::new();
         let mut sources = Vec::new();
         let mut layouts = Vec::new();
@@ -105,7 +110,7 @@ impl<R: Runtime> FusedProgram<R> {
                 sources.push(Source {
                     ty: m.ty.clone(),
                     settings: m.setup.settings.clone(),
-                    param_at: m.param_at,
+                    param_at: m.param_at.clone(),
                     param_count: m.setup.description.params.len(),
                     device_at,
                     device_count,
@@ -127,13 +132,14 @@ impl<R: Runtime> FusedProgram<R> {
             stride: ctx.max_buffer,
             inputs: io.inputs,
             outputs: io.outputs,
-            instances: 1,
+            instances,
         };
         let mut converter = Converter {
             sources,
             sample_rate: ctx.sample_rate,
             seen: vec![f32::NAN; params.len()],
-            device: vec![0.0; device_at],
+            device: vec![0.0; device_at * instances],
+            per_instance: device_at,
         };
         converter.convert(params);
         Ok(Self { program: GraphProgram::new(engine.client(), spec, &converter.device)?, converter, stats })
@@ -172,19 +178,22 @@ impl<R: Runtime> Converter<R> {
     fn convert(&mut self, params: &[f32]) -> bool {
         let mut changed = false;
         for s in &self.sources {
-            let host = &params[s.param_at..s.param_at + s.param_count];
-            if host == &self.seen[s.param_at..s.param_at + s.param_count] {
-                continue;
+            for (i, &at) in s.param_at.iter().enumerate() {
+                let host = &params[at..at + s.param_count];
+                if host == &self.seen[at..at + s.param_count] {
+                    continue;
+                }
+                changed = true;
+                let program = s.ty.program().expect("checked in new");
+                let start = i * self.per_instance + s.device_at;
+                let (first, rest) =
+                    self.device[start..start + s.device_count * s.channels].split_at_mut(s.device_count);
+                program.device_params(self.sample_rate, &s.settings, host, first);
+                for ch in rest.chunks_mut(s.device_count) {
+                    ch.copy_from_slice(first);
+                }
+                self.seen[at..at + s.param_count].copy_from_slice(host);
             }
-            changed = true;
-            let program = s.ty.program().expect("checked in new");
-            let (first, rest) =
-                self.device[s.device_at..s.device_at + s.device_count * s.channels].split_at_mut(s.device_count);
-            program.device_params(self.sample_rate, &s.settings, host, first);
-            for ch in rest.chunks_mut(s.device_count) {
-                ch.copy_from_slice(first);
-            }
-            self.seen[s.param_at..s.param_at + s.param_count].copy_from_slice(host);
         }
         changed
     }
