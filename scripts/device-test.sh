@@ -156,6 +156,14 @@ if [ "${RIGBENCH:-0}" = 1 ]; then
         /tmp/cubeaudio-bin/rig_fusion --runtime $rt --rigs $rigs --out "$out/rig-fusion-$rt" >"$out/rig-fusion-$rt.log" 2>&1 || status=1
         grep -vE '^\|' "$out/rig-fusion-$rt.log" | cut -c1-200
     done
+    # `cubeaudio bench --rig`: instances held in real time and one instance's latency.
+    if packed cubeaudio; then
+        for rig in ${RIGBENCH_RIGS:-amp_cab pedals}; do
+            /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --rig cli/examples/rigs/$rig.json --buffers 64,128 \
+                --latency-buffers ${RIG_LATENCY_BUFFERS:-100000} --out "$out/rig-bench-$rig" >"$out/rig-bench-$rig.log" 2>&1 || status=1
+            grep -E 'instances:|Held|One instance' "$out/rig-bench-$rig.log" | cut -c1-200
+        done
+    fi
 fi
 
 # Measurements of one session (knob sweeps), with the binaries unpacked above: EXTRA="cmd".

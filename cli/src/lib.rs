@@ -20,5 +20,6 @@ pub mod live;
 pub mod paths;
 pub mod render;
 pub mod resample;
+pub mod rig_bench;
 
 pub use error::{CliError, Result};

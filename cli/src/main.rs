@@ -117,8 +117,16 @@ enum Command {
         backend: Backend,
         /// Models to measure (any .nam file the GPU engine runs: WaveNet family or LSTM), as
         /// NAME=PATH or NAME=PATH@SLIM. The first one is also used for latency and offline.
-        #[arg(long = "model", required = true)]
+        #[arg(long = "model", required_unless_present = "rig", conflicts_with = "rig")]
         models: Vec<String>,
+        /// Measure a rig instead (a processing graph, docs/GRAPHS.md): instances held in real
+        /// time per buffer size (doubling up to --max-instances), launches per buffer, and one
+        /// instance's latency at 64 frames over --latency-buffers.
+        #[arg(long)]
+        rig: Option<PathBuf>,
+        /// Most rig instances tried (with --rig).
+        #[arg(long, default_value_t = 4096)]
+        max_instances: usize,
         /// Buffer sizes in samples.
         #[arg(long, value_delimiter = ',', default_value = "64,128")]
         buffers: Vec<usize>,
@@ -313,6 +321,28 @@ fn distinct_captures(path: &std::path::Path, count: usize) -> Result<Vec<cubeaud
         .collect()
 }
 
+fn bench_rig(
+    backend: Backend,
+    rig: &std::path::Path,
+    buffers: &[usize],
+    max_instances: usize,
+    latency_buffers: usize,
+    out: &std::path::Path,
+) -> Result<()> {
+    let text = cubeaudio_nam::loader::read_text_bounded(rig, cubeaudio::graph::MAX_RIG_BYTES)?;
+    let spec = cubeaudio_runtime::graph::GraphSpec::from_json(&text)
+        .with_context(|| format!("reading the rig {}", rig.display()))?;
+    let device = backend.open_gpu().context("the benchmark measures a GPU (--backend cuda, vulkan, wgpu or auto)")?;
+    let report =
+        device.run(cubeaudio::rig_bench::RigBenchJob { rig, spec: &spec, buffers, max_instances, latency_buffers })?;
+    let md = cubeaudio::rig_bench::markdown(&report);
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("rig-bench.md"), &md)?;
+    std::fs::write(out.join("rig-bench.json"), serde_json::to_string_pretty(&report)?)?;
+    print!("{md}");
+    Ok(())
+}
+
 fn bench(
     backend: Backend,
     models: &[String],
@@ -406,6 +436,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render(args),
         Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),
+        Command::Bench { backend, rig: Some(rig), buffers, max_instances, latency_buffers, out, .. } => {
+            bench_rig(backend, &rig, &buffers, max_instances, latency_buffers, &out)
+        }
         Command::Bench {
             backend,
             models,
@@ -415,6 +448,7 @@ fn main() -> ExitCode {
             out,
             distinct,
             single_file_seconds,
+            ..
         } => {
             let extra = BenchExtras { distinct, single_file_seconds };
             bench(backend, &models, &buffers, max_streams, latency_buffers, &out, extra)

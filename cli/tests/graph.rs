@@ -173,6 +173,46 @@ fn short_di(dir: &Path) -> PathBuf {
     path
 }
 
+/// `bench --rig` on the pedal rig: points doubling to the limit, one launch per buffer counted
+/// for every instance count, the latency percentiles, the report files.
+#[test]
+fn rig_bench_runs_from_the_command_line() {
+    if let Err(e) = cubeaudio_kernels::device::Backend::Auto.open(false) {
+        assert!(!required("wgpu"), "no GPU runtime, but one is required: {e}");
+        eprintln!("[device-test] SKIPPED rig bench: {e}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cubeaudio-rig-bench-{}", std::process::id()));
+    let rig = examples().join("rigs/pedals.json");
+    let (code, stdout, stderr) = cubeaudio(&[
+        "bench",
+        "--backend",
+        "auto",
+        "--rig",
+        rig.to_str().unwrap(),
+        "--buffers",
+        "128",
+        "--max-instances",
+        "2",
+        "--latency-buffers",
+        "100",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    println!("{stdout}{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("rig-bench.json")).unwrap()).unwrap();
+    let points = report["points"].as_array().unwrap();
+    assert!(!points.is_empty() && points.len() <= 2, "{points:?}");
+    for p in points {
+        assert_eq!(p["launches"], 1, "the pedal rig is one launch for any instance count: {p}");
+        assert!(p["p99_us"].as_f64().unwrap() >= p["p50_us"].as_f64().unwrap());
+    }
+    assert_eq!(report["latency"][0], 100);
+    assert!(dir.join("rig-bench.md").exists());
+}
+
 #[test]
 fn example_rigs_render_from_the_command_line() {
     if let Err(e) = cubeaudio_kernels::device::Backend::Auto.open(false) {
@@ -183,7 +223,8 @@ fn example_rigs_render_from_the_command_line() {
     let dir = std::env::temp_dir().join(format!("cubeaudio-rigs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let di = short_di(&dir);
-    for (rig, channels) in [("amp_cab.json", 1usize), ("dual_amp.json", 2)] {
+    for (rig, channels) in [("amp_cab.json", 1usize), ("dual_amp.json", 2), ("pedals.json", 1), ("pedalboard.json", 1)]
+    {
         let out = dir.join(rig.replace(".json", ".wav"));
         let rig_path = examples().join("rigs").join(rig);
         let (code, stdout, stderr) = cubeaudio(&[

@@ -1,8 +1,10 @@
 //! What fusing a graph buys, on the device.
 //!
-//! 1. Rigs (`--rigs`, JSON files; NAM and IR types included) compiled with each fusion mode:
-//!    launches per buffer (counted by the graph), the median and p99 of one buffer processed and
-//!    read back (the round trip a player pays), and the time per buffer with 200 buffers queued.
+//! 1. Rigs (`--rigs`, JSON files; NAM and IR types included) compiled with each fusion mode, for
+//!    each instance count (`--instances`, copies of the rig in one graph): launches per buffer
+//!    (counted by the graph), the median and p99 of one buffer processed and read back (the
+//!    round trip a player pays; `cubeaudio bench --rig`'s timing), and the time per buffer with
+//!    200 buffers queued.
 //! 2. The pedal stage alone (eight pedals of seven kinds, the blends and a level, as in
 //!    `pedals.json`) as one graph program, its stage laid out by the packer against creation
 //!    order, for 1 and 1,000 instances in the same launch: device time per launch with 200
@@ -15,6 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use cubeaudio::rig_bench::{percentile, time_buffers};
 use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::graph_program::{
     GraphProgram, ProgramItem, ProgramSpec, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE,
@@ -41,6 +44,9 @@ struct Args {
     /// Timed buffers per configuration.
     #[arg(long, default_value_t = 1000)]
     buffers: usize,
+    /// Instances of each rig run together, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,1000")]
+    instances: Vec<usize>,
     #[arg(long, default_value = "rig-fusion")]
     out: PathBuf,
 }
@@ -48,6 +54,7 @@ struct Args {
 #[derive(Serialize)]
 struct RigRow {
     rig: String,
+    instances: usize,
     fusion: String,
     launches: u32,
     sync_p50_us: f64,
@@ -75,44 +82,31 @@ fn rig_rows<R: Runtime>(engine: &Engine<R>, args: &Args) -> Result<Vec<RigRow>> 
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let spec = GraphSpec::from_json(&text)?;
         let dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
-        for (fusion, name) in FUSIONS {
-            let options = GraphOptions { fusion, ..GraphOptions::new(48_000.0, n, dir.clone()) };
+        for (&instances, (fusion, name)) in args.instances.iter().flat_map(|n| FUSIONS.iter().map(move |f| (n, f))) {
+            let options = GraphOptions { fusion: *fusion, instances, ..GraphOptions::new(48_000.0, n, dir.clone()) };
             let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options)?;
-            let x: Vec<Vec<f32>> = (0..g.input_channels())
-                .map(|c| (0..n).map(|i| ((i * 31 + c * 7) % 97) as f32 / 97.0 - 0.5).collect())
-                .collect();
+            let (times, launches) = time_buffers(engine, &mut g, n, args.buffers)?;
+            let x: Vec<Vec<f32>> = vec![vec![0.1; n]; g.input_channels()];
             let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
             let mut y = vec![vec![0.0f32; n]; g.output_channels()];
-            for _ in 0..50 {
-                let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
-                g.process(engine, &inputs, &mut outs)?;
-            }
-            let mut times = Vec::with_capacity(args.buffers);
-            for _ in 0..args.buffers {
-                let start = Instant::now();
-                let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
-                g.process(engine, &inputs, &mut outs)?;
-                times.push(start.elapsed().as_secs_f64() * 1e6);
-            }
-            times.sort_by(f64::total_cmp);
             let start = Instant::now();
             let pending = (0..200).map(|_| g.process_async(engine, &inputs)).collect::<Result<Vec<_>, _>>()?;
             for p in pending {
                 let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
                 p.wait(&mut outs)?;
             }
-            let queued = start.elapsed().as_secs_f64() * 1e6 / 200.0;
             let row = RigRow {
                 rig: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-                fusion: name.into(),
-                launches: g.launches_per_buffer(),
-                sync_p50_us: times[times.len() / 2],
-                sync_p99_us: times[times.len() * 99 / 100],
-                queued_us: queued,
+                instances,
+                fusion: name.to_string(),
+                launches,
+                sync_p50_us: percentile(&times, 0.5),
+                sync_p99_us: percentile(&times, 0.99),
+                queued_us: start.elapsed().as_secs_f64() * 1e6 / 200.0,
             };
             println!(
-                "{:<16} {:<15} {:>3} launches, round trip p50 {:7.1} µs p99 {:7.1} µs, queued {:7.1} µs",
-                row.rig, row.fusion, row.launches, row.sync_p50_us, row.sync_p99_us, row.queued_us
+                "{:<16} ×{:<5} {:<15} {:>3} launches, round trip p50 {:8.1} µs p99 {:8.1} µs, queued {:8.1} µs",
+                row.rig, row.instances, row.fusion, row.launches, row.sync_p50_us, row.sync_p99_us, row.queued_us
             );
             rows.push(row);
         }
@@ -223,13 +217,13 @@ fn run<R: Runtime>(
     let rigs = rig_rows(&engine, args)?;
     let stage = stage_rows(client, args)?;
     let mut md = format!(
-        "Device: {device}. `rig_fusion --runtime {} --buffer {}`: per rig and fusion mode the launches per buffer, the median and p99 of one buffer processed and read back ({} buffers), and the time per buffer with 200 queued.\n\n| rig | fusion | launches | round trip p50 µs | p99 µs | queued µs |\n|---|---|---|---|---|---|\n",
+        "Device: {device}. `rig_fusion --runtime {} --buffer {}`: per rig, instances run together and fusion mode the launches per buffer, the median and p99 of one buffer (every instance) processed and read back ({} buffers), and the time per buffer with 200 queued.\n\n| rig | instances | fusion | launches | round trip p50 µs | p99 µs | queued µs |\n|---|---|---|---|---|---|---|\n",
         args.runtime, args.buffer, args.buffers
     );
     for r in &rigs {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} |\n",
-            r.rig, r.fusion, r.launches, r.sync_p50_us, r.sync_p99_us, r.queued_us
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} |\n",
+            r.rig, r.instances, r.fusion, r.launches, r.sync_p50_us, r.sync_p99_us, r.queued_us
         ));
     }
     md.push_str("\nThe pedal program alone (one launch), its 8-pedal stage packed or in creation order; device time per launch, 200 queued.\n\n| layout | instances | stage-1 warps | mixed | max warp cost | µs per launch |\n|---|---|---|---|---|---|\n");

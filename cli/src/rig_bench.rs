@@ -1,0 +1,177 @@
+//! `cubeaudio bench --rig RIG.json`: a rig measured as models are. Per buffer size, instances
+//! of the rig run together (one graph, [`GraphOptions::instances`]) doubling from 1 while the
+//! p99 round trip of a buffer (inputs up, every launch, outputs back) stays under half the
+//! buffer; launches per buffer are counted by the graph, for 1 instance and the most held. Then
+//! one instance at 64 frames over many buffers for the latency percentiles.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cubeaudio_kernels::device::{DeviceInfo, DeviceJob};
+use cubeaudio_nam::gpu::processor::registry;
+use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::Engine;
+use cubecl::prelude::*;
+
+use crate::error::{CliError, Result};
+
+/// Buffers timed per capacity point.
+const TIMED: usize = 200;
+const RATE: f64 = 48_000.0;
+
+/// One rig at one buffer size and instance count.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RigPoint {
+    /// Frames per buffer.
+    pub buffer: usize,
+    /// Instances of the rig in the graph.
+    pub instances: usize,
+    /// Kernel launches per buffer, counted.
+    pub launches: u32,
+    /// Median round trip of one buffer of every instance, µs.
+    pub p50_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+    /// The buffer's duration at 48 kHz, µs.
+    pub budget_us: f64,
+    /// `p99_us` < 50 % of the budget.
+    pub holds: bool,
+}
+
+/// Everything `bench --rig` measured, as written to rig-bench.json.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RigBenchReport {
+    /// Runtime and device.
+    pub device: String,
+    /// The rig file.
+    pub rig: PathBuf,
+    /// Every point measured.
+    pub points: Vec<RigPoint>,
+    /// Per buffer size, the most instances that held real time (0: not even one).
+    pub held: Vec<(usize, usize)>,
+    /// One instance, 64 frames: buffers timed, p50, p99, p99.9 (µs).
+    pub latency: (usize, f64, f64, f64),
+}
+
+/// The job [`bench_rig`] runs on the device.
+pub struct RigBenchJob<'a> {
+    /// The rig file (relative paths in it resolve against its folder).
+    pub rig: &'a Path,
+    /// Its parsed spec.
+    pub spec: &'a GraphSpec,
+    /// Buffer sizes.
+    pub buffers: &'a [usize],
+    /// Most instances tried.
+    pub max_instances: usize,
+    /// Buffers timed for the latency percentiles.
+    pub latency_buffers: usize,
+}
+
+/// Round trips of `count` buffers (after 20 untimed), sorted (µs), and the launches per
+/// buffer.
+pub fn time_buffers<R: Runtime>(
+    engine: &Engine<R>,
+    graph: &mut CompiledGraph<R>,
+    frames: usize,
+    count: usize,
+) -> Result<(Vec<f64>, u32)> {
+    let x: Vec<Vec<f32>> = (0..graph.input_channels())
+        .map(|c| (0..frames).map(|i| (((i * 31 + c * 17) % 97) as f32 / 97.0 - 0.5) * 0.5).collect())
+        .collect();
+    let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let mut y = vec![vec![0.0f32; frames]; graph.output_channels()];
+    let mut times = Vec::with_capacity(count);
+    for k in 0..count + 20 {
+        let start = Instant::now();
+        let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+        graph.process(engine, &inputs, &mut outs)?;
+        if k >= 20 {
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times, graph.launches_per_buffer()))
+}
+
+/// The `p` quantile (0..1) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+impl DeviceJob for RigBenchJob<'_> {
+    type Output = Result<RigBenchReport>;
+
+    fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &DeviceInfo) -> Self::Output {
+        let engine = Engine::new(client.clone(), info.clone());
+        let base_dir = self.rig.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let in_rig = |error| CliError::Graph { path: self.rig.to_path_buf(), error: Box::new(error) };
+        let compile = |frames: usize, instances: usize| {
+            let options = GraphOptions { instances, ..GraphOptions::new(RATE, frames, base_dir.clone()) };
+            CompiledGraph::compile(&engine, &registry::<R>(), self.spec, &options).map_err(in_rig)
+        };
+        let mut points = Vec::new();
+        let mut held = Vec::new();
+        for &frames in self.buffers {
+            let budget_us = frames as f64 / RATE * 1e6;
+            let mut best = 0;
+            let mut instances = 1;
+            while instances <= self.max_instances {
+                let mut graph = compile(frames, instances)?;
+                let (times, launches) = time_buffers(&engine, &mut graph, frames, TIMED)?;
+                let point = RigPoint {
+                    buffer: frames,
+                    instances,
+                    launches,
+                    p50_us: percentile(&times, 0.5),
+                    p99_us: percentile(&times, 0.99),
+                    budget_us,
+                    holds: percentile(&times, 0.99) < 0.5 * budget_us,
+                };
+                eprintln!(
+                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs, p99 {:8.1} µs of {budget_us:.0} µs{}",
+                    frames,
+                    point.p50_us,
+                    point.p99_us,
+                    if point.holds { "" } else { " — misses" }
+                );
+                let holds = point.holds;
+                points.push(point);
+                if !holds {
+                    break;
+                }
+                best = instances;
+                instances *= 2;
+            }
+            held.push((frames, best));
+        }
+        let mut graph = compile(64, 1)?;
+        let (times, _) = time_buffers(&engine, &mut graph, 64, self.latency_buffers.max(100))?;
+        let latency = (times.len(), percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 0.999));
+        Ok(RigBenchReport { device: info.to_string(), rig: self.rig.to_path_buf(), points, held, latency })
+    }
+}
+
+/// The report as Markdown.
+pub fn markdown(r: &RigBenchReport) -> String {
+    let mut md = format!(
+        "Device: {}. Rig `{}`: instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds |\n|---|---|---|---|---|---|---|\n",
+        r.device,
+        r.rig.display()
+    );
+    for p in &r.points {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} |\n",
+            p.buffer, p.instances, p.launches, p.p50_us, p.p99_us, p.budget_us, p.holds
+        ));
+    }
+    for (buffer, n) in &r.held {
+        let capped = r.points.iter().filter(|p| p.buffer == *buffer).all(|p| p.holds);
+        let note = if capped { " (every count tried held: the limit, not the device's)" } else { "" };
+        md.push_str(&format!("\nHeld at {buffer} frames: {n} instances{note}."));
+    }
+    let (count, p50, p99, p999) = r.latency;
+    md.push_str(&format!(
+        "\n\nOne instance, 64 frames, {count} buffers: round trip p50 {p50:.1} µs, p99 {p99:.1} µs, p99.9 {p999:.1} µs.\n"
+    ));
+    md
+}
