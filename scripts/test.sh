@@ -35,6 +35,7 @@ run bash scripts/plugin-test.sh
 # The examples (built by `cargo test` above) run to completion and check their own results.
 run cargo run --release -q -p cubeaudio-kernels --example custom_block
 run cargo run --release -q -p cubeaudio-runtime --example graph_in_code
+run cargo run --release -q -p cubeaudio-runtime --example tilt_processor
 run cargo run --release -q -p cubeaudio-nam --example gpu_batch
 
 ran=$(grep -c '^\[device-test\] .*: runtime .* | adapter ' "$log" || true)

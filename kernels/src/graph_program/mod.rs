@@ -160,13 +160,7 @@ pub fn graph_program_kernel(
     }
 }
 
-/// Samples an item loads before computing them: a chunk's loads are independent of its
-/// stores, so they are in flight together instead of one arena latency per sample (an item is
-/// a recurrence; its unit walks the buffer in order).
-pub const CHUNK: usize = 8;
-
-/// One item for the whole buffer: its state in registers, one branch per kind, the buffer in
-/// chunks of [`CHUNK`] samples.
+/// One item for the whole buffer: its state in registers, one branch per kind.
 #[allow(clippy::too_many_arguments)]
 #[cube]
 fn run_item(
@@ -190,99 +184,58 @@ fn run_item(
     let src = a0 + program[r + 2] as usize * stride;
     let pb = p0 + program[r + 6] as usize;
     let sb = s0 + item * ITEM_STATE;
-    let ring0 = r0 + program[r + 7] as usize;
-    let mask = program[r + 8] as usize;
     let mut s = Array::<f32>::new(ITEM_STATE);
     #[unroll]
     for j in 0..ITEM_STATE {
         s[j] = state[sb + j];
     }
-    let mut x = Array::<f32>::new(CHUNK);
-    let mut y = Array::<f32>::new(CHUNK);
-    for c in 0..n.div_ceil(CHUNK) {
-        let t0 = c * CHUNK;
-        #[unroll]
-        for j in 0..CHUNK {
-            x[j] = 0.0;
-            y[j] = 0.0;
-            if t0 + j < n {
-                x[j] = arena[src + t0 + j];
-            }
+    if kind == KIND_GAIN {
+        for t in 0..n {
+            s[0] = smooth_step(s[0], params[pb], params[pb + 1]);
+            arena[dst + t] = finite_or_zero(arena[src + t] * s[0]);
         }
-        if kind == KIND_GAIN {
+    } else if kind == KIND_MIX {
+        let coef = params[pb + MIX_INPUTS];
+        for t in 0..n {
+            let mut acc = 0.0f32;
             #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    s[0] = smooth_step(s[0], params[pb], params[pb + 1]);
-                    y[j] = x[j] * s[0];
-                }
+            for j in 0..MIX_INPUTS {
+                s[j] = smooth_step(s[j], params[pb + j], coef);
+                acc += s[j] * arena[a0 + program[r + 2 + j] as usize * stride + t];
             }
-        } else if kind == KIND_MIX {
-            let coef = params[pb + MIX_INPUTS];
-            #[unroll]
-            for k in 0..MIX_INPUTS {
-                let from = a0 + program[r + 2 + k] as usize * stride + t0;
-                #[unroll]
-                for j in 0..CHUNK {
-                    if t0 + j < n {
-                        s[k] = smooth_step(s[k], params[pb + k], coef);
-                        y[j] += s[k] * arena[from + j];
-                    }
-                }
-            }
-        } else if kind == KIND_BIQUAD {
-            #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    y[j] = biquad_tdf2_step(x[j], params, pb, &mut s, 0);
-                    // A resonant section can overflow on finite input: restart it from silence.
-                    if non_finite(y[j]) || non_finite(s[0]) || non_finite(s[1]) {
-                        s[0] = 0.0;
-                        s[1] = 0.0;
-                    }
-                }
-            }
-        } else if kind == KIND_GATE {
-            #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    y[j] = gate_step(x[j], params, pb, &mut s, 0);
-                }
-            }
-        } else if kind == KIND_COMPRESSOR {
-            #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    y[j] = compressor_step(x[j], params, pb, &mut s, 0);
-                }
-            }
-        } else if kind == KIND_TREMOLO {
-            #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    y[j] = tremolo_step(x[j], params, pb, &mut s, 0);
-                }
-            }
-        } else if kind == KIND_DRIVE {
-            #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    y[j] = drive_step(x[j], params, pb, &mut s, 0);
-                }
-            }
-        } else {
-            #[unroll]
-            for j in 0..CHUNK {
-                if t0 + j < n {
-                    y[j] = echo_step(x[j], params, pb, rings, ring0, mask, cursor + t0 + j);
-                }
-            }
+            arena[dst + t] = finite_or_zero(acc);
         }
-        #[unroll]
-        for j in 0..CHUNK {
-            if t0 + j < n {
-                arena[dst + t0 + j] = finite_or_zero(y[j]);
+    } else if kind == KIND_BIQUAD {
+        for t in 0..n {
+            let y = biquad_tdf2_step(arena[src + t], params, pb, &mut s, 0);
+            // A resonant section can overflow on finite input: restart it from silence.
+            if non_finite(y) || non_finite(s[0]) || non_finite(s[1]) {
+                s[0] = 0.0;
+                s[1] = 0.0;
             }
+            arena[dst + t] = finite_or_zero(y);
+        }
+    } else if kind == KIND_GATE {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(gate_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else if kind == KIND_COMPRESSOR {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(compressor_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else if kind == KIND_TREMOLO {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(tremolo_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else if kind == KIND_DRIVE {
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(drive_step(arena[src + t], params, pb, &mut s, 0));
+        }
+    } else {
+        let ring0 = r0 + program[r + 7] as usize;
+        let mask = program[r + 8] as usize;
+        for t in 0..n {
+            arena[dst + t] = finite_or_zero(echo_step(arena[src + t], params, pb, rings, ring0, mask, cursor + t));
         }
     }
     #[unroll]

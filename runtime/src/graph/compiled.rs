@@ -57,8 +57,8 @@ struct PreparedBatch<R: Runtime> {
 
 /// What runs per buffer, in order.
 enum Step<R: Runtime> {
-    /// Stages of graph-program processors, one launch.
-    Program(FusedProgram<R>),
+    /// Stages of graph-program processors, one launch (boxed: its tables are large).
+    Program(Box<FusedProgram<R>>),
     /// One (stage, type) batch, its own launches.
     Batch(PreparedBatch<R>),
 }
@@ -282,7 +282,7 @@ impl<R: Runtime> CompiledGraph<R> {
                                 let ids: Vec<&str> = members.iter().flatten().map(|m| m.setup.id).collect();
                                 GraphError::Processor { id: ids.join(", "), type_name: "graph program".into(), error }
                             })?;
-                    steps.push(Step::Program(program));
+                    steps.push(Step::Program(Box::new(program)));
                 }
                 Planned::Batch(batch) => {
                     let setups: Vec<InstanceSetup> = (0..copies)
