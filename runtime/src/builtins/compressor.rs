@@ -1,16 +1,9 @@
-use std::sync::Arc;
-
 use cubeaudio_kernels::gain::smoothing_coefficient;
 use cubeaudio_kernels::graph_program::KIND_COMPRESSOR;
-use cubecl::prelude::*;
 
-use super::program_batch::prepare_program;
-use super::{channels, db_to_linear, known_settings, mono_ports};
-use crate::engine::Engine;
-use crate::error::ProcessorError;
-use crate::processor::{
-    BatchProcessor, Description, InstanceSetup, ParamDesc, PrepareContext, ProcessorType, Settings, Unit,
-};
+use super::db_to_linear;
+use super::program_batch::pedal_type;
+use crate::processor::{ParamDesc, Settings, Unit};
 use crate::program_type::ProgramType;
 
 /// Feed-forward compressor: peak envelope with attack and release, hard knee above
@@ -50,30 +43,7 @@ const PARAMS: [ParamDesc; 5] = [
     ParamDesc { id: 5, name: "makeup_db", min: 0.0, max: 30.0, default: 0.0, unit: Unit::Decibels, smoothing_ms: None },
 ];
 
-impl<R: Runtime> ProcessorType<R> for Compressor {
-    fn name(&self) -> &'static str {
-        "compressor"
-    }
-
-    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
-        known_settings(settings, &["channels"])?;
-        let (inputs, outputs) = mono_ports(channels(settings)?);
-        Ok(Description { type_name: "compressor", inputs, outputs, params: PARAMS.to_vec() })
-    }
-
-    fn prepare(
-        &self,
-        engine: &Engine<R>,
-        ctx: &PrepareContext,
-        instances: &[InstanceSetup],
-    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
-        prepare_program(Arc::new(Compressor), engine, ctx, instances)
-    }
-
-    fn program(&self) -> Option<&dyn ProgramType> {
-        Some(self)
-    }
-}
+pedal_type!(Compressor, "compressor", PARAMS);
 
 impl ProgramType for Compressor {
     fn kind(&self, _settings: &Settings) -> u32 {

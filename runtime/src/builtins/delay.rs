@@ -1,15 +1,8 @@
-use std::sync::Arc;
-
 use cubeaudio_kernels::graph_program::{KIND_ECHO, MAX_RING};
-use cubecl::prelude::*;
 
-use super::program_batch::prepare_program;
-use super::{channels, known_settings, mono_ports};
-use crate::engine::Engine;
+use super::program_batch::pedal_type;
 use crate::error::ProcessorError;
-use crate::processor::{
-    BatchProcessor, Description, InstanceSetup, ParamDesc, PrepareContext, ProcessorType, Settings, Unit,
-};
+use crate::processor::{InstanceSetup, ParamDesc, PrepareContext, Settings, Unit};
 use crate::program_type::ProgramType;
 
 /// Delay (echo) with feedback: `time_ms` behind, `feedback` of the echo fed back, `mix` the
@@ -39,30 +32,7 @@ fn ring(sample_rate: f64) -> usize {
     ((TIME_MS.max as f64 * sample_rate / 1000.0).ceil() as usize + 1).next_power_of_two().min(MAX_RING)
 }
 
-impl<R: Runtime> ProcessorType<R> for Delay {
-    fn name(&self) -> &'static str {
-        "delay"
-    }
-
-    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
-        known_settings(settings, &["channels"])?;
-        let (inputs, outputs) = mono_ports(channels(settings)?);
-        Ok(Description { type_name: "delay", inputs, outputs, params: PARAMS.to_vec() })
-    }
-
-    fn prepare(
-        &self,
-        engine: &Engine<R>,
-        ctx: &PrepareContext,
-        instances: &[InstanceSetup],
-    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
-        prepare_program(Arc::new(Delay), engine, ctx, instances)
-    }
-
-    fn program(&self) -> Option<&dyn ProgramType> {
-        Some(self)
-    }
-}
+pedal_type!(Delay, "delay", PARAMS);
 
 impl ProgramType for Delay {
     fn kind(&self, _settings: &Settings) -> u32 {

@@ -1,15 +1,8 @@
-use std::sync::Arc;
-
 use cubeaudio_kernels::graph_program::KIND_DRIVE;
-use cubecl::prelude::*;
 
-use super::program_batch::prepare_program;
-use super::{channels, db_to_linear, known_settings, mono_ports};
-use crate::engine::Engine;
-use crate::error::ProcessorError;
-use crate::processor::{
-    smoothing, BatchProcessor, Description, InstanceSetup, ParamDesc, PrepareContext, ProcessorType, Settings, Unit,
-};
+use super::db_to_linear;
+use super::program_batch::pedal_type;
+use crate::processor::{smoothing, ParamDesc, Settings, Unit};
 use crate::program_type::ProgramType;
 
 /// Drive: a smoothed pre-gain into tanh saturation, then an output level. Settings:
@@ -39,30 +32,7 @@ const PARAMS: [ParamDesc; 2] = [
     },
 ];
 
-impl<R: Runtime> ProcessorType<R> for Drive {
-    fn name(&self) -> &'static str {
-        "drive"
-    }
-
-    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
-        known_settings(settings, &["channels"])?;
-        let (inputs, outputs) = mono_ports(channels(settings)?);
-        Ok(Description { type_name: "drive", inputs, outputs, params: PARAMS.to_vec() })
-    }
-
-    fn prepare(
-        &self,
-        engine: &Engine<R>,
-        ctx: &PrepareContext,
-        instances: &[InstanceSetup],
-    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
-        prepare_program(Arc::new(Drive), engine, ctx, instances)
-    }
-
-    fn program(&self) -> Option<&dyn ProgramType> {
-        Some(self)
-    }
-}
+pedal_type!(Drive, "drive", PARAMS);
 
 impl ProgramType for Drive {
     fn kind(&self, _settings: &Settings) -> u32 {

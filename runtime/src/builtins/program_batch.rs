@@ -53,3 +53,38 @@ impl<R: Runtime> BatchProcessor<R> for ProgramBatch<R> {
         Ok(())
     }
 }
+
+/// The `ProcessorType` of a pedal: `channels` setting, one `in` and one `out` port of that many
+/// channels, `$params`, run as a graph-program kind (alone: a one-stage program).
+macro_rules! pedal_type {
+    ($ty:ident, $name:literal, $params:expr) => {
+        impl<R: cubecl::prelude::Runtime> $crate::processor::ProcessorType<R> for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn describe(
+                &self,
+                settings: &$crate::processor::Settings,
+            ) -> Result<$crate::processor::Description, $crate::error::ProcessorError> {
+                super::known_settings(settings, &["channels"])?;
+                let (inputs, outputs) = super::mono_ports(super::channels(settings)?);
+                Ok($crate::processor::Description { type_name: $name, inputs, outputs, params: $params.to_vec() })
+            }
+
+            fn prepare(
+                &self,
+                engine: &$crate::engine::Engine<R>,
+                ctx: &$crate::processor::PrepareContext,
+                instances: &[$crate::processor::InstanceSetup],
+            ) -> Result<Box<dyn $crate::processor::BatchProcessor<R>>, $crate::error::ProcessorError> {
+                super::program_batch::prepare_program(std::sync::Arc::new($ty), engine, ctx, instances)
+            }
+
+            fn program(&self) -> Option<&dyn $crate::program_type::ProgramType> {
+                Some(self)
+            }
+        }
+    };
+}
+pub(crate) use pedal_type;

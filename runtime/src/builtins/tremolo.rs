@@ -1,15 +1,7 @@
-use std::sync::Arc;
-
 use cubeaudio_kernels::graph_program::KIND_TREMOLO;
-use cubecl::prelude::*;
 
-use super::program_batch::prepare_program;
-use super::{channels, known_settings, mono_ports};
-use crate::engine::Engine;
-use crate::error::ProcessorError;
-use crate::processor::{
-    smoothing, BatchProcessor, Description, InstanceSetup, ParamDesc, PrepareContext, ProcessorType, Settings, Unit,
-};
+use super::program_batch::pedal_type;
+use crate::processor::{smoothing, ParamDesc, Settings, Unit};
 use crate::program_type::ProgramType;
 
 /// Tremolo: the level swings between 1 and `1 − depth` with a raised-cosine LFO at `rate_hz`
@@ -25,30 +17,7 @@ const PARAMS: [ParamDesc; 2] = [
     DEPTH,
 ];
 
-impl<R: Runtime> ProcessorType<R> for Tremolo {
-    fn name(&self) -> &'static str {
-        "tremolo"
-    }
-
-    fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
-        known_settings(settings, &["channels"])?;
-        let (inputs, outputs) = mono_ports(channels(settings)?);
-        Ok(Description { type_name: "tremolo", inputs, outputs, params: PARAMS.to_vec() })
-    }
-
-    fn prepare(
-        &self,
-        engine: &Engine<R>,
-        ctx: &PrepareContext,
-        instances: &[InstanceSetup],
-    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
-        prepare_program(Arc::new(Tremolo), engine, ctx, instances)
-    }
-
-    fn program(&self) -> Option<&dyn ProgramType> {
-        Some(self)
-    }
-}
+pedal_type!(Tremolo, "tremolo", PARAMS);
 
 impl ProgramType for Tremolo {
     fn kind(&self, _settings: &Settings) -> u32 {
