@@ -51,6 +51,16 @@ impl GraphReport {
 /// Largest rig file read (real ones are a few kB).
 pub const MAX_RIG_BYTES: u64 = 4 << 20;
 
+/// The rig file at `rig`, read (bounded by [`MAX_RIG_BYTES`]) and parsed, and the folder its
+/// relative paths (models, IRs) resolve against.
+pub fn read_rig(rig: &Path) -> Result<(GraphSpec, PathBuf)> {
+    let text = cubeaudio_nam::loader::read_text_bounded(rig, MAX_RIG_BYTES)?;
+    let spec = GraphSpec::from_json(&text)
+        .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;
+    let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    Ok((spec, base_dir))
+}
+
 /// Renders `input` through the rig at `rig` into `output`. Graphs run on a GPU runtime only
 /// (there is no CPU graph engine): `auto` takes CUDA, else wgpu's best adapter, software
 /// (lavapipe) included, and the report says which.
@@ -64,11 +74,8 @@ pub fn render_graph(
 ) -> Result<GraphReport> {
     crate::paths::refuse_overwrites(&[output], &[("rig", rig), ("input", input)])?;
     crate::paths::require_writable_places(&[output])?;
-    let text = cubeaudio_nam::loader::read_text_bounded(rig, MAX_RIG_BYTES)?;
-    let spec = GraphSpec::from_json(&text)
-        .map_err(|e| CliError::Graph { path: rig.to_path_buf(), error: Box::new(e.into()) })?;
+    let (spec, base_dir) = read_rig(rig)?;
     let signal = WavReader::open(input)?;
-    let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let options = GraphOptions::new(signal.sample_rate() as f64, buffer, base_dir);
     let device = backend.open_gpu()?;
     device.run(GraphRender { rig, spec: &spec, options: &options, signal, output, progress })

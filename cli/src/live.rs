@@ -8,7 +8,7 @@
 //! counted from the server's notifications; Ctrl-C (or `--seconds` of server time) stops the
 //! client cleanly and prints a summary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -166,9 +166,7 @@ pub fn run_live(opts: &LiveOptions, stop: &AtomicBool, tick: &mut dyn FnMut(&Liv
             Ok(report)
         }
         Source::Rig(rig) => {
-            let text = cubeaudio_nam::loader::read_text_bounded(rig, crate::graph::MAX_RIG_BYTES)?;
-            let spec = GraphSpec::from_json(&text)
-                .map_err(|e| CliError::Graph { path: rig.clone(), error: Box::new(e.into()) })?;
+            let (spec, base_dir) = crate::graph::read_rig(rig)?;
             let (ins, outs): (usize, usize) =
                 (spec.inputs.iter().map(|p| p.channels).sum(), spec.outputs.iter().map(|p| p.channels).sum());
             if ins == 0 || outs == 0 || ins > MAX_RIG_CHANNELS || outs > MAX_RIG_CHANNELS {
@@ -177,7 +175,6 @@ pub fn run_live(opts: &LiveOptions, stop: &AtomicBool, tick: &mut dyn FnMut(&Liv
                     rig.display()
                 )));
             }
-            let base_dir = rig.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
             let options = GraphOptions::new(rate as f64, buffer, base_dir);
             let (audio, device_side) = realtime_bridge(ins, outs, buffer, 1);
             let served = Arc::new(AtomicBool::new(false));

@@ -329,12 +329,10 @@ fn bench_rig(
     latency_buffers: usize,
     out: &std::path::Path,
 ) -> Result<()> {
-    let text = cubeaudio_nam::loader::read_text_bounded(rig, cubeaudio::graph::MAX_RIG_BYTES)?;
-    let spec = cubeaudio_runtime::graph::GraphSpec::from_json(&text)
-        .with_context(|| format!("reading the rig {}", rig.display()))?;
+    let (spec, base_dir) = cubeaudio::graph::read_rig(rig)?;
     let device = backend.open_gpu().context("the benchmark measures a GPU (--backend cuda, vulkan, wgpu or auto)")?;
-    let report =
-        device.run(cubeaudio::rig_bench::RigBenchJob { rig, spec: &spec, buffers, max_instances, latency_buffers })?;
+    let job = cubeaudio::rig_bench::RigBenchJob { rig, spec: &spec, base_dir, buffers, max_instances, latency_buffers };
+    let report = device.run(job)?;
     let md = cubeaudio::rig_bench::markdown(&report);
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join("rig-bench.md"), &md)?;

@@ -59,6 +59,8 @@ pub struct RigBenchJob<'a> {
     pub rig: &'a Path,
     /// Its parsed spec.
     pub spec: &'a GraphSpec,
+    /// Where its relative paths resolve ([`crate::graph::read_rig`]).
+    pub base_dir: PathBuf,
     /// Buffer sizes.
     pub buffers: &'a [usize],
     /// Most instances tried.
@@ -103,7 +105,7 @@ impl DeviceJob for RigBenchJob<'_> {
 
     fn run<R: Runtime>(self, client: &ComputeClient<R>, info: &DeviceInfo) -> Self::Output {
         let engine = Engine::new(client.clone(), info.clone());
-        let base_dir = self.rig.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let base_dir = &self.base_dir;
         let in_rig = |error| CliError::Graph { path: self.rig.to_path_buf(), error: Box::new(error) };
         let compile = |frames: usize, instances: usize| {
             let options = GraphOptions { instances, ..GraphOptions::new(RATE, frames, base_dir.clone()) };

@@ -34,6 +34,14 @@ pub(crate) fn len_eq(
     }
 }
 
+/// Refuses a non-finite value, naming it (`what` and its index).
+pub(crate) fn finite(kernel: &'static str, what: &str, values: &[f32]) -> Result<(), KernelError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(KernelError::Invalid { kernel, reason: format!("{what} {i} is {}", values[i]) }),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn at_most(kernel: &'static str, what: &'static str, value: usize, limit: usize) -> Result<(), KernelError> {
     if value <= limit {
         Ok(())

@@ -5,7 +5,7 @@ use super::{
 };
 use super::{KIND_DRIVE, KIND_NAMES};
 use crate::routed::MIX_INPUTS;
-use crate::util::{at_most, len_eq, nonzero, Buffer, IndexBuffer};
+use crate::util::{at_most, finite, len_eq, nonzero, Buffer, IndexBuffer};
 use crate::KernelError;
 
 const KERNEL: &str = "graph_program";
@@ -174,7 +174,7 @@ impl GraphProgram {
         spec.check()?;
         let per = spec.params_per_instance();
         len_eq(KERNEL, "parameters", per * spec.instances, params.len())?;
-        finite(params)?;
+        finite(KERNEL, "parameter", params)?;
         let widest = spec.stages.iter().map(Vec::len).max().unwrap_or(0).max(LAYOUT_WARP);
         let units = widest.min(MAX_PROGRAM_UNITS);
         let rounds = widest.div_ceil(units);
@@ -250,7 +250,7 @@ impl GraphProgram {
     /// one changed. Smoothed ones glide there from the current values.
     pub fn set_params<R: Runtime>(&mut self, client: &ComputeClient<R>, params: &[f32]) -> Result<(), KernelError> {
         len_eq(KERNEL, "parameters", self.applied.len(), params.len())?;
-        finite(params)?;
+        finite(KERNEL, "parameter", params)?;
         if params != self.applied.as_slice() {
             self.params = Buffer::upload(client, params);
             self.applied.copy_from_slice(params);
@@ -344,12 +344,5 @@ impl GraphProgram {
         self.state = Buffer::upload(client, &state);
         self.rings = Buffer::upload(client, &vec![0.0; self.ring_floats * self.spec.instances]);
         self.cursor = 0;
-    }
-}
-
-fn finite(values: &[f32]) -> Result<(), KernelError> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(KernelError::Invalid { kernel: KERNEL, reason: format!("parameter {i} is {}", values[i]) }),
-        None => Ok(()),
     }
 }

@@ -38,10 +38,7 @@ pub(crate) fn frames_fit(frames: usize, stride: usize) -> Result<(), KernelError
 }
 
 fn finite(what: &str, values: &[f32]) -> Result<(), KernelError> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(KernelError::Invalid { kernel: KERNEL, reason: format!("{what} {i} is {}", values[i]) }),
-        None => Ok(()),
-    }
+    crate::util::finite(KERNEL, what, values)
 }
 
 /// Copies `frames` samples along each `(source offset, destination offset)` route, in one launch.

@@ -78,12 +78,11 @@ fn plan<'a, R: Runtime>(schedule: &'a Schedule, registry: &Registry<R>, fusion: 
     let mut run: Vec<Vec<&Batch>> = Vec::new();
     for stage in &schedule.stages {
         let (fused, other): (Vec<&Batch>, Vec<&Batch>) = stage.iter().partition(|b| fusable(b));
-        if other.is_empty() {
-            run.push(fused);
-            continue;
-        }
         if !fused.is_empty() {
             run.push(fused);
+        }
+        if other.is_empty() {
+            continue;
         }
         if !run.is_empty() {
             plan.push(Planned::Program(std::mem::take(&mut run)));
@@ -411,8 +410,9 @@ impl<R: Runtime> CompiledGraph<R> {
         }
         let stride = self.max_buffer;
         let mut launches = 0;
+        // Uploaded only where something reads it (no routes: the graph's inputs are unconnected).
         let mut input = None;
-        if self.in_channels > 0 {
+        if self.input_table.is_some() {
             // Non-finite input would poison recursive state (filters, smoothers, NAM
             // histories) for good: replace it by silence, count it.
             for (c, x) in inputs.iter().enumerate() {

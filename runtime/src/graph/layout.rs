@@ -44,13 +44,17 @@ pub struct LayoutStats {
 /// `kinds[i]`; items keep their relative order within a kind.
 pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u32>, LayoutStats), PackError> {
     let n_kinds = KIND_COSTS.len();
-    let mut slots = Vec::new();
-    let mut stats = LayoutStats { items: ids.len(), ..LayoutStats::default() };
+    let mut of_kind = vec![Vec::new(); n_kinds];
+    for (&i, &k) in ids.iter().zip(kinds) {
+        of_kind[k as usize].push(i);
+    }
+    // Each slot's kind beside it (`None`: padding), for the layout's costs.
+    let mut slots: Vec<(u32, Option<u32>)> = Vec::new();
+    let pad = |slots: &mut Vec<(u32, Option<u32>)>, min_warps: usize| {
+        slots.resize(slots.len().div_ceil(WARP).max(min_warps) * WARP, (IDLE, None));
+    };
     if fusion == Fusion::Packed {
-        let mut counts = vec![0u32; n_kinds];
-        for &k in kinds {
-            counts[k as usize] += 1;
-        }
+        let counts: Vec<u32> = of_kind.iter().map(|v| v.len() as u32).collect();
         // Enough warps for one kind per warp: the packer never needs more.
         let warps: usize = counts.iter().map(|&c| (c as usize).div_ceil(WARP)).sum::<usize>().max(1);
         let mut ws = Workspace::new(n_kinds, warps);
@@ -58,21 +62,21 @@ pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u
         let mut next = vec![0usize; n_kinds];
         for warp in packed.warps() {
             for seg in warp {
-                let of_kind = ids.iter().zip(kinds).filter(|&(_, &k)| k == seg.ty).map(|(&i, _)| i);
-                slots.extend(of_kind.skip(next[seg.ty as usize]).take(seg.count as usize));
-                next[seg.ty as usize] += seg.count as usize;
+                let (ty, from) = (seg.ty as usize, next[seg.ty as usize]);
+                slots.extend(of_kind[ty][from..from + seg.count as usize].iter().map(|&i| (i, Some(seg.ty))));
+                next[ty] += seg.count as usize;
             }
-            slots.resize(slots.len().div_ceil(WARP) * WARP, IDLE);
+            pad(&mut slots, 0);
         }
     } else {
-        slots.extend_from_slice(ids);
-        slots.resize(slots.len().div_ceil(WARP).max(1) * WARP, IDLE);
+        slots.extend(ids.iter().zip(kinds).map(|(&i, &k)| (i, Some(k))));
+        pad(&mut slots, 1);
     }
+    let mut stats = LayoutStats { items: ids.len(), ..LayoutStats::default() };
     for warp in slots.chunks(WARP) {
         let mut present = [false; KIND_COSTS.len()];
-        for (&i, _) in warp.iter().zip(0..).filter(|(&i, _)| i != IDLE) {
-            let at = ids.iter().position(|&x| x == i).expect("a laid-out item is one of the stage's");
-            present[kinds[at] as usize] = true;
+        for k in warp.iter().filter_map(|&(_, k)| k) {
+            present[k as usize] = true;
         }
         let used = present.iter().filter(|&&p| p).count();
         stats.warps += usize::from(used > 0);
@@ -80,5 +84,6 @@ pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u
         let cost = present.iter().zip(KIND_COSTS).filter(|(&p, _)| p).map(|(_, c)| c as u64).sum();
         stats.max_cost = stats.max_cost.max(cost);
     }
+    let slots = slots.into_iter().map(|(i, _)| i).collect();
     Ok((slots, stats))
 }
