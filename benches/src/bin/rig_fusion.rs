@@ -172,6 +172,8 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
                 inputs: 1,
                 outputs: 1,
                 instances,
+                convolutions: vec![],
+                conv_block: 0,
             };
             let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();
             let mut program = GraphProgram::new(client, spec.clone(), &all)?;

@@ -3,7 +3,9 @@ use cubecl::prelude::*;
 use super::{
     graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_PARAMS, KIND_TREMOLO, RECORD,
 };
-use super::{KIND_DRIVE, KIND_NAMES};
+use super::{CONV_RECORD, KIND_DRIVE, KIND_NAMES};
+use crate::fft::twiddles;
+use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
 use crate::util::{at_most, finite, len_eq, nonzero, Buffer, IndexBuffer};
 use crate::KernelError;
@@ -33,6 +35,25 @@ pub struct ProgramItem {
     pub ring: usize,
 }
 
+/// One channel of a convolution with an impulse response, run by the whole cube after its
+/// stage's items (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramConvolution {
+    /// Arena slot it reads.
+    pub input: u32,
+    /// Arena slot it writes.
+    pub output: u32,
+    /// The impulse response (1 ..= [`MAX_IR_LEN`] finite samples).
+    pub ir: Vec<f32>,
+}
+
+impl ProgramConvolution {
+    /// Tail partitions of `block` samples after the head.
+    fn partitions(&self, block: usize) -> usize {
+        self.ir.len().saturating_sub(block).div_ceil(block)
+    }
+}
+
 /// What a program runs: its items, the layout of every stage, and the graph's inputs and
 /// outputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +77,12 @@ pub struct ProgramSpec {
     pub outputs: usize,
     /// Instances run by one launch, one cube each.
     pub instances: usize,
+    /// Per stage, the convolutions the cube runs after the stage's items (a shorter list: the
+    /// later stages have none).
+    pub convolutions: Vec<Vec<ProgramConvolution>>,
+    /// The convolutions' block `B` (head taps and FFT partition; a power of two up to
+    /// [`MAX_BLOCK`]); unused without convolutions.
+    pub conv_block: usize,
 }
 
 impl ProgramSpec {
@@ -67,6 +94,15 @@ impl ProgramSpec {
     /// Floats of one instance's arena.
     pub fn arena_per_instance(&self) -> usize {
         self.slots * self.stride
+    }
+
+    fn convs(&self) -> impl Iterator<Item = &ProgramConvolution> {
+        self.convolutions.iter().flatten()
+    }
+
+    /// Samples of each convolution's input and output ring: the largest buffer and two blocks.
+    fn conv_ring(&self) -> usize {
+        (self.stride + 2 * self.conv_block).next_power_of_two()
     }
 
     fn check(&self) -> Result<(), KernelError> {
@@ -120,6 +156,32 @@ impl ProgramSpec {
                 return Err(invalid(format!("item {e}: a {} has no ring", KIND_NAMES[item.kind as usize])));
             }
         }
+        if self.convolutions.len() > self.stages.len() {
+            return Err(invalid(format!(
+                "convolutions for {} stages in a program of {}",
+                self.convolutions.len(),
+                self.stages.len()
+            )));
+        }
+        if self.convs().next().is_some() {
+            nonzero(KERNEL, "convolution block", self.conv_block)?;
+            crate::util::power_of_two(KERNEL, "convolution block", self.conv_block)?;
+            at_most(KERNEL, "convolution block", self.conv_block, MAX_BLOCK)?;
+        }
+        for (c, conv) in self.convs().enumerate() {
+            slot("convolution input", conv.input)?;
+            slot("convolution output", conv.output)?;
+            if conv.output == 0 {
+                return Err(invalid(format!("convolution {c} writes the silent slot 0")));
+            }
+            if conv.ir.is_empty() {
+                return Err(invalid(format!("convolution {c}: the impulse response is empty")));
+            }
+            at_most(KERNEL, "impulse response length", conv.ir.len(), MAX_IR_LEN)?;
+            if let Some(i) = conv.ir.iter().position(|v| !v.is_finite()) {
+                return Err(invalid(format!("convolution {c}: impulse response sample {i} is not finite")));
+            }
+        }
         for &(c, s) in &self.input_routes {
             slot("input route", s)?;
             if c as usize >= self.inputs {
@@ -159,7 +221,10 @@ pub struct GraphProgram {
     initial: Vec<f32>,
     state: Buffer,
     rings: Buffer,
+    conv_data: Buffer,
     ring_floats: usize,
+    /// Items' state floats of one instance, then one delay-line slot per convolution.
+    state_floats: usize,
     ring_period: usize,
     cursor: usize,
     units: usize,
@@ -176,11 +241,20 @@ impl GraphProgram {
         len_eq(KERNEL, "parameters", per * spec.instances, params.len())?;
         finite(KERNEL, "parameter", params)?;
         let widest = spec.stages.iter().map(Vec::len).max().unwrap_or(0).max(LAYOUT_WARP);
-        let units = widest.min(MAX_PROGRAM_UNITS);
+        let has_convs = spec.convs().next().is_some();
+        // Convolutions are cube-wide transforms and sums: a full cube serves them best.
+        let units = if has_convs { MAX_PROGRAM_UNITS } else { widest.min(MAX_PROGRAM_UNITS) };
         let rounds = widest.div_ceil(units);
         let mut layout = vec![IDLE; spec.stages.len() * rounds * units];
         for (s, stage) in spec.stages.iter().enumerate() {
             layout[s * rounds * units..][..stage.len()].copy_from_slice(stage);
+        }
+        let conv_stages = layout.len();
+        let mut first = 0u32;
+        for s in 0..spec.stages.len() {
+            let count = spec.convolutions.get(s).map_or(0, Vec::len) as u32;
+            layout.extend([first, first + count]);
+            first += count;
         }
         let mut program = Vec::with_capacity(spec.items.len() * RECORD);
         let (mut param_at, mut ring_at) = (0u32, 0usize);
@@ -191,8 +265,32 @@ impl GraphProgram {
             param_at += KIND_PARAMS[item.kind as usize] as u32;
             ring_at += item.ring;
         }
+        // Convolutions: twiddles first (the transform reads them from offset 0), then per
+        // convolution its head padded to B and its tail spectra; per instance its rings and
+        // delay line after the echo rings.
+        let conv_records = program.len();
+        let block = spec.conv_block;
+        let conv_ring = spec.conv_ring();
+        let mut data_floats = if has_convs { 2 * block } else { 1 };
+        for conv in spec.convs() {
+            let at = data_floats;
+            let parts = conv.partitions(block);
+            data_floats += block + parts * 4 * block;
+            let record: [u32; CONV_RECORD] = [
+                conv.input,
+                conv.output,
+                at as u32,
+                conv.ir.len().min(block) as u32,
+                parts as u32,
+                ring_at as u32,
+                (conv_ring - 1) as u32,
+            ];
+            program.extend(record);
+            ring_at += 2 * conv_ring + parts * 4 * block;
+        }
+        at_most(KERNEL, "bytes of convolution spectra", 4 * data_floats, MAX_SPECTRA_BYTES)?;
         let ring_floats = ring_at;
-        at_most(KERNEL, "echo ring floats of all instances", ring_floats * spec.instances, 1 << 28)?;
+        at_most(KERNEL, "ring and delay-line floats of all instances", ring_floats * spec.instances, 1 << 28)?;
         at_most(KERNEL, "arena floats of all instances", spec.arena_per_instance() * spec.instances, 1 << 28)?;
         let stride = spec.stride as u32;
         let routes: Vec<u32> = spec
@@ -209,12 +307,31 @@ impl GraphProgram {
             spec.output_routes.len() as u32,
             spec.arena_per_instance() as u32,
             per as u32,
-            (spec.items.len() * ITEM_STATE) as u32,
+            (spec.items.len() * ITEM_STATE + spec.convs().count()) as u32,
             ring_floats as u32,
             (spec.inputs * spec.stride) as u32,
             (spec.outputs * spec.stride) as u32,
+            conv_records as u32,
+            conv_stages as u32,
+            (spec.items.len() * ITEM_STATE) as u32,
         ];
-        let ring_period = spec.items.iter().map(|i| i.ring).max().unwrap_or(1).max(1);
+        // Every ring is a power of two, so positions modulo the largest are positions modulo each.
+        let conv_period = if has_convs { conv_ring } else { 1 };
+        let ring_period = spec.items.iter().map(|i| i.ring).max().unwrap_or(1).max(conv_period).max(1);
+        let mut conv_data = vec![0.0f32; data_floats];
+        if has_convs {
+            conv_data[..2 * block].copy_from_slice(&twiddles(2 * block));
+            let mut at = 2 * block;
+            for conv in spec.convs() {
+                let head = conv.ir.len().min(block);
+                conv_data[at..at + head].copy_from_slice(&conv.ir[..head]);
+                let parts = conv.partitions(block);
+                let spectra = tail_spectra(&[&conv.ir], block, parts);
+                conv_data[at + block..][..spectra.len()].copy_from_slice(&spectra);
+                at += block + parts * 4 * block;
+            }
+        }
+        let state_floats = spec.items.len() * ITEM_STATE + spec.convs().count();
         let mut this = Self {
             program: IndexBuffer::upload(client, &program),
             layout: IndexBuffer::upload(client, &layout),
@@ -225,7 +342,9 @@ impl GraphProgram {
             initial: params.to_vec(),
             state: Buffer::upload(client, &[0.0]),
             rings: Buffer::upload(client, &[0.0]),
+            conv_data: Buffer::upload(client, &conv_data),
             ring_floats,
+            state_floats,
             ring_period,
             cursor: 0,
             units,
@@ -320,8 +439,10 @@ impl GraphProgram {
                 self.state.arg(),
                 self.rings.arg(),
                 self.dims.arg(),
+                self.conv_data.arg(),
                 self.cursor as u32,
                 frames as u32,
+                self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
             );
         }
         self.cursor = (self.cursor + frames) % self.ring_period;
@@ -332,14 +453,16 @@ impl GraphProgram {
     /// envelopes, phases and rings at zero. The parameters last set stay.
     pub fn reset<R: Runtime>(&mut self, client: &ComputeClient<R>) {
         let per = self.spec.params_per_instance();
-        let mut state = Vec::with_capacity(self.spec.items.len() * ITEM_STATE * self.spec.instances);
-        for params in self.initial.chunks(per.max(1)).take(self.spec.instances) {
+        let mut state = Vec::with_capacity(self.state_floats * self.spec.instances);
+        for i in 0..self.spec.instances {
+            let params = &self.initial[i * per..(i + 1) * per];
             let mut at = 0;
             for item in &self.spec.items {
                 let k = KIND_PARAMS[item.kind as usize];
                 state.extend(initial_state(item.kind, &params[at..at + k]));
                 at += k;
             }
+            state.resize((i + 1) * self.state_floats, 0.0);
         }
         self.state = Buffer::upload(client, &state);
         self.rings = Buffer::upload(client, &vec![0.0; self.ring_floats * self.spec.instances]);

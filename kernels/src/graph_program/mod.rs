@@ -23,6 +23,12 @@
 //! | [`KIND_TREMOLO`] | [`tremolo_step`] | [`TREMOLO_PARAMS`] | phase, depth |
 //! | [`KIND_DRIVE`] | [`drive_step`] | [`DRIVE_PARAMS`] | pre-gain |
 //! | [`KIND_ECHO`] | [`echo_step`] | [`ECHO_PARAMS`] | its ring |
+//!
+//! Besides its items, a stage may hold **convolutions** (cabinet and room impulse responses,
+//! one channel each): cooperative steps that the whole cube runs after the stage's items —
+//! [`convolve_cooperative`], the library's partitioned convolver (direct head, FFT tail of
+//! `B`-sample partitions) in one cube, its rings and frequency-domain delay line per instance,
+//! its spectra shared by every instance. `B` is a compile-time constant of the program.
 // cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
 // device function, which no attribute reaches; the functions themselves are documented.
 #![allow(missing_docs)]
@@ -30,7 +36,7 @@
 mod launch;
 pub mod reference;
 
-pub use launch::{GraphProgram, ProgramItem, ProgramSpec, MAX_PROGRAM_UNITS, MAX_RING};
+pub use launch::{GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, MAX_PROGRAM_UNITS, MAX_RING};
 
 use cubecl::prelude::*;
 
@@ -40,6 +46,7 @@ use crate::effects::{
     GATE_PARAMS, TREMOLO_PARAMS,
 };
 use crate::gain::smooth_step;
+use crate::partitioned_conv::{convolve_cooperative, cooperative_shared_len, ConvolutionAt};
 use crate::routed::{finite_or_zero, non_finite, MIX_INPUTS};
 
 /// Smoothed gain.
@@ -74,15 +81,22 @@ pub const RECORD: usize = 9;
 pub const ITEM_STATE: usize = 4;
 /// Layout entry of a unit with nothing to do in a stage.
 pub const IDLE: u32 = u32::MAX;
+/// u32 per convolution in the program table (after the items): input slot, output slot, data
+/// offset, head taps, partitions, ring area offset, ring mask.
+pub const CONV_RECORD: usize = 7;
 
 /// Every unit of cube `i` runs instance `i` of the program.
 ///
 /// `dims`: stride (floats per slot), stages, rounds (layout rows per stage), input routes,
 /// output routes, then per instance the length of its arena, parameters, state, rings, input
-/// and output. `routes`: (source, destination) float offsets, the input routes (input → arena)
-/// then the output routes (arena → output). `layout[(stage · rounds + round) · CUBE_DIM + unit]`:
-/// the item of that unit, or [`IDLE`]. `cursor`: samples every echo ring has taken so far,
-/// modulo the largest ring.
+/// and output, then where the convolution records start in `program`, where the per-stage
+/// (first, end) convolution ranges start in `layout`, and the items' state floats of one
+/// instance (each convolution's delay-line slot follows them). `routes`: (source,
+/// destination) float offsets, the input routes (input → arena) then the output routes
+/// (arena → output). `layout[(stage · rounds + round) · CUBE_DIM + unit]`: the item of that
+/// unit, or [`IDLE`]. `cursor`: samples run so far, wrapping at 2³² (every ring is a power of
+/// two). `conv_data`: the convolutions' twiddles, heads and spectra; `conv_block`: their `B`
+/// (0: the program has none).
 #[cube(launch)]
 pub fn graph_program_kernel(
     input: &Array<f32>,
@@ -95,8 +109,10 @@ pub fn graph_program_kernel(
     state: &mut Array<f32>,
     rings: &mut Array<f32>,
     dims: &Array<u32>,
+    conv_data: &Array<f32>,
     cursor: u32,
     frames: u32,
+    #[comptime] conv_block: usize,
 ) {
     let instance = CUBE_POS;
     let unit = UNIT_POS as usize;
@@ -113,6 +129,10 @@ pub fn graph_program_kernel(
     let r0 = instance * dims[8] as usize;
     let i0 = instance * dims[9] as usize;
     let o0 = instance * dims[10] as usize;
+    let conv_records = dims[11] as usize;
+    let conv_stages = dims[12] as usize;
+    let mut sh =
+        SharedMemory::<f32>::new(comptime!(if conv_block > 0 { cooperative_shared_len(conv_block) } else { 1 }));
 
     let mut k = unit;
     while k < in_routes * n {
@@ -144,6 +164,40 @@ pub fn graph_program_kernel(
                     stride,
                     n,
                 );
+            }
+        }
+        if comptime!(conv_block > 0) {
+            let first = layout[conv_stages + 2 * stage] as usize;
+            let end = layout[conv_stages + 2 * stage + 1] as usize;
+            for c in first..end {
+                let r = conv_records + c * CONV_RECORD;
+                // The delay line's slot lives in the instance's state, after the items'.
+                let slot_at = s0 + dims[13] as usize + c;
+                let at = ConvolutionAt {
+                    data_at: program[r + 2] as usize,
+                    head: program[r + 3] as usize,
+                    partitions: program[r + 4] as usize,
+                    area: r0 + program[r + 5] as usize,
+                    mask: program[r + 6] as usize,
+                    slot: state[slot_at] as usize,
+                };
+                let src = a0 + program[r] as usize * stride;
+                let dst = a0 + program[r + 1] as usize * stride;
+                let slot = convolve_cooperative(
+                    arena,
+                    src,
+                    dst,
+                    conv_data,
+                    rings,
+                    at,
+                    cursor as usize,
+                    n,
+                    &mut sh,
+                    conv_block,
+                );
+                if unit == 0 {
+                    state[slot_at] = slot as f32;
+                }
             }
         }
         sync_storage();

@@ -14,6 +14,8 @@ pub struct ReferenceProgram {
     state: Vec<[f64; 4]>,
     phases: Vec<f32>,
     rings: Vec<Vec<f64>>,
+    /// Every input sample each convolution of each instance has taken (direct convolution).
+    histories: Vec<Vec<f64>>,
     at: usize,
 }
 
@@ -32,7 +34,9 @@ impl ReferenceProgram {
                 at += k;
             }
         }
+        let convs = spec.convolutions.iter().flatten().count();
         Self {
+            histories: vec![Vec::new(); convs * spec.instances],
             spec: spec.clone(),
             params: params.iter().map(|&v| v as f64).collect(),
             phases: vec![0.0; state.len()],
@@ -65,7 +69,8 @@ impl ReferenceProgram {
                     *d = if x.is_finite() { x as f64 } else { 0.0 };
                 }
             }
-            for stage in &spec.stages {
+            let mut conv_index = inst * spec.convolutions.iter().flatten().count();
+            for (s_index, stage) in spec.stages.iter().enumerate() {
                 for &e in stage.iter().filter(|&&e| e != IDLE) {
                     let e = e as usize;
                     let item = &spec.items[e];
@@ -101,6 +106,19 @@ impl ReferenceProgram {
                         };
                     }
                     arena[item.output as usize] = out;
+                }
+                for conv in spec.convolutions.get(s_index).into_iter().flatten() {
+                    let history = &mut self.histories[conv_index];
+                    history.extend(&arena[conv.input as usize]);
+                    let now = history.len() - frames;
+                    let out = (0..frames)
+                        .map(|t| {
+                            let taps = conv.ir.len().min(now + t + 1);
+                            (0..taps).map(|k| conv.ir[k] as f64 * history[now + t - k]).sum()
+                        })
+                        .collect();
+                    arena[conv.output as usize] = out;
+                    conv_index += 1;
                 }
             }
             let mut o = vec![vec![0.0f64; frames]; spec.outputs];

@@ -76,7 +76,7 @@ fn fft_f64(re: &mut [f64], im: &mut [f64]) {
 }
 
 /// The spectra of every channel's tail partitions (`h[B..]` cut into `partitions` blocks).
-fn tail_spectra(irs: &[&[f32]], block: usize, partitions: usize) -> Vec<f32> {
+pub(crate) fn tail_spectra(irs: &[&[f32]], block: usize, partitions: usize) -> Vec<f32> {
     let n = 2 * block;
     let mut spectra = vec![0.0f32; irs.len() * partitions * 2 * n];
     for (c, ir) in irs.iter().enumerate() {

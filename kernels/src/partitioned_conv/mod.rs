@@ -21,6 +21,7 @@
 
 mod launch;
 
+pub(crate) use launch::tail_spectra;
 pub use launch::{RoutedConvolver, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 
 use cubecl::prelude::*;
@@ -181,4 +182,192 @@ pub fn pconv_output_kernel(
         ring[c * ring_len as usize + ((end as usize + t) & mask)] = data[2 * (block + t)] * scale;
         t += CUBE_DIM as usize;
     }
+}
+
+/// Floats of shared memory [`convolve_cooperative`] needs for `block`: the `2B`-point transform
+/// and the partial sums of the spectrum MAC and of the head (at least one per unit of a
+/// 256-unit cube).
+pub fn cooperative_shared_len(block: usize) -> usize {
+    4 * block + 2 * (2 * block).max(256)
+}
+
+/// Where one channel's convolution lives, for [`convolve_cooperative`]: `data` holds its head
+/// (`head` taps at `data_at`, padded to `B`) followed by `partitions` tail spectra of `2B`
+/// complex bins; `rings` holds, from `area`, its input ring and output ring (`mask + 1` floats
+/// each, a power of two ≥ the largest buffer + `2B`) and its frequency-domain delay line
+/// (`partitions` spectra); `slot` is the delay line's newest spectrum.
+#[derive(CubeType, Clone, Copy)]
+pub struct ConvolutionAt {
+    pub data_at: usize,
+    pub head: usize,
+    pub partitions: usize,
+    pub area: usize,
+    pub mask: usize,
+    pub slot: usize,
+}
+
+/// One channel's convolution of `n` samples at stream position `cursor` (wrapping at 2³²),
+/// computed by **every unit of the cube** (it contains barriers): `arena[src..src + n]` in,
+/// `arena[dst..dst + n]` out — the same maths as [`RoutedConvolver`] (direct head, the tail one
+/// block ahead through the FDL), in one cube instead of five launches. `data` starts with the
+/// twiddles of the `2B`-point transform. Returns the delay line's newest slot after the buffer.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+pub fn convolve_cooperative(
+    arena: &mut Array<f32>,
+    src: usize,
+    dst: usize,
+    data: &Array<f32>,
+    rings: &mut Array<f32>,
+    at: ConvolutionAt,
+    cursor: usize,
+    n: usize,
+    sh: &mut SharedMemory<f32>,
+    #[comptime] block: usize,
+) -> usize {
+    let unit = UNIT_POS as usize;
+    let units = CUBE_DIM as usize;
+    let bins = comptime!(2 * block);
+    let bits = comptime!((2 * block).trailing_zeros() as usize);
+    let spectrum = comptime!(4 * block);
+    let ring_len = at.mask + 1;
+    let in_ring = at.area;
+    let out_ring = at.area + ring_len;
+    let fdl = at.area + 2 * ring_len;
+    let spectra = at.data_at + block;
+    let parts = at.partitions;
+
+    let mut t = unit;
+    while t < n {
+        rings[in_ring + ((cursor + t) & at.mask)] = arena[src + t];
+        t += units;
+    }
+    sync_storage();
+    sync_cube();
+
+    // Tails of the blocks this buffer completes: `first` frames from `cursor` to the next block
+    // end (positions are offsets from `cursor`, so the u32 wrap never matters: every ring
+    // divides 2³²).
+    let mut slot = at.slot;
+    if parts > 0 {
+        let mut first = block - (cursor & (block - 1));
+        while first <= n {
+            let start = cursor + first + ring_len - bins;
+            let mut i = unit;
+            while i < bins {
+                let r = bit_reverse(i, bits);
+                sh[2 * r] = rings[in_ring + ((start + i) & at.mask)];
+                sh[2 * r + 1] = 0.0;
+                i += units;
+            }
+            sync_cube();
+            fft_shared(sh, data, bins, false);
+            let newest = fdl + slot * spectrum;
+            let mut j = unit;
+            while j < spectrum {
+                rings[newest + j] = sh[j];
+                j += units;
+            }
+            sync_storage();
+            sync_cube();
+
+            // Σ_p FDL[slot − p] · H[p], partitions split over `groups` units per bin.
+            let mut groups = units / bins;
+            if groups < 1 {
+                groups = 1;
+            }
+            let mut j = unit;
+            while j < groups * bins {
+                let g = j / bins;
+                let bin = j % bins;
+                let mut re = 0.0f32;
+                let mut im = 0.0f32;
+                let mut p = g;
+                while p < parts {
+                    let x = fdl + ((slot + parts - p) % parts) * spectrum + 2 * bin;
+                    let h = spectra + p * spectrum + 2 * bin;
+                    let xr = rings[x];
+                    let xi = rings[x + 1];
+                    let hr = data[h];
+                    let hi = data[h + 1];
+                    re += xr * hr - xi * hi;
+                    im += xr * hi + xi * hr;
+                    p += groups;
+                }
+                sh[spectrum + 2 * j] = re;
+                sh[spectrum + 2 * j + 1] = im;
+                j += units;
+            }
+            sync_cube();
+            let mut i = unit;
+            while i < bins {
+                let mut re = 0.0f32;
+                let mut im = 0.0f32;
+                for g in 0..groups {
+                    re += sh[spectrum + 2 * (g * bins + i)];
+                    im += sh[spectrum + 2 * (g * bins + i) + 1];
+                }
+                let r = bit_reverse(i, bits);
+                sh[2 * r] = re;
+                sh[2 * r + 1] = im;
+                i += units;
+            }
+            sync_cube();
+            fft_shared(sh, data, bins, true);
+            let scale = comptime!(1.0f32 / (2 * block) as f32);
+            let mut k = unit;
+            while k < block {
+                rings[out_ring + ((cursor + first + k) & at.mask)] = sh[2 * (block + k)] * scale;
+                k += units;
+            }
+            sync_storage();
+            sync_cube();
+            slot = (slot + 1) % parts;
+            first += block;
+        }
+    }
+
+    // Head in direct form plus the tails: one unit per frame, or the taps split over the
+    // units a short buffer leaves idle (partial sums in shared memory).
+    let mut groups = units / n;
+    if groups < 1 {
+        groups = 1;
+    }
+    if groups == 1 {
+        let mut t = unit;
+        while t < n {
+            let mut y = rings[out_ring + ((cursor + t) & at.mask)];
+            for k in 0..at.head {
+                y += data[at.data_at + k] * rings[in_ring + ((cursor + t + ring_len - k) & at.mask)];
+            }
+            arena[dst + t] = finite_or_zero(y);
+            t += units;
+        }
+    } else {
+        let mut j = unit;
+        while j < groups * n {
+            let g = j / n;
+            let t = j % n;
+            let mut y = 0.0f32;
+            let mut k = g;
+            while k < at.head {
+                y += data[at.data_at + k] * rings[in_ring + ((cursor + t + ring_len - k) & at.mask)];
+                k += groups;
+            }
+            sh[j] = y;
+            j += units;
+        }
+        sync_cube();
+        let mut t = unit;
+        while t < n {
+            let mut y = rings[out_ring + ((cursor + t) & at.mask)];
+            for g in 0..groups {
+                y += sh[g * n + t];
+            }
+            arena[dst + t] = finite_or_zero(y);
+            t += units;
+        }
+    }
+    sync_cube();
+    slot
 }

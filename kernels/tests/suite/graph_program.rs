@@ -1,8 +1,8 @@
 use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::graph_program::reference::ReferenceProgram;
 use cubeaudio_kernels::graph_program::{
-    GraphProgram, ProgramItem, ProgramSpec, IDLE, KINDS, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO,
-    KIND_GAIN, KIND_GATE, KIND_MIX, KIND_TREMOLO,
+    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, IDLE, KINDS, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE,
+    KIND_ECHO, KIND_GAIN, KIND_GATE, KIND_MIX, KIND_TREMOLO,
 };
 use cubeaudio_kernels::util::Buffer;
 use cubeaudio_kernels::KernelError;
@@ -88,6 +88,8 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         inputs: 2,
         outputs: OUTPUTS,
         instances: INSTANCES,
+        convolutions: vec![],
+        conv_block: 0,
     }
 }
 
@@ -242,6 +244,23 @@ pub fn graph_program_refuses_malformed<R: Runtime>(client: &ComputeClient<R>) {
     let mut nan = params.clone();
     nan[4] = f32::NAN;
     refused(good.clone(), &nan, "NaN");
+    let with_conv = |ir: Vec<f32>, output: u32, block: usize| {
+        let mut s = good.clone();
+        s.convolutions = vec![vec![], vec![ProgramConvolution { input: 1, output, ir }]];
+        s.conv_block = block;
+        s
+    };
+    assert!(GraphProgram::new(client, with_conv(vec![0.5; 100], 24, 64), &params).is_ok());
+    refused(with_conv(vec![], 24, 64), &params, "impulse response is empty");
+    refused(with_conv(vec![0.5, f32::NAN], 24, 64), &params, "sample 1 is not finite");
+    refused(with_conv(vec![0.5; 100], 0, 64), &params, "silent slot");
+    refused(with_conv(vec![0.5; 100], 25, 64), &params, "outside the arena");
+    refused(with_conv(vec![0.5; 100], 24, 48), &params, "power of two");
+    refused(with_conv(vec![0.5; 100], 24, 4096), &params, "convolution block");
+    refused(with_conv(vec![0.5; 1_000_000], 24, 64), &params, "impulse response length");
+    let mut stages = with_conv(vec![0.5; 100], 24, 64);
+    stages.convolutions.resize(4, vec![]);
+    refused(stages, &params, "convolutions for 4 stages");
     let mut program = GraphProgram::new(client, good.clone(), &params).unwrap();
     let arena = Buffer::upload(client, &vec![0.0; good.arena_per_instance() * INSTANCES]);
     assert!(matches!(program.process(client, None, None, &arena, 8), Err(KernelError::Invalid { .. })));
@@ -251,4 +270,88 @@ pub fn graph_program_refuses_malformed<R: Runtime>(client: &ComputeClient<R>) {
     assert!(program.process(client, Some(&io), Some(&out), &arena, 0).is_err());
 }
 
-cubeaudio_kernels::for_each_runtime!(graph_program_matches_reference, graph_program_refuses_malformed);
+/// A decaying random impulse response of unit energy, like a cabinet's.
+fn impulse_response(rng: &mut SmallRng, len: usize) -> Vec<f32> {
+    let h: Vec<f64> = (0..len).map(|k| rng.gen_range(-1.0..1.0) * (-(k as f64) / (len as f64 / 4.0)).exp()).collect();
+    let norm = h.iter().map(|v| v * v).sum::<f64>().sqrt();
+    h.iter().map(|v| (v / norm) as f32).collect()
+}
+
+/// Two instances of a program with convolutions beside items: stage 0 a gain item and two
+/// convolutions of the graph input (a long IR over several partitions, a short one that is all
+/// head), stage 1 a convolution of the gain's output, stage 2 a mix of the three. Under blocks
+/// whose FFT is narrower than the cube, as wide and wider, with buffers shorter than a block
+/// and spanning several, NaN input, parameter changes: equal to direct f64 convolution; reset
+/// replays exactly.
+pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
+    const INST: usize = 2;
+    let mut rng = rng("graph_program_convolves");
+    let long = impulse_response(&mut rng, 700);
+    let short = impulse_response(&mut rng, 13);
+    let middle = impulse_response(&mut rng, 300);
+    let conv = |input, output, ir: &Vec<f32>| ProgramConvolution { input, output, ir: ir.clone() };
+    let items = vec![item(KIND_GAIN, 2, [1, 0, 0, 0]), item(KIND_MIX, 6, [3, 4, 5, 0])];
+    let params = |rng: &mut SmallRng| -> Vec<f32> {
+        (0..INST).flat_map(|_| [rng.gen_range(0.5..2.0), 0.01, 0.5, 0.7, -0.4, 0.0, 0.02]).collect()
+    };
+    let (first, second) = (params(&mut rng), params(&mut rng));
+    let buffers = [128usize, 1, 77, 128, 64, 100, 3, 128, 128, 31, 97, 128, 128, 16];
+    let mut poisoned: Vec<Vec<Vec<Vec<f32>>>> = buffers
+        .iter()
+        .map(|&n| (0..INST).map(|_| vec![(0..n).map(|_| rng.gen_range(-0.8f32..0.8)).collect()]).collect())
+        .collect();
+    poisoned[5][1][0][7] = f32::NAN;
+    for block in [16usize, 64, 128, 256] {
+        let spec = ProgramSpec {
+            items: items.clone(),
+            stages: vec![padded(&[vec![0]], 1).remove(0), vec![IDLE; 32], padded(&[vec![1]], 1).remove(0)],
+            input_routes: vec![(0, 1)],
+            output_routes: vec![(3, 0), (4, 1), (5, 2), (6, 3)],
+            slots: 7,
+            stride: STRIDE,
+            inputs: 1,
+            outputs: 4,
+            instances: INST,
+            convolutions: vec![vec![conv(1, 3, &long), conv(1, 4, &short)], vec![conv(2, 5, &middle)]],
+            conv_block: block,
+        };
+        let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
+        let mut reference = ReferenceProgram::new(&spec, &first);
+        let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INST]);
+        let flat = |input: &Vec<Vec<Vec<f32>>>, n: usize| -> Vec<f32> {
+            input.iter().flat_map(|inst| inst[0].iter().copied().chain(std::iter::repeat_n(0.0, STRIDE - n))).collect()
+        };
+        let mut replay = Vec::new();
+        let run = |program: &mut GraphProgram, b: usize, n: usize| -> Vec<f32> {
+            let outbuf = Buffer::upload(client, &vec![f32::NAN; INST * 4 * STRIDE]);
+            let inbuf = Buffer::upload(client, &flat(&poisoned[b], n));
+            program.process(client, Some(&inbuf), Some(&outbuf), &arena, n).unwrap();
+            let got = outbuf.read(client, "graph_program").unwrap();
+            (0..INST * 4).flat_map(|c| got[c * STRIDE..c * STRIDE + n].to_vec()).collect()
+        };
+        for (b, &n) in buffers.iter().enumerate() {
+            if b == 4 {
+                program.set_params(client, &second).unwrap();
+                reference.set_params(&second);
+            }
+            let got = run(&mut program, b, n);
+            // The reference hears non-finite input as silence, as the program's input copy does.
+            let want: Vec<f64> = reference.process(&poisoned[b], n).iter().flatten().flatten().copied().collect();
+            assert_close(&format!("convolving program, block {block}, buffer {b} ({n} frames)"), &got, &want, 2e-5);
+            if b < 3 {
+                replay.push(got);
+            }
+        }
+        program.reset(client);
+        program.set_params(client, &first).unwrap();
+        for (b, &n) in buffers.iter().enumerate().take(3) {
+            assert_eq!(run(&mut program, b, n), replay[b], "block {block}: buffer {b} after reset differs");
+        }
+    }
+}
+
+cubeaudio_kernels::for_each_runtime!(
+    graph_program_matches_reference,
+    graph_program_refuses_malformed,
+    graph_program_convolves
+);
