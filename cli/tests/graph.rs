@@ -12,7 +12,7 @@ use cubeaudio::example_signal::di_signal;
 use cubeaudio_kernels::device::required;
 use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
-use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec};
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 
@@ -164,7 +164,74 @@ fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
     assert_eq!((a2, b2), (a, b), "reset must return to the prepared state");
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine);
+/// The example rigs with an amp and a cab run in 4 launches per buffer (counted): the program
+/// of the processors before the amp, the NAM batch (kernel and copy back), the program of the
+/// cab — the graph program's convolution — and what follows it, which also copies the output
+/// out; their output equals the unfused graph's (the cab then in the standalone convolver).
+fn amp_and_cab_rigs_run_in_four_launches<R: Runtime>(engine: &Engine<R>) {
+    let x: Vec<f32> = di_signal().into_iter().take(9_600).collect();
+    for (rig, outputs) in [("amp_cab.json", 1usize), ("dual_amp.json", 2), ("pedalboard.json", 1)] {
+        let json = std::fs::read_to_string(examples().join("rigs").join(rig)).unwrap();
+        let spec = GraphSpec::from_json(&json).unwrap();
+        let mut rendered = Vec::new();
+        for fusion in [Fusion::Packed, Fusion::Off] {
+            let options = GraphOptions { fusion, ..GraphOptions::new(48_000.0, 128, examples().join("rigs")) };
+            let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+            let mut y = vec![vec![0.0f32; x.len()]; outputs];
+            let mut launches = Vec::new();
+            for (i, chunk) in x.chunks(128).enumerate() {
+                let at = i * 128;
+                let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[at..at + chunk.len()]).collect();
+                g.process(engine, &[chunk], &mut outs).unwrap();
+                launches.push(g.launches_per_buffer());
+            }
+            println!("[graph-test] {rig}, {fusion:?}: launches per buffer {:?}", &launches[..4]);
+            if fusion == Fusion::Packed {
+                assert!(launches.iter().all(|&l| l == 4), "{rig}: {launches:?}");
+            } else {
+                assert!(launches.iter().all(|&l| l > 4), "{rig} unfused: {launches:?}");
+            }
+            rendered.push(y);
+        }
+        for (c, (fused, unfused)) in rendered[0].iter().zip(&rendered[1]).enumerate() {
+            let peak = unfused.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = fused.iter().zip(unfused).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            println!("[graph-test] {rig} output {c}: max |fused − unfused| = {err:.3e} (peak {peak:.3})");
+            assert!(peak > 0.01, "{rig}: output {c} must carry signal");
+            // The NAM bar; the two cabs differ by their rounding (FFT against a 2,048-term sum),
+            // which the EQs after them carry on: the cab alone is checked against f64 below.
+            assert!(err <= 1e-4 * peak.max(1.0), "{rig} output {c}: {err}");
+        }
+    }
+    // The cab after a real amp, both ways, against the f64 convolution of the amp's output.
+    let json = r#"{"inputs": [{"name": "in"}], "outputs": [{"name": "wet"}, {"name": "dry"}],
+      "processors": [{"id": "amp", "type": "nam", "settings": {"model": "../models/clean.nam"}},
+                     {"id": "cab", "type": "ir", "settings": {"path": "cab_ir.wav"}}],
+      "connections": [{"from": "in", "to": "amp.in"}, {"from": "amp.out", "to": "cab.in"},
+                      {"from": "cab.out", "to": "wet"}, {"from": "amp.out", "to": "dry"}]}"#;
+    let mut h = cubeaudio_runtime::wav::read(&examples().join("rigs/cab_ir.wav")).unwrap().channels.remove(0);
+    let norm = h.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    h.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+    for fusion in [Fusion::Packed, Fusion::Off] {
+        let options = GraphOptions { fusion, ..GraphOptions::new(48_000.0, 128, examples().join("rigs")) };
+        let mut g =
+            CompiledGraph::compile(engine, &registry::<R>(), &GraphSpec::from_json(json).unwrap(), &options).unwrap();
+        let (mut wet, mut dry) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+        for (i, chunk) in x.chunks(128).enumerate() {
+            let (at, n) = (i * 128, chunk.len());
+            g.process(engine, &[chunk], &mut [&mut wet[at..at + n], &mut dry[at..at + n]]).unwrap();
+        }
+        let want: Vec<f64> = (0..dry.len())
+            .map(|t| h.iter().take(t + 1).enumerate().map(|(k, &hk)| hk as f64 * dry[t - k] as f64).sum())
+            .collect();
+        let peak = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let err = wet.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+        println!("[graph-test] cab after the amp, {fusion:?}: max |cab − f64| = {err:.3e} (peak {peak:.3})");
+        assert!(peak > 0.01 && err <= 2e-5 * peak.max(1.0), "{fusion:?}: {err}");
+    }
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_four_launches);
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

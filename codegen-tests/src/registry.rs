@@ -318,9 +318,49 @@ pub fn registry() -> Vec<KernelCase> {
         case!("graph_program_kernel", graph_program_kernel, 256, |b| {
             let (i, o, a) = (input(b), output(b), output(b));
             let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
-            let (p, st, rings, dims) = (input(b), output(b), output(b), input_u32(b));
+            let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
             let (cursor, frames) = (u32_arg(b), u32_arg(b));
-            graph_program_kernel::expand(&mut b.scope, i, o, a, prog, lay, routes, p, st, rings, dims, cursor, frames)
+            graph_program_kernel::expand(
+                &mut b.scope,
+                i,
+                o,
+                a,
+                prog,
+                lay,
+                routes,
+                p,
+                st,
+                rings,
+                dims,
+                conv,
+                cursor,
+                frames,
+                0,
+            )
+        }),
+        // The example rigs' cab program: convolutions of 128-sample blocks after the items.
+        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| {
+            let (i, o, a) = (input(b), output(b), output(b));
+            let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
+            let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
+            let (cursor, frames) = (u32_arg(b), u32_arg(b));
+            graph_program_kernel::expand(
+                &mut b.scope,
+                i,
+                o,
+                a,
+                prog,
+                lay,
+                routes,
+                p,
+                st,
+                rings,
+                dims,
+                conv,
+                cursor,
+                frames,
+                128,
+            )
         }),
     ]
 }

@@ -193,8 +193,8 @@ pub trait ProcessorType<R: Runtime>: Send + Sync {
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError>;
 
     /// How instances run inside a fused graph program, for types whose device code is one of
-    /// the program's item kinds; `None` (the default) for types that need launches of their
-    /// own (NAM, convolution).
+    /// the program's item kinds or its convolution; `None` (the default) for types that need
+    /// launches of their own (NAM).
     fn program(&self) -> Option<&dyn ProgramType> {
         None
     }

@@ -6,6 +6,10 @@
 //! one item. The type says which kind and how its parameter values become the kind's device
 //! parameters; the graph compiler places the items of a stage on warps with the packer and
 //! fuses every stage it can into one kernel, compiled at commit.
+//!
+//! A type may instead run as the program's **convolution** (cabinet and room impulse
+//! responses): a cooperative step of the whole cube after its stage's items
+//! (`cubeaudio_kernels::partitioned_conv::convolve_cooperative`).
 
 use cubeaudio_kernels::graph_program::{KINDS, KIND_PARAMS};
 
@@ -28,6 +32,23 @@ pub trait ProgramType: Send + Sync {
     /// instance's parameter values in description order. Runs on the processing thread when a
     /// parameter changed: allocates nothing.
     fn device_params(&self, sample_rate: f64, settings: &Settings, params: &[f32], out: &mut [f32]);
+
+    /// Whether an instance with these settings runs in a program (default: always); one that
+    /// does not runs as its own batch.
+    fn fuses(&self, _settings: &Settings) -> bool {
+        true
+    }
+
+    /// Per channel, the impulse response an instance convolves its input with, for a type that
+    /// runs as the program's convolution rather than as items; `None` (the default) for item
+    /// kinds. When it is `Some`, `kind`, `ring` and `device_params` are not asked.
+    fn convolution(
+        &self,
+        _ctx: &PrepareContext,
+        _instance: &InstanceSetup,
+    ) -> Result<Option<Vec<Vec<f32>>>, ProcessorError> {
+        Ok(None)
+    }
 }
 
 /// Device cost of one item of each kind, in the packer's units (a warp costs the sum of its

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::close;
 use cubeaudio_runtime::builtins::{convolution_block, direct_max_taps};
-use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec};
 use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::wav::{self, SampleFormat};
 use cubeaudio_runtime::Engine;
@@ -30,14 +30,20 @@ fn folder(what: &str) -> PathBuf {
 }
 
 /// `in → ir → out` with the IR at `dir/ir.wav` and the given `convolution` setting.
-fn graph<R: Runtime>(engine: &Engine<R>, dir: &Path, convolution: &str, max_buffer: usize) -> CompiledGraph<R> {
+fn graph<R: Runtime>(
+    engine: &Engine<R>,
+    dir: &Path,
+    convolution: &str,
+    max_buffer: usize,
+    fusion: Fusion,
+) -> CompiledGraph<R> {
     let json = format!(
         r#"{{"inputs": [{{"name": "in"}}], "outputs": [{{"name": "out"}}],
           "processors": [{{"id": "cab", "type": "ir", "settings":
             {{"path": "ir.wav", "normalize": false, "convolution": "{convolution}"}}}}],
           "connections": [{{"from": "in", "to": "cab.in"}}, {{"from": "cab.out", "to": "out"}}]}}"#
     );
-    let options = GraphOptions::new(SR, max_buffer, dir.to_path_buf());
+    let options = GraphOptions { fusion, ..GraphOptions::new(SR, max_buffer, dir.to_path_buf()) };
     CompiledGraph::compile(engine, &Registry::with_builtins(), &GraphSpec::from_json(&json).unwrap(), &options)
         .unwrap_or_else(|e| panic!("{convolution}: {e}"))
 }
@@ -61,8 +67,9 @@ fn run<R: Runtime>(engine: &Engine<R>, g: &mut CompiledGraph<R>, x: &[f32], size
 }
 
 /// A 12,000-tap cabinet-like IR: `"direct"`, `"partitioned"` and `"auto"` (which must pick the
-/// partitioned convolver: longer than the crossover) all equal the f64 convolution, through
-/// buffers of 1 to 128 frames, past the frequency-domain delay line's wrap.
+/// partitioned convolver: longer than the crossover) unfused, and `"partitioned"` and `"auto"`
+/// as the graph program's convolution (one launch per buffer, counted), all equal the f64
+/// convolution, through buffers of 1 to 128 frames, past the frequency-domain delay line's wrap.
 fn every_convolution_equals_f64<R: Runtime>(engine: &Engine<R>) {
     let mut rng = rng("ir modes");
     let dir = folder("modes");
@@ -74,13 +81,23 @@ fn every_convolution_equals_f64<R: Runtime>(engine: &Engine<R>) {
     let want: Vec<f64> = (0..x.len())
         .map(|t| h.iter().take(t + 1).enumerate().map(|(k, &hk)| hk as f64 * x[t - k] as f64).sum())
         .collect();
-    let (direct, direct_launches) = run(engine, &mut graph(engine, &dir, "direct", 128), &x, &sizes);
+    // "direct" is never fused: the FIR kernel runs whatever the fusion.
+    let (direct, direct_launches) = run(engine, &mut graph(engine, &dir, "direct", 128, Fusion::Packed), &x, &sizes);
     close("ir direct, 12,000 taps", &direct, &want, 2e-5);
+    assert!(direct_launches.iter().all(|&l| l == direct_launches[0] && l > 1), "{direct_launches:?}");
     for mode in ["partitioned", "auto"] {
-        let (y, launches) = run(engine, &mut graph(engine, &dir, mode, 128), &x, &sizes);
+        let (y, launches) = run(engine, &mut graph(engine, &dir, mode, 128, Fusion::Off), &x, &sizes);
         close(&format!("ir {mode}, 12,000 taps, block {}", convolution_block(128)), &y, &want, 2e-5);
         // The convolver's launches vary with the blocks a buffer completes; direct form's do not.
         assert!(launches.iter().any(|l| !direct_launches.contains(l)), "{mode} ran the direct kernel: {launches:?}");
+        let (y, launches) = run(engine, &mut graph(engine, &dir, mode, 128, Fusion::Packed), &x, &sizes);
+        close(
+            &format!("ir {mode} in the graph program, 12,000 taps, block {}", convolution_block(128)),
+            &y,
+            &want,
+            2e-5,
+        );
+        assert!(launches.iter().all(|&l| l == 1), "{mode} fused: {launches:?}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -100,8 +117,10 @@ fn a_ten_second_ir_reaches_its_last_sample<R: Runtime>(engine: &Engine<R>) {
     let want: Vec<f64> = (0..x.len())
         .map(|t| spikes.iter().filter(|(at, _)| *at <= t).map(|&(at, v)| v as f64 * x[t - at] as f64).sum())
         .collect();
-    let (y, _) = run(engine, &mut graph(engine, &dir, "auto", 4096), &x, &[4096, 1000]);
-    close("ir auto, 10 s IR, block 512", &y, &want, 2e-5);
+    for fusion in [Fusion::Off, Fusion::Packed] {
+        let (y, _) = run(engine, &mut graph(engine, &dir, "auto", 4096, fusion), &x, &[4096, 1000]);
+        close(&format!("ir auto, 10 s IR, block 512, {fusion:?}"), &y, &want, 2e-5);
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

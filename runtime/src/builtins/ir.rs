@@ -1,6 +1,7 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cubeaudio_kernels::device::DeviceInfo;
+use cubeaudio_kernels::graph_program::KIND_GAIN;
 use cubeaudio_kernels::partitioned_conv::MAX_IR_LEN;
 use cubeaudio_kernels::routed::MAX_FIR_TAPS;
 use cubecl::prelude::*;
@@ -11,13 +12,16 @@ use super::{channels, known_settings, mono_ports};
 use crate::engine::Engine;
 use crate::error::ProcessorError;
 use crate::processor::{BatchProcessor, Description, InstanceSetup, PrepareContext, ProcessorType, Settings};
+use crate::program_type::ProgramType;
 use crate::wav;
 
 /// Cabinet or room impulse response from a WAV file (up to 960,000 samples: 10 s at 96 kHz),
 /// with no added latency at any buffer size. Settings: `path` (relative to the rig file),
 /// `channels`, `normalize` (default true: scale to unit energy so swapping cabs keeps the
 /// level), `convolution`: `"auto"` (default: direct form up to [`direct_max_taps`], the measured
-/// crossover, else partitioned), `"direct"` (up to 16,384 taps) or `"partitioned"`.
+/// crossover, else partitioned), `"direct"` (up to 16,384 taps) or `"partitioned"`. In a fused
+/// graph (the default) `"auto"` and `"partitioned"` run as the graph program's convolution —
+/// the same partitioned maths in one cube of the program's launch.
 /// A mono IR serves every channel; a multichannel IR must have one channel per processor
 /// channel. Its sample rate must equal the graph's.
 pub struct ImpulseResponse;
@@ -93,6 +97,57 @@ pub fn read_ir(path: &Path, sample_rate: f64) -> Result<Vec<Vec<f32>>, Processor
     Ok(ir.channels)
 }
 
+/// An instance's IR file (its path, for errors) as one response per processor channel, scaled
+/// to unit energy unless `normalize` is false.
+fn load(ctx: &PrepareContext, inst: &InstanceSetup) -> Result<(PathBuf, Vec<Vec<f32>>), ProcessorError> {
+    let path = ctx.base_dir.join(path_setting(inst.settings)?);
+    let mut ir = read_ir(&path, ctx.sample_rate)?;
+    let want = inst.input_slots.len();
+    if ir.len() == 1 && want > 1 {
+        ir = vec![ir[0].clone(); want];
+    }
+    if ir.len() != want {
+        return Err(ProcessorError::File {
+            path,
+            reason: format!("the IR has {} channels, the processor {want}", ir.len()),
+        });
+    }
+    if inst.settings.get("normalize").and_then(|v| v.as_bool()).unwrap_or(true) {
+        for h in &mut ir {
+            let energy: f64 = h.iter().map(|v| (*v as f64).powi(2)).sum();
+            if energy == 0.0 {
+                return Err(ProcessorError::File { path, reason: "the IR is silent".into() });
+            }
+            let scale = (1.0 / energy.sqrt()) as f32;
+            h.iter_mut().for_each(|v| *v *= scale);
+        }
+    }
+    Ok((path, ir))
+}
+
+/// In a graph program an `ir` is the program's convolution (one cube, no launches of its own)
+/// whatever its length, unless `"convolution": "direct"` asks for the standalone FIR kernel.
+impl ProgramType for ImpulseResponse {
+    fn kind(&self, _settings: &Settings) -> u32 {
+        // Never asked: instances run as convolutions (see `convolution`).
+        KIND_GAIN
+    }
+
+    fn device_params(&self, _sample_rate: f64, _settings: &Settings, _params: &[f32], _out: &mut [f32]) {}
+
+    fn fuses(&self, settings: &Settings) -> bool {
+        !matches!(convolution_setting(settings), Ok(Convolution::Direct))
+    }
+
+    fn convolution(
+        &self,
+        ctx: &PrepareContext,
+        instance: &InstanceSetup,
+    ) -> Result<Option<Vec<Vec<f32>>>, ProcessorError> {
+        Ok(Some(load(ctx, instance)?.1))
+    }
+}
+
 impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
     fn name(&self) -> &'static str {
         "ir"
@@ -118,28 +173,7 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
         let mut taps = Vec::new();
         let mut partitioned = false;
         for inst in instances {
-            let path = ctx.base_dir.join(path_setting(inst.settings)?);
-            let mut ir = read_ir(&path, ctx.sample_rate)?;
-            let want = inst.input_slots.len();
-            if ir.len() == 1 && want > 1 {
-                ir = vec![ir[0].clone(); want];
-            }
-            if ir.len() != want {
-                return Err(ProcessorError::File {
-                    path,
-                    reason: format!("the IR has {} channels, the processor {want}", ir.len()),
-                });
-            }
-            if inst.settings.get("normalize").and_then(|v| v.as_bool()).unwrap_or(true) {
-                for h in &mut ir {
-                    let energy: f64 = h.iter().map(|v| (*v as f64).powi(2)).sum();
-                    if energy == 0.0 {
-                        return Err(ProcessorError::File { path, reason: "the IR is silent".into() });
-                    }
-                    let scale = (1.0 / energy.sqrt()) as f32;
-                    h.iter_mut().for_each(|v| *v *= scale);
-                }
-            }
+            let (path, ir) = load(ctx, inst)?;
             let longest = ir.iter().map(Vec::len).max().unwrap_or(0);
             match convolution_setting(inst.settings)? {
                 Convolution::Direct if longest > MAX_FIR_TAPS => {
@@ -163,5 +197,9 @@ impl<R: Runtime> ProcessorType<R> for ImpulseResponse {
             return ConvolverBatch::prepare(engine, ctx, instances, &taps, convolution_block(ctx.max_buffer));
         }
         FirBatch::prepare(engine, ctx, instances, &taps)
+    }
+
+    fn program(&self) -> Option<&dyn ProgramType> {
+        Some(self)
     }
 }

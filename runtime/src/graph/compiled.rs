@@ -71,9 +71,19 @@ enum Planned<'a> {
     Batch(&'a Batch),
 }
 
-fn plan<'a, R: Runtime>(schedule: &'a Schedule, registry: &Registry<R>, fusion: Fusion) -> Vec<Planned<'a>> {
-    let fusable =
-        |b: &Batch| fusion != Fusion::Off && registry.get(&b.type_name).is_some_and(|t| t.program().is_some());
+fn plan<'a, R: Runtime>(
+    schedule: &'a Schedule,
+    spec: &GraphSpec,
+    registry: &Registry<R>,
+    fusion: Fusion,
+) -> Vec<Planned<'a>> {
+    let fusable = |b: &Batch| {
+        fusion != Fusion::Off
+            && registry
+                .get(&b.type_name)
+                .and_then(|t| t.program())
+                .is_some_and(|p| b.processors.iter().all(|&i| p.fuses(&spec.processors[i].settings)))
+    };
     let mut plan = Vec::new();
     let mut run: Vec<Vec<&Batch>> = Vec::new();
     for stage in &schedule.stages {
@@ -249,7 +259,7 @@ impl<R: Runtime> CompiledGraph<R> {
         let stride = options.max_buffer as u32;
         let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
         let out_channels: usize = spec.outputs.iter().map(|p| p.channels).sum();
-        let planned = plan(&schedule, registry, options.fusion);
+        let planned = plan(&schedule, spec, registry, options.fusion);
         let program_takes_input = matches!(planned.first(), Some(Planned::Program(_)));
         let program_gives_output = matches!(planned.last(), Some(Planned::Program(_)));
         let mut steps = Vec::new();

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use cubeaudio_kernels::graph_program::{GraphProgram, ProgramItem, ProgramSpec, KIND_MIX};
+use cubeaudio_kernels::graph_program::{GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, KIND_MIX};
 use cubeaudio_kernels::routed::MIX_INPUTS;
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
 use super::layout::{stage_layout, Fusion, LayoutStats};
+use crate::builtins::convolution_block;
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{InstanceSetup, PrepareContext, ProcessorType, Settings};
@@ -85,14 +86,22 @@ impl<R: Runtime> FusedProgram<R> {
         let mut sources = Vec::new();
         let mut layouts = Vec::new();
         let mut stats = Vec::new();
+        let mut convolutions = Vec::new();
         let mut device_at = 0;
         for stage in stages {
-            let (mut ids, mut kinds) = (Vec::new(), Vec::new());
+            let (mut ids, mut kinds, mut convs) = (Vec::new(), Vec::new(), Vec::new());
             for m in stage {
                 let program = m.ty.program().ok_or_else(|| ProcessorError::Setting {
                     setting: "type",
                     reason: format!("{} has no graph-program kind", m.ty.name()),
                 })?;
+                if let Some(irs) = program.convolution(ctx, &m.setup)? {
+                    for (ch, ir) in irs.into_iter().enumerate() {
+                        let (input, output) = (m.setup.input_slots[ch], m.setup.output_slots[ch]);
+                        convs.push(ProgramConvolution { input, output, ir });
+                    }
+                    continue;
+                }
                 let kind = program.kind(m.setup.settings);
                 let ring = program.ring(ctx, &m.setup)?;
                 let channels = m.setup.output_slots.len();
@@ -122,6 +131,7 @@ impl<R: Runtime> FusedProgram<R> {
                 .map_err(|e| ProcessorError::Setting { setting: "layout", reason: e.to_string() })?;
             layouts.push(layout);
             stats.push(s);
+            convolutions.push(convs);
         }
         let spec = ProgramSpec {
             items,
@@ -133,6 +143,8 @@ impl<R: Runtime> FusedProgram<R> {
             inputs: io.inputs,
             outputs: io.outputs,
             instances,
+            convolutions,
+            conv_block: convolution_block(ctx.max_buffer),
         };
         let mut converter = Converter {
             sources,
