@@ -336,9 +336,11 @@ pub fn registry() -> Vec<KernelCase> {
                 cursor,
                 frames,
                 0,
+                0,
             )
         }),
-        // The example rigs' cab program: convolutions of 128-sample blocks after the items.
+        // The example rigs' cab program: convolutions of 128-sample blocks after the items, the arena
+        // in shared memory.
         case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| {
             let (i, o, a) = (input(b), output(b), output(b));
             let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
@@ -360,6 +362,8 @@ pub fn registry() -> Vec<KernelCase> {
                 cursor,
                 frames,
                 128,
+                // The pedalboard's arena at 128 frames (11 slots) held in shared memory.
+                1408,
             )
         }),
     ]

@@ -7,8 +7,8 @@
 //!    200 buffers queued.
 //! 2. The pedal stage alone (eight pedals of seven kinds, the blends and a level, as in
 //!    `pedals.json`) as one graph program, its stage laid out by the packer against creation
-//!    order, for 1 and 1,000 instances in the same launch: device time per launch with 200
-//!    launches queued.
+//!    order, each instance's arena in device or in shared memory, for 1 and 1,000 instances in
+//!    the same launch: device time per launch with 200 launches queued.
 //!
 //! `rig_fusion --runtime cuda --rigs a.json,b.json --out DIR` (built here, run on the GPU machine).
 
@@ -65,6 +65,8 @@ struct RigRow {
 #[derive(Serialize)]
 struct StageRow {
     layout: String,
+    /// Where each instance's arena lives during the launch: "device" or "shared" memory.
+    arena: &'static str,
     instances: usize,
     stage_warps: usize,
     stage_mixed_warps: usize,
@@ -152,7 +154,7 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
     let n = args.buffer;
     let mut rows = Vec::new();
     for instances in [1usize, 1000] {
-        for (fusion, name) in &FUSIONS[..2] {
+        for ((fusion, name), local) in FUSIONS[..2].iter().flat_map(|f| [(f, false), (f, true)]) {
             let mut layouts = Vec::new();
             let mut first = None;
             for stage in &stages {
@@ -174,9 +176,11 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
                 instances,
                 convolutions: vec![],
                 conv_block: 0,
+                local_arena: local,
             };
             let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();
             let mut program = GraphProgram::new(client, spec.clone(), &all)?;
+            let arena_in = if program.local_arena() { "shared" } else { "device" };
             let input: Vec<f32> = (0..instances * n).map(|i| ((i * 31) % 97) as f32 / 97.0 - 0.5).collect();
             let input = Buffer::upload(client, &input);
             let output = Buffer::upload(client, &vec![0.0; instances * n]);
@@ -193,11 +197,12 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
             sync()?;
             let queued = start.elapsed().as_secs_f64() * 1e6 / 200.0;
             println!(
-                "pedal program, {name:<15} {instances:>5} instances: stage 1 {} warps ({} mixed, max cost {}), {queued:8.1} µs per launch",
+                "pedal program, {name:<15} {instances:>5} instances, arena in {arena_in:<6}: stage 1 {} warps ({} mixed, max cost {}), {queued:8.1} µs per launch",
                 stats.warps, stats.mixed_warps, stats.max_cost
             );
             rows.push(StageRow {
                 layout: name.to_string(),
+                arena: arena_in,
                 instances,
                 stage_warps: stats.warps,
                 stage_mixed_warps: stats.mixed_warps,
@@ -228,11 +233,11 @@ fn run<R: Runtime>(
             r.rig, r.instances, r.fusion, r.launches, r.sync_p50_us, r.sync_p99_us, r.queued_us
         ));
     }
-    md.push_str("\nThe pedal program alone (one launch), its 8-pedal stage packed or in creation order; device time per launch, 200 queued.\n\n| layout | instances | stage-1 warps | mixed | max warp cost | µs per launch |\n|---|---|---|---|---|---|\n");
+    md.push_str("\nThe pedal program alone (one launch), its 8-pedal stage packed or in creation order, each instance's arena in device or shared memory; device time per launch, 200 queued.\n\n| layout | arena | instances | stage-1 warps | mixed | max warp cost | µs per launch |\n|---|---|---|---|---|---|---|\n");
     for r in &stage {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.1} |\n",
-            r.layout, r.instances, r.stage_warps, r.stage_mixed_warps, r.stage_max_cost, r.queued_us
+            "| {} | {} | {} | {} | {} | {} | {:.1} |\n",
+            r.layout, r.arena, r.instances, r.stage_warps, r.stage_mixed_warps, r.stage_max_cost, r.queued_us
         ));
     }
     #[derive(Serialize)]

@@ -5,7 +5,7 @@ use super::{
 };
 use super::{CONV_RECORD, KIND_DRIVE, KIND_NAMES};
 use crate::fft::twiddles;
-use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
+use crate::partitioned_conv::{cooperative_shared_len, tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
 use crate::util::{at_most, finite, len_eq, nonzero, Buffer, IndexBuffer};
 use crate::KernelError;
@@ -21,6 +21,9 @@ pub const MAX_RING: usize = 1 << 21;
 pub const MAX_INSTANCES: usize = 65_535;
 /// Warp width layouts are made of; a stage's layout is a whole number of warps.
 pub const LAYOUT_WARP: usize = 32;
+/// Shared memory a program may take for an instance's arena and the convolutions' scratch, in
+/// floats: 16 KiB, what every wgpu adapter grants a workgroup.
+pub const LOCAL_ARENA_FLOATS: usize = 4096;
 
 /// One channel of one processor in a program.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +86,10 @@ pub struct ProgramSpec {
     /// The convolutions' block `B` (head taps and FFT partition; a power of two up to
     /// [`MAX_BLOCK`]); unused without convolutions.
     pub conv_block: usize,
+    /// Hold each instance's arena in shared memory during the launch when it fits
+    /// ([`LOCAL_ARENA_FLOATS`] with the convolutions' scratch); else the stages read and write
+    /// device memory.
+    pub local_arena: bool,
 }
 
 impl ProgramSpec {
@@ -222,6 +229,8 @@ pub struct GraphProgram {
     state: Buffer,
     rings: Buffer,
     conv_data: Buffer,
+    /// Floats of the instance's arena held in shared memory during a launch (0: none).
+    local_arena: usize,
     ring_floats: usize,
     /// Items' state floats of one instance, then one delay-line slot per convolution.
     state_floats: usize,
@@ -332,6 +341,12 @@ impl GraphProgram {
             }
         }
         let state_floats = spec.items.len() * ITEM_STATE + spec.convs().count();
+        let scratch = if has_convs { cooperative_shared_len(block) } else { 0 };
+        let local_arena = if spec.local_arena && spec.arena_per_instance() + scratch <= LOCAL_ARENA_FLOATS {
+            spec.arena_per_instance()
+        } else {
+            0
+        };
         let mut this = Self {
             program: IndexBuffer::upload(client, &program),
             layout: IndexBuffer::upload(client, &layout),
@@ -343,6 +358,7 @@ impl GraphProgram {
             state: Buffer::upload(client, &[0.0]),
             rings: Buffer::upload(client, &[0.0]),
             conv_data: Buffer::upload(client, &conv_data),
+            local_arena,
             ring_floats,
             state_floats,
             ring_period,
@@ -363,6 +379,11 @@ impl GraphProgram {
     /// Units per cube the program launches with.
     pub fn units(&self) -> usize {
         self.units
+    }
+
+    /// Whether each instance's arena sits in shared memory during a launch.
+    pub fn local_arena(&self) -> bool {
+        self.local_arena > 0
     }
 
     /// New parameter values for every instance (as in [`GraphProgram::new`]); uploaded only when
@@ -443,6 +464,7 @@ impl GraphProgram {
                 self.cursor as u32,
                 frames as u32,
                 self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
+                self.local_arena,
             );
         }
         self.cursor = (self.cursor + frames) % self.ring_period;

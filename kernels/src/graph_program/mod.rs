@@ -36,7 +36,9 @@
 mod launch;
 pub mod reference;
 
-pub use launch::{GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, MAX_PROGRAM_UNITS, MAX_RING};
+pub use launch::{
+    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, LOCAL_ARENA_FLOATS, MAX_PROGRAM_UNITS, MAX_RING,
+};
 
 use cubecl::prelude::*;
 
@@ -96,12 +98,70 @@ pub const CONV_RECORD: usize = 7;
 /// (arena → output). `layout[(stage · rounds + round) · CUBE_DIM + unit]`: the item of that
 /// unit, or [`IDLE`]. `cursor`: samples run so far, wrapping at 2³² (every ring is a power of
 /// two). `conv_data`: the convolutions' twiddles, heads and spectra; `conv_block`: their `B`
-/// (0: the program has none).
+/// (0: the program has none). `local_arena`: floats of shared memory that hold the instance's
+/// arena during the launch (copied in first and out last), or 0: the stages work on `arena`.
+#[allow(clippy::too_many_arguments)]
 #[cube(launch)]
 pub fn graph_program_kernel(
     input: &Array<f32>,
     output: &mut Array<f32>,
     arena: &mut Array<f32>,
+    program: &Array<u32>,
+    layout: &Array<u32>,
+    routes: &Array<u32>,
+    params: &Array<f32>,
+    state: &mut Array<f32>,
+    rings: &mut Array<f32>,
+    dims: &Array<u32>,
+    conv_data: &Array<f32>,
+    cursor: u32,
+    frames: u32,
+    #[comptime] conv_block: usize,
+    #[comptime] local_arena: usize,
+) {
+    let len = dims[5] as usize;
+    let a0 = CUBE_POS * len;
+    // One shared array (the convolutions' scratch, then the local arena): generated code with
+    // one shared declaration is laid out the same on every generation.
+    let scratch = comptime!(if conv_block > 0 { cooperative_shared_len(conv_block) } else { 0 });
+    let mut sh = SharedMemory::<f32>::new(comptime!((scratch + local_arena).max(1)));
+    if comptime!(local_arena > 0) {
+        // The instance's arena in shared memory for the whole launch: every sample an item
+        // reads or writes is a shared-memory access instead of a device-memory round trip.
+        let mut k = UNIT_POS as usize;
+        while k < len {
+            sh[scratch + k] = arena[a0 + k];
+            k += CUBE_DIM as usize;
+        }
+        sync_cube();
+        let mut view = sh.slice_mut(scratch, scratch + len);
+        run_program(
+            &mut view, &mut sh, input, output, program, layout, routes, params, state, rings, dims, conv_data, cursor,
+            frames, conv_block,
+        );
+        let mut k = UNIT_POS as usize;
+        while k < len {
+            arena[a0 + k] = sh[scratch + k];
+            k += CUBE_DIM as usize;
+        }
+    } else {
+        let mut view = arena.slice_mut(a0, a0 + len);
+        run_program(
+            &mut view, &mut sh, input, output, program, layout, routes, params, state, rings, dims, conv_data, cursor,
+            frames, conv_block,
+        );
+    }
+}
+
+/// The program of instance `CUBE_POS` over its arena `arena` (device or shared memory): input
+/// copy, stages, output copy. `sh` starts with the convolutions' scratch.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn run_program(
+    arena: &mut Slice<f32, ReadWrite>,
+    sh: &mut SharedMemory<f32>,
+    input: &Array<f32>,
+    output: &mut Array<f32>,
     program: &Array<u32>,
     layout: &Array<u32>,
     routes: &Array<u32>,
@@ -123,7 +183,6 @@ pub fn graph_program_kernel(
     let rounds = dims[2] as usize;
     let in_routes = dims[3] as usize;
     let out_routes = dims[4] as usize;
-    let a0 = instance * dims[5] as usize;
     let p0 = instance * dims[6] as usize;
     let s0 = instance * dims[7] as usize;
     let r0 = instance * dims[8] as usize;
@@ -131,14 +190,12 @@ pub fn graph_program_kernel(
     let o0 = instance * dims[10] as usize;
     let conv_records = dims[11] as usize;
     let conv_stages = dims[12] as usize;
-    let mut sh =
-        SharedMemory::<f32>::new(comptime!(if conv_block > 0 { cooperative_shared_len(conv_block) } else { 1 }));
 
     let mut k = unit;
     while k < in_routes * n {
         let r = k / n;
         let t = k % n;
-        let d = a0 + routes[2 * r + 1] as usize + t;
+        let d = routes[2 * r + 1] as usize + t;
         arena[d] = finite_or_zero(input[i0 + routes[2 * r] as usize + t]);
         k += units;
     }
@@ -149,21 +206,7 @@ pub fn graph_program_kernel(
         for round in 0..rounds {
             let item = layout[(stage * rounds + round) * units + unit];
             if item != IDLE {
-                run_item(
-                    arena,
-                    a0,
-                    program,
-                    item as usize,
-                    params,
-                    p0,
-                    state,
-                    s0,
-                    rings,
-                    r0,
-                    cursor as usize,
-                    stride,
-                    n,
-                );
+                run_item(arena, program, item as usize, params, p0, state, s0, rings, r0, cursor as usize, stride, n);
             }
         }
         if comptime!(conv_block > 0) {
@@ -181,20 +224,10 @@ pub fn graph_program_kernel(
                     mask: program[r + 6] as usize,
                     slot: state[slot_at] as usize,
                 };
-                let src = a0 + program[r] as usize * stride;
-                let dst = a0 + program[r + 1] as usize * stride;
-                let slot = convolve_cooperative(
-                    arena,
-                    src,
-                    dst,
-                    conv_data,
-                    rings,
-                    at,
-                    cursor as usize,
-                    n,
-                    &mut sh,
-                    conv_block,
-                );
+                let src = program[r] as usize * stride;
+                let dst = program[r + 1] as usize * stride;
+                let slot =
+                    convolve_cooperative(arena, src, dst, conv_data, rings, at, cursor as usize, n, sh, conv_block);
                 if unit == 0 {
                     state[slot_at] = slot as f32;
                 }
@@ -209,7 +242,7 @@ pub fn graph_program_kernel(
         let r = in_routes + k / n;
         let t = k % n;
         let d = o0 + routes[2 * r + 1] as usize + t;
-        output[d] = arena[a0 + routes[2 * r] as usize + t];
+        output[d] = arena[routes[2 * r] as usize + t];
         k += units;
     }
 }
@@ -218,8 +251,7 @@ pub fn graph_program_kernel(
 #[allow(clippy::too_many_arguments)]
 #[cube]
 fn run_item(
-    arena: &mut Array<f32>,
-    a0: usize,
+    arena: &mut Slice<f32, ReadWrite>,
     program: &Array<u32>,
     item: usize,
     params: &Array<f32>,
@@ -234,8 +266,8 @@ fn run_item(
 ) {
     let r = item * RECORD;
     let kind = program[r];
-    let dst = a0 + program[r + 1] as usize * stride;
-    let src = a0 + program[r + 2] as usize * stride;
+    let dst = program[r + 1] as usize * stride;
+    let src = program[r + 2] as usize * stride;
     let pb = p0 + program[r + 6] as usize;
     let sb = s0 + item * ITEM_STATE;
     let mut s = Array::<f32>::new(ITEM_STATE);
@@ -255,7 +287,7 @@ fn run_item(
             #[unroll]
             for j in 0..MIX_INPUTS {
                 s[j] = smooth_step(s[j], params[pb + j], coef);
-                acc += s[j] * arena[a0 + program[r + 2 + j] as usize * stride + t];
+                acc += s[j] * arena[program[r + 2 + j] as usize * stride + t];
             }
             arena[dst + t] = finite_or_zero(acc);
         }

@@ -214,7 +214,7 @@ pub struct ConvolutionAt {
 #[allow(clippy::too_many_arguments)]
 #[cube]
 pub fn convolve_cooperative(
-    arena: &mut Array<f32>,
+    arena: &mut Slice<f32, ReadWrite>,
     src: usize,
     dst: usize,
     data: &Array<f32>,

@@ -90,6 +90,7 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         instances: INSTANCES,
         convolutions: vec![],
         conv_block: 0,
+        local_arena: false,
     }
 }
 
@@ -156,9 +157,11 @@ pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
     let mut poisoned = inputs.clone();
     poisoned[2][1][0][5] = f32::NAN;
     poisoned[2][2][1][0] = f32::INFINITY;
-    for (name, layout) in layouts {
-        let spec = spec(layout);
+    for ((name, layout), local) in layouts.into_iter().flat_map(|l| [(l.clone(), false), (l, true)]) {
+        let name = format!("{name}, arena in {}", if local { "shared memory" } else { "device memory" });
+        let spec = ProgramSpec { local_arena: local, ..spec(layout) };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
+        assert_eq!(program.local_arena(), local, "{name}: 25 slots of 128 floats fit shared memory");
         let mut reference = ReferenceProgram::new(&spec, &first);
         let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INSTANCES]);
         let mut replay = Vec::new();
@@ -301,7 +304,7 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
         .map(|&n| (0..INST).map(|_| vec![(0..n).map(|_| rng.gen_range(-0.8f32..0.8)).collect()]).collect())
         .collect();
     poisoned[5][1][0][7] = f32::NAN;
-    for block in [16usize, 64, 128, 256] {
+    for (block, local) in [16usize, 64, 128, 256].into_iter().flat_map(|b| [(b, false), (b, true)]) {
         let spec = ProgramSpec {
             items: items.clone(),
             stages: vec![padded(&[vec![0]], 1).remove(0), vec![IDLE; 32], padded(&[vec![1]], 1).remove(0)],
@@ -314,8 +317,10 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             instances: INST,
             convolutions: vec![vec![conv(1, 3, &long), conv(1, 4, &short)], vec![conv(2, 5, &middle)]],
             conv_block: block,
+            local_arena: local,
         };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
+        assert_eq!(program.local_arena(), local, "block {block}: 7 slots and the scratch fit shared memory");
         let mut reference = ReferenceProgram::new(&spec, &first);
         let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INST]);
         let flat = |input: &Vec<Vec<Vec<f32>>>, n: usize| -> Vec<f32> {
@@ -337,7 +342,8 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             let got = run(&mut program, b, n);
             // The reference hears non-finite input as silence, as the program's input copy does.
             let want: Vec<f64> = reference.process(&poisoned[b], n).iter().flatten().flatten().copied().collect();
-            assert_close(&format!("convolving program, block {block}, buffer {b} ({n} frames)"), &got, &want, 2e-5);
+            let what = format!("convolving program, block {block}, local arena {local}, buffer {b} ({n} frames)");
+            assert_close(&what, &got, &want, 2e-5);
             if b < 3 {
                 replay.push(got);
             }

@@ -145,6 +145,7 @@ impl<R: Runtime> FusedProgram<R> {
             instances,
             convolutions,
             conv_block: convolution_block(ctx.max_buffer),
+            local_arena: true,
         };
         let mut converter = Converter {
             sources,
