@@ -315,56 +315,35 @@ pub fn registry() -> Vec<KernelCase> {
                 (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
         }),
-        case!("graph_program_kernel", graph_program_kernel, 256, |b| {
-            let (i, o, a) = (input(b), output(b), output(b));
-            let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
-            let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
-            let (cursor, frames) = (u32_arg(b), u32_arg(b));
-            graph_program_kernel::expand(
-                &mut b.scope,
-                i,
-                o,
-                a,
-                prog,
-                lay,
-                routes,
-                p,
-                st,
-                rings,
-                dims,
-                conv,
-                cursor,
-                frames,
-                0,
-                0,
-            )
-        }),
-        // The example rigs' cab program: convolutions of 128-sample blocks after the items, the arena
-        // in shared memory.
-        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| {
-            let (i, o, a) = (input(b), output(b), output(b));
-            let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
-            let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
-            let (cursor, frames) = (u32_arg(b), u32_arg(b));
-            graph_program_kernel::expand(
-                &mut b.scope,
-                i,
-                o,
-                a,
-                prog,
-                lay,
-                routes,
-                p,
-                st,
-                rings,
-                dims,
-                conv,
-                cursor,
-                frames,
-                128,
-                // The pedalboard's arena at 128 frames (11 slots) held in shared memory.
-                1408,
-            )
-        }),
+        case!("graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0)),
+        // The example rigs' cab program: convolutions of 128-sample blocks after the items, the
+        // pedalboard's arena at 128 frames (11 slots) held in shared memory.
+        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408)),
     ]
+}
+
+/// The graph program kernel with its convolution block and local arena (both comptime).
+fn graph_program(b: &mut KernelBuilder, conv_block: usize, local_arena: usize) {
+    let (i, o, a) = (input(b), output(b), output(b));
+    let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
+    let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
+    let (cursor, frames) = (u32_arg(b), u32_arg(b));
+    graph_program_kernel::expand(
+        &mut b.scope,
+        i,
+        o,
+        a,
+        prog,
+        lay,
+        routes,
+        p,
+        st,
+        rings,
+        dims,
+        conv,
+        cursor,
+        frames,
+        conv_block,
+        local_arena,
+    );
 }

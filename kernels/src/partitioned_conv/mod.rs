@@ -59,6 +59,27 @@ pub fn pconv_exchange_kernel(
     }
 }
 
+/// The `n` real samples of a ring (at `base`, `mask + 1` floats) from position `start` into
+/// `data` as complex values in bit-reversed order, ready for [`fft_shared`]; no barrier.
+#[cube]
+fn load_ring_bit_reversed(
+    ring: &Array<f32>,
+    base: usize,
+    start: usize,
+    mask: usize,
+    data: &mut SharedMemory<f32>,
+    #[comptime] n: usize,
+) {
+    let bits = comptime!(n.trailing_zeros() as usize);
+    let mut i = UNIT_POS as usize;
+    while i < n {
+        let r = bit_reverse(i, bits);
+        data[2 * r] = ring[base + ((start + i) & mask)];
+        data[2 * r + 1] = 0.0;
+        i += CUBE_DIM as usize;
+    }
+}
+
 /// Transforms the `2B` input samples of channel `CUBE_POS` that end at `end` (read from its
 /// input ring) into FDL slot `slot`.
 #[cube(launch)]
@@ -73,20 +94,13 @@ pub fn pconv_input_kernel(
     #[comptime] block: usize,
 ) {
     let n = comptime!(2 * block);
-    let bits = comptime!((2 * block).trailing_zeros() as usize);
     let c = CUBE_POS;
     let mask = ring_len as usize - 1;
     // ring_len ≥ 2B, and a power of two dividing the u32 range, so this never goes below zero
     // and wraps consistently with `end`.
     let start = end as usize + ring_len as usize - n;
     let mut data = SharedMemory::<f32>::new(2 * n);
-    let mut i = UNIT_POS as usize;
-    while i < n {
-        let r = bit_reverse(i, bits);
-        data[2 * r] = ring[c * ring_len as usize + ((start + i) & mask)];
-        data[2 * r + 1] = 0.0;
-        i += CUBE_DIM as usize;
-    }
+    load_ring_bit_reversed(ring, c * ring_len as usize, start, mask, &mut data, n);
     sync_cube();
     fft_shared(&mut data, twiddles, n, false);
     let base = (c * partitions as usize + slot as usize) * 2 * n;
@@ -253,13 +267,7 @@ pub fn convolve_cooperative(
         let mut first = block - (cursor & (block - 1));
         while first <= n {
             let start = cursor + first + ring_len - bins;
-            let mut i = unit;
-            while i < bins {
-                let r = bit_reverse(i, bits);
-                sh[2 * r] = rings[in_ring + ((start + i) & at.mask)];
-                sh[2 * r + 1] = 0.0;
-                i += units;
-            }
+            load_ring_bit_reversed(rings, in_ring, start, at.mask, sh, bins);
             sync_cube();
             fft_shared(sh, data, bins, false);
             let newest = fdl + slot * spectrum;
