@@ -301,6 +301,7 @@ impl GraphProgram {
         let ring_floats = ring_at;
         at_most(KERNEL, "ring and delay-line floats of all instances", ring_floats * spec.instances, 1 << 28)?;
         at_most(KERNEL, "arena floats of all instances", spec.arena_per_instance() * spec.instances, 1 << 28)?;
+        let state_floats = spec.items.len() * ITEM_STATE + spec.convs().count();
         let stride = spec.stride as u32;
         let routes: Vec<u32> = spec
             .input_routes
@@ -316,7 +317,7 @@ impl GraphProgram {
             spec.output_routes.len() as u32,
             spec.arena_per_instance() as u32,
             per as u32,
-            (spec.items.len() * ITEM_STATE + spec.convs().count()) as u32,
+            state_floats as u32,
             ring_floats as u32,
             (spec.inputs * spec.stride) as u32,
             (spec.outputs * spec.stride) as u32,
@@ -340,7 +341,6 @@ impl GraphProgram {
                 at += block + parts * 4 * block;
             }
         }
-        let state_floats = spec.items.len() * ITEM_STATE + spec.convs().count();
         let scratch = if has_convs { cooperative_shared_len(block) } else { 0 };
         let local_arena = if spec.local_arena && spec.arena_per_instance() + scratch <= LOCAL_ARENA_FLOATS {
             spec.arena_per_instance()

@@ -96,6 +96,18 @@ impl<R: Runtime> FusedProgram<R> {
                     reason: format!("{} has no graph-program kind", m.ty.name()),
                 })?;
                 if let Some(irs) = program.convolution(ctx, &m.setup)? {
+                    let channels = m.setup.output_slots.len();
+                    if irs.len() != channels || m.setup.input_slots.len() != channels {
+                        return Err(ProcessorError::Setting {
+                            setting: "type",
+                            reason: format!(
+                                "{} gave {} impulse responses for {} input and {channels} output channels",
+                                m.ty.name(),
+                                irs.len(),
+                                m.setup.input_slots.len()
+                            ),
+                        });
+                    }
                     for (ch, ir) in irs.into_iter().enumerate() {
                         let (input, output) = (m.setup.input_slots[ch], m.setup.output_slots[ch]);
                         convs.push(ProgramConvolution { input, output, ir });
