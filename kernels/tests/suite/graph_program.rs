@@ -184,7 +184,13 @@ pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
             let got: Vec<f32> =
                 (0..INSTANCES * OUTPUTS).flat_map(|c| got[c * STRIDE..c * STRIDE + n].to_vec()).collect();
             let want: Vec<f64> = expected.iter().flatten().flatten().copied().collect();
-            assert_close(&format!("graph program, {name}, buffer {b} ({n} frames)"), &got, &want, 2e-5);
+            // 5e-5: the f32 recurrences drift from f64 over the buffers — a random peaking
+            // section can sit at 100 Hz with Q 4, whose TDF-II state carries rounding with a noise
+            // gain of ~1/(1 − r) ≈ 600 (r = pole radius); one CI seed (1796136904423605154)
+            // reached 2.009e-5 on lavapipe at buffer 6, on an output mixing a biquad, a gate, a
+            // gain and a mix; a wrong sample, a lost state or a misplaced item is off by 1e-3 or
+            // more.
+            assert_close(&format!("graph program, {name}, buffer {b} ({n} frames)"), &got, &want, 5e-5);
             if b < 2 {
                 replay.push(got);
             }
