@@ -65,11 +65,11 @@ fi
 
 if [ "${NAMBENCH:-0}" = 1 ]; then
     # NAM streams per GPU, latency, offline throughput, ceilings (docs/PERFORMANCE.md). First the
-    # one-stream latency with pinned uploads (CUBEAUDIO_PINNED=1) against the default (pageable
-    # uploads, pinned read-back), then every model with the defaults.
+    # one-stream latency through cubecl's copies (CUBEAUDIO_TRANSFERS=cubecl) against the default
+    # (the batch's page-locked transfer slots), then every model with the defaults.
     m=.carry/shared/nam/models
-    CUBEAUDIO_PINNED=1 /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
-        --buffers 64 --max-streams 1 --single-file-seconds 0 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench-pinned" 2>"$out/nam-bench-pinned.log" || status=1
+    CUBEAUDIO_TRANSFERS=cubecl /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
+        --buffers 64 --max-streams 1 --single-file-seconds 0 --latency-buffers "${LATENCY_BUFFERS:-100000}" --out "$out/nam-bench-cubecl-copies" 2>"$out/nam-bench-cubecl-copies.log" || status=1
     p=.carry/presets
     /tmp/cubeaudio-bin/cubeaudio bench --backend cuda --model standard=.carry/clean.nam \
         --model lite=$p/lite.nam --model feather=$p/feather.nam --model nano=$p/nano.nam \
@@ -85,7 +85,7 @@ if [ "${NAMBENCH:-0}" = 1 ]; then
         python3 .carry/torch_nam.py $mode >>"$out/anchor.log" 2>&1 || status=1
     done
     tail -40 "$out/anchor.log"
-    grep -hE "ceilings|latency|single file|offline" "$out/nam-bench-pinned.log" "$out/nam-bench.log" "$out/nam-bench-vulkan.log"
+    grep -hE "ceilings|latency|single file|offline" "$out/nam-bench-cubecl-copies.log" "$out/nam-bench.log" "$out/nam-bench-vulkan.log"
 fi
 
 if [ "${LONG:-0}" = 1 ]; then

@@ -48,6 +48,7 @@ pub mod routed;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tile_conv;
+pub mod transfer_slot;
 pub mod util;
 
 pub use error::KernelError;

@@ -18,3 +18,4 @@ mod graph_program;
 mod matrix_tile;
 mod routed;
 mod tile_conv;
+mod transfer_slot;

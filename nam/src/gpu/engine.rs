@@ -214,7 +214,7 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     plan_len: usize,
     weights: Buffer,
     state: Buffer,
-    staging: Staging,
+    staging: Staging<R>,
     shape: StreamsShape,
     units: u32,
     policy: LaunchShape,
@@ -256,7 +256,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             plan_len: 1,
             weights: Buffer::filled(client, 1, 0.0),
             state: Buffer::filled(client, 1, 0.0),
-            staging: Staging::new(0, max_buffer),
+            staging: Staging::new(client, 0, max_buffer),
             shape: StreamsShape { rows: 8, tile: 8, general: false, staged: true, conv: SCALAR_LATENCY },
             units: 64,
             policy: LaunchShape::Auto,
@@ -613,14 +613,20 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         Ok(())
     }
 
+    /// Whether inputs go up from page-locked memory through a copy stream of the batch's own
+    /// (CUDA; `kernels::transfer_slot`) rather than through cubecl's pageable copies.
+    pub fn pinned_uploads(&self) -> bool {
+        self.staging.pinned()
+    }
+
     /// Queues one buffer of every stream (`inputs[s]` all of the same 1..=max_buffer frames)
     /// and returns at once; the device runs it while the host prepares the next one. Buffers
     /// queued back to back run in order.
     pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
         let frames = self.staging.fill(inputs)?;
-        let (input, output) = self.staging.to_device(&self.client);
+        let (input, output) = self.staging.to_device()?;
         self.launch_device(&input, &output, frames);
-        self.staging.pending(&self.client, output, frames)
+        self.staging.pending(frames)
     }
 
     /// One buffer of every stream: `inputs[s]` and `outputs[s]` all hold the same number of

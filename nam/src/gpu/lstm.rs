@@ -165,7 +165,7 @@ pub struct GpuLstmBatch<R: Runtime> {
     meta: Vec<u32>,
     weights: Buffer,
     state: Buffer,
-    staging: Staging,
+    staging: Staging<R>,
     shape: LstmShape,
     threads: u32,
 }
@@ -232,7 +232,7 @@ impl<R: Runtime> GpuLstmBatch<R> {
             meta,
             weights: Buffer::upload(client, &weights),
             state: Buffer::upload(client, &state),
-            staging: Staging::new(models.len(), max_buffer),
+            staging: Staging::new(client, models.len(), max_buffer),
             shape,
             threads,
         };
@@ -334,13 +334,19 @@ impl<R: Runtime> GpuLstmBatch<R> {
         self.launch(&self.meta, input, output, frames);
     }
 
+    /// Whether inputs go up from page-locked memory through a copy stream of the batch's own
+    /// (CUDA; `kernels::transfer_slot`) rather than through cubecl's pageable copies.
+    pub fn pinned_uploads(&self) -> bool {
+        self.staging.pinned()
+    }
+
     /// Queues one buffer of every stream and returns at once (see
     /// [`super::GpuWaveNetBatch::process_async`]).
     pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
         let frames = self.staging.fill(inputs)?;
-        let (input, output) = self.staging.to_device(&self.client);
+        let (input, output) = self.staging.to_device()?;
         self.launch(&self.meta, &input, &output, frames);
-        self.staging.pending(&self.client, output, frames)
+        self.staging.pending(frames)
     }
 
     /// One buffer of every stream (`inputs[s]`, `outputs[s]` of the same 1..=max_buffer frames).

@@ -105,7 +105,8 @@ macro_rules! stream_batch {
             }
             fn shape_label(&self) -> String {
                 let ($b, ($s, $threads)) = (&*self, self.shape());
-                $label
+                let uploads = if self.pinned_uploads() { ", page-locked uploads" } else { "" };
+                format!("{}{uploads}", $label)
             }
             fn pipelined_ms(
                 &mut self,
