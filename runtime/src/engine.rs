@@ -96,20 +96,6 @@ impl<R: Runtime> Engine<R> {
         self.flush()?;
         Ok(Completion { client: self.client.clone(), handle: buffer.handle.clone(), len: buffer.len })
     }
-
-    /// Host memory the runtime can copy from without an extra bounce (pinned on CUDA), holding
-    /// `data`; plain memory where the runtime has no pinned staging.
-    pub fn staging(&self, data: &[f32]) -> cubecl::bytes::Bytes {
-        let mut bytes = cubecl::bytes::Bytes::from_bytes_vec(f32::as_bytes(data).to_vec());
-        self.client.staging(std::iter::once(&mut bytes), false);
-        bytes
-    }
-
-    /// Uploads staged bytes (see [`Engine::staging`]).
-    pub fn upload_staged(&self, bytes: cubecl::bytes::Bytes, len: usize) -> Buffer {
-        let handle: Handle = self.client.create(bytes);
-        Buffer { handle, len }
-    }
 }
 
 /// Work submitted to the device whose result has not been fetched yet.

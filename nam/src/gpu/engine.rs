@@ -624,7 +624,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// queued back to back run in order.
     pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
         let frames = self.staging.fill(inputs)?;
-        let (input, output) = self.staging.to_device()?;
+        let (input, output) = self.staging.upload()?;
         self.launch_device(&input, &output, frames);
         self.staging.pending(frames)
     }

@@ -344,7 +344,7 @@ impl<R: Runtime> GpuLstmBatch<R> {
     /// [`super::GpuWaveNetBatch::process_async`]).
     pub fn process_async(&mut self, inputs: &[&[f32]]) -> Result<PendingBuffer<R>> {
         let frames = self.staging.fill(inputs)?;
-        let (input, output) = self.staging.to_device()?;
+        let (input, output) = self.staging.upload()?;
         self.launch(&self.meta, &input, &output, frames);
         self.staging.pending(frames)
     }

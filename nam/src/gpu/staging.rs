@@ -18,7 +18,7 @@ pub(crate) struct Staging<R: Runtime> {
     client: ComputeClient<R>,
     slots: Vec<TransferSlot<R>>,
     next: usize,
-    /// The slot of the last `to_device`.
+    /// The slot of the last `upload`.
     sent: usize,
     streams: usize,
     max_buffer: usize,
@@ -34,7 +34,7 @@ impl<R: Runtime> Staging<R> {
     }
 
     /// Room for `streams` streams (host memory and device buffers are made here, never in
-    /// `fill`/`to_device`); the count of sanitised samples carries over.
+    /// `fill`/`upload`); the count of sanitised samples carries over.
     pub(crate) fn resize(&mut self, streams: usize) {
         self.streams = streams;
         self.slots = (0..SLOTS).map(|_| TransferSlot::new(&self.client, streams * self.max_buffer)).collect();
@@ -79,7 +79,7 @@ impl<R: Runtime> Staging<R> {
     /// Uploads the filled slot and hands out its input and output buffers (every stream writes
     /// the frames it is read back for: the output needs no initialising); [`Self::pending`]
     /// follows the launch.
-    pub(crate) fn to_device(&mut self) -> Result<(Buffer, Buffer)> {
+    pub(crate) fn upload(&mut self) -> Result<(Buffer, Buffer)> {
         let slot = &mut self.slots[self.next];
         let buffers = slot.send(self.streams * self.max_buffer)?;
         self.sent = self.next;
