@@ -40,6 +40,9 @@ pub const PAGEABLE_ASYNC_BYTES: usize = 64 * 1024;
 /// Host memory filled in place and uploaded, and the output its launch writes.
 pub struct TransferSlot<R: Runtime> {
     client: ComputeClient<R>,
+    /// The client the tickets own (read-backs borrow it): one `Arc` per slot, cloned per
+    /// buffer, rather than one made per buffer.
+    shared: Arc<ComputeClient<R>>,
     path: Path,
     output: Buffer,
     /// The generation of the last send whose buffer is not known complete, 0 when none.
@@ -78,7 +81,8 @@ impl<R: Runtime> TransferSlot<R> {
             Err(why) => (Path::Plain(vec![0.0; len]), why),
         };
         let outstanding = Arc::new(AtomicU64::new(0));
-        Self { client: client.clone(), path, output, outstanding, generation: 0, fallback }
+        let shared = Arc::new(client.clone());
+        Self { client: client.clone(), shared, path, output, outstanding, generation: 0, fallback }
     }
 
     /// The page-locked path, or why not (`None`: not tried — not CUDA, or turned off).
@@ -157,19 +161,31 @@ impl<R: Runtime> TransferSlot<R> {
 
     /// Queues the read-back of the output behind everything queued so far (the launch that
     /// writes it) and returns the ticket that waits for it.
-    pub fn read_back(&self) -> Ticket<R> {
-        let client = Arc::new(self.client.clone());
+    ///
+    /// Only the first `len` floats come back (clamped to `1..=`[`Self::capacity`]): a slot kept
+    /// for a batch that shrank reads back what the batch uses, not its old size.
+    pub fn read_back(&self, len: usize) -> Ticket<R> {
+        let client = self.shared.clone();
         // SAFETY: the reference points into the `Arc`'s heap allocation, which neither moves nor
-        // changes while the ticket holds the `Arc`; the ticket drops `read` before `client`.
+        // changes while the ticket holds a clone of the `Arc`; the ticket drops `read` before it.
         let borrowed: &'static ComputeClient<R> = unsafe { &*Arc::as_ptr(&client) };
-        let read: DynFut<_> = Box::pin(borrowed.read_async(vec![self.output.handle.clone()]));
+        let len = len.clamp(1, self.output.len);
+        let mut handle = self.output.handle.clone();
+        if len < self.output.len {
+            handle = handle.offset_end(((self.output.len - len) * 4) as u64);
+        }
+        let read: DynFut<_> = Box::pin(borrowed.read_async(vec![handle]));
         Ticket { read, client, outstanding: self.outstanding.clone(), generation: self.generation }
+    }
+
+    /// Floats the slot holds (host input, device input and output).
+    pub fn capacity(&self) -> usize {
+        self.output.len
     }
 }
 
 impl<R: Runtime> Ticket<R> {
-    /// Waits for the read-back and hands the output (the slot's whole output buffer) to `read`
-    /// in place.
+    /// Waits for the read-back and hands the output (the floats asked for) to `read` in place.
     pub fn fetch(self, read: impl FnOnce(&[f32])) -> Result<(), DeviceFault> {
         let Ticket { read: pending, client, outstanding, generation } = self;
         let bytes = cubecl::future::block_on(pending).map_err(DeviceFault::from)?;

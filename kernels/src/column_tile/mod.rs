@@ -42,6 +42,25 @@ pub fn column_fill(
     }
 }
 
+/// `tile[r][f] += weights[at + r]` (a bias per row) for `rows` rows.
+#[cube]
+pub fn column_add_bias(
+    tile: &mut Array<f32>,
+    weights: &Array<f32>,
+    at: usize,
+    #[comptime] rows: usize,
+    #[comptime] frames: usize,
+) {
+    #[unroll]
+    for r in 0..rows {
+        let v = weights[at + r];
+        #[unroll]
+        for f in 0..frames {
+            tile[r * frames + f] += v;
+        }
+    }
+}
+
 /// `acc[o][f] += Σ_c W[o][c] · x[c][f]` (`W` row-major at `w`, `rows_out × rows_in`).
 #[cube]
 pub fn column_matmul(
@@ -86,33 +105,28 @@ pub fn column_dilated_conv(
     #[comptime] taps: usize,
     #[comptime] frames: usize,
 ) {
-    // Every older value first, as independent loads: the products then wait for one memory
-    // round trip, not one per tap and input row (which left one standard stream at 0.35 ms of
-    // device time per buffer on an H200, 2026-11-30).
-    let older = comptime!((taps - 1) * rows_in * frames);
-    let mut xv = Array::<f32>::new(comptime!(older.max(1)));
+    // One input row of one older tap at a time (`frames` loads, then its products): the
+    // registers a thread needs stay near its accumulators, not every tap of every row at once.
+    // Hoisting all older loads ahead of the products (eleventh measurement, 2026-11-30) gained
+    // nothing measurable and held 2 · rows_in · frames more registers — registers are what
+    // bound the columns kernel's occupancy (211 per thread, 8 warps per SM; Nsight Compute,
+    // 2026-12-01).
     #[unroll]
     for tap in 0..comptime!(taps - 1) {
         let back = d * (taps - 1 - tap);
         #[unroll]
-        for f in 0..frames {
-            let at = ring_at(ring, size, 0, pos[f] as usize + size - back);
-            #[unroll]
-            for c in 0..rows_in {
-                xv[(tap * rows_in + c) * frames + f] = history[at + c * size];
-            }
-        }
-    }
-    #[unroll]
-    for tap in 0..comptime!(taps - 1) {
-        #[unroll]
         for c in 0..rows_in {
+            let mut xv = Array::<f32>::new(frames);
+            #[unroll]
+            for f in 0..frames {
+                xv[f] = history[ring_at(ring, size, 0, pos[f] as usize + size - back) + c * size];
+            }
             #[unroll]
             for o in 0..rows_out {
                 let wv = weights[w + (o * rows_in + c) * taps + tap];
                 #[unroll]
                 for f in 0..frames {
-                    acc[o * frames + f] += wv * xv[(tap * rows_in + c) * frames + f];
+                    acc[o * frames + f] += wv * xv[f];
                 }
             }
         }
@@ -203,8 +217,13 @@ pub fn column_layer_kernel(
     let mut z = Array::<f32>::new(comptime!(rows * frames));
     column_fill(&mut z, weights, w_bias, rows, frames);
     column_dilated_conv(&mut z, weights, w, history, ring, size, &x, &pos, d as usize, rows, rows, cfg.taps, frames);
+    // The residual the way the NAM columns kernel sums it: into x itself, bias first.
     let mut y = Array::<f32>::new(comptime!(rows * frames));
-    column_fill(&mut y, weights, w_mb, rows, frames);
+    #[unroll]
+    for i in 0..comptime!(rows * frames) {
+        y[i] = x[i];
+    }
+    column_add_bias(&mut y, weights, w_mb, rows, frames);
     column_matmul(&mut y, weights, w_m, &z, rows, rows, frames);
     #[unroll]
     for f in 0..frames {
@@ -213,7 +232,7 @@ pub fn column_layer_kernel(
         for r in 0..rows {
             let at = (inst * rows + r) * tile + t;
             z_out[at] = z[r * frames + f];
-            y_out[at] = y[r * frames + f] + x[r * frames + f];
+            y_out[at] = y[r * frames + f];
         }
     }
 }

@@ -33,7 +33,7 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
         slot.host_input().copy_from_slice(&host);
         let (input, output) = slot.send(LEN).unwrap();
         copy_routes(client, &input, &output, &routes, LEN).unwrap();
-        let ticket = slot.read_back();
+        let ticket = slot.read_back(LEN);
         assert!(slot.is_outstanding());
         queued.push((round, host, ticket));
     }
@@ -52,7 +52,7 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
         let (input, output) = slot.send(len).unwrap();
         copy_routes(client, &input, &output, &routes, len).unwrap();
         let mut same = false;
-        slot.read_back().fetch(|back| same = back[..len] == host[..]).unwrap();
+        slot.read_back(len).fetch(|back| same = back == &host[..]).unwrap();
         assert!(same, "{path} round {round} ({len} floats) came back different");
     }
     // A prefix: only the first `n` floats go up and are copied; the rest of the output keeps the
@@ -64,11 +64,17 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
     let (input, output) = slot.send(n).unwrap();
     copy_routes(client, &input, &output, &routes, n).unwrap();
     let mut got = Vec::new();
-    slot.read_back().fetch(|back| got = back.to_vec()).unwrap();
+    slot.read_back(LEN).fetch(|back| got = back.to_vec()).unwrap();
+    assert_eq!(got.len(), LEN, "{path}: the whole output read back");
     assert!(got[..n].iter().all(|&v| v == 0.25), "{path}: the prefix did not arrive");
     assert!(got[n..LEN].iter().all(|&v| v != -7.0), "{path}: floats past the prefix went up");
+    // A prefix read-back (a batch that shrank keeps its larger slots): exactly `n` floats.
+    let mut prefix = Vec::new();
+    slot.read_back(n).fetch(|back| prefix = back.to_vec()).unwrap();
+    assert_eq!(prefix, got[..n], "{path}: a {n}-float read-back differs from the output's first {n} floats");
+    assert_eq!(slot.capacity(), LEN);
     println!(
-        "[kernel-test] transfer slot ({path}): 6 buffers of {LEN} floats in flight over 2 slots, a {n}-float prefix"
+        "[kernel-test] transfer slot ({path}): 6 buffers of {LEN} floats in flight over 2 slots, a {n}-float prefix up and back"
     );
 }
 

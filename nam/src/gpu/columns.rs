@@ -19,7 +19,7 @@
 #![allow(clippy::assign_op_pattern, clippy::eq_op)]
 
 use cubeaudio_kernels::activation::{activate_at, ActivationKind};
-use cubeaudio_kernels::column_tile::{column_append, column_dilated_conv, column_fill, column_matmul};
+use cubeaudio_kernels::column_tile::{column_add_bias, column_append, column_dilated_conv, column_fill, column_matmul};
 use cubecl::prelude::*;
 
 use super::kernel::{
@@ -195,7 +195,19 @@ impl ColumnsShape {
     /// the standard model at 128 frames, one stream took 0.37 ms of device time per buffer with
     /// one position per thread, 0.17 ms with two, 0.36 ms with four (registers spill).
     /// `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
-    pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, streams: usize) -> Self {
+    ///
+    /// Cubes are 256 or 512 threads (at most `max_units`, the device's limit;
+    /// `CUBEAUDIO_NAM_CUBE_THREADS` forces a power of two): the streams of a cube share its
+    /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
+    /// as 65,536 / threads.
+    pub fn choose(
+        arrays: [ArrayShape; MAX_ARRAYS],
+        count: usize,
+        max_buffer: usize,
+        streams: usize,
+        max_units: usize,
+        multiprocessors: usize,
+    ) -> Self {
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
         let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1 };
         let per_position = shape.rows_per_position();
@@ -206,7 +218,22 @@ impl ColumnsShape {
         };
         shape.frames = frames.min(tile);
         shape.lanes = tile / shape.frames;
-        shape.streams_per_cube = (256 / shape.lanes).clamp(1, streams.max(1));
+        // Wide shapes (more than 64 registers of columns per thread) with more than one wave of
+        // 256-thread cubes take 512-thread cubes: CUDA's launch bound then holds nvcc to 128
+        // registers per thread, 16 warps per multiprocessor instead of 8 (211 registers at 256
+        // threads). Standard model on an H200, 128 frames, queued device time per buffer
+        // (2026-12-01): 2,048 streams 1.052 → 0.844 ms, 1,024 streams 0.520 → 0.422 ms; with one
+        // wave or less the larger cubes leave multiprocessors idle (512 streams 0.257 → 0.407 ms).
+        let per_cube = (256 / shape.lanes).max(1);
+        let wide = shape.frames * per_position > 64;
+        let default = if wide && streams > per_cube * multiprocessors { 512 } else { 256 };
+        let threads = std::env::var("CUBEAUDIO_NAM_CUBE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|t| t.is_power_of_two() && (32..=1024).contains(t))
+            .unwrap_or(default)
+            .min(max_units.max(shape.lanes));
+        shape.streams_per_cube = (threads / shape.lanes).clamp(1, streams.max(1));
         shape
     }
 }
@@ -289,14 +316,10 @@ fn layer_array(
                 h[o * ff + f] += y;
             }
         }
-        // x += layer1x1(a) + bias
-        let mut r = Array::<f32>::new(comptime!(c * ff));
-        column_fill(&mut r, weights, w_l1 + c * b, c, ff);
-        column_matmul(&mut r, weights, w_l1, &z, c, b, ff);
-        #[unroll]
-        for i in 0..comptime!(c * ff) {
-            x[i] += r[i];
-        }
+        // x += bias + layer1x1(a), summed into x itself: a separate `bias + layer1x1` tile (the
+        // interpreter's order) held c · ff more registers, and registers bound occupancy.
+        column_add_bias(x, weights, w_l1 + c * b, c, ff);
+        column_matmul(x, weights, w_l1, &z, c, b, ff);
         lp += LAYER_RECORD;
     }
     if comptime!(a.head_bias) {

@@ -453,7 +453,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         if self.kernel == KernelChoice::Auto && plans.len() <= WAVES_FOR_THROUGHPUT * sms {
             return None;
         }
-        Some(ColumnsShape::choose(arrays, count, self.max_buffer, plans.len()))
+        Some(ColumnsShape::choose(arrays, count, self.max_buffer, plans.len(), hw.max_units_per_cube as usize, sms))
     }
 
     /// The core's prewarm — at least P zeros, in blocks of max_buffer — through `streams` only

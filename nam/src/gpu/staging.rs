@@ -16,10 +16,10 @@ const SLOTS: usize = 2;
 
 pub(crate) struct Staging<R: Runtime> {
     client: ComputeClient<R>,
+    /// None until the batch has a stream; then [`SLOTS`] slots of one capacity.
     slots: Vec<TransferSlot<R>>,
+    /// The slot the next `fill`/`upload` uses (the last `upload` used the one before it).
     next: usize,
-    /// The slot of the last `upload`.
-    sent: usize,
     streams: usize,
     max_buffer: usize,
     sanitized: u64,
@@ -28,17 +28,25 @@ pub(crate) struct Staging<R: Runtime> {
 impl<R: Runtime> Staging<R> {
     pub(crate) fn new(client: &ComputeClient<R>, streams: usize, max_buffer: usize) -> Self {
         let mut staging =
-            Self { client: client.clone(), slots: Vec::new(), next: 0, sent: 0, streams: 0, max_buffer, sanitized: 0 };
+            Self { client: client.clone(), slots: Vec::new(), next: 0, streams: 0, max_buffer, sanitized: 0 };
         staging.resize(streams);
         staging
     }
 
     /// Room for `streams` streams (host memory and device buffers are made here, never in
-    /// `fill`/`upload`); the count of sanitised samples carries over.
+    /// `fill`/`upload`); the count of sanitised samples carries over. Slots only grow, at least
+    /// doubling: on CUDA a slot is page-locked memory, a copy stream and a checked round trip,
+    /// too slow to remake for every stream that joins or leaves. A batch that shrank uploads and
+    /// reads back only the floats its streams use.
     pub(crate) fn resize(&mut self, streams: usize) {
         self.streams = streams;
-        self.slots = (0..SLOTS).map(|_| TransferSlot::new(&self.client, streams * self.max_buffer)).collect();
-        (self.next, self.sent) = (0, 0);
+        let needed = streams * self.max_buffer;
+        let capacity = self.slots.first().map_or(0, |s| s.capacity());
+        if needed > capacity {
+            let grown = needed.max(2 * capacity);
+            self.slots = (0..SLOTS).map(|_| TransferSlot::new(&self.client, grown)).collect();
+            self.next = 0;
+        }
     }
 
     /// Whether inputs go up from page-locked memory of the batch's own (CUDA).
@@ -82,7 +90,6 @@ impl<R: Runtime> Staging<R> {
     pub(crate) fn upload(&mut self) -> Result<(Buffer, Buffer)> {
         let slot = &mut self.slots[self.next];
         let buffers = slot.send(self.streams * self.max_buffer)?;
-        self.sent = self.next;
         self.next = (self.next + 1) % SLOTS;
         Ok(buffers)
     }
@@ -93,7 +100,8 @@ impl<R: Runtime> Staging<R> {
 
     /// Queues the read-back of the slot just sent, behind its launch, and submits everything.
     pub(crate) fn pending(&self, frames: usize) -> Result<PendingBuffer<R>> {
-        let ticket = self.slots[self.sent].read_back();
+        let sent = (self.next + SLOTS - 1) % SLOTS;
+        let ticket = self.slots[sent].read_back(self.streams * self.max_buffer);
         self.client.flush().map_err(device)?;
         Ok(PendingBuffer { ticket, frames, streams: self.streams, max_buffer: self.max_buffer })
     }

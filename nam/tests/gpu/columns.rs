@@ -90,6 +90,11 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
         }
         // Past one stream per multiprocessor: more cubes, a partial last one.
         check(client, device, group, 64, (sms + 1).div_ceil(group.len()));
+        // Past one wave of 256-thread cubes at 128 frames (4 streams of 64 threads per cube):
+        // wide shapes then take 512-thread cubes, whose launch bound caps nvcc's registers.
+        if !software {
+            check(client, device, group, 128, (4 * sms + 1).div_ceil(group.len()));
+        }
     }
     switches_kernels(client, device, &groups[0]);
 }
