@@ -32,14 +32,7 @@ pub fn column_fill(
     #[comptime] rows: usize,
     #[comptime] frames: usize,
 ) {
-    #[unroll]
-    for r in 0..rows {
-        let v = weights[at + r];
-        #[unroll]
-        for f in 0..frames {
-            tile[r * frames + f] = v;
-        }
-    }
+    column_bias(tile, weights, at, rows, frames, false);
 }
 
 /// `tile[r][f] += weights[at + r]` (a bias per row) for `rows` rows.
@@ -51,12 +44,29 @@ pub fn column_add_bias(
     #[comptime] rows: usize,
     #[comptime] frames: usize,
 ) {
+    column_bias(tile, weights, at, rows, frames, true);
+}
+
+/// A bias per row, written over the tile or added to it.
+#[cube]
+fn column_bias(
+    tile: &mut Array<f32>,
+    weights: &Array<f32>,
+    at: usize,
+    #[comptime] rows: usize,
+    #[comptime] frames: usize,
+    #[comptime] add: bool,
+) {
     #[unroll]
     for r in 0..rows {
         let v = weights[at + r];
         #[unroll]
         for f in 0..frames {
-            tile[r * frames + f] += v;
+            if comptime!(add) {
+                tile[r * frames + f] += v;
+            } else {
+                tile[r * frames + f] = v;
+            }
         }
     }
 }
