@@ -39,10 +39,9 @@ pub const PAGEABLE_ASYNC_BYTES: usize = 64 * 1024;
 
 /// Host memory filled in place and uploaded, and the output its launch writes.
 pub struct TransferSlot<R: Runtime> {
-    client: ComputeClient<R>,
-    /// The client the tickets own (read-backs borrow it): one `Arc` per slot, cloned per
-    /// buffer, rather than one made per buffer.
-    shared: Arc<ComputeClient<R>>,
+    /// Shared with the tickets, whose read-backs borrow it: one `Arc` per slot, cloned per
+    /// buffer.
+    client: Arc<ComputeClient<R>>,
     path: Path,
     output: Buffer,
     /// The generation of the last send whose buffer is not known complete, 0 when none.
@@ -81,8 +80,7 @@ impl<R: Runtime> TransferSlot<R> {
             Err(why) => (Path::Plain(vec![0.0; len]), why),
         };
         let outstanding = Arc::new(AtomicU64::new(0));
-        let shared = Arc::new(client.clone());
-        Self { client: client.clone(), shared, path, output, outstanding, generation: 0, fallback }
+        Self { client: Arc::new(client.clone()), path, output, outstanding, generation: 0, fallback }
     }
 
     /// The page-locked path, or why not (`None`: not tried — not CUDA, or turned off).
@@ -165,7 +163,7 @@ impl<R: Runtime> TransferSlot<R> {
     /// Only the first `len` floats come back (clamped to `1..=`[`Self::capacity`]): a slot kept
     /// for a batch that shrank reads back what the batch uses, not its old size.
     pub fn read_back(&self, len: usize) -> Ticket<R> {
-        let client = self.shared.clone();
+        let client = self.client.clone();
         // SAFETY: the reference points into the `Arc`'s heap allocation, which neither moves nor
         // changes while the ticket holds a clone of the `Arc`; the ticket drops `read` before it.
         let borrowed: &'static ComputeClient<R> = unsafe { &*Arc::as_ptr(&client) };

@@ -115,12 +115,11 @@ pub fn column_dilated_conv(
     #[comptime] taps: usize,
     #[comptime] frames: usize,
 ) {
-    // One input row of one older tap at a time (`frames` loads, then its products): the
-    // registers a thread needs stay near its accumulators, not every tap of every row at once.
-    // Hoisting all older loads ahead of the products (eleventh measurement, 2026-11-30) gained
-    // nothing measurable and held 2 · rows_in · frames more registers — registers are what
-    // bound the columns kernel's occupancy (211 per thread, 8 warps per SM; Nsight Compute,
-    // 2026-12-01).
+    // One input row of one older tap at a time (`frames` loads, then its products) rather than
+    // every older tap of every row first, which asked for (taps − 1) · rows_in · frames live
+    // values and gained nothing measurable (eleventh measurement, 2026-11-30). Registers bound
+    // the columns kernel's occupancy; nvcc still hoists loads into what the launch bound allows
+    // (211 → 205 registers for the standard model at 256 threads, Nsight Compute, 2026-12-01).
     #[unroll]
     for tap in 0..comptime!(taps - 1) {
         let back = d * (taps - 1 - tap);

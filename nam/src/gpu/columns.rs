@@ -26,6 +26,7 @@ use super::kernel::{
     ARRAY_HEADER, DEST_OUTPUT, LAYER_RECORD, MAX_TILE, META, NONE, OP_ARRAY, OP_OUT, OUT_RECORD, REGION_HO, REGION_IN,
     REGION_X,
 };
+use super::knob;
 use super::plan::ModelPlan;
 
 /// Layer arrays a shape may have.
@@ -211,7 +212,7 @@ impl ColumnsShape {
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
         let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1 };
         let per_position = shape.rows_per_position();
-        let forced = std::env::var("CUBEAUDIO_NAM_COLUMNS").ok().and_then(|v| v.parse::<usize>().ok());
+        let forced = knob("CUBEAUDIO_NAM_COLUMNS");
         let frames = match forced {
             Some(f) if [1, 2, 4, 8].contains(&f) => f,
             _ => [4, 2, 1].into_iter().find(|f| f * per_position <= 128).unwrap_or(1),
@@ -227,9 +228,7 @@ impl ColumnsShape {
         let per_cube = (256 / shape.lanes).max(1);
         let wide = shape.frames * per_position > 64;
         let default = if wide && streams > per_cube * multiprocessors { 512 } else { 256 };
-        let threads = std::env::var("CUBEAUDIO_NAM_CUBE_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
+        let threads = knob("CUBEAUDIO_NAM_CUBE_THREADS")
             .filter(|t| t.is_power_of_two() && (32..=1024).contains(t))
             .unwrap_or(default)
             .min(max_units.max(shape.lanes));

@@ -13,6 +13,7 @@ use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
 
 use super::columns::{wavenet_columns_kernel, ColumnsShape};
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
+use super::knob;
 use super::plan::ModelPlan;
 use super::staging::{device, PendingBuffer, Staging};
 use crate::dsp::Dsp;
@@ -47,7 +48,6 @@ fn choose_shape(
 ) -> (StreamsShape, u32) {
     let rows = rows.div_ceil(8) * 8;
     let cap = hw.max_shared_memory_size.min(SHARED_CAP);
-    let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
     let staged = knob("CUBEAUDIO_NAM_STAGED") != Some(0);
     let forced = knob("CUBEAUDIO_NAM_TILE").filter(|t| t.is_power_of_two() && (8..=MAX_TILE).contains(t));
     let mut tile = forced.unwrap_or_else(|| max_buffer.next_power_of_two().clamp(8, MAX_TILE));

@@ -23,6 +23,12 @@ pub use engine::{GpuWaveNetBatch, KernelChoice, LaunchShape, Products};
 pub use lstm::GpuLstmBatch;
 pub use staging::PendingBuffer;
 
+/// A measurement knob: the environment variable `name` as a count, if set and a number (each
+/// caller checks its own range).
+pub(crate) fn knob(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok())
+}
+
 /// What the benchmark and renders need from any batch of streams.
 pub trait StreamBatch {
     /// One buffer of every stream (`inputs[s]`, `outputs[s]` of the same length).

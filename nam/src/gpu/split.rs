@@ -4,6 +4,7 @@
 use cubecl::prelude::*;
 
 use super::engine::GpuWaveNetBatch;
+use super::knob;
 use crate::dsp::Dsp;
 use crate::error::Result;
 pub use crate::split::SplitPlan;
@@ -17,11 +18,7 @@ use crate::split::TimeSplitter;
 pub const SPLIT_BUFFER: usize = 512;
 
 fn split_buffer() -> usize {
-    std::env::var("CUBEAUDIO_SPLIT_BUFFER")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|b| b.is_power_of_two() && (64..=4096).contains(b))
-        .unwrap_or(SPLIT_BUFFER)
+    knob("CUBEAUDIO_SPLIT_BUFFER").filter(|b| b.is_power_of_two() && (64..=4096).contains(b)).unwrap_or(SPLIT_BUFFER)
 }
 /// Streams a split render aims for unless told: enough to fill an H200's 132 multiprocessors
 /// several times over, few enough that the histories stay mostly in L2 (docs/PERFORMANCE.md).
@@ -30,11 +27,7 @@ pub const DEFAULT_SPLIT_STREAMS: usize = 512;
 /// Streams a split render aims at: `CUBEAUDIO_SPLIT_STREAMS` (for measurements) or
 /// [`DEFAULT_SPLIT_STREAMS`].
 pub fn split_streams() -> usize {
-    std::env::var("CUBEAUDIO_SPLIT_STREAMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_SPLIT_STREAMS)
+    knob("CUBEAUDIO_SPLIT_STREAMS").filter(|&n| n > 0).unwrap_or(DEFAULT_SPLIT_STREAMS)
 }
 
 /// Renders every signal through `model` as a time-split batch (one launch per

@@ -16,7 +16,7 @@ const SLOTS: usize = 2;
 
 pub(crate) struct Staging<R: Runtime> {
     client: ComputeClient<R>,
-    /// None until the batch has a stream; then [`SLOTS`] slots of one capacity.
+    /// Empty until the batch has a stream; then [`SLOTS`] slots of one capacity.
     slots: Vec<TransferSlot<R>>,
     /// The slot the next `fill`/`upload` uses (the last `upload` used the one before it).
     next: usize,
