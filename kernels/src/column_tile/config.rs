@@ -5,7 +5,7 @@ pub(crate) const KERNEL: &str = "column_tile";
 
 /// Compile-time shape of [`column_layer_kernel`](super::column_layer_kernel): `rows` channels,
 /// a conv of `taps` taps, `frames` columns per thread and `lanes` threads per instance (a tile
-/// of `frames · lanes` positions).
+/// of `frames · lanes` positions), each position's rows split over `splits` threads.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct ColumnTileConfig {
     /// Channels in and out of the layer.
@@ -14,8 +14,10 @@ pub struct ColumnTileConfig {
     pub taps: usize,
     /// Columns per thread.
     pub frames: usize,
-    /// Threads per instance.
+    /// Threads per instance along the tile.
     pub lanes: usize,
+    /// Threads sharing one position's rows (1: a thread owns every row of its columns).
+    pub splits: usize,
 }
 
 impl ColumnTileConfig {
@@ -29,6 +31,11 @@ impl ColumnTileConfig {
         self.frames * self.lanes
     }
 
+    /// Threads per instance.
+    pub fn threads(&self) -> usize {
+        self.lanes * self.splits
+    }
+
     /// Checks the compile-time shape (registers grow with `rows · frames`).
     pub fn validate(&self) -> Result<(), KernelError> {
         nonzero(KERNEL, "rows", self.rows)?;
@@ -38,6 +45,14 @@ impl ColumnTileConfig {
         nonzero(KERNEL, "frames per thread", self.frames)?;
         at_most(KERNEL, "frames per thread", self.frames, 8)?;
         nonzero(KERNEL, "lanes", self.lanes)?;
-        at_most(KERNEL, "lanes", self.lanes, 1024)
+        nonzero(KERNEL, "splits", self.splits)?;
+        at_most(KERNEL, "threads per instance", self.threads(), 1024)?;
+        if !self.rows.is_multiple_of(self.splits) {
+            return Err(KernelError::Invalid {
+                kernel: KERNEL,
+                reason: format!("{} rows cannot be split over {} threads", self.rows, self.splits),
+            });
+        }
+        Ok(())
     }
 }

@@ -56,7 +56,7 @@ pub fn launch_column_layer<R: Runtime>(
     column_layer_kernel::launch::<R>(
         client,
         CubeCount::Static(n as u32, 1, 1),
-        CubeDim::new_1d(cfg.lanes as u32),
+        CubeDim::new_1d(cfg.threads() as u32),
         weights.arg(),
         history.arg(),
         x.arg(),

@@ -178,10 +178,80 @@ pub fn column_append(
     }
 }
 
+/// `tile[r][f]` = row `r` of the ring at `ring` (run-time `size`) at position `pos[f]`, for
+/// `rows` rows: a layer's own positions of every channel, after the threads that own the other
+/// channels appended theirs (rows split over threads, [`column_share`]).
+#[cube]
+pub fn column_load(
+    tile: &mut Array<f32>,
+    history: &Array<f32>,
+    ring: usize,
+    size: usize,
+    pos: &Array<u32>,
+    #[comptime] rows: usize,
+    #[comptime] frames: usize,
+) {
+    #[unroll]
+    for f in 0..frames {
+        let at = ring_at(ring, size, 0, pos[f] as usize);
+        #[unroll]
+        for r in 0..rows {
+            tile[r * frames + f] = history[at + r * size];
+        }
+    }
+}
+
+/// Rows split over threads: a position's rows are computed by `splits` threads, `rows` each,
+/// and a product that needs all of them (a 1×1 matrix, a head) reads them back from a shared
+/// block. Writes this thread's `rows × frames` tile into the block at `at` (its first row's
+/// offset; rows `stride` apart), columns `lane + f · lanes`. A barrier must separate it from
+/// [`column_gather`].
+#[cube]
+pub fn column_share(
+    shared: &mut SharedMemory<f32>,
+    at: usize,
+    stride: usize,
+    tile: &Array<f32>,
+    lane: usize,
+    #[comptime] rows: usize,
+    #[comptime] frames: usize,
+    #[comptime] lanes: usize,
+) {
+    #[unroll]
+    for r in 0..rows {
+        #[unroll]
+        for f in 0..frames {
+            shared[at + r * stride + lane + f * lanes] = tile[r * frames + f];
+        }
+    }
+}
+
+/// Reads `rows × frames` of a shared block written by [`column_share`] (same layout) into `tile`.
+#[cube]
+pub fn column_gather(
+    tile: &mut Array<f32>,
+    shared: &SharedMemory<f32>,
+    at: usize,
+    stride: usize,
+    lane: usize,
+    #[comptime] rows: usize,
+    #[comptime] frames: usize,
+    #[comptime] lanes: usize,
+) {
+    #[unroll]
+    for r in 0..rows {
+        #[unroll]
+        for f in 0..frames {
+            tile[r * frames + f] = shared[at + r * stride + lane + f * lanes];
+        }
+    }
+}
+
 /// A test and example kernel: one layer of column tiles per instance (cube `i`, threads own
-/// frames `t + k · CUBE_DIM`): `x` of the tile goes into the instance's ring, then
-/// `z = bias + conv(x)` and `y = x + M · z + bias_M` are written out. Shapes from
-/// [`ColumnTileConfig`]; `d` and the ring size at run time.
+/// frames `t + k · lanes`, and rows `j · rows / splits` onwards when `splits` threads share a
+/// position): `x` of the tile goes into the instance's ring, then `z = bias + conv(x)` and
+/// `y = x + M · z + bias_M` are written out. Shapes from [`ColumnTileConfig`]; `d` and the ring
+/// size at run time.
 #[cube(launch)]
 pub fn column_layer_kernel(
     weights: &Array<f32>,
@@ -197,6 +267,8 @@ pub fn column_layer_kernel(
     let frames = cfg.frames;
     let tile = comptime!(cfg.frames * cfg.lanes);
     let rows = cfg.rows;
+    // This thread's rows: all of them unless split.
+    let own = comptime!(cfg.rows / cfg.splits);
     let inst = CUBE_POS;
     let size = size as usize;
     let ring = inst * rows * size;
@@ -204,42 +276,62 @@ pub fn column_layer_kernel(
     let w_bias = w + rows * rows * cfg.taps;
     let w_m = w_bias + rows;
     let w_mb = w_m + rows * rows;
-    let lane = UNIT_POS as usize;
+    let lane = UNIT_POS as usize % cfg.lanes;
+    let r0 = (UNIT_POS as usize / cfg.lanes) * own;
 
     let mut pos = Array::<u32>::new(frames);
     let mut valid = Array::<u32>::new(frames);
-    let mut x = Array::<f32>::new(comptime!(rows * frames));
+    let mut x = Array::<f32>::new(comptime!(own * frames));
     #[unroll]
     for f in 0..frames {
         let t = lane + f * cfg.lanes;
         pos[f] = cursor + t as u32;
         valid[f] = 1;
         #[unroll]
-        for r in 0..rows {
-            x[r * frames + f] = x_in[(inst * rows + r) * tile + t];
+        for r in 0..own {
+            x[r * frames + f] = x_in[(inst * rows + r0 + r) * tile + t];
         }
     }
-    column_append(history, ring, size, &x, &pos, &valid, rows, frames);
+    column_append(history, ring + r0 * size, size, &x, &pos, &valid, own, frames);
     sync_storage();
     sync_cube();
 
-    let mut z = Array::<f32>::new(comptime!(rows * frames));
-    column_fill(&mut z, weights, w_bias, rows, frames);
-    column_dilated_conv(&mut z, weights, w, history, ring, size, &x, &pos, d as usize, rows, rows, cfg.taps, frames);
+    let mut z = Array::<f32>::new(comptime!(own * frames));
+    column_fill(&mut z, weights, w_bias + r0, own, frames);
     // The residual the way the NAM columns kernel sums it: into x itself, bias first.
-    let mut y = Array::<f32>::new(comptime!(rows * frames));
+    let mut y = Array::<f32>::new(comptime!(own * frames));
     #[unroll]
-    for i in 0..comptime!(rows * frames) {
+    for i in 0..comptime!(own * frames) {
         y[i] = x[i];
     }
-    column_add_bias(&mut y, weights, w_mb, rows, frames);
-    column_matmul(&mut y, weights, w_m, &z, rows, rows, frames);
+    column_add_bias(&mut y, weights, w_mb + r0, own, frames);
+    if comptime!(cfg.splits == 1) {
+        column_dilated_conv(
+            &mut z, weights, w, history, ring, size, &x, &pos, d as usize, rows, rows, cfg.taps, frames,
+        );
+        column_matmul(&mut y, weights, w_m, &z, rows, rows, frames);
+    } else {
+        // The other threads' rows of the tile's own positions come back through the ring,
+        // `z`'s through shared memory.
+        let mut now = Array::<f32>::new(comptime!(rows * frames));
+        column_load(&mut now, history, ring, size, &pos, rows, frames);
+        let w_conv = w + r0 * rows * cfg.taps;
+        column_dilated_conv(
+            &mut z, weights, w_conv, history, ring, size, &now, &pos, d as usize, own, rows, cfg.taps, frames,
+        );
+        let mut shared = SharedMemory::<f32>::new(comptime!(rows * tile));
+        column_share(&mut shared, r0 * tile, tile, &z, lane, own, frames, cfg.lanes);
+        sync_cube();
+        let mut all = Array::<f32>::new(comptime!(rows * frames));
+        column_gather(&mut all, &shared, 0, tile, lane, rows, frames, cfg.lanes);
+        column_matmul(&mut y, weights, w_m + r0 * rows, &all, own, rows, frames);
+    }
     #[unroll]
     for f in 0..frames {
         let t = lane + f * cfg.lanes;
         #[unroll]
-        for r in 0..rows {
-            let at = (inst * rows + r) * tile + t;
+        for r in 0..own {
+            let at = (inst * rows + r0 + r) * tile + t;
             z_out[at] = z[r * frames + f];
             y_out[at] = y[r * frames + f];
         }

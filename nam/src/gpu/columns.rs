@@ -28,6 +28,7 @@ use super::kernel::{
 };
 use super::knob;
 use super::plan::ModelPlan;
+use super::row_split::{split_layer_array, RowSplit};
 
 /// Layer arrays a shape may have.
 pub const MAX_ARRAYS: usize = 3;
@@ -59,6 +60,21 @@ pub struct ArrayShape {
     pub head_bias: bool,
 }
 
+/// What [`ColumnsShape::choose`] needs to know of the batch and the device.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnsBatch {
+    /// Streams in the batch.
+    pub streams: usize,
+    /// Few enough streams per multiprocessor to split rows over threads.
+    pub few: bool,
+    /// A forced split (`CUBEAUDIO_NAM_SPLITS`, `set_row_splits`; 1: unsplit).
+    pub forced_splits: Option<usize>,
+    /// The device's threads per cube.
+    pub max_units: usize,
+    /// The device's multiprocessors.
+    pub multiprocessors: usize,
+}
+
 /// The compile-time shape of a columns launch: the model's arrays and how threads take frames.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct ColumnsShape {
@@ -72,6 +88,8 @@ pub struct ColumnsShape {
     pub lanes: usize,
     /// Streams per cube.
     pub streams_per_cube: usize,
+    /// Threads sharing one position's rows ([`super::row_split`]; 1: a thread owns every row).
+    pub splits: usize,
 }
 
 impl ColumnsShape {
@@ -91,12 +109,32 @@ impl ColumnsShape {
 
     /// Threads per cube.
     pub fn units(&self) -> u32 {
-        (self.lanes * self.streams_per_cube) as u32
+        (self.lanes * self.splits * self.streams_per_cube) as u32
+    }
+
+    /// Rows of a stream's shared block when rows are split: the widest exchange (a later array's
+    /// input channels, an activation or head sum).
+    pub fn shared_rows(&self) -> usize {
+        self.widest(|a| a.bottleneck.max(a.input_rows))
+    }
+
+    /// The largest power of two up to `most` that divides every array's channels and bottleneck
+    /// (the rows [`super::row_split`] splits).
+    pub fn max_splits(&self, most: usize) -> usize {
+        let arrays = &self.arrays[..self.count];
+        let mut s = 1;
+        while s * 2 <= most
+            && arrays.iter().all(|a| a.channels.is_multiple_of(s * 2) && a.bottleneck.is_multiple_of(s * 2))
+        {
+            s *= 2;
+        }
+        s
     }
 
     /// Label for reports.
     pub fn label(&self) -> String {
-        format!("columns {} × {} frames, {} streams per cube", self.lanes, self.frames, self.streams_per_cube)
+        let split = if self.splits > 1 { format!(", rows split over {} threads", self.splits) } else { String::new() };
+        format!("columns {} × {} frames{split}, {} streams per cube", self.lanes, self.frames, self.streams_per_cube)
     }
 
     /// The arrays of `plan` when its model is a WaveNet the columns kernel runs, else `None`.
@@ -197,22 +235,35 @@ impl ColumnsShape {
     /// one position per thread, 0.17 ms with two, 0.36 ms with four (registers spill).
     /// `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
     ///
-    /// Cubes are 256 or 512 threads (at most `max_units`, the device's limit;
+    /// Batches of few streams split rows over threads instead (below), one stream per cube.
+    /// Otherwise cubes are 256 or 512 threads (at most `max_units`, the device's limit;
     /// `CUBEAUDIO_NAM_CUBE_THREADS` forces a power of two): the streams of a cube share its
     /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
     /// as 65,536 / threads.
-    pub fn choose(
-        arrays: [ArrayShape; MAX_ARRAYS],
-        count: usize,
-        max_buffer: usize,
-        streams: usize,
-        max_units: usize,
-        multiprocessors: usize,
-    ) -> Self {
+    pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, batch: ColumnsBatch) -> Self {
+        let ColumnsBatch { streams, few, forced_splits, max_units, multiprocessors } = batch;
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
-        let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1 };
+        let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1, splits: 1 };
         let per_position = shape.rows_per_position();
         let forced = knob("CUBEAUDIO_NAM_COLUMNS");
+        // Few streams (`few`: at most two per multiprocessor): a position's rows
+        // split over up to 4 threads, two positions per thread, one stream per cube.
+        // `forced_splits` (`CUBEAUDIO_NAM_SPLITS`, or the batch's `set_row_splits`) forces the
+        // split (1: unsplit). Standard model on an H200, one stream of 64 frames, device time per
+        // buffer (2026-12-01): split over 4 threads × 2 positions 0.054 ms, over 8 × 2 0.060,
+        // 4 × 4 0.081, 8 × 1 0.093, 2 × 4 0.152; the interpreter 0.099 (PERFORMANCE.md,
+        // nineteenth measurement).
+        let splits = match forced_splits {
+            Some(s) => shape.max_splits(s.max(1)),
+            None if few => shape.max_splits(4),
+            None => 1,
+        };
+        if splits > 1 {
+            shape.frames = forced.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(2).min(tile);
+            shape.lanes = tile / shape.frames;
+            shape.splits = shape.max_splits(splits.min((max_units / shape.lanes).max(1)));
+            return shape;
+        }
         let frames = match forced {
             Some(f) if [1, 2, 4, 8].contains(&f) => f,
             _ => [4, 2, 1].into_iter().find(|f| f * per_position <= 128).unwrap_or(1),
@@ -352,7 +403,9 @@ pub fn wavenet_columns_kernel(
 ) {
     let ff = comptime!(shape.frames);
     let lanes = comptime!(shape.lanes);
-    let slot = UNIT_POS as usize / lanes;
+    let splits = comptime!(shape.splits);
+    let slot = UNIT_POS as usize / comptime!(lanes * splits);
+    let j = (UNIT_POS as usize / lanes) % splits;
     let lane = UNIT_POS as usize % lanes;
     let mut s = CUBE_POS * shape.streams_per_cube + slot;
     // Threads past the last stream run its program for the barriers and write nothing.
@@ -389,72 +442,210 @@ pub fn wavenet_columns_kernel(
             }
             signal[f] = v;
         }
-        let mut xa = Array::<f32>::new(comptime!(widest_c * ff));
-        let mut xb = Array::<f32>::new(comptime!(widest_c * ff));
-        let mut head = Array::<f32>::new(comptime!(widest_h * ff));
-        layer_array(
-            plan,
-            weights,
-            state,
-            p0 + 1,
-            wb,
-            sb,
-            &signal,
-            &mut xa,
-            &mut head,
-            &signal,
-            &pos,
-            &valid,
-            shape.arrays[0],
-            true,
-            ff,
-        );
-        if comptime!(shape.count > 1) {
-            let rec = p0 + comptime!(shape.record_at(1));
-            layer_array(
+        if comptime!(splits > 1) {
+            split_tile(
                 plan,
                 weights,
                 state,
-                rec,
+                output,
+                p0,
                 wb,
                 sb,
-                &xa,
-                &mut xb,
-                &mut head,
+                out_off + start,
+                scale,
                 &signal,
                 &pos,
                 &valid,
-                shape.arrays[1],
-                false,
-                ff,
+                slot,
+                j,
+                lane,
+                shape,
             );
-        }
-        if comptime!(shape.count > 2) {
-            let rec = p0 + comptime!(shape.record_at(2));
+        } else {
+            let mut xa = Array::<f32>::new(comptime!(widest_c * ff));
+            let mut xb = Array::<f32>::new(comptime!(widest_c * ff));
+            let mut head = Array::<f32>::new(comptime!(widest_h * ff));
             layer_array(
                 plan,
                 weights,
                 state,
-                rec,
+                p0 + 1,
                 wb,
                 sb,
-                &xb,
+                &signal,
                 &mut xa,
                 &mut head,
                 &signal,
                 &pos,
                 &valid,
-                shape.arrays[2],
-                false,
+                shape.arrays[0],
+                true,
                 ff,
             );
-        }
-        #[unroll]
-        for f in 0..ff {
-            if valid[f] != 0 {
-                output[out_off + start + lane + f * lanes] = scale * head[f];
+            if comptime!(shape.count > 1) {
+                let rec = p0 + comptime!(shape.record_at(1));
+                layer_array(
+                    plan,
+                    weights,
+                    state,
+                    rec,
+                    wb,
+                    sb,
+                    &xa,
+                    &mut xb,
+                    &mut head,
+                    &signal,
+                    &pos,
+                    &valid,
+                    shape.arrays[1],
+                    false,
+                    ff,
+                );
+            }
+            if comptime!(shape.count > 2) {
+                let rec = p0 + comptime!(shape.record_at(2));
+                layer_array(
+                    plan,
+                    weights,
+                    state,
+                    rec,
+                    wb,
+                    sb,
+                    &xb,
+                    &mut xa,
+                    &mut head,
+                    &signal,
+                    &pos,
+                    &valid,
+                    shape.arrays[2],
+                    false,
+                    ff,
+                );
+            }
+            #[unroll]
+            for f in 0..ff {
+                if valid[f] != 0 {
+                    output[out_off + start + lane + f * lanes] = scale * head[f];
+                }
             }
         }
         start += comptime!(shape.frames * shape.lanes);
+    }
+}
+
+/// One tile of a stream with its rows split over `shape.splits` threads ([`super::row_split`]):
+/// the arrays over this thread's rows, then split 0 writes the output of `base + lane + f · lanes`.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn split_tile(
+    plan: &Array<u32>,
+    weights: &Array<f32>,
+    state: &mut Array<f32>,
+    output: &mut Array<f32>,
+    p0: usize,
+    wb: usize,
+    sb: usize,
+    base: usize,
+    scale: f32,
+    signal: &Array<f32>,
+    pos: &Array<u32>,
+    valid: &Array<u32>,
+    slot: usize,
+    j: usize,
+    lane: usize,
+    #[comptime] shape: ColumnsShape,
+) {
+    let ff = comptime!(shape.frames);
+    let lanes = comptime!(shape.lanes);
+    let splits = comptime!(shape.splits);
+    let tile = comptime!(shape.frames * shape.lanes);
+    let rows = comptime!(shape.shared_rows());
+    let own_c = comptime!(shape.arrays[..shape.count].iter().map(|a| a.channels).max().unwrap_or(1) / shape.splits);
+    let widest_h = comptime!(shape.arrays[..shape.count].iter().map(|a| a.head_out).max().unwrap_or(1));
+    let mut shared = SharedMemory::<f32>::new(comptime!(rows * tile * shape.streams_per_cube));
+    let at = RowSplit { block: slot * comptime!(rows * tile), j, lane };
+    let mut xa = Array::<f32>::new(comptime!(own_c * ff));
+    let mut xb = Array::<f32>::new(comptime!(own_c * ff));
+    let mut head = Array::<f32>::new(comptime!(widest_h * ff));
+    let first_last = comptime!(shape.count == 1);
+    split_layer_array(
+        plan,
+        weights,
+        state,
+        &mut shared,
+        p0 + 1,
+        wb,
+        sb,
+        signal,
+        &mut xa,
+        &mut head,
+        signal,
+        pos,
+        valid,
+        at,
+        shape.arrays[0],
+        true,
+        first_last,
+        ff,
+        lanes,
+        splits,
+    );
+    if comptime!(shape.count > 1) {
+        let rec = p0 + comptime!(shape.record_at(1));
+        split_layer_array(
+            plan,
+            weights,
+            state,
+            &mut shared,
+            rec,
+            wb,
+            sb,
+            &xa,
+            &mut xb,
+            &mut head,
+            signal,
+            pos,
+            valid,
+            at,
+            shape.arrays[1],
+            false,
+            comptime!(shape.count == 2),
+            ff,
+            lanes,
+            splits,
+        );
+    }
+    if comptime!(shape.count > 2) {
+        let rec = p0 + comptime!(shape.record_at(2));
+        split_layer_array(
+            plan,
+            weights,
+            state,
+            &mut shared,
+            rec,
+            wb,
+            sb,
+            &xb,
+            &mut xa,
+            &mut head,
+            signal,
+            pos,
+            valid,
+            at,
+            shape.arrays[2],
+            false,
+            true,
+            ff,
+            lanes,
+            splits,
+        );
+    }
+    if j == 0 {
+        #[unroll]
+        for f in 0..ff {
+            if valid[f] != 0 {
+                output[base + lane + f * lanes] = scale * head[f];
+            }
+        }
     }
 }

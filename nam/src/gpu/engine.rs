@@ -11,7 +11,7 @@ use cubecl::server::Handle;
 
 use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
 
-use super::columns::{wavenet_columns_kernel, ColumnsShape};
+use super::columns::{wavenet_columns_kernel, ColumnsBatch, ColumnsShape};
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::knob;
 use super::plan::ModelPlan;
@@ -114,15 +114,18 @@ impl Products {
 /// Which kernel runs a batch's convolutional streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KernelChoice {
-    /// The shape-specialised columns kernel ([`super::columns`]) for large batches (more than
-    /// two streams per multiprocessor) whose every stream has one shape it covers, else the
-    /// interpreter: on an H200 the columns kernel took 0.52 ms of device time for 1,024
-    /// standard streams of 128 frames against the interpreter's 0.65 ms, but 0.17 ms for one
-    /// stream against 0.10 ms (docs/PERFORMANCE.md, eleventh measurement).
+    /// The shape-specialised columns kernel ([`super::columns`]) for batches whose every
+    /// stream has one shape it covers — rows split over threads for few streams — else the
+    /// interpreter; the interpreter always on a software adapter (its shader compiler takes
+    /// 10 s to minutes per shape-specialised kernel). On an H200 the columns kernel takes 0.52 ms of
+    /// device time for 1,024 standard streams of 128 frames against the interpreter's 0.65 ms
+    /// (eleventh measurement), and with its rows split 0.054 ms for one stream of 64 frames
+    /// against 0.099 ms (nineteenth, docs/PERFORMANCE.md).
     /// `CUBEAUDIO_NAM_KERNEL=interpreter|columns` overrides it (for measurements).
     #[default]
     Auto,
-    /// The columns kernel whenever the batch's shape allows it, at any batch size.
+    /// The columns kernel whenever the batch's shape allows it, at any batch size (on a software
+    /// adapter for shapes of at most 4 channels).
     Columns,
     /// The plan interpreter ([`super::kernel`]) for every batch.
     Interpreter,
@@ -222,6 +225,8 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     kernel: KernelChoice,
     /// The columns kernel's shape when it runs this batch (boxed: the shape is ~300 bytes).
     columns: Option<Box<ColumnsShape>>,
+    /// Forced rows split of the columns kernel (`None`: by batch size).
+    row_splits: Option<usize>,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -263,6 +268,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             products: Products::default_for(client),
             kernel: KernelChoice::from_env(),
             columns: None,
+            row_splits: None,
         };
         batch.relayout(plans, &[])?;
         let laid_out = started.elapsed();
@@ -326,6 +332,14 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         let offsets = self.input_offsets();
         self.relayout(self.plans.clone(), &(0..self.streams()).map(Some).collect::<Vec<_>>())?;
         self.set_input_offsets(&offsets)
+    }
+
+    /// Forces how many threads share a position's rows in the columns kernel (1: unsplit; a
+    /// power of two dividing every array's channels and bottleneck, else the largest that does;
+    /// `None`: split for batches of at most two streams per multiprocessor). Compiled here.
+    pub fn set_row_splits(&mut self, splits: Option<usize>) -> Result<()> {
+        self.row_splits = splits;
+        self.set_kernel(self.kernel)
     }
 
     /// The columns kernel's shape when it runs this batch (`None`: the interpreter).
@@ -441,19 +455,26 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
                 return None;
             }
         }
-        // lavapipe's shader compiler took 8.7 minutes on the standard model's unrolled kernel
-        // (2026-11-30) and seconds on shapes of up to 4 channels.
+        // Software adapters keep the interpreter unless forced: one compiled kernel serves every
+        // model there, while lavapipe's shader compiler takes 10–30 s per shape-specialised
+        // kernel of up to 4 channels and took 8.7 minutes on the standard model's (2026-11-30);
+        // forced, still only up to 4 channels.
         if cubeaudio_kernels::device::software(&self.client)
-            && arrays[..count].iter().any(|a| a.channels > SOFTWARE_COLUMNS_CHANNELS)
+            && (self.kernel == KernelChoice::Auto
+                || arrays[..count].iter().any(|a| a.channels > SOFTWARE_COLUMNS_CHANNELS))
         {
             return None;
         }
         let hw = &self.client.properties().hardware;
         let sms = hw.num_streaming_multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) as usize;
-        if self.kernel == KernelChoice::Auto && plans.len() <= WAVES_FOR_THROUGHPUT * sms {
-            return None;
-        }
-        Some(ColumnsShape::choose(arrays, count, self.max_buffer, plans.len(), hw.max_units_per_cube as usize, sms))
+        let batch = ColumnsBatch {
+            streams: plans.len(),
+            few: plans.len() <= WAVES_FOR_THROUGHPUT * sms,
+            forced_splits: self.row_splits.or_else(|| knob("CUBEAUDIO_NAM_SPLITS")),
+            max_units: hw.max_units_per_cube as usize,
+            multiprocessors: sms,
+        };
+        Some(ColumnsShape::choose(arrays, count, self.max_buffer, batch))
     }
 
     /// The core's prewarm — at least P zeros, in blocks of max_buffer — through `streams` only

@@ -16,6 +16,7 @@ pub mod lstm;
 pub mod plan;
 #[cfg(feature = "graph")]
 pub mod processor;
+mod row_split;
 pub mod split;
 mod staging;
 
