@@ -21,8 +21,8 @@ use cubecl::prelude::*;
 use super::columns::ArrayShape;
 use super::kernel::{ARRAY_HEADER, LAYER_RECORD};
 
-/// Where this thread sits in its stream's shared block: the block's offset, positions per row
-/// (the tile), its split index and lane.
+/// Where this thread sits: its stream's shared block (offset), its split index `j` (which rows
+/// it owns) and its lane (which positions).
 #[derive(CubeType, Clone, Copy)]
 pub struct RowSplit {
     pub block: usize,
