@@ -147,8 +147,12 @@ pub fn validate_wgsl(source: &str) -> Result<(), String> {
 
 /// Normalises what is not stable between runs (`generation_is_deterministic` checks the rest):
 /// cubecl 0.10 declares a kernel's mutable locals (`l_mut_N`) in hash-map order, so each run of
-/// consecutive local declarations is sorted; trailing whitespace is trimmed.
+/// consecutive local declarations is sorted; it also places a kernel's shared arrays in the
+/// C++ dialects' one dynamic block in hash-map order (CUDA even picks different offsets), so
+/// each run of shared-array declarations (a size comment and a pointer) is sorted with the
+/// offsets masked — the sizes stay in the comments; trailing whitespace is trimmed.
 pub fn normalise(text: &str) -> String {
+    let text = normalise_shared_arrays(text);
     let mut lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     let is_local_decl = |l: &str| {
         let t = l.trim_start();
@@ -170,6 +174,43 @@ pub fn normalise(text: &str) -> String {
     let mut out = lines.join("\n");
     out.push('\n');
     out
+}
+
+/// See [`normalise`]: runs of (`// Shared array size: …`, pointer into `dynamic_shared_mem[N]`)
+/// pairs, offsets masked as `[_]`, sorted.
+fn normalise_shared_arrays(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let is_pair = |i: usize| {
+        lines[i].trim_start().starts_with("// Shared array size:")
+            && lines.get(i + 1).is_some_and(|l| l.contains("dynamic_shared_mem["))
+    };
+    let mask = |l: &str| match (l.find("dynamic_shared_mem["), l.rfind(']')) {
+        (Some(a), Some(b)) if b > a => format!("{}dynamic_shared_mem[_]{}", &l[..a], &l[b + 1..]),
+        _ => l.to_string(),
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let mut pairs = Vec::new();
+        while i < lines.len() && is_pair(i) {
+            pairs.push(format!("{}\n{}", lines[i], mask(lines[i + 1])));
+            i += 2;
+        }
+        if pairs.len() > 1 {
+            pairs.sort_unstable();
+            out.extend(pairs);
+        } else if let Some(one) = pairs.pop() {
+            // A single shared array has one place: keep its offset.
+            let (comment, _) = one.split_once('\n').unwrap_or_default();
+            out.push(format!("{comment}\n{}", lines[i - 1]));
+        } else {
+            out.push(lines[i].to_string());
+            i += 1;
+        }
+    }
+    let mut joined = out.join("\n");
+    joined.push('\n');
+    joined
 }
 
 /// cubecl 0.10 numbers SPIR-V result ids partly in hash-map order (builtin input variables and

@@ -291,7 +291,7 @@ pub fn registry() -> Vec<KernelCase> {
             // core_wavenet.nam's shape: arrays of 3 and 2 channels, two and one layers.
             let first = ArrayShape { input_rows: 1, channels: 3, bottleneck: 3, gate_rows: 3, head_out: 2, taps: 3, layers: 2, activation: ActivationKind::Tanh, secondary: ActivationKind::Sigmoid, gating: 0, head_bias: false };
             let second = ArrayShape { input_rows: 3, channels: 2, bottleneck: 2, gate_rows: 2, head_out: 1, layers: 1, head_bias: true, ..first };
-            let shape = ColumnsShape { arrays: [first, second, first], count: 2, frames: 2, lanes: 32, streams_per_cube: 2, splits: 1 };
+            let shape = ColumnsShape { arrays: [first, second, first], count: 2, frames: 2, lanes: 32, streams_per_cube: 2, splits: 1, staged: false };
             wavenet_columns_kernel::expand(&mut b.scope, m, p, w, s, i, o, n, f, k, shape)
         }),
         case!(unchecked "wavenet_columns_kernel__4x2channels_gated_2x32_split2", wavenet_columns_kernel, 64, |b| {
@@ -299,7 +299,15 @@ pub fn registry() -> Vec<KernelCase> {
             // Rows split over 2 threads (the few-streams shape), a gated first array.
             let first = ArrayShape { input_rows: 1, channels: 4, bottleneck: 4, gate_rows: 8, head_out: 2, taps: 3, layers: 2, activation: ActivationKind::Tanh, secondary: ActivationKind::Sigmoid, gating: 1, head_bias: false };
             let second = ArrayShape { input_rows: 4, channels: 2, bottleneck: 2, gate_rows: 2, head_out: 1, layers: 1, gating: 0, head_bias: true, ..first };
-            let shape = ColumnsShape { arrays: [first, second, first], count: 2, frames: 2, lanes: 16, streams_per_cube: 1, splits: 2 };
+            let shape = ColumnsShape { arrays: [first, second, first], count: 2, frames: 2, lanes: 16, streams_per_cube: 1, splits: 2, staged: false };
+            wavenet_columns_kernel::expand(&mut b.scope, m, p, w, s, i, o, n, f, k, shape)
+        }),
+        case!(unchecked "wavenet_columns_kernel__4x2channels_gated_2x32_split2_staged", wavenet_columns_kernel, 64, |b| {
+            let (m, p, w, s, i, o, n, f, k) = (input_u32(b), input_u32(b), input(b), output(b), input(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            // The same with each layer's weights staged in shared memory (the default where they fit).
+            let first = ArrayShape { input_rows: 1, channels: 4, bottleneck: 4, gate_rows: 8, head_out: 2, taps: 3, layers: 2, activation: ActivationKind::Tanh, secondary: ActivationKind::Sigmoid, gating: 1, head_bias: false };
+            let second = ArrayShape { input_rows: 4, channels: 2, bottleneck: 2, gate_rows: 2, head_out: 1, layers: 1, gating: 0, head_bias: true, ..first };
+            let shape = ColumnsShape { arrays: [first, second, first], count: 2, frames: 2, lanes: 16, streams_per_cube: 1, splits: 2, staged: true };
             wavenet_columns_kernel::expand(&mut b.scope, m, p, w, s, i, o, n, f, k, shape)
         }),
         case!("tile_conv_kernel__tile64_tiles4x4_mix", tile_conv_kernel, 128, |b| {
@@ -311,13 +319,19 @@ pub fn registry() -> Vec<KernelCase> {
         case!("column_layer_kernel__4rows_3taps_2x32", column_layer_kernel, 32, |b| {
             let (w, h, x, z, y, d, n, c) =
                 (input(b), output(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
-            let cfg = ColumnTileConfig { rows: 4, taps: 3, frames: 2, lanes: 32, splits: 1 };
+            let cfg = ColumnTileConfig { rows: 4, taps: 3, frames: 2, lanes: 32, splits: 1, staged: false };
             column_layer_kernel::expand(&mut b.scope, w, h, x, z, y, d, n, c, cfg)
         }),
         case!("column_layer_kernel__8rows_3taps_1x32_split4", column_layer_kernel, 128, |b| {
             let (w, h, x, z, y, d, n, c) =
                 (input(b), output(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
-            let cfg = ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 32, splits: 4 };
+            let cfg = ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 32, splits: 4, staged: false };
+            column_layer_kernel::expand(&mut b.scope, w, h, x, z, y, d, n, c, cfg)
+        }),
+        case!("column_layer_kernel__8rows_3taps_1x32_split4_staged", column_layer_kernel, 128, |b| {
+            let (w, h, x, z, y, d, n, c) =
+                (input(b), output(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b), u32_arg(b));
+            let cfg = ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 32, splits: 4, staged: true };
             column_layer_kernel::expand(&mut b.scope, w, h, x, z, y, d, n, c, cfg)
         }),
         case!("append_and_stage_kernel__tile64", append_and_stage_kernel, 256, |b| {

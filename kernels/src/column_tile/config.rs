@@ -18,6 +18,9 @@ pub struct ColumnTileConfig {
     pub lanes: usize,
     /// Threads sharing one position's rows (1: a thread owns every row of its columns).
     pub splits: usize,
+    /// Weights read from a shared block the cube stages them into, rather than from global
+    /// memory.
+    pub staged: bool,
 }
 
 impl ColumnTileConfig {
@@ -47,6 +50,10 @@ impl ColumnTileConfig {
         nonzero(KERNEL, "lanes", self.lanes)?;
         nonzero(KERNEL, "splits", self.splits)?;
         at_most(KERNEL, "threads per instance", self.threads(), 1024)?;
+        if self.staged {
+            // Static shared memory: 48 KiB on every backend.
+            at_most(KERNEL, "staged weights (floats)", self.weights_len(), 8192)?;
+        }
         if !self.rows.is_multiple_of(self.splits) {
             return Err(KernelError::Invalid {
                 kernel: KERNEL,

@@ -7,17 +7,20 @@
 //! shape (rows, taps, frames) is a compile-time value: the loops unroll and each weight is read
 //! at a constant offset from its base, then feeds `frames` FMAs. Weights as in the rest of the
 //! library: a conv `W[o][c][tap]` at `w + (o · rows_in + c) · taps + tap`, a matrix `W[o][c]` at
-//! `w + o · rows_in + c`. Positions are absolute frame counters into power-of-two rings
-//! ([`crate::delay_line::ring_at`]).
+//! `w + o · rows_in + c`, read from any [`List`]: the weights array, or a shared block they were
+//! staged into ([`stage_fetch`], [`stage_commit`]). Positions are absolute frame counters into
+//! power-of-two rings ([`crate::delay_line::ring_at`]).
 // cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
 // device function, which no attribute reaches; the functions themselves are documented.
 #![allow(missing_docs)]
 
 mod config;
 mod launch;
+mod stage;
 
 pub use config::ColumnTileConfig;
 pub use launch::{launch_column_layer, ColumnLayerArgs};
+pub use stage::{stage_commit, stage_fetch};
 
 use cubecl::prelude::*;
 
@@ -25,33 +28,33 @@ use crate::delay_line::ring_at;
 
 /// `tile[r][f] = weights[at + r]` (a bias per row) for `rows` rows.
 #[cube]
-pub fn column_fill(
+pub fn column_fill<W: List<f32>>(
     tile: &mut Array<f32>,
-    weights: &Array<f32>,
+    weights: &W,
     at: usize,
     #[comptime] rows: usize,
     #[comptime] frames: usize,
 ) {
-    column_bias(tile, weights, at, rows, frames, false);
+    column_bias::<W>(tile, weights, at, rows, frames, false);
 }
 
 /// `tile[r][f] += weights[at + r]` (a bias per row) for `rows` rows.
 #[cube]
-pub fn column_add_bias(
+pub fn column_add_bias<W: List<f32>>(
     tile: &mut Array<f32>,
-    weights: &Array<f32>,
+    weights: &W,
     at: usize,
     #[comptime] rows: usize,
     #[comptime] frames: usize,
 ) {
-    column_bias(tile, weights, at, rows, frames, true);
+    column_bias::<W>(tile, weights, at, rows, frames, true);
 }
 
 /// A bias per row, written over the tile or added to it.
 #[cube]
-fn column_bias(
+fn column_bias<W: List<f32>>(
     tile: &mut Array<f32>,
-    weights: &Array<f32>,
+    weights: &W,
     at: usize,
     #[comptime] rows: usize,
     #[comptime] frames: usize,
@@ -59,7 +62,7 @@ fn column_bias(
 ) {
     #[unroll]
     for r in 0..rows {
-        let v = weights[at + r];
+        let v = weights.read(at + r);
         #[unroll]
         for f in 0..frames {
             if comptime!(add) {
@@ -73,9 +76,9 @@ fn column_bias(
 
 /// `acc[o][f] += Σ_c W[o][c] · x[c][f]` (`W` row-major at `w`, `rows_out × rows_in`).
 #[cube]
-pub fn column_matmul(
+pub fn column_matmul<W: List<f32>>(
     acc: &mut Array<f32>,
-    weights: &Array<f32>,
+    weights: &W,
     w: usize,
     x: &Array<f32>,
     #[comptime] rows_out: usize,
@@ -86,7 +89,7 @@ pub fn column_matmul(
     for o in 0..rows_out {
         #[unroll]
         for c in 0..rows_in {
-            let wv = weights[w + o * rows_in + c];
+            let wv = weights.read(w + o * rows_in + c);
             #[unroll]
             for f in 0..frames {
                 acc[o * frames + f] += wv * x[c * frames + f];
@@ -100,9 +103,9 @@ pub fn column_matmul(
 /// `now` (`rows_in × frames` registers); older taps from the ring of `rows_in` rows at `ring`
 /// (run-time power-of-two `size`) in `history`, which must hold those positions.
 #[cube]
-pub fn column_dilated_conv(
+pub fn column_dilated_conv<W: List<f32>>(
     acc: &mut Array<f32>,
-    weights: &Array<f32>,
+    weights: &W,
     w: usize,
     history: &Array<f32>,
     ring: usize,
@@ -132,7 +135,7 @@ pub fn column_dilated_conv(
             }
             #[unroll]
             for o in 0..rows_out {
-                let wv = weights[w + (o * rows_in + c) * taps + tap];
+                let wv = weights.read(w + (o * rows_in + c) * taps + tap);
                 #[unroll]
                 for f in 0..frames {
                     acc[o * frames + f] += wv * xv[f];
@@ -144,7 +147,7 @@ pub fn column_dilated_conv(
     for c in 0..rows_in {
         #[unroll]
         for o in 0..rows_out {
-            let wv = weights[w + (o * rows_in + c) * taps + taps - 1];
+            let wv = weights.read(w + (o * rows_in + c) * taps + taps - 1);
             #[unroll]
             for f in 0..frames {
                 acc[o * frames + f] += wv * now[c * frames + f];
@@ -250,8 +253,9 @@ pub fn column_gather(
 /// A test and example kernel: one layer of column tiles per instance (cube `i`, threads own
 /// frames `t + k · lanes`, and rows `j · rows / splits` onwards when `splits` threads share a
 /// position): `x` of the tile goes into the instance's ring, then `z = bias + conv(x)` and
-/// `y = x + M · z + bias_M` are written out. Shapes from [`ColumnTileConfig`]; `d` and the ring
-/// size at run time.
+/// `y = x + M · z + bias_M` are written out, the weights read from global memory or (`staged`)
+/// from a shared block the cube filled with [`stage_fetch`] and [`stage_commit`]. Shapes from
+/// [`ColumnTileConfig`]; `d` and the ring size at run time.
 #[cube(launch)]
 pub fn column_layer_kernel(
     weights: &Array<f32>,
@@ -273,9 +277,6 @@ pub fn column_layer_kernel(
     let size = size as usize;
     let ring = inst * rows * size;
     let w = inst * cfg.weights_len();
-    let w_bias = w + rows * rows * cfg.taps;
-    let w_m = w_bias + rows;
-    let w_mb = w_m + rows * rows;
     let lane = UNIT_POS as usize % cfg.lanes;
     let r0 = (UNIT_POS as usize / cfg.lanes) * own;
 
@@ -292,39 +293,30 @@ pub fn column_layer_kernel(
             x[r * frames + f] = x_in[(inst * rows + r0 + r) * tile + t];
         }
     }
-    column_append(history, ring + r0 * size, size, &x, &pos, &valid, own, frames);
-    sync_storage();
-    sync_cube();
-
     let mut z = Array::<f32>::new(comptime!(own * frames));
-    column_fill(&mut z, weights, w_bias + r0, own, frames);
-    // The residual the way the NAM columns kernel sums it: into x itself, bias first.
     let mut y = Array::<f32>::new(comptime!(own * frames));
-    #[unroll]
-    for i in 0..comptime!(own * frames) {
-        y[i] = x[i];
-    }
-    column_add_bias(&mut y, weights, w_mb + r0, own, frames);
-    if comptime!(cfg.splits == 1) {
-        column_dilated_conv(
-            &mut z, weights, w, history, ring, size, &x, &pos, d as usize, rows, rows, cfg.taps, frames,
-        );
-        column_matmul(&mut y, weights, w_m, &z, rows, rows, frames);
-    } else {
-        // The other threads' rows of the tile's own positions come back through the ring,
-        // `z`'s through shared memory.
-        let mut now = Array::<f32>::new(comptime!(rows * frames));
-        column_load(&mut now, history, ring, size, &pos, rows, frames);
-        let w_conv = w + r0 * rows * cfg.taps;
-        column_dilated_conv(
-            &mut z, weights, w_conv, history, ring, size, &now, &pos, d as usize, own, rows, cfg.taps, frames,
-        );
-        let mut shared = SharedMemory::<f32>::new(comptime!(rows * tile));
-        column_share(&mut shared, r0 * tile, tile, &z, lane, own, frames, cfg.lanes);
+    let ring_at_r0 = ring + r0 * size;
+    let dilation = d as usize;
+    if comptime!(cfg.staged) {
+        // The loads go out before the ring write; the ring's barrier covers the stores.
+        let len = comptime!(cfg.weights_len());
+        let mut staged = SharedMemory::<f32>::new(len);
+        let mut regs = Array::<f32>::new(comptime!(cfg.weights_len().div_ceil(cfg.threads())));
+        stage_fetch(&mut regs, weights, w, UNIT_POS as usize, cfg.threads(), len);
+        column_append(history, ring_at_r0, size, &x, &pos, &valid, own, frames);
+        stage_commit(&mut staged, 0, &regs, UNIT_POS as usize, cfg.threads(), len);
+        sync_storage();
         sync_cube();
-        let mut all = Array::<f32>::new(comptime!(rows * frames));
-        column_gather(&mut all, &shared, 0, tile, lane, rows, frames, cfg.lanes);
-        column_matmul(&mut y, weights, w_m + r0 * rows, &all, own, rows, frames);
+        layer_products::<SharedMemory<f32>>(
+            &staged, 0, history, ring, size, &x, &pos, dilation, lane, r0, &mut z, &mut y, cfg,
+        );
+    } else {
+        column_append(history, ring_at_r0, size, &x, &pos, &valid, own, frames);
+        sync_storage();
+        sync_cube();
+        layer_products::<Array<f32>>(
+            weights, w, history, ring, size, &x, &pos, dilation, lane, r0, &mut z, &mut y, cfg,
+        );
     }
     #[unroll]
     for f in 0..frames {
@@ -335,5 +327,57 @@ pub fn column_layer_kernel(
             z_out[at] = z[r * frames + f];
             y_out[at] = y[r * frames + f];
         }
+    }
+}
+
+/// [`column_layer_kernel`]'s products once the tile is in the ring: `z` and `y` of this
+/// thread's rows from the weights at `w` in `weights`.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn layer_products<W: List<f32>>(
+    weights: &W,
+    w: usize,
+    history: &Array<f32>,
+    ring: usize,
+    size: usize,
+    x: &Array<f32>,
+    pos: &Array<u32>,
+    d: usize,
+    lane: usize,
+    r0: usize,
+    z: &mut Array<f32>,
+    y: &mut Array<f32>,
+    #[comptime] cfg: ColumnTileConfig,
+) {
+    let frames = cfg.frames;
+    let tile = comptime!(cfg.frames * cfg.lanes);
+    let rows = cfg.rows;
+    let own = comptime!(cfg.rows / cfg.splits);
+    let w_bias = w + rows * rows * cfg.taps;
+    let w_m = w_bias + rows;
+    let w_mb = w_m + rows * rows;
+    column_fill::<W>(z, weights, w_bias + r0, own, frames);
+    // The residual the way the NAM columns kernel sums it: into x itself, bias first.
+    #[unroll]
+    for i in 0..comptime!(own * frames) {
+        y[i] = x[i];
+    }
+    column_add_bias::<W>(y, weights, w_mb + r0, own, frames);
+    if comptime!(cfg.splits == 1) {
+        column_dilated_conv::<W>(z, weights, w, history, ring, size, x, pos, d, rows, rows, cfg.taps, frames);
+        column_matmul::<W>(y, weights, w_m, z, rows, rows, frames);
+    } else {
+        // The other threads' rows of the tile's own positions come back through the ring,
+        // `z`'s through shared memory.
+        let mut now = Array::<f32>::new(comptime!(rows * frames));
+        column_load(&mut now, history, ring, size, pos, rows, frames);
+        let w_conv = w + r0 * rows * cfg.taps;
+        column_dilated_conv::<W>(z, weights, w_conv, history, ring, size, &now, pos, d, own, rows, cfg.taps, frames);
+        let mut shared = SharedMemory::<f32>::new(comptime!(rows * tile));
+        column_share(&mut shared, r0 * tile, tile, z, lane, own, frames, cfg.lanes);
+        sync_cube();
+        let mut all = Array::<f32>::new(comptime!(rows * frames));
+        column_gather(&mut all, &shared, 0, tile, lane, rows, frames, cfg.lanes);
+        column_matmul::<W>(y, weights, w_m + r0 * rows, &all, own, rows, frames);
     }
 }

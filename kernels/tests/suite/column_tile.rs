@@ -56,23 +56,29 @@ fn reference(
 pub fn column_tile_matches_f64_reference<R: Runtime>(client: &ComputeClient<R>, info: &DeviceInfo) {
     let mut rng = rng("column_tile");
     let mut cases = vec![
-        (ColumnTileConfig { rows: 3, taps: 1, frames: 4, lanes: 8, splits: 1 }, 0, 5),
-        (ColumnTileConfig { rows: 5, taps: 4, frames: 2, lanes: 8, splits: 1 }, 3, 77),
-        (ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 64, splits: 1 }, 512, u32::MAX - 20),
-        (ColumnTileConfig { rows: 4, taps: 3, frames: 4, lanes: 16, splits: 1 }, 40, 1000),
+        (ColumnTileConfig { rows: 3, taps: 1, frames: 4, lanes: 8, splits: 1, staged: false }, 0, 5),
+        (ColumnTileConfig { rows: 5, taps: 4, frames: 2, lanes: 8, splits: 1, staged: false }, 3, 77),
+        (ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 64, splits: 1, staged: false }, 512, u32::MAX - 20),
+        (ColumnTileConfig { rows: 4, taps: 3, frames: 4, lanes: 16, splits: 1, staged: false }, 40, 1000),
         // Rows split over threads (the NAM kernel's latency shape): through the ring and shared.
-        (ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 64, splits: 4 }, 16, 9),
-        (ColumnTileConfig { rows: 6, taps: 2, frames: 2, lanes: 16, splits: 3 }, 300, u32::MAX - 3),
-        (ColumnTileConfig { rows: 4, taps: 3, frames: 1, lanes: 32, splits: 4 }, 1, 0),
+        (ColumnTileConfig { rows: 8, taps: 3, frames: 1, lanes: 64, splits: 4, staged: false }, 16, 9),
+        (ColumnTileConfig { rows: 6, taps: 2, frames: 2, lanes: 16, splits: 3, staged: false }, 300, u32::MAX - 3),
+        (ColumnTileConfig { rows: 4, taps: 3, frames: 1, lanes: 32, splits: 4, staged: false }, 1, 0),
+        // Weights staged in shared memory first (fewer floats than threads, and several each).
+        (ColumnTileConfig { rows: 5, taps: 4, frames: 2, lanes: 8, splits: 1, staged: true }, 3, 77),
+        (ColumnTileConfig { rows: 4, taps: 3, frames: 1, lanes: 32, splits: 4, staged: true }, 1, 0),
+        (ColumnTileConfig { rows: 6, taps: 2, frames: 2, lanes: 16, splits: 3, staged: true }, 300, u32::MAX - 3),
     ];
     // Sixteen rows compiled for minutes on lavapipe (LLVM, 2026-11-30: 9 minutes for 16 rows × 4
     // positions through WGSL, over 3 through SPIR-V for 16 × 2): hardware adapters only.
     if info.is_software {
         eprintln!("[kernel-test] SKIPPED column_tile shapes of 16 rows on {}: minutes of shader compilation on a software adapter", info.adapter);
     } else {
-        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32, splits: 1 }, 1, 3));
-        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 4, lanes: 16, splits: 1 }, 40, 1000));
-        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 1, lanes: 64, splits: 8 }, 2, 70));
+        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32, splits: 1, staged: false }, 1, 3));
+        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 4, lanes: 16, splits: 1, staged: false }, 40, 1000));
+        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 1, lanes: 64, splits: 8, staged: false }, 2, 70));
+        // The NAM kernel's one-stream shape: 16 rows over 4 threads, 2 positions each, staged.
+        cases.push((ColumnTileConfig { rows: 16, taps: 3, frames: 2, lanes: 32, splits: 4, staged: true }, 8, 1 << 20));
     }
     for (cfg, dilation, cursor) in cases {
         let started = std::time::Instant::now();
@@ -96,7 +102,7 @@ pub fn column_tile_matches_f64_reference<R: Runtime>(client: &ComputeClient<R>, 
 
 pub fn column_tile_rejects_bad_shapes<R: Runtime>(client: &ComputeClient<R>, _info: &DeviceInfo) {
     let b = |n: usize| Buffer::upload(client, &vec![0.0; n]);
-    let cfg = ColumnTileConfig { rows: 4, taps: 3, frames: 2, lanes: 8, splits: 1 };
+    let cfg = ColumnTileConfig { rows: 4, taps: 3, frames: 2, lanes: 8, splits: 1, staged: false };
     let args = ColumnLayerArgs { instances: 1, dilation: 9, ring: 32, cursor: 0 };
     let (wl, tile) = (cfg.weights_len(), cfg.tile());
     // The ring cannot hold 18 frames of taps and a 16-frame tile.
@@ -115,6 +121,21 @@ pub fn column_tile_rejects_bad_shapes<R: Runtime>(client: &ComputeClient<R>, _in
     assert!(matches!(launch(ColumnTileConfig { splits: 3, ..cfg }, args, 4 * 32), Err(KernelError::Invalid { .. })));
     assert!(matches!(
         launch(ColumnTileConfig { splits: 2, lanes: 1024, ..cfg }, args, 4 * 32),
+        Err(KernelError::TooLarge { .. })
+    ));
+    // 32 rows × 16 taps of weights do not fit a static shared block.
+    let huge = ColumnTileConfig { rows: 32, taps: 16, staged: true, ..cfg };
+    assert!(matches!(
+        launch_column_layer(
+            client,
+            huge,
+            args,
+            &b(huge.weights_len()),
+            &b(32 * 32),
+            &b(32 * tile),
+            &b(32 * tile),
+            &b(32 * tile)
+        ),
         Err(KernelError::TooLarge { .. })
     ));
 }

@@ -60,6 +60,20 @@ pub struct ArrayShape {
     pub head_bias: bool,
 }
 
+impl ArrayShape {
+    /// Offset of a layer's layer1x1 from its conv weights: the plan lays out conv, bias and the
+    /// one-row mixin before it ([`super::plan`]).
+    pub fn layer1x1_at(&self) -> usize {
+        self.gate_rows * self.channels * self.taps + 2 * self.gate_rows
+    }
+
+    /// Floats of one layer's weight block: conv, bias, mixin, layer1x1 and its bias (activation
+    /// parameters apart).
+    pub fn layer_block(&self) -> usize {
+        self.layer1x1_at() + self.channels * self.bottleneck + self.channels
+    }
+}
+
 /// What [`ColumnsShape::choose`] needs to know of the batch and the device.
 #[derive(Debug, Clone, Copy)]
 pub struct ColumnsBatch {
@@ -69,6 +83,9 @@ pub struct ColumnsBatch {
     pub few: bool,
     /// A forced split (`CUBEAUDIO_NAM_SPLITS`, `set_row_splits`; 1: unsplit).
     pub forced_splits: Option<usize>,
+    /// Whether split rows stage their weights in shared memory (`CUBEAUDIO_NAM_STAGED`,
+    /// `set_weight_staging`; `None`: wherever they fit).
+    pub staging: Option<bool>,
     /// The device's threads per cube.
     pub max_units: usize,
     /// The device's multiprocessors.
@@ -90,6 +107,9 @@ pub struct ColumnsShape {
     pub streams_per_cube: usize,
     /// Threads sharing one position's rows ([`super::row_split`]; 1: a thread owns every row).
     pub splits: usize,
+    /// Rows split over threads: each layer's weights staged in shared memory, the next layer's
+    /// fetched while this one computes ([`super::row_split::split_layer_array`]).
+    pub staged: bool,
 }
 
 impl ColumnsShape {
@@ -133,7 +153,9 @@ impl ColumnsShape {
 
     /// Label for reports.
     pub fn label(&self) -> String {
-        let split = if self.splits > 1 { format!(", rows split over {} threads", self.splits) } else { String::new() };
+        let staged = if self.staged { ", weights staged in shared memory" } else { "" };
+        let split =
+            if self.splits > 1 { format!(", rows split over {} threads{staged}", self.splits) } else { String::new() };
         format!("columns {} × {} frames{split}, {} streams per cube", self.lanes, self.frames, self.streams_per_cube)
     }
 
@@ -194,7 +216,10 @@ impl ColumnsShape {
                 // Same shape as the first layer; layer1x1 present, no head1x1, a one-row
                 // condition, no FiLM site.
                 let same = r[0] == first[0] && r[2] == first[2] && r[3] == first[3] && r[8..11] == first[8..11];
+                // One contiguous weight block per layer (the split kernel stages it whole).
+                let contiguous = r[11].checked_sub(r[4]) == Some(shape.layer1x1_at() as u32);
                 if !same
+                    || !contiguous
                     || r[11] == NONE
                     || r[12] != NONE
                     || r[13] != 1
@@ -241,9 +266,10 @@ impl ColumnsShape {
     /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
     /// as 65,536 / threads.
     pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, batch: ColumnsBatch) -> Self {
-        let ColumnsBatch { streams, few, forced_splits, max_units, multiprocessors } = batch;
+        let ColumnsBatch { streams, few, forced_splits, staging, max_units, multiprocessors } = batch;
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
-        let mut shape = ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1, splits: 1 };
+        let mut shape =
+            ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1, splits: 1, staged: false };
         let per_position = shape.rows_per_position();
         let forced = knob("CUBEAUDIO_NAM_COLUMNS");
         // Few streams (`few`: at most two per multiprocessor): a position's rows
@@ -262,6 +288,10 @@ impl ColumnsShape {
             shape.frames = forced.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(2).min(tile);
             shape.lanes = tile / shape.frames;
             shape.splits = shape.max_splits(splits.min((max_units / shape.lanes).max(1)));
+            // Two blocks of a layer's weights next to the exchange block, in 48 KiB of static
+            // shared memory (every backend's floor); `staging` may turn it off.
+            let floats = 2 * shape.widest(ArrayShape::layer_block) + shape.shared_rows() * tile;
+            shape.staged = floats * 4 <= 48 * 1024 && staging.unwrap_or(true);
             return shape;
         }
         let frames = match forced {
@@ -319,7 +349,7 @@ fn layer_array(
     for i in 0..comptime!(c * ff) {
         x[i] = 0.0;
     }
-    column_matmul(x, weights, w_re, src, c, a.input_rows, ff);
+    column_matmul::<Array<f32>>(x, weights, w_re, src, c, a.input_rows, ff);
     let mut h = Array::<f32>::new(comptime!(b * ff));
     #[unroll]
     for i in 0..comptime!(b * ff) {
@@ -345,9 +375,9 @@ fn layer_array(
         sync_storage();
         sync_cube();
         // z = bias + mixin · input + conv(x): the interpreter's order of summation.
-        column_fill(&mut z, weights, w_bias, g, ff);
-        column_matmul(&mut z, weights, w_bias + g, signal, g, comptime!(1usize), ff);
-        column_dilated_conv(&mut z, weights, w, state, ring, size, x, pos, d, g, c, a.taps, ff);
+        column_fill::<Array<f32>>(&mut z, weights, w_bias, g, ff);
+        column_matmul::<Array<f32>>(&mut z, weights, w_bias + g, signal, g, comptime!(1usize), ff);
+        column_dilated_conv::<Array<f32>>(&mut z, weights, w, state, ring, size, x, pos, d, g, c, a.taps, ff);
         #[unroll]
         for o in 0..b {
             #[unroll]
@@ -368,19 +398,19 @@ fn layer_array(
         }
         // x += bias + layer1x1(a), summed into x itself: a separate `bias + layer1x1` tile (the
         // interpreter's order) held c · ff more registers, and registers bound occupancy.
-        column_add_bias(x, weights, w_l1 + c * b, c, ff);
-        column_matmul(x, weights, w_l1, &z, c, b, ff);
+        column_add_bias::<Array<f32>>(x, weights, w_l1 + c * b, c, ff);
+        column_matmul::<Array<f32>>(x, weights, w_l1, &z, c, b, ff);
         lp += LAYER_RECORD;
     }
     if comptime!(a.head_bias) {
-        column_fill(head, weights, w_head + a.head_out * b, a.head_out, ff);
+        column_fill::<Array<f32>>(head, weights, w_head + a.head_out * b, a.head_out, ff);
     } else {
         #[unroll]
         for i in 0..comptime!(a.head_out * ff) {
             head[i] = 0.0;
         }
     }
-    column_matmul(head, weights, w_head, &h, a.head_out, b, ff);
+    column_matmul::<Array<f32>>(head, weights, w_head, &h, a.head_out, b, ff);
 }
 
 /// Streams of one WaveNet shape, `shape.streams_per_cube` per cube, one buffer of `frames`
@@ -563,6 +593,9 @@ fn split_tile(
     let own_c = comptime!(shape.arrays[..shape.count].iter().map(|a| a.channels).max().unwrap_or(1) / shape.splits);
     let widest_h = comptime!(shape.arrays[..shape.count].iter().map(|a| a.head_out).max().unwrap_or(1));
     let mut shared = SharedMemory::<f32>::new(comptime!(rows * tile * shape.streams_per_cube));
+    let staged = comptime!(shape.staged);
+    let blocks = comptime!(if shape.staged { 2 * shape.widest(ArrayShape::layer_block) } else { 1 });
+    let mut stage = SharedMemory::<f32>::new(blocks);
     let at = RowSplit { block: slot * comptime!(rows * tile), j, lane };
     let mut xa = Array::<f32>::new(comptime!(own_c * ff));
     let mut xb = Array::<f32>::new(comptime!(own_c * ff));
@@ -573,6 +606,7 @@ fn split_tile(
         weights,
         state,
         &mut shared,
+        &mut stage,
         p0 + 1,
         wb,
         sb,
@@ -589,6 +623,7 @@ fn split_tile(
         ff,
         lanes,
         splits,
+        staged,
     );
     if comptime!(shape.count > 1) {
         let rec = p0 + comptime!(shape.record_at(1));
@@ -597,6 +632,7 @@ fn split_tile(
             weights,
             state,
             &mut shared,
+            &mut stage,
             rec,
             wb,
             sb,
@@ -613,6 +649,7 @@ fn split_tile(
             ff,
             lanes,
             splits,
+            staged,
         );
     }
     if comptime!(shape.count > 2) {
@@ -622,6 +659,7 @@ fn split_tile(
             weights,
             state,
             &mut shared,
+            &mut stage,
             rec,
             wb,
             sb,
@@ -638,6 +676,7 @@ fn split_tile(
             ff,
             lanes,
             splits,
+            staged,
         );
     }
     if j == 0 {

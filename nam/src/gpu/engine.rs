@@ -227,6 +227,7 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     columns: Option<Box<ColumnsShape>>,
     /// Forced rows split of the columns kernel (`None`: by batch size).
     row_splits: Option<usize>,
+    weight_staging: Option<bool>,
 }
 
 impl<R: Runtime> GpuWaveNetBatch<R> {
@@ -269,6 +270,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             kernel: KernelChoice::from_env(),
             columns: None,
             row_splits: None,
+            weight_staging: None,
         };
         batch.relayout(plans, &[])?;
         let laid_out = started.elapsed();
@@ -339,6 +341,14 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// `None`: split for batches of at most two streams per multiprocessor). Compiled here.
     pub fn set_row_splits(&mut self, splits: Option<usize>) -> Result<()> {
         self.row_splits = splits;
+        self.set_kernel(self.kernel)
+    }
+
+    /// Forces whether the columns kernel with split rows stages each layer's weights in shared
+    /// memory (`None`: wherever two layers' weights fit; `Some(true)` cannot stage what does
+    /// not fit). Compiled here.
+    pub fn set_weight_staging(&mut self, staging: Option<bool>) -> Result<()> {
+        self.weight_staging = staging;
         self.set_kernel(self.kernel)
     }
 
@@ -471,6 +481,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             streams: plans.len(),
             few: plans.len() <= WAVES_FOR_THROUGHPUT * sms,
             forced_splits: self.row_splits.or_else(|| knob("CUBEAUDIO_NAM_SPLITS")),
+            staging: self.weight_staging.or_else(|| knob("CUBEAUDIO_NAM_STAGED").map(|v| v != 0)),
             max_units: hw.max_units_per_cube as usize,
             multiprocessors: sms,
         };

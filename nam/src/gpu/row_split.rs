@@ -9,12 +9,14 @@
 //! layer. Built from the library's column tiles, as the unsplit kernel
 //! ([`super::columns`]); same histories, plan and weights, so a batch can move between them.
 #![allow(missing_docs)]
-#![allow(clippy::assign_op_pattern)]
+// `if comptime!(..) { if run_time { .. } }` stays nested: the outer test is resolved while the
+// kernel is expanded, the inner one runs on the device.
+#![allow(clippy::assign_op_pattern, clippy::collapsible_if)]
 
 use cubeaudio_kernels::activation::activate_at;
 use cubeaudio_kernels::column_tile::{
     column_add_bias, column_append, column_dilated_conv, column_fill, column_gather, column_load, column_matmul,
-    column_share,
+    column_share, stage_commit, stage_fetch,
 };
 use cubecl::prelude::*;
 
@@ -35,6 +37,11 @@ pub struct RowSplit {
 /// layers, then `head` ← head rechannel of the head sum (which starts from `head`'s own rows, the
 /// previous array's output, unless `first`). Every array but the `last` leaves its own rows of
 /// the head output in `head`; the last leaves all its rows (every thread computes them).
+///
+/// `staged`: each layer's weights (conv, bias, mixin, layer1x1: one block, see
+/// [`ArrayShape::layer_block`]) are read from a shared block, the next layer's fetched by every
+/// thread of the cube while this one computes (`kernels::column_tile::stage_fetch`); `stage`
+/// holds two blocks. Otherwise they are read from `weights`.
 #[allow(clippy::too_many_arguments)]
 #[cube]
 pub fn split_layer_array(
@@ -42,6 +49,7 @@ pub fn split_layer_array(
     weights: &Array<f32>,
     state: &mut Array<f32>,
     shared: &mut SharedMemory<f32>,
+    stage: &mut SharedMemory<f32>,
     rec: usize,
     wb: usize,
     sb: usize,
@@ -58,14 +66,17 @@ pub fn split_layer_array(
     #[comptime] ff: usize,
     #[comptime] lanes: usize,
     #[comptime] splits: usize,
+    #[comptime] staged: bool,
 ) {
     let c = comptime!(a.channels);
     let b = comptime!(a.bottleneck);
-    let g = comptime!(a.gate_rows);
     let cs = comptime!(a.channels / splits);
     let bs = comptime!(a.bottleneck / splits);
     let tile = comptime!(ff * lanes);
+    let units = comptime!(lanes * splits);
+    let block = comptime!(a.layer_block());
     let j = at.j;
+    let unit = j * lanes + at.lane;
     let w_re = wb + plan[rec + 10] as usize;
     let w_head = wb + plan[rec + 11] as usize;
     #[unroll]
@@ -73,7 +84,7 @@ pub fn split_layer_array(
         x[i] = 0.0;
     }
     if comptime!(first) {
-        column_matmul(x, weights, w_re + j * cs, signal, cs, 1usize, ff);
+        column_matmul::<Array<f32>>(x, weights, w_re + j * cs, signal, cs, 1usize, ff);
     } else {
         // The previous array's channels, every row, through the shared block (after every
         // thread's last read of it).
@@ -84,7 +95,7 @@ pub fn split_layer_array(
         sync_cube();
         let mut all = Array::<f32>::new(comptime!(rows_in * ff));
         column_gather(&mut all, shared, at.block, tile, at.lane, rows_in, ff, lanes);
-        column_matmul(x, weights, w_re + j * cs * rows_in, &all, cs, rows_in, ff);
+        column_matmul::<Array<f32>>(x, weights, w_re + j * cs * rows_in, &all, cs, rows_in, ff);
     }
     let mut h = Array::<f32>::new(comptime!(bs * ff));
     #[unroll]
@@ -95,65 +106,58 @@ pub fn split_layer_array(
             h[i] = head[i];
         }
     }
-    let mut z = Array::<f32>::new(comptime!(bs * ff));
-    let mut zg = Array::<f32>::new(comptime!(bs * ff));
     let mut now = Array::<f32>::new(comptime!(c * ff));
-    let mut all = Array::<f32>::new(comptime!(b * ff));
+    let mut regs = Array::<f32>::new(comptime!(if staged { block.div_ceil(units) } else { 1 }));
     let mut lp = rec + ARRAY_HEADER;
     let end = lp + comptime!(a.layers * LAYER_RECORD);
-    let per_row = comptime!(c * a.taps);
+    // The shared block this layer's weights are in.
+    let mut cur = 0usize;
+    if comptime!(staged) {
+        // The first layer's block: every read of the stage is behind a barrier already passed
+        // (the previous array's head exchange, or the previous tile's).
+        stage_fetch(&mut regs, weights, wb + plan[lp + 4] as usize, unit, units, block);
+        stage_commit(stage, 0usize, &regs, unit, units, block);
+    }
     while lp < end {
-        let d = plan[lp + 1] as usize;
-        let w = wb + plan[lp + 4] as usize;
+        let has_next = lp + LAYER_RECORD < end;
+        if comptime!(staged) {
+            if has_next {
+                stage_fetch(&mut regs, weights, wb + plan[lp + LAYER_RECORD + 4] as usize, unit, units, block);
+            }
+        }
         let ring = sb + plan[lp + 5] as usize;
         let size = plan[lp + 6] as usize;
-        let pa = wb + plan[lp + 7] as usize;
-        let w_l1 = wb + plan[lp + 11] as usize;
-        let pa_sec = wb + plan[lp + 14] as usize;
-        let w_bias = w + g * per_row;
         column_append(state, ring + j * cs * size, size, x, pos, valid, cs, ff);
         sync_storage();
         sync_cube();
         column_load(&mut now, state, ring, size, pos, c, ff);
-        // z = bias + mixin · input + conv(x) for this thread's value rows (and gate rows).
-        let r0 = j * bs;
-        column_fill(&mut z, weights, w_bias + r0, bs, ff);
-        column_matmul(&mut z, weights, w_bias + g + r0, signal, bs, 1usize, ff);
-        column_dilated_conv(&mut z, weights, w + r0 * per_row, state, ring, size, &now, pos, d, bs, c, a.taps, ff);
-        if comptime!(a.gating != 0) {
-            let rg = b + r0;
-            column_fill(&mut zg, weights, w_bias + rg, bs, ff);
-            column_matmul(&mut zg, weights, w_bias + g + rg, signal, bs, 1usize, ff);
-            column_dilated_conv(&mut zg, weights, w + rg * per_row, state, ring, size, &now, pos, d, bs, c, a.taps, ff);
-        }
-        #[unroll]
-        for o in 0..bs {
-            #[unroll]
-            for f in 0..ff {
-                let v = z[o * ff + f];
-                let mut y = activate_at(v, weights, pa, r0 + o, a.activation);
-                if comptime!(a.gating != 0) {
-                    let alpha = activate_at(zg[o * ff + f], weights, pa_sec, r0 + o, a.secondary);
-                    if comptime!(a.gating == 1) {
-                        y = y * alpha;
-                    } else {
-                        y = alpha * y + (1.0 - alpha) * v;
-                    }
-                }
-                z[o * ff + f] = y;
-                h[o * ff + f] += y;
+        let layer = SplitLayer {
+            d: plan[lp + 1] as usize,
+            ring,
+            size,
+            pa: wb + plan[lp + 7] as usize,
+            pa_sec: wb + plan[lp + 14] as usize,
+        };
+        if comptime!(staged) {
+            split_layer::<SharedMemory<f32>>(
+                stage, cur, weights, state, shared, &layer, &now, x, &mut h, signal, pos, at, a, ff, lanes, splits,
+            );
+            if has_next {
+                // Every thread passed this layer's barriers: the other block's last reads (the
+                // previous layer's) are done.
+                cur = block - cur;
+                stage_commit(stage, cur, &regs, unit, units, block);
             }
+        } else {
+            let w = wb + plan[lp + 4] as usize;
+            split_layer::<Array<f32>>(
+                weights, w, weights, state, shared, &layer, &now, x, &mut h, signal, pos, at, a, ff, lanes, splits,
+            );
         }
-        // Every activation row for the layer1x1. The previous layer's reads of the block are
-        // done: every thread passed this layer's ring barrier after them.
-        column_share(shared, at.block + r0 * tile, tile, &z, at.lane, bs, ff, lanes);
-        sync_cube();
-        column_gather(&mut all, shared, at.block, tile, at.lane, b, ff, lanes);
-        column_add_bias(x, weights, w_l1 + c * b + j * cs, cs, ff);
-        column_matmul(x, weights, w_l1 + j * cs * b, &all, cs, b, ff);
         lp += LAYER_RECORD;
     }
     // Every head-sum row for the head rechannel.
+    let mut all = Array::<f32>::new(comptime!(b * ff));
     sync_cube();
     column_share(shared, at.block + j * bs * tile, tile, &h, at.lane, bs, ff, lanes);
     sync_cube();
@@ -162,12 +166,99 @@ pub fn split_layer_array(
     // The last array's rows (its output) are all computed by every thread.
     let r_out = j * comptime!(if last { 0 } else { rows_out });
     if comptime!(a.head_bias) {
-        column_fill(head, weights, w_head + a.head_out * b + r_out, rows_out, ff);
+        column_fill::<Array<f32>>(head, weights, w_head + a.head_out * b + r_out, rows_out, ff);
     } else {
         #[unroll]
         for i in 0..comptime!(rows_out * ff) {
             head[i] = 0.0;
         }
     }
-    column_matmul(head, weights, w_head + r_out * b, &all, rows_out, b, ff);
+    column_matmul::<Array<f32>>(head, weights, w_head + r_out * b, &all, rows_out, b, ff);
+}
+
+/// A layer's run-time record, as the split kernel reads it: dilation, ring and its size, and the
+/// activations' parameter offsets (in `weights`).
+#[derive(CubeType, Clone, Copy)]
+pub struct SplitLayer {
+    pub d: usize,
+    pub ring: usize,
+    pub size: usize,
+    pub pa: usize,
+    pub pa_sec: usize,
+}
+
+/// One layer over this thread's rows, after its ring write: `z` = bias + mixin · input +
+/// conv(x) for its value (and gate) rows, the activation, the head sum `h`, then `x` += the
+/// layer1x1 of every activation row (through the shared block). The layer's weight block starts
+/// at `w` in `lw` (global weights or the stage); `now` holds every channel of the tile's own
+/// positions.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn split_layer<W: List<f32>>(
+    lw: &W,
+    w: usize,
+    weights: &Array<f32>,
+    state: &Array<f32>,
+    shared: &mut SharedMemory<f32>,
+    layer: &SplitLayer,
+    now: &Array<f32>,
+    x: &mut Array<f32>,
+    h: &mut Array<f32>,
+    signal: &Array<f32>,
+    pos: &Array<u32>,
+    at: RowSplit,
+    #[comptime] a: ArrayShape,
+    #[comptime] ff: usize,
+    #[comptime] lanes: usize,
+    #[comptime] splits: usize,
+) {
+    let c = comptime!(a.channels);
+    let b = comptime!(a.bottleneck);
+    let g = comptime!(a.gate_rows);
+    let cs = comptime!(a.channels / splits);
+    let bs = comptime!(a.bottleneck / splits);
+    let tile = comptime!(ff * lanes);
+    let per_row = comptime!(c * a.taps);
+    let j = at.j;
+    let w_bias = w + g * per_row;
+    let w_l1 = w + comptime!(a.layer1x1_at());
+    let (d, ring, size) = (layer.d, layer.ring, layer.size);
+    let mut z = Array::<f32>::new(comptime!(bs * ff));
+    let mut zg = Array::<f32>::new(comptime!(bs * ff));
+    let r0 = j * bs;
+    column_fill::<W>(&mut z, lw, w_bias + r0, bs, ff);
+    column_matmul::<W>(&mut z, lw, w_bias + g + r0, signal, bs, 1usize, ff);
+    column_dilated_conv::<W>(&mut z, lw, w + r0 * per_row, state, ring, size, now, pos, d, bs, c, a.taps, ff);
+    if comptime!(a.gating != 0) {
+        let rg = b + r0;
+        column_fill::<W>(&mut zg, lw, w_bias + rg, bs, ff);
+        column_matmul::<W>(&mut zg, lw, w_bias + g + rg, signal, bs, 1usize, ff);
+        column_dilated_conv::<W>(&mut zg, lw, w + rg * per_row, state, ring, size, now, pos, d, bs, c, a.taps, ff);
+    }
+    #[unroll]
+    for o in 0..bs {
+        #[unroll]
+        for f in 0..ff {
+            let v = z[o * ff + f];
+            let mut y = activate_at(v, weights, layer.pa, r0 + o, a.activation);
+            if comptime!(a.gating != 0) {
+                let alpha = activate_at(zg[o * ff + f], weights, layer.pa_sec, r0 + o, a.secondary);
+                if comptime!(a.gating == 1) {
+                    y = y * alpha;
+                } else {
+                    y = alpha * y + (1.0 - alpha) * v;
+                }
+            }
+            z[o * ff + f] = y;
+            h[o * ff + f] += y;
+        }
+    }
+    // Every activation row for the layer1x1. The previous layer's reads of the block are
+    // done: every thread passed this layer's ring barrier after them.
+    column_share(shared, at.block + r0 * tile, tile, &z, at.lane, bs, ff, lanes);
+    sync_cube();
+    let mut all = Array::<f32>::new(comptime!(b * ff));
+    column_gather(&mut all, shared, at.block, tile, at.lane, b, ff, lanes);
+    column_add_bias::<W>(x, lw, w_l1 + c * b + j * cs, cs, ff);
+    column_matmul::<W>(x, lw, w_l1 + j * cs * b, &all, cs, b, ff);
 }

@@ -86,24 +86,28 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let sms = client.properties().hardware.num_streaming_multiprocessors.unwrap_or(64) as usize;
     for group in &groups {
         // Few streams: rows split over threads (`gpu::row_split`) by default; unsplit forced.
+        // Split rows stage each layer's weights in shared memory where they fit; also read from
+        // global memory (what shapes too wide to stage run).
         for buffer in [64usize, 32, 128, 4096] {
-            check(client, device, group, buffer, 1, None);
+            check(client, device, group, buffer, 1, None, None);
         }
-        check(client, device, group, 64, 1, Some(1));
-        check(client, device, group, 128, 2, Some(2));
+        check(client, device, group, 64, 1, None, Some(false));
+        check(client, device, group, 64, 1, Some(1), None);
+        check(client, device, group, 128, 2, Some(2), None);
         // Past one stream per multiprocessor: more cubes, a partial last one.
-        check(client, device, group, 64, (sms + 1).div_ceil(group.len()), Some(1));
+        check(client, device, group, 64, (sms + 1).div_ceil(group.len()), Some(1), None);
         // Past one wave of 256-thread cubes at 128 frames (4 streams of 64 threads per cube):
         // wide shapes then take 512-thread cubes, whose launch bound caps nvcc's registers.
         if !software {
-            check(client, device, group, 128, (4 * sms + 1).div_ceil(group.len()), None);
+            check(client, device, group, 128, (4 * sms + 1).div_ceil(group.len()), None, None);
         }
     }
     switches_kernels(client, device, &groups[0]);
 }
 
 /// `group` repeated `copies` times as one batch in buffers of `buffer` frames against the core,
-/// the rows split as `splits` forces (`None`: the engine's choice).
+/// the rows split as `splits` forces and weights staged as `staging` does (`None`: the engine's
+/// choice).
 fn check<R: Runtime>(
     client: &ComputeClient<R>,
     device: &str,
@@ -111,12 +115,14 @@ fn check<R: Runtime>(
     buffer: usize,
     copies: usize,
     splits: Option<usize>,
+    staging: Option<bool>,
 ) {
     let started = std::time::Instant::now();
     let nets: Vec<_> = (0..copies).flat_map(|_| group.iter().map(|s| s.model.dsp.as_ref())).collect();
     let mut batch = GpuWaveNetBatch::new(client, &nets, buffer).unwrap();
     batch.set_kernel(KernelChoice::Columns).unwrap();
     batch.set_row_splits(splits).unwrap();
+    batch.set_weight_staging(staging).unwrap();
     let shape =
         batch.columns().unwrap_or_else(|| panic!("{device}: {} did not take the columns kernel", group[0].label));
     if let Some(s) = splits {
@@ -127,6 +133,14 @@ fn check<R: Runtime>(
             group[0].label,
             shape.splits
         );
+    }
+    // Two layers of weights of up to 16 channels (gated) fit the stage next to the exchange
+    // block; forced off, none is staged.
+    let narrow = shape.arrays[..shape.count].iter().all(|a| a.channels <= 16 && a.bottleneck <= 16);
+    if staging == Some(false) || shape.splits == 1 {
+        assert!(!shape.staged, "{device}: {} staged weights it was told not to", group[0].label);
+    } else if narrow {
+        assert!(shape.staged, "{device}: {} did not stage its weights", group[0].label);
     }
     let inputs: Vec<&[f32]> = (0..copies).flat_map(|_| group.iter().map(|s| s.input.as_slice())).collect();
     let outs = crate::process_in_buffers(&mut batch, &inputs, buffer);
@@ -176,7 +190,8 @@ fn switches_kernels<R: Runtime>(client: &ComputeClient<R>, device: &str, group: 
 
 /// Gated layers (no reference file has a gated WaveNet the columns kernel covers): a gated
 /// 4-channel array into a gated 2-channel one, random weights, against the CPU engine — rows
-/// split by default (one stream), unsplit and split over 2 forced.
+/// split by default (one stream, weights staged), unsplit, split over 2 forced, and split with
+/// weights read from global memory.
 fn gated_matches_the_cpu_engine<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let config = r#"{"layers": [
         {"input_size": 1, "condition_size": 1, "channels": 4, "kernel_size": 3, "dilations": [1, 2, 4, 8], "activation": "Tanh", "gated": true, "head": {"out_channels": 2, "kernel_size": 1, "bias": false}},
@@ -195,14 +210,16 @@ fn gated_matches_the_cpu_engine<R: Runtime>(client: &ComputeClient<R>, device: &
     let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
     let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(spread > 0.05, "the CPU output is near zero ({spread}), the test proves nothing");
-    for splits in [None, Some(1), Some(2)] {
+    for (splits, staging) in [(None, None), (Some(1), None), (Some(2), None), (Some(2), Some(false))] {
         let model = fresh();
         let mut batch = GpuWaveNetBatch::new(client, &[model.dsp.as_ref()], buffer).unwrap();
         batch.set_kernel(KernelChoice::Columns).unwrap();
         batch.set_row_splits(splits).unwrap();
+        batch.set_weight_staging(staging).unwrap();
         let shape =
             batch.columns().unwrap_or_else(|| panic!("{device}: the gated model did not take the columns kernel"));
         assert_eq!(shape.splits, if splits == Some(1) { 1 } else { 2 }, "{device}: {}", shape.label());
+        assert_eq!(shape.staged, shape.splits > 1 && staging.is_none(), "{device}: {}", shape.label());
         let got = crate::process_in_buffers(&mut batch, &[&input], buffer).remove(0);
         let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / peak;
         assert!(err <= 1e-4, "{device}: gated, {}: relative error {err:.3e}", shape.label());
