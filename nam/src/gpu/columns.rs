@@ -83,7 +83,7 @@ pub struct ColumnsBatch {
     pub few: bool,
     /// A forced split (`CUBEAUDIO_NAM_SPLITS`, `set_row_splits`; 1: unsplit).
     pub forced_splits: Option<usize>,
-    /// Whether split rows stage their weights in shared memory (`CUBEAUDIO_NAM_STAGED`,
+    /// Whether split rows stage their weights in shared memory (`CUBEAUDIO_NAM_STAGE_WEIGHTS`,
     /// `set_weight_staging`; `None`: wherever they fit).
     pub staging: Option<bool>,
     /// The device's threads per cube.
@@ -260,8 +260,8 @@ impl ColumnsShape {
     /// one position per thread, 0.17 ms with two, 0.36 ms with four (registers spill).
     /// `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
     ///
-    /// Batches of few streams split rows over threads instead (below), one stream per cube.
-    /// Otherwise cubes are 256 or 512 threads (at most `max_units`, the device's limit;
+    /// Batches of few streams, and any batch whose layer weights stage in shared memory, split
+    /// rows over threads instead (below), one stream per cube. Otherwise cubes are 256 or 512 threads (at most `max_units`, the device's limit;
     /// `CUBEAUDIO_NAM_CUBE_THREADS` forces a power of two): the streams of a cube share its
     /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
     /// as 65,536 / threads.
@@ -272,26 +272,30 @@ impl ColumnsShape {
             ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1, splits: 1, staged: false };
         let per_position = shape.rows_per_position();
         let forced = knob("CUBEAUDIO_NAM_COLUMNS");
-        // Few streams (`few`: at most two per multiprocessor): a position's rows
-        // split over up to 4 threads, two positions per thread, one stream per cube.
-        // `forced_splits` (`CUBEAUDIO_NAM_SPLITS`, or the batch's `set_row_splits`) forces the
-        // split (1: unsplit). Standard model on an H200, one stream of 64 frames, device time per
-        // buffer (2026-12-01): split over 4 threads × 2 positions 0.054 ms, over 8 × 2 0.060,
-        // 4 × 4 0.081, 8 × 1 0.093, 2 × 4 0.152; the interpreter 0.099 (PERFORMANCE.md,
-        // nineteenth measurement).
+        // Two blocks of a layer's weights next to the exchange block, in 48 KiB of static
+        // shared memory (every backend's floor); `staging` may turn it off.
+        let stages = (2 * shape.widest(ArrayShape::layer_block) + shape.shared_rows() * tile) * 4 <= 48 * 1024
+            && staging.unwrap_or(true);
+        // A position's rows split over up to 4 threads, two positions per thread, one stream per
+        // cube: for few streams (`few`: at most two per multiprocessor), and at every batch size
+        // where the weights stage. `forced_splits` (`CUBEAUDIO_NAM_SPLITS`, or the batch's
+        // `set_row_splits`) forces the split (1: unsplit). Standard model on an H200, queued
+        // device time per buffer: one stream of 64 frames split over 4 threads × 2 positions
+        // 0.054 ms, over 8 × 2 0.060, 4 × 4 0.081, 8 × 1 0.093, 2 × 4 0.152, the interpreter
+        // 0.099 (2026-12-01, nineteenth measurement); staged 0.042 ms, and against the unsplit
+        // kernel at 64 / 128 frames: 512 streams 0.099 / 0.195 ms vs 0.254 / 0.257, 1,024
+        // 0.190 / 0.372 vs 0.261 / 0.422, 2,048 0.364 / 0.720 vs 0.430 / 0.843 (2026-12-02,
+        // twentieth measurement).
         let splits = match forced_splits {
             Some(s) => shape.max_splits(s.max(1)),
-            None if few => shape.max_splits(4),
+            None if few || stages => shape.max_splits(4),
             None => 1,
         };
         if splits > 1 {
             shape.frames = forced.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(2).min(tile);
             shape.lanes = tile / shape.frames;
             shape.splits = shape.max_splits(splits.min((max_units / shape.lanes).max(1)));
-            // Two blocks of a layer's weights next to the exchange block, in 48 KiB of static
-            // shared memory (every backend's floor); `staging` may turn it off.
-            let floats = 2 * shape.widest(ArrayShape::layer_block) + shape.shared_rows() * tile;
-            shape.staged = floats * 4 <= 48 * 1024 && staging.unwrap_or(true);
+            shape.staged = stages;
             return shape;
         }
         let frames = match forced {

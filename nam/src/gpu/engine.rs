@@ -115,7 +115,8 @@ impl Products {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KernelChoice {
     /// The shape-specialised columns kernel ([`super::columns`]) for batches whose every
-    /// stream has one shape it covers — rows split over threads for few streams — else the
+    /// stream has one shape it covers — rows split over threads for few streams and wherever
+    /// the layer weights stage in shared memory — else the
     /// interpreter; the interpreter always on a software adapter (its shader compiler takes
     /// 10 s to minutes per shape-specialised kernel). On an H200 the columns kernel takes 0.52 ms of
     /// device time for 1,024 standard streams of 128 frames against the interpreter's 0.65 ms
@@ -481,7 +482,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             streams: plans.len(),
             few: plans.len() <= WAVES_FOR_THROUGHPUT * sms,
             forced_splits: self.row_splits.or_else(|| knob("CUBEAUDIO_NAM_SPLITS")),
-            staging: self.weight_staging.or_else(|| knob("CUBEAUDIO_NAM_STAGED").map(|v| v != 0)),
+            staging: self.weight_staging.or_else(|| knob("CUBEAUDIO_NAM_STAGE_WEIGHTS").map(|v| v != 0)),
             max_units: hw.max_units_per_cube as usize,
             multiprocessors: sms,
         };
