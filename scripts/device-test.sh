@@ -79,6 +79,10 @@ if [ "${NAMBENCH:-0}" = 1 ]; then
     # The same GPU through Vulkan (standard model, 128 frames, and the long file).
     /tmp/cubeaudio-bin/cubeaudio bench --backend vulkan --model standard=.carry/clean.nam --buffers 128 \
         --latency-buffers 20000 --out "$out/nam-bench-vulkan" 2>"$out/nam-bench-vulkan.log" || status=1
+    # Where the standard model's round trip goes on the host (docs/PERFORMANCE.md, twentieth).
+    if packed host_steps; then
+        /tmp/cubeaudio-bin/host_steps --model .carry/clean.nam --streams 1,256,1024,2048 >"$out/host-steps.log" 2>&1 || status=1
+    fi
     # The anchor: PyTorch running the standard WaveNet as a user would, in the same call.
     for mode in "stream_rt .carry/clean.nam 64,128" "latency .carry/clean.nam" "offline .carry/clean.nam"; do
         echo "== torch_nam.py $mode" >>"$out/anchor.log"
