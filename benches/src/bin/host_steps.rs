@@ -65,6 +65,96 @@ fn main() -> Result<()> {
             }
         }
         let round: Vec<f64> = a.iter().zip(&w).map(|(x, y)| x + y).collect();
+        // The same buffer with the device drained before `wait`: what `wait` costs once the
+        // kernel is done (read-back completion and the copy out), and the launch alone.
+        let (mut drained, mut launch) = (Vec::new(), Vec::new());
+        let (x, y) = (
+            cubeaudio_kernels::util::Buffer::filled(&client, n * frames, 0.0),
+            cubeaudio_kernels::util::Buffer::filled(&client, n * frames, 0.0),
+        );
+        for k in 0..args.buffers + 20 {
+            let mut ys: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+            let pending = batch.process_async(&ins)?;
+            cubecl::future::block_on(client.sync()).map_err(|e| anyhow!("{e:?}"))?;
+            let t0 = Instant::now();
+            pending.wait(&mut ys)?;
+            let t1 = Instant::now();
+            batch.launch_device(&x, &y, frames);
+            client.flush().map_err(|e| anyhow!("{e:?}"))?;
+            let t2 = Instant::now();
+            cubecl::future::block_on(client.sync()).map_err(|e| anyhow!("{e:?}"))?;
+            if k >= 20 {
+                drained.push((t1 - t0).as_secs_f64() * 1e6);
+                launch.push((t2 - t1).as_secs_f64() * 1e6);
+            }
+        }
+        // The batch's steps by hand through a transfer slot: the read-back ticket's wait split
+        // into the future (cubecl's read) and the copy out, with the device drained first.
+        let mut slot2 = TransferSlot::new(&client, n * frames);
+        let (mut fut, mut closure, mut enqueue) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..args.buffers + 20 {
+            slot2.host_input().fill(0.25);
+            let (input, output) = slot2.send(n * frames).map_err(|e| anyhow!("{e:?}"))?;
+            batch.launch_device(&input, &output, frames);
+            let t0 = Instant::now();
+            let ticket = slot2.read_back(n * frames);
+            client.flush().map_err(|e| anyhow!("{e:?}"))?;
+            let t1 = Instant::now();
+            cubecl::future::block_on(client.sync()).map_err(|e| anyhow!("{e:?}"))?;
+            let t2 = Instant::now();
+            let mut t3 = t2;
+            ticket
+                .fetch(|v| {
+                    t3 = Instant::now();
+                    for (s, o) in outs.iter_mut().enumerate() {
+                        for (d, x) in o.iter_mut().zip(&v[s * frames..(s + 1) * frames]) {
+                            *d = if x.is_finite() { *x } else { 0.0 };
+                        }
+                    }
+                })
+                .map_err(|e| anyhow!("{e:?}"))?;
+            let t4 = Instant::now();
+            if k >= 20 {
+                enqueue.push((t1 - t0).as_secs_f64() * 1e6);
+                fut.push((t3 - t2).as_secs_f64() * 1e6);
+                closure.push((t4 - t3).as_secs_f64() * 1e6);
+            }
+        }
+        println!(
+            "{n} streams, by hand: read-back queued + flush {:.1} µs; after the device drained, the read future {:.1} µs, the copy out (and the read's release) {:.1} µs",
+            median(enqueue),
+            median(fut),
+            median(closure)
+        );
+        // The host copies alone: every stream's input into one staging vector with the NaN
+        // check, and back out into per-stream vectors.
+        let mut staging = vec![0.0f32; n * frames];
+        let (mut fill, mut copy_out) = (Vec::new(), Vec::new());
+        for _ in 0..args.buffers {
+            let t0 = Instant::now();
+            for (s, xs) in ins.iter().enumerate() {
+                for (d, v) in staging[s * frames..(s + 1) * frames].iter_mut().zip(xs.iter()) {
+                    *d = if v.is_finite() { *v } else { 0.0 };
+                }
+            }
+            let t1 = Instant::now();
+            for (s, o) in outs.iter_mut().enumerate() {
+                for (d, v) in o.iter_mut().zip(&staging[s * frames..(s + 1) * frames]) {
+                    *d = if v.is_finite() { *v } else { 0.0 };
+                }
+            }
+            let t2 = Instant::now();
+            fill.push((t1 - t0).as_secs_f64() * 1e6);
+            copy_out.push((t2 - t1).as_secs_f64() * 1e6);
+        }
+        std::hint::black_box(&outs);
+        println!(
+            "{n} streams: wait after the device drained {:.1} µs, launch + flush {:.1} µs, input copy {:.1} µs, copy out {:.1} µs",
+            median(drained),
+            median(launch),
+            median(fill),
+            median(copy_out)
+        );
         // Device time: buffers launched back to back on device-resident buffers, one sync.
         let zeros = || cubeaudio_kernels::util::Buffer::filled(&client, n * frames, 0.0);
         let (x, y) = (zeros(), zeros());
