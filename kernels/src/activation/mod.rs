@@ -228,8 +228,26 @@ pub fn gate(
     #[comptime] secondary: ActivationKind,
     #[comptime] mode: GatingMode,
 ) -> f32 {
-    let act = activate(a, primary_params, channel, primary);
-    let sec = activate(b, secondary_params, channel, secondary);
+    gate_at(a, b, primary_params, 0, secondary_params, 0, channel, primary, secondary, mode)
+}
+
+/// [`gate`] with each activation's parameters at an offset of its array (a model's weights).
+#[allow(clippy::too_many_arguments)]
+#[cube]
+pub fn gate_at(
+    a: f32,
+    b: f32,
+    primary_params: &Array<f32>,
+    primary_at: usize,
+    secondary_params: &Array<f32>,
+    secondary_at: usize,
+    channel: usize,
+    #[comptime] primary: ActivationKind,
+    #[comptime] secondary: ActivationKind,
+    #[comptime] mode: GatingMode,
+) -> f32 {
+    let act = activate_at(a, primary_params, primary_at, channel, primary);
+    let sec = activate_at(b, secondary_params, secondary_at, channel, secondary);
     let mut y = act * sec;
     if comptime!(mode == GatingMode::Blended) {
         y = sec * act + (1.0 - sec) * a;

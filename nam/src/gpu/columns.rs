@@ -18,7 +18,7 @@
 #![allow(missing_docs)]
 #![allow(clippy::assign_op_pattern, clippy::eq_op)]
 
-use cubeaudio_kernels::activation::{activate_at, ActivationKind};
+use cubeaudio_kernels::activation::{activate_at, gate_at, ActivationKind, GatingMode};
 use cubeaudio_kernels::column_tile::{column_add_bias, column_append, column_dilated_conv, column_fill, column_matmul};
 use cubecl::prelude::*;
 
@@ -386,16 +386,11 @@ fn layer_array(
         for o in 0..b {
             #[unroll]
             for f in 0..ff {
-                let v = z[o * ff + f];
-                let mut y = activate_at(v, weights, pa, o, a.activation);
+                let mut gate = 0.0f32;
                 if comptime!(a.gating != 0) {
-                    let alpha = activate_at(z[(b + o) * ff + f], weights, pa_sec, o, a.secondary);
-                    if comptime!(a.gating == 1) {
-                        y = y * alpha;
-                    } else {
-                        y = alpha * y + (1.0 - alpha) * v;
-                    }
+                    gate = z[(b + o) * ff + f];
                 }
+                let y = layer_activation(z[o * ff + f], gate, weights, pa, pa_sec, o, a);
                 z[o * ff + f] = y;
                 h[o * ff + f] += y;
             }
@@ -415,6 +410,27 @@ fn layer_array(
         }
     }
     column_matmul::<Array<f32>>(head, weights, w_head, &h, a.head_out, b, ff);
+}
+
+/// A layer's activation of one value row: `act(v)`, or gated / blended with its gate row `g`
+/// (the library's [`gate_at`]); parameters at `pa` and `pa_sec` in `weights`.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+pub fn layer_activation(
+    v: f32,
+    g: f32,
+    weights: &Array<f32>,
+    pa: usize,
+    pa_sec: usize,
+    row: usize,
+    #[comptime] a: ArrayShape,
+) -> f32 {
+    let mode = comptime!(if a.gating == 1 { GatingMode::Gated } else { GatingMode::Blended });
+    if comptime!(a.gating == 0) {
+        activate_at(v, weights, pa, row, a.activation)
+    } else {
+        gate_at(v, g, weights, pa, weights, pa_sec, row, a.activation, a.secondary, mode)
+    }
 }
 
 /// Streams of one WaveNet shape, `shape.streams_per_cube` per cube, one buffer of `frames`

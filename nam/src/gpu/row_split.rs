@@ -13,14 +13,13 @@
 // kernel is expanded, the inner one runs on the device.
 #![allow(clippy::assign_op_pattern, clippy::collapsible_if)]
 
-use cubeaudio_kernels::activation::activate_at;
 use cubeaudio_kernels::column_tile::{
     column_add_bias, column_append, column_dilated_conv, column_fill, column_gather, column_load, column_matmul,
     column_share, stage_commit, stage_fetch,
 };
 use cubecl::prelude::*;
 
-use super::columns::ArrayShape;
+use super::columns::{layer_activation, ArrayShape};
 use super::kernel::{ARRAY_HEADER, LAYER_RECORD};
 
 /// Where this thread sits: its stream's shared block (offset), its split index `j` (which rows
@@ -239,16 +238,11 @@ fn split_layer<W: List<f32>>(
     for o in 0..bs {
         #[unroll]
         for f in 0..ff {
-            let v = z[o * ff + f];
-            let mut y = activate_at(v, weights, layer.pa, r0 + o, a.activation);
+            let mut gate = 0.0f32;
             if comptime!(a.gating != 0) {
-                let alpha = activate_at(zg[o * ff + f], weights, layer.pa_sec, r0 + o, a.secondary);
-                if comptime!(a.gating == 1) {
-                    y = y * alpha;
-                } else {
-                    y = alpha * y + (1.0 - alpha) * v;
-                }
+                gate = zg[o * ff + f];
             }
+            let y = layer_activation(z[o * ff + f], gate, weights, layer.pa, layer.pa_sec, r0 + o, a);
             z[o * ff + f] = y;
             h[o * ff + f] += y;
         }

@@ -190,16 +190,23 @@ fn switches_kernels<R: Runtime>(client: &ComputeClient<R>, device: &str, group: 
     println!("[gpu-nam] {device}: {} streams switched between the interpreter and the columns kernel every 50 buffers: within tolerance", group.len());
 }
 
-/// Gated layers (no reference file has a gated WaveNet the columns kernel covers): a gated
-/// 4-channel array into a gated 2-channel one, random weights, against the CPU engine — rows
-/// split by default (one stream, weights staged), unsplit, split over 2 forced, and split with
-/// weights read from global memory.
+/// Gated and blended layers (no reference file has such a WaveNet the columns kernel covers): a
+/// gated 4-channel array into a gated 2-channel one (and the same blended), random weights,
+/// against the CPU engine — rows split by default (one stream, weights staged), unsplit, split
+/// over 2 forced, and split with weights read from global memory.
 fn gated_matches_the_cpu_engine<R: Runtime>(client: &ComputeClient<R>, device: &str) {
+    for gating in [r#""gated": true"#, r#""gating_mode": "blended""#] {
+        gated_layers_match(client, device, gating);
+    }
+}
+
+fn gated_layers_match<R: Runtime>(client: &ComputeClient<R>, device: &str, gating: &str) {
     let config = r#"{"layers": [
-        {"input_size": 1, "condition_size": 1, "channels": 4, "kernel_size": 3, "dilations": [1, 2, 4, 8], "activation": "Tanh", "gated": true, "head": {"out_channels": 2, "kernel_size": 1, "bias": false}},
-        {"input_size": 4, "condition_size": 1, "channels": 2, "kernel_size": 3, "dilations": [16, 32], "activation": "Tanh", "gated": true, "head": {"out_channels": 1, "kernel_size": 1, "bias": true}}
-    ], "head_scale": 4.0}"#;
-    let fresh = || crate::architectures::model("WaveNet", config, 11, 1.6, |_| {});
+        {"input_size": 1, "condition_size": 1, "channels": 4, "kernel_size": 3, "dilations": [1, 2, 4, 8], "activation": "Tanh", GATING, "head": {"out_channels": 2, "kernel_size": 1, "bias": false}},
+        {"input_size": 4, "condition_size": 1, "channels": 2, "kernel_size": 3, "dilations": [16, 32], "activation": "Tanh", GATING, "head": {"out_channels": 1, "kernel_size": 1, "bias": true}}
+    ], "head_scale": 4.0}"#
+        .replace("GATING", gating);
+    let fresh = || crate::architectures::model("WaveNet", &config, 11, 1.6, |_| {});
     let len = 48 * 60;
     let input: Vec<f32> = (0..len).map(|t| 0.5 * (t as f32 * 0.013).sin() + 0.2 * (t as f32 * 0.31).cos()).collect();
     let buffer = 64;
@@ -224,9 +231,9 @@ fn gated_matches_the_cpu_engine<R: Runtime>(client: &ComputeClient<R>, device: &
         assert_eq!(shape.staged, shape.splits > 1 && staging.is_none(), "{device}: {}", shape.label());
         let got = crate::process_in_buffers(&mut batch, &[&input], buffer).remove(0);
         let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / peak;
-        assert!(err <= 1e-4, "{device}: gated, {}: relative error {err:.3e}", shape.label());
+        assert!(err <= 1e-4, "{device}: {gating}, {}: relative error {err:.3e}", shape.label());
         println!(
-            "[gpu-nam] {device}: gated WaveNet, {}: relative error {err:.3e} against the CPU engine",
+            "[gpu-nam] {device}: WaveNet with {gating}, {}: relative error {err:.3e} against the CPU engine",
             shape.label()
         );
     }
