@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob, Opened};
-use cubeaudio_nam::gpu::split::{split_streams, SplitRenderer};
+use cubeaudio_nam::gpu::split::{render_kernel, split_streams, SplitRenderer};
 use cubeaudio_nam::gpu::{GpuLstmBatch, GpuWaveNetBatch, StreamBatch};
 use cubeaudio_nam::split::{render_on_threads, SplitPlan, TimeSplitter};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel, Model, NamError};
@@ -344,7 +344,11 @@ impl DeviceJob for GpuRender<'_> {
         let dsp = model.loaded.dsp.as_ref();
         let channels = files.channels();
         if model.opts.split && dsp.receptive_field().is_some() {
-            let renderer = SplitRenderer::new(client, dsp, channels, split_streams())?;
+            // Short renders do not pay for compiling the shape-specialised kernel.
+            let audio: f64 =
+                files.shapes().iter().map(|&(c, frames, rate)| c as f64 * frames as f64 / rate as f64).sum();
+            let renderer =
+                SplitRenderer::new(client, dsp, channels, split_streams())?.with_kernel(render_kernel(audio));
             // Long enough against the context each chunk repeats (four overlaps per stream).
             let segment =
                 std::env::var("CUBEAUDIO_SPLIT_SEGMENT").ok().and_then(|v| v.parse().ok()).unwrap_or(SPLIT_SEGMENT);

@@ -133,7 +133,8 @@ pub enum KernelChoice {
 }
 
 impl KernelChoice {
-    fn from_env() -> Self {
+    /// `CUBEAUDIO_NAM_KERNEL=interpreter|columns`, else [`KernelChoice::Auto`].
+    pub fn from_env() -> Self {
         match std::env::var("CUBEAUDIO_NAM_KERNEL").as_deref() {
             Ok("interpreter") => KernelChoice::Interpreter,
             Ok("columns") => KernelChoice::Columns,
@@ -236,6 +237,17 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// [`ModelPlan::build`]), allocates their histories for buffers of up to `max_buffer`
     /// frames, and prewarms them with silence.
     pub fn new(client: &ComputeClient<R>, models: &[&dyn Dsp], max_buffer: usize) -> Result<Self> {
+        Self::with_kernel(client, models, max_buffer, KernelChoice::from_env())
+    }
+
+    /// [`Self::new`] with the kernel chosen up front (compiled once, here), rather than by
+    /// `CUBEAUDIO_NAM_KERNEL` or [`KernelChoice::Auto`].
+    pub fn with_kernel(
+        client: &ComputeClient<R>,
+        models: &[&dyn Dsp],
+        max_buffer: usize,
+        kernel: KernelChoice,
+    ) -> Result<Self> {
         crate::dsp::check_buffer(max_buffer)?;
         if models.is_empty() {
             return Err(NamError::Request("a GPU batch needs at least one stream".into()));
@@ -268,7 +280,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             units: 64,
             policy: LaunchShape::Auto,
             products: Products::default_for(client),
-            kernel: KernelChoice::from_env(),
+            kernel,
             columns: None,
             row_splits: None,
             weight_staging: None,

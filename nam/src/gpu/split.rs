@@ -3,7 +3,7 @@
 
 use cubecl::prelude::*;
 
-use super::engine::GpuWaveNetBatch;
+use super::engine::{GpuWaveNetBatch, KernelChoice};
 use super::knob;
 use crate::dsp::Dsp;
 use crate::error::Result;
@@ -20,6 +20,24 @@ pub const SPLIT_BUFFER: usize = 512;
 fn split_buffer() -> usize {
     knob("CUBEAUDIO_SPLIT_BUFFER").filter(|b| b.is_power_of_two() && (64..=4096).contains(b)).unwrap_or(SPLIT_BUFFER)
 }
+/// Audio (channel-seconds) below which a render takes the plan interpreter rather than the
+/// shape-specialised columns kernel: the columns kernel processes a render ~1.7× faster (2,048
+/// standard streams × 512 frames: 3,812× real time against the interpreter's 2,290×,
+/// PERFORMANCE.md seventh and twentieth measurements) but compiles for seconds per model shape
+/// (NVRTC, unrolled layers), which a render pays once: a 10-minute file took 4.75 s with it
+/// (126×, 2026-12-02) against 0.67 s with the interpreter (898×, 2026-11-30). Break-even at
+/// ~4 s of compilation against 1.7e-4 s saved per second of audio: about 6 hours.
+pub const COLUMNS_RENDER_SECONDS: f64 = 6.0 * 3600.0;
+
+/// The kernel for a render of `audio_seconds` (channel-seconds) of audio:
+/// `CUBEAUDIO_NAM_KERNEL` when set, else the interpreter below [`COLUMNS_RENDER_SECONDS`].
+pub fn render_kernel(audio_seconds: f64) -> KernelChoice {
+    match KernelChoice::from_env() {
+        KernelChoice::Auto if audio_seconds < COLUMNS_RENDER_SECONDS => KernelChoice::Interpreter,
+        chosen => chosen,
+    }
+}
+
 /// Streams a split render aims for unless told: enough to fill an H200's 132 multiprocessors
 /// several times over, few enough that the histories stay mostly in L2 (docs/PERFORMANCE.md).
 pub const DEFAULT_SPLIT_STREAMS: usize = 512;
@@ -53,13 +71,26 @@ pub struct SplitRenderer<'a, R: Runtime> {
     client: &'a ComputeClient<R>,
     model: &'a dyn Dsp,
     splitter: TimeSplitter,
+    kernel: KernelChoice,
 }
 
 impl<'a, R: Runtime> SplitRenderer<'a, R> {
     /// A renderer of `signals` signals, aiming at `streams` streams per segment. Refuses models
     /// without a finite receptive field (LSTM) with [`crate::NamError::Unsupported`].
     pub fn new(client: &'a ComputeClient<R>, model: &'a dyn Dsp, signals: usize, streams: usize) -> Result<Self> {
-        Ok(Self { client, model, splitter: TimeSplitter::new(model, signals, streams)? })
+        Ok(Self {
+            client,
+            model,
+            splitter: TimeSplitter::new(model, signals, streams)?,
+            kernel: KernelChoice::from_env(),
+        })
+    }
+
+    /// Runs the batches with `kernel` (see [`render_kernel`]) instead of `CUBEAUDIO_NAM_KERNEL`'s
+    /// or the engine's choice.
+    pub fn with_kernel(mut self, kernel: KernelChoice) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// Context samples a chunk needs before its first kept output.
@@ -81,7 +112,7 @@ impl<'a, R: Runtime> SplitRenderer<'a, R> {
         let windows = cut.windows();
         let buffer = split_buffer().min(plan.window());
         let sliced = started.elapsed();
-        let mut batch = GpuWaveNetBatch::new(self.client, &vec![self.model; plan.chunks], buffer)?;
+        let mut batch = GpuWaveNetBatch::with_kernel(self.client, &vec![self.model; plan.chunks], buffer, self.kernel)?;
         let prepared = started.elapsed();
         let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; plan.window()]; plan.chunks];
         let total = cut.total();
@@ -104,5 +135,22 @@ impl<'a, R: Runtime> SplitRenderer<'a, R> {
             started.elapsed()
         );
         Ok((rendered, cut.non_finite(), plan))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_renders_take_the_interpreter_and_long_ones_the_engines_choice() {
+        if std::env::var("CUBEAUDIO_NAM_KERNEL").is_ok() {
+            // The variable overrides the policy by design; the policy is what is tested here.
+            eprintln!("SKIPPED: CUBEAUDIO_NAM_KERNEL is set");
+            return;
+        }
+        assert_eq!(render_kernel(600.0), KernelChoice::Interpreter);
+        assert_eq!(render_kernel(COLUMNS_RENDER_SECONDS - 1.0), KernelChoice::Interpreter);
+        assert_eq!(render_kernel(COLUMNS_RENDER_SECONDS), KernelChoice::Auto);
     }
 }
