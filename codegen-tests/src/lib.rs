@@ -107,8 +107,14 @@ fn spirv_kernel(case: &KernelCase) -> Result<cubecl_spirv::SpirvKernel, String> 
     compile(cubecl_spirv::SpirvCompiler::<cubecl_spirv::GLCompute>::default(), case.definition(), &options, case.mode)
 }
 
-/// Source text for `target`, normalised (see [`normalise`]).
+/// Source text for `target`, normalised (see [`normalise`]): what the snapshots hold.
 pub fn generate(case: &KernelCase, target: Target) -> Result<String, String> {
+    source(case, target).map(|text| normalise(&text))
+}
+
+/// Source text for `target` as the backend receives it (compilable: `dump_sources`, for
+/// hipcc and nvcc), SPIR-V disassembled with its ids masked.
+pub fn source(case: &KernelCase, target: Target) -> Result<String, String> {
     let def = case.definition();
     let text = match target {
         Target::Cuda => {
@@ -128,7 +134,7 @@ pub fn generate(case: &KernelCase, target: Target) -> Result<String, String> {
         }
         Target::SpirV => canonical_spirv(&spirv_kernel(case)?.to_string()),
     };
-    Ok(normalise(&text))
+    Ok(text)
 }
 
 /// The assembled SPIR-V module.

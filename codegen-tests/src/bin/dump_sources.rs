@@ -4,7 +4,7 @@
 //!
 //! `dump_sources <cuda|hip|wgsl|spirv|msl> <out-dir>`
 
-use cubeaudio_codegen_tests::{generate, registry, Target};
+use cubeaudio_codegen_tests::{registry, source, Target};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -25,7 +25,7 @@ fn main() {
     };
     std::fs::create_dir_all(out).expect("create output folder");
     for case in registry() {
-        let text = generate(&case, target).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let text = source(&case, target).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         std::fs::write(format!("{out}/{}.{ext}", case.name), text).expect("write source");
     }
 }
