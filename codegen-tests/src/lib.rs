@@ -197,21 +197,21 @@ fn normalise_shared_arrays(text: &str) -> String {
     let mut out = Vec::with_capacity(lines.len());
     let mut i = 0;
     while i < lines.len() {
-        let mut pairs = Vec::new();
+        let start = i;
         while i < lines.len() && is_pair(i) {
-            pairs.push(format!("{}\n{}", lines[i], mask(lines[i + 1])));
             i += 2;
         }
-        if pairs.len() > 1 {
+        let run = &lines[start..i];
+        if run.len() > 2 {
+            let mut pairs: Vec<String> = run.chunks(2).map(|p| format!("{}\n{}", p[0], mask(p[1]))).collect();
             pairs.sort_unstable();
             out.extend(pairs);
-        } else if let Some(one) = pairs.pop() {
-            // A single shared array has one place: keep its offset.
-            let (comment, _) = one.split_once('\n').unwrap_or_default();
-            out.push(format!("{comment}\n{}", lines[i - 1]));
-        } else {
+        } else if run.is_empty() {
             out.push(lines[i].to_string());
             i += 1;
+        } else {
+            // A single shared array has one place: its offset stays.
+            out.extend(run.iter().map(|l| l.to_string()));
         }
     }
     let mut joined = out.join("\n");

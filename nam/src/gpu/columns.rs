@@ -138,6 +138,11 @@ impl ColumnsShape {
         self.widest(|a| a.bottleneck.max(a.input_rows))
     }
 
+    /// Floats of the split kernel's weight stage: two blocks of the widest layer's weights.
+    pub fn stage_floats(&self) -> usize {
+        2 * self.widest(ArrayShape::layer_block)
+    }
+
     /// The largest power of two up to `most` that divides every array's channels and bottleneck
     /// (the rows [`super::row_split`] splits).
     pub fn max_splits(&self, most: usize) -> usize {
@@ -261,8 +266,9 @@ impl ColumnsShape {
     /// `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
     ///
     /// Batches of few streams, and any batch whose layer weights stage in shared memory, split
-    /// rows over threads instead (below), one stream per cube. Otherwise cubes are 256 or 512 threads (at most `max_units`, the device's limit;
-    /// `CUBEAUDIO_NAM_CUBE_THREADS` forces a power of two): the streams of a cube share its
+    /// rows over threads instead (below), one stream per cube. Otherwise cubes are 256 or 512
+    /// threads (at most `max_units`, the device's limit; `CUBEAUDIO_NAM_CUBE_THREADS` forces a
+    /// power of two): the streams of a cube share its
     /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
     /// as 65,536 / threads.
     pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, batch: ColumnsBatch) -> Self {
@@ -274,8 +280,7 @@ impl ColumnsShape {
         let forced = knob("CUBEAUDIO_NAM_COLUMNS");
         // Two blocks of a layer's weights next to the exchange block, in 48 KiB of static
         // shared memory (every backend's floor); `staging` may turn it off.
-        let stages = (2 * shape.widest(ArrayShape::layer_block) + shape.shared_rows() * tile) * 4 <= 48 * 1024
-            && staging.unwrap_or(true);
+        let stages = (shape.stage_floats() + shape.shared_rows() * tile) * 4 <= 48 * 1024 && staging.unwrap_or(true);
         // A position's rows split over up to 4 threads, two positions per thread, one stream per
         // cube: for few streams (`few`: at most two per multiprocessor), and at every batch size
         // where the weights stage. `forced_splits` (`CUBEAUDIO_NAM_SPLITS`, or the batch's
@@ -614,7 +619,7 @@ fn split_tile(
     let widest_h = comptime!(shape.arrays[..shape.count].iter().map(|a| a.head_out).max().unwrap_or(1));
     let mut shared = SharedMemory::<f32>::new(comptime!(rows * tile * shape.streams_per_cube));
     let staged = comptime!(shape.staged);
-    let blocks = comptime!(if shape.staged { 2 * shape.widest(ArrayShape::layer_block) } else { 1 });
+    let blocks = comptime!(if shape.staged { shape.stage_floats() } else { 1 });
     let mut stage = SharedMemory::<f32>::new(blocks);
     let at = RowSplit { block: slot * comptime!(rows * tile), j, lane };
     let mut xa = Array::<f32>::new(comptime!(own_c * ff));
