@@ -14,7 +14,11 @@
 //! Read-backs: [`TransferSlot::read_back`] queues the device→host copy (cubecl's, into its pinned
 //! pool) when it is called — right after the launch — so waiting for buffer k does not wait for
 //! buffer k+1 queued after it: with two buffers in flight the host's work on one overlaps the
-//! device's on the other.
+//! device's on the other. The read submits what it needs; on CUDA the client's `flush` is not
+//! called after it (it would only rotate cubecl's drop queue, waiting for the fence of the flush
+//! before). A copy into page-locked memory of the slot's own, after the launch's fence, was
+//! measured and was no faster (docs/PERFORMANCE.md, twenty-first measurement): cubecl's copy is
+//! queued behind the kernel, the slot's could only start after the host saw the kernel end.
 //!
 //! Ordering: the upload runs on the slot's own stream and [`TransferSlot::send`] waits for it, so
 //! a launch queued after `send` reads the new input. What the slot cannot see is whether a kernel
@@ -60,8 +64,9 @@ enum Path {
 /// A read-back queued behind a launch; [`Ticket::fetch`] waits for it.
 #[must_use = "fetch the ticket to read the output back"]
 pub struct Ticket<R: Runtime> {
-    // Declared before `client`: fields drop in order, and the read borrows the client.
-    read: DynFut<Result<Vec<Bytes>, ServerError>>,
+    // Declared before `client`: fields drop in order, and the read borrows the client. `None`
+    // once fetched.
+    read: Option<DynFut<Result<Vec<Bytes>, ServerError>>>,
     #[allow(dead_code)] // owned for `read`'s borrow
     client: Arc<ComputeClient<R>>,
     outstanding: Arc<AtomicU64>,
@@ -158,11 +163,11 @@ impl<R: Runtime> TransferSlot<R> {
     }
 
     /// Queues the read-back of the output behind everything queued so far (the launch that
-    /// writes it) and returns the ticket that waits for it.
+    /// writes it), submits the queue, and returns the ticket that waits for it.
     ///
     /// Only the first `len` floats come back (clamped to `1..=`[`Self::capacity`]): a slot kept
     /// for a batch that shrank reads back what the batch uses, not its old size.
-    pub fn read_back(&self, len: usize) -> Ticket<R> {
+    pub fn read_back(&self, len: usize) -> Result<Ticket<R>, DeviceFault> {
         let client = self.client.clone();
         // SAFETY: the reference points into the `Arc`'s heap allocation, which neither moves nor
         // changes while the ticket holds a clone of the `Arc`; the ticket drops `read` before it.
@@ -173,7 +178,12 @@ impl<R: Runtime> TransferSlot<R> {
             handle = handle.offset_end(((self.output.len - len) * 4) as u64);
         }
         let read: DynFut<_> = Box::pin(borrowed.read_async(vec![handle]));
-        Ticket { read, client, outstanding: self.outstanding.clone(), generation: self.generation }
+        // On CUDA the read has issued its copy; a flush would wait for the previous flush's
+        // fence. Elsewhere keep cubecl's submission as it was measured.
+        if !self.is_pinned() {
+            self.client.flush().map_err(DeviceFault::from)?;
+        }
+        Ok(Ticket { read: Some(read), client, outstanding: self.outstanding.clone(), generation: self.generation })
     }
 
     /// Floats the slot holds (host input, device input and output).
@@ -184,16 +194,25 @@ impl<R: Runtime> TransferSlot<R> {
 
 impl<R: Runtime> Ticket<R> {
     /// Waits for the read-back and hands the output (the floats asked for) to `read` in place.
-    pub fn fetch(self, read: impl FnOnce(&[f32])) -> Result<(), DeviceFault> {
-        let Ticket { read: pending, client, outstanding, generation } = self;
+    pub fn fetch(mut self, read: impl FnOnce(&[f32])) -> Result<(), DeviceFault> {
+        let pending = self.read.take().expect("a ticket is fetched once (fetch takes it by value)");
         let bytes = cubecl::future::block_on(pending).map_err(DeviceFault::from)?;
-        drop(client);
         let floats = bytes.first().map(|b| f32::from_bytes(b)).unwrap_or_default();
         read(floats);
         // The read-back came after the launch on the same queue: the launch is done, and with
         // it every read of the slot's input.
-        let _ = outstanding.compare_exchange(generation, 0, Ordering::AcqRel, Ordering::Relaxed);
+        let _ = self.outstanding.compare_exchange(self.generation, 0, Ordering::AcqRel, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+impl<R: Runtime> Drop for Ticket<R> {
+    fn drop(&mut self) {
+        // Left unpolled, wgpu's read keeps its staging buffer mapped and the next submit fails
+        // validation: a ticket dropped unfetched completes its read (the outcome is nobody's).
+        if let Some(pending) = self.read.take() {
+            drop(cubecl::future::block_on(pending));
+        }
     }
 }
 

@@ -138,6 +138,7 @@ impl Model {
 /// (non-finite ones are replaced) and weights bounded ([`crate::loader::MAX_WEIGHT`]), but the
 /// largest finite samples (~3e38) still sum past f32 inside a convolution (inf − inf = NaN): those
 /// outputs become silence, and the histories that held them pass within the receptive field.
+#[inline]
 pub fn finite_or_zero(x: f32) -> f32 {
     if x.is_finite() {
         x

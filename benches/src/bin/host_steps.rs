@@ -97,7 +97,7 @@ fn main() -> Result<()> {
             let (input, output) = slot2.send(n * frames).map_err(|e| anyhow!("{e:?}"))?;
             batch.launch_device(&input, &output, frames);
             let t0 = Instant::now();
-            let ticket = slot2.read_back(n * frames);
+            let ticket = slot2.read_back(n * frames).map_err(|e| anyhow!("{e:?}"))?;
             client.flush().map_err(|e| anyhow!("{e:?}"))?;
             let t1 = Instant::now();
             cubecl::future::block_on(client.sync()).map_err(|e| anyhow!("{e:?}"))?;
@@ -172,7 +172,10 @@ fn main() -> Result<()> {
             let t0 = Instant::now();
             let _ = slot.send(n * frames).map_err(|e| anyhow!("{e:?}"))?;
             let t1 = Instant::now();
-            slot.read_back(n * frames).fetch(|v| assert_eq!(v.len(), n * frames)).map_err(|e| anyhow!("{e:?}"))?;
+            slot.read_back(n * frames)
+                .map_err(|e| anyhow!("{e:?}"))?
+                .fetch(|v| assert_eq!(v.len(), n * frames))
+                .map_err(|e| anyhow!("{e:?}"))?;
             let t2 = Instant::now();
             if k >= 20 {
                 up.push((t1 - t0).as_secs_f64() * 1e6);

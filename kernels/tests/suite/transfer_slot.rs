@@ -33,7 +33,7 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
         slot.host_input().copy_from_slice(&host);
         let (input, output) = slot.send(LEN).unwrap();
         copy_routes(client, &input, &output, &routes, LEN).unwrap();
-        let ticket = slot.read_back(LEN);
+        let ticket = slot.read_back(LEN).unwrap();
         assert!(slot.is_outstanding());
         queued.push((round, host, ticket));
     }
@@ -43,6 +43,28 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
         assert_eq!(wrong, 0, "{path} round {round}: {wrong} of {LEN} samples differ from the host's");
     }
     assert!(slots.iter().all(|s| !s.is_outstanding()), "{path}: every ticket fetched, none outstanding");
+    // Newest first: three buffers through one slot, fetched in reverse; then a ticket dropped
+    // unfetched, and the slot carries on.
+    let mut queued = Vec::new();
+    for round in 0..3 {
+        let host = random_vec(&mut rng, LEN, 1.0);
+        let slot = &mut slots[0];
+        slot.host_input().copy_from_slice(&host);
+        let (input, output) = slot.send(LEN).unwrap();
+        copy_routes(client, &input, &output, &routes, LEN).unwrap();
+        queued.push((round, host, slot.read_back(LEN).unwrap()));
+    }
+    for (round, host, ticket) in queued.into_iter().rev() {
+        let mut same = false;
+        ticket.fetch(|back| same = back == &host[..]).unwrap();
+        assert!(same, "{path}: buffer {round} of 3 on one slot, fetched newest first, came back different");
+    }
+    {
+        let slot = &mut slots[0];
+        let (input, output) = slot.send(LEN).unwrap();
+        copy_routes(client, &input, &output, &routes, LEN).unwrap();
+        drop(slot.read_back(LEN).unwrap());
+    }
     // A small upload (under `PAGEABLE_ASYNC_BYTES`, through cubecl on every runtime) after the
     // large ones, then back to a large one through the slot's own path.
     for (round, len) in [(6, 100), (7, LEN)] {
@@ -52,7 +74,7 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
         let (input, output) = slot.send(len).unwrap();
         copy_routes(client, &input, &output, &routes, len).unwrap();
         let mut same = false;
-        slot.read_back(len).fetch(|back| same = back == &host[..]).unwrap();
+        slot.read_back(len).unwrap().fetch(|back| same = back == &host[..]).unwrap();
         assert!(same, "{path} round {round} ({len} floats) came back different");
     }
     // A prefix: only the first `n` floats go up and are copied; the rest of the output keeps the
@@ -64,17 +86,17 @@ pub fn transfer_slot_round_trips<R: Runtime>(client: &ComputeClient<R>) {
     let (input, output) = slot.send(n).unwrap();
     copy_routes(client, &input, &output, &routes, n).unwrap();
     let mut got = Vec::new();
-    slot.read_back(LEN).fetch(|back| got = back.to_vec()).unwrap();
+    slot.read_back(LEN).unwrap().fetch(|back| got = back.to_vec()).unwrap();
     assert_eq!(got.len(), LEN, "{path}: the whole output read back");
     assert!(got[..n].iter().all(|&v| v == 0.25), "{path}: the prefix did not arrive");
     assert!(got[n..LEN].iter().all(|&v| v != -7.0), "{path}: floats past the prefix went up");
     // A prefix read-back (a batch that shrank keeps its larger slots): exactly `n` floats.
     let mut prefix = Vec::new();
-    slot.read_back(n).fetch(|back| prefix = back.to_vec()).unwrap();
+    slot.read_back(n).unwrap().fetch(|back| prefix = back.to_vec()).unwrap();
     assert_eq!(prefix, got[..n], "{path}: a {n}-float read-back differs from the output's first {n} floats");
     assert_eq!(slot.capacity(), LEN);
     println!(
-        "[kernel-test] transfer slot ({path}): 6 buffers of {LEN} floats in flight over 2 slots, a {n}-float prefix up and back"
+        "[kernel-test] transfer slot ({path}): 6 buffers of {LEN} floats in flight over 2 slots, 3 on one slot fetched newest first, one dropped unfetched, a {n}-float prefix up and back"
     );
 }
 

@@ -101,8 +101,7 @@ impl<R: Runtime> Staging<R> {
     /// Queues the read-back of the slot just sent, behind its launch, and submits everything.
     pub(crate) fn pending(&self, frames: usize) -> Result<PendingBuffer<R>> {
         let sent = (self.next + SLOTS - 1) % SLOTS;
-        let ticket = self.slots[sent].read_back(self.streams * self.max_buffer);
-        self.client.flush().map_err(device)?;
+        let ticket = self.slots[sent].read_back(self.streams * self.max_buffer)?;
         Ok(PendingBuffer { ticket, frames, streams: self.streams, max_buffer: self.max_buffer })
     }
 }
