@@ -159,22 +159,31 @@ impl FileStreams {
         let started = Instant::now();
         let step = engine.step().max(1);
         let mut outs: Vec<Vec<f32>> = vec![Vec::new(); self.channels()];
+        // Where the time goes, for `RUST_LOG=debug`: reading and converting, the engine, writing.
+        let (mut reading, mut running, mut writing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let mut blocks = 0usize;
         while !self.files.iter().all(FileStream::complete) {
+            let t = Instant::now();
             for f in &mut self.files {
                 f.next_block(step)?;
             }
             let ins: Vec<&[f32]> = self.files.iter().flat_map(|f| f.model_in.iter().map(Vec::as_slice)).collect();
             outs.iter_mut().for_each(Vec::clear);
+            let read = Instant::now();
             engine.process(&ins, &mut outs)?;
+            let ran = Instant::now();
             let mut rest = outs.as_slice();
             for f in &mut self.files {
                 let (mine, others) = rest.split_at(f.model_in.len());
                 f.write_back(mine)?;
                 rest = others;
             }
+            (reading, running, writing) = (reading + (read - t), running + (ran - read), writing + ran.elapsed());
+            blocks += 1;
             progress(self.files.iter().map(|f| f.written).sum::<u64>() as usize, total as usize);
         }
         let processing = started.elapsed();
+        tracing::debug!("{blocks} blocks of {step} frames: reading and converting {reading:?}, the engine {running:?}, converting back and writing {writing:?}");
         let sanitized = engine.sanitized() + self.files.iter().map(|f| f.replaced).sum::<u64>();
         for f in self.files {
             f.writer.commit()?;

@@ -226,13 +226,14 @@ fn render(args: RenderArgs) -> Result<()> {
         eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
     }
     println!(
-        "backend {} | {} | {} file(s), {} channel(s), {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {}",
+        "backend {} | {} | {} file(s), {} channel(s), {:.2} s of audio in {:.2} s ({:.2} s opening the backend) | real-time factor {:.1}x | wrote {}",
         report.backend,
         report.method,
         report.files,
         report.channels,
         report.audio_seconds,
         report.elapsed.as_secs_f64(),
+        report.opening.as_secs_f64(),
         report.realtime_factor(),
         output.display()
     );

@@ -64,6 +64,8 @@ pub struct RenderReport {
     /// Time from the first read to the last write: reading, rate conversion, the model (and
     /// preparing it on a device), writing. Files are streamed, so these overlap in blocks.
     pub elapsed: Duration,
+    /// Part of `elapsed` spent opening the backend (a GPU's driver and context).
+    pub opening: Duration,
     /// Non-finite input samples replaced by 0.
     pub sanitized: u64,
     /// Files rendered in this batch.
@@ -439,7 +441,9 @@ pub fn render_files(
     let files = FileStreams::open(jobs, model_rate, opts.format)?;
     let shapes = files.shapes();
     let start = Instant::now();
-    let (backend, fallback, (method, streamed)) = match opts.backend.open(true)? {
+    let opened = opts.backend.open(true)?;
+    let opening = start.elapsed();
+    let (backend, fallback, (method, streamed)) = match opened {
         Opened::Cpu { fallback } => ("cpu".to_string(), fallback, render_cpu(&model, files, progress)?),
         Opened::Gpu(device) => {
             let name = device.info().to_string();
@@ -466,6 +470,7 @@ pub fn render_files(
         model_rate,
         resampled: shapes.iter().any(|s| s.2 != model_rate),
         elapsed: start.elapsed(),
+        opening,
         sanitized: streamed.sanitized,
         files: shapes.len(),
         audio_seconds: shapes.iter().map(|s| s.1 as f64 / s.2 as f64).sum(),

@@ -33,6 +33,10 @@ use super::row_split::{split_layer_array, RowSplit};
 /// Layer arrays a shape may have.
 pub const MAX_ARRAYS: usize = 3;
 
+/// Streams per multiprocessor from which a split shape carries four positions per thread
+/// instead of two ([`ColumnsShape::choose`]).
+pub const LARGE_BATCH_PER_MULTIPROCESSOR: usize = 8;
+
 /// One layer array's compile-time shape (every layer of the array alike).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub struct ArrayShape {
@@ -83,6 +87,8 @@ pub struct ColumnsBatch {
     pub few: bool,
     /// A forced split (`CUBEAUDIO_NAM_SPLITS`, `set_row_splits`; 1: unsplit).
     pub forced_splits: Option<usize>,
+    /// Forced positions per thread (`CUBEAUDIO_NAM_COLUMNS`, `set_positions`; 1, 2, 4 or 8).
+    pub forced_positions: Option<usize>,
     /// Whether split rows stage their weights in shared memory (`CUBEAUDIO_NAM_STAGE_WEIGHTS`,
     /// `set_weight_staging`; `None`: wherever they fit).
     pub staging: Option<bool>,
@@ -272,12 +278,12 @@ impl ColumnsShape {
     /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
     /// as 65,536 / threads.
     pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, batch: ColumnsBatch) -> Self {
-        let ColumnsBatch { streams, few, forced_splits, staging, max_units, multiprocessors } = batch;
+        let ColumnsBatch { streams, few, forced_splits, forced_positions, staging, max_units, multiprocessors } = batch;
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
         let mut shape =
             ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1, splits: 1, staged: false };
         let per_position = shape.rows_per_position();
-        let forced = knob("CUBEAUDIO_NAM_COLUMNS");
+        let forced = forced_positions;
         // Two blocks of a layer's weights next to the exchange block, in 48 KiB of static
         // shared memory (every backend's floor); `staging` may turn it off.
         let stages = (shape.stage_floats() + shape.shared_rows() * tile) * 4 <= 48 * 1024 && staging.unwrap_or(true);
@@ -297,7 +303,13 @@ impl ColumnsShape {
             None => 1,
         };
         if splits > 1 {
-            shape.frames = forced.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(2).min(tile);
+            // Two positions per thread, four past eight streams per multiprocessor, where each
+            // staged weight feeding four FMAs beats having twice the threads in flight. Standard
+            // model on an H200, queued device time per buffer, 2 → 4 positions over 4 splits
+            // (2026-12-02, twenty-first measurement): 128 frames, 512 streams 187 → 203 µs,
+            // 2,048 699 → 626, 3,584 1,205 → 1,052; 64 frames 99 → 104, 361 → 329, 613 → 559.
+            let positions = if streams >= LARGE_BATCH_PER_MULTIPROCESSOR * multiprocessors { 4 } else { 2 };
+            shape.frames = forced.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(positions).min(tile);
             shape.lanes = tile / shape.frames;
             shape.splits = shape.max_splits(splits.min((max_units / shape.lanes).max(1)));
             shape.staged = stages;
@@ -711,5 +723,64 @@ fn split_tile(
                 output[base + lane + f * lanes] = scale * head[f];
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The standard WaveNet's two arrays (16 then 8 channels, 10 layers of 3 taps each).
+    fn standard() -> [ArrayShape; MAX_ARRAYS] {
+        let array = |input_rows, channels, head_out| ArrayShape {
+            input_rows,
+            channels,
+            bottleneck: channels,
+            gate_rows: channels,
+            head_out,
+            taps: 3,
+            layers: 10,
+            activation: ActivationKind::Tanh,
+            secondary: ActivationKind::Identity,
+            gating: 0,
+            head_bias: false,
+        };
+        let a = array(1, 16, 8);
+        [a, array(16, 8, 1), a]
+    }
+
+    fn batch(streams: usize, multiprocessors: usize) -> ColumnsBatch {
+        ColumnsBatch {
+            streams,
+            few: streams <= 2 * multiprocessors,
+            forced_splits: None,
+            forced_positions: None,
+            staging: None,
+            max_units: 1024,
+            multiprocessors,
+        }
+    }
+
+    #[test]
+    fn large_batches_carry_four_positions_per_thread_and_few_streams_two() {
+        let sms = 132;
+        for (streams, positions) in [
+            (1, 2),
+            (512, 2),
+            (LARGE_BATCH_PER_MULTIPROCESSOR * sms - 1, 2),
+            (LARGE_BATCH_PER_MULTIPROCESSOR * sms, 4),
+            (4096, 4),
+        ] {
+            let shape = ColumnsShape::choose(standard(), 2, 128, batch(streams, sms));
+            assert_eq!(
+                (shape.splits, shape.frames, shape.lanes),
+                (4, positions, 128 / positions),
+                "{streams} streams: {}",
+                shape.label()
+            );
+            assert!(shape.staged, "{streams} streams: {}", shape.label());
+        }
+        let forced = ColumnsBatch { forced_positions: Some(2), ..batch(4096, sms) };
+        assert_eq!(ColumnsShape::choose(standard(), 2, 128, forced).frames, 2);
     }
 }

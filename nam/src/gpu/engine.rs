@@ -229,6 +229,7 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     columns: Option<Box<ColumnsShape>>,
     /// Forced rows split of the columns kernel (`None`: by batch size).
     row_splits: Option<usize>,
+    positions: Option<usize>,
     weight_staging: Option<bool>,
 }
 
@@ -283,6 +284,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             kernel,
             columns: None,
             row_splits: None,
+            positions: None,
             weight_staging: None,
         };
         batch.relayout(plans, &[])?;
@@ -354,6 +356,13 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     /// `None`: split for batches of at most two streams per multiprocessor). Compiled here.
     pub fn set_row_splits(&mut self, splits: Option<usize>) -> Result<()> {
         self.row_splits = splits;
+        self.set_kernel(self.kernel)
+    }
+
+    /// Forces the positions each thread of the columns kernel carries (1, 2, 4 or 8; `None`: the
+    /// engine's choice by batch size and shape). Compiled here.
+    pub fn set_positions(&mut self, positions: Option<usize>) -> Result<()> {
+        self.positions = positions;
         self.set_kernel(self.kernel)
     }
 
@@ -494,6 +503,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             streams: plans.len(),
             few: plans.len() <= WAVES_FOR_THROUGHPUT * sms,
             forced_splits: self.row_splits.or_else(|| knob("CUBEAUDIO_NAM_SPLITS")),
+            forced_positions: self.positions.or_else(|| knob("CUBEAUDIO_NAM_COLUMNS")),
             staging: self.weight_staging.or_else(|| knob("CUBEAUDIO_NAM_STAGE_WEIGHTS").map(|v| v != 0)),
             max_units: hw.max_units_per_cube as usize,
             multiprocessors: sms,

@@ -120,14 +120,21 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
             let (offsets, routes) = io(&members, stride);
             let mut batch = GpuWaveNetBatch::new(engine.client(), &nets, ctx.max_buffer).map_err(prepare_error)?;
             batch.set_input_offsets(&offsets).map_err(prepare_error)?;
-            parts.push(Part::new(engine, Kind::WaveNet(batch), nets.len(), ctx.max_buffer, &routes, offsets));
+            parts.push(Part::new(engine, Kind::WaveNet(Box::new(batch)), nets.len(), ctx.max_buffer, &routes, offsets));
         }
         if !lstms.is_empty() {
             let nets: Vec<crate::lstm::Lstm> = lstms.iter().map(|(l, _)| (*l).clone()).collect();
             let members: Vec<&InstanceSetup> = lstms.iter().map(|(_, i)| *i).collect();
             let (offsets, routes) = io(&members, stride);
             let batch = lstm_batch(engine, &nets, ctx.max_buffer, &offsets).map_err(prepare_error)?;
-            parts.push(Part::new(engine, Kind::Lstm(batch, nets), lstms.len(), ctx.max_buffer, &routes, offsets));
+            parts.push(Part::new(
+                engine,
+                Kind::Lstm(Box::new(batch), nets),
+                lstms.len(),
+                ctx.max_buffer,
+                &routes,
+                offsets,
+            ));
         }
         Ok(Box::new(NamBatch { parts }))
     }
@@ -155,9 +162,10 @@ fn lstm_batch<R: Runtime>(
 }
 
 enum Kind<R: Runtime> {
-    WaveNet(GpuWaveNetBatch<R>),
+    // Batches boxed: hundreds of bytes each, of different sizes; made once per graph commit.
+    WaveNet(Box<GpuWaveNetBatch<R>>),
     /// The models are kept to rebuild the batch on `reset`.
-    Lstm(GpuLstmBatch<R>, Vec<crate::lstm::Lstm>),
+    Lstm(Box<GpuLstmBatch<R>>, Vec<crate::lstm::Lstm>),
 }
 
 /// One batch of one kind, its own output buffer, and where each stream's output lands.
@@ -227,7 +235,7 @@ impl<R: Runtime> BatchProcessor<R> for NamBatch<R> {
             match &mut part.kind {
                 Kind::WaveNet(b) => b.reset().map_err(err)?,
                 // Back to the state right after `prepare`: initial (h, c) and the same prewarm.
-                Kind::Lstm(b, nets) => *b = lstm_batch(engine, nets, part.max_buffer, &part.offsets).map_err(err)?,
+                Kind::Lstm(b, nets) => **b = lstm_batch(engine, nets, part.max_buffer, &part.offsets).map_err(err)?,
             }
         }
         Ok(())

@@ -219,16 +219,28 @@ fn gated_layers_match<R: Runtime>(client: &ComputeClient<R>, device: &str, gatin
     let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
     let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(spread > 0.05, "the CPU output is near zero ({spread}), the test proves nothing");
-    for (splits, staging) in [(None, None), (Some(1), None), (Some(2), None), (Some(2), Some(false))] {
+    // The last case: four positions per thread over split rows, what large batches take.
+    let cases = [
+        (None, None, None),
+        (Some(1), None, None),
+        (Some(2), None, None),
+        (Some(2), Some(false), None),
+        (Some(2), None, Some(4)),
+    ];
+    for (splits, staging, positions) in cases {
         let model = fresh();
         let mut batch = GpuWaveNetBatch::new(client, &[model.dsp.as_ref()], buffer).unwrap();
         batch.set_kernel(KernelChoice::Columns).unwrap();
         batch.set_row_splits(splits).unwrap();
         batch.set_weight_staging(staging).unwrap();
+        batch.set_positions(positions).unwrap();
         let shape =
             batch.columns().unwrap_or_else(|| panic!("{device}: the gated model did not take the columns kernel"));
         assert_eq!(shape.splits, if splits == Some(1) { 1 } else { 2 }, "{device}: {}", shape.label());
         assert_eq!(shape.staged, shape.splits > 1 && staging.is_none(), "{device}: {}", shape.label());
+        if let Some(p) = positions {
+            assert_eq!(shape.frames, p, "{device}: {}", shape.label());
+        }
         let got = crate::process_in_buffers(&mut batch, &[&input], buffer).remove(0);
         let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / peak;
         assert!(err <= 1e-4, "{device}: {gating}, {}: relative error {err:.3e}", shape.label());
