@@ -14,9 +14,9 @@
 //! Read-backs: [`TransferSlot::read_back`] queues the device→host copy (cubecl's, into its pinned
 //! pool) when it is called — right after the launch — so waiting for buffer k does not wait for
 //! buffer k+1 queued after it: with two buffers in flight the host's work on one overlaps the
-//! device's on the other. The read submits what it needs; on CUDA the client's `flush` is not
-//! called after it (it would only rotate cubecl's drop queue, waiting for the fence of the flush
-//! before). A copy into page-locked memory of the slot's own, after the launch's fence, was
+//! device's on the other. The read submits what it needs; after a large CUDA buffer the client's
+//! `flush` is not called (it would only rotate cubecl's drop queue, waiting for the fence of the
+//! flush before). A copy into page-locked memory of the slot's own, after the launch's fence, was
 //! measured and was no faster (docs/PERFORMANCE.md, twenty-first measurement): cubecl's copy is
 //! queued behind the kernel, the slot's could only start after the host saw the kernel end.
 //!
@@ -178,9 +178,11 @@ impl<R: Runtime> TransferSlot<R> {
             handle = handle.offset_end(((self.output.len - len) * 4) as u64);
         }
         let read: DynFut<_> = Box::pin(borrowed.read_async(vec![handle]));
-        // On CUDA the read has issued its copy; a flush would wait for the previous flush's
-        // fence. Elsewhere keep cubecl's submission as it was measured.
-        if !self.is_pinned() {
+        // A large buffer on CUDA (uploaded by the slot itself): the read has issued its copy, and
+        // a flush would only wait for the previous flush's fence. Small ones went up through
+        // cubecl, whose staging waits in its drop queue: flushed here, one buffer at a time, not
+        // in a burst every 64th launch (the one-stream latency path).
+        if !(self.is_pinned() && len * 4 >= PAGEABLE_ASYNC_BYTES) {
             self.client.flush().map_err(DeviceFault::from)?;
         }
         Ok(Ticket { read: Some(read), client, outstanding: self.outstanding.clone(), generation: self.generation })
