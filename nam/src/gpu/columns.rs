@@ -269,10 +269,11 @@ impl ColumnsShape {
     /// 4 for nano), since each weight load then feeds that many FMAs — measured on an H200 for
     /// the standard model at 128 frames, one stream took 0.37 ms of device time per buffer with
     /// one position per thread, 0.17 ms with two, 0.36 ms with four (registers spill).
-    /// `CUBEAUDIO_NAM_COLUMNS=F` forces `F` (1, 2, 4, 8).
+    /// `CUBEAUDIO_NAM_COLUMNS=F` (or `batch.forced_positions`) forces `F` (1, 2, 4, 8).
     ///
     /// Batches of few streams, and any batch whose layer weights stage in shared memory, split
-    /// rows over threads instead (below), one stream per cube. Otherwise cubes are 256 or 512
+    /// rows over threads instead (below), one stream per cube, two positions per thread (four
+    /// from [`LARGE_BATCH_PER_MULTIPROCESSOR`] streams per multiprocessor). Otherwise cubes are 256 or 512
     /// threads (at most `max_units`, the device's limit; `CUBEAUDIO_NAM_CUBE_THREADS` forces a
     /// power of two): the streams of a cube share its
     /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread

@@ -229,6 +229,7 @@ pub struct GpuWaveNetBatch<R: Runtime> {
     columns: Option<Box<ColumnsShape>>,
     /// Forced rows split of the columns kernel (`None`: by batch size).
     row_splits: Option<usize>,
+    /// Forced positions per thread of the columns kernel (`None`: by batch size).
     positions: Option<usize>,
     weight_staging: Option<bool>,
 }
