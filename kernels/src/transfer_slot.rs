@@ -51,6 +51,9 @@ pub struct TransferSlot<R: Runtime> {
     /// The generation of the last send whose buffer is not known complete, 0 when none.
     outstanding: Arc<AtomicU64>,
     generation: u64,
+    /// Whether the last send went up through cubecl's `create`, whose staging then waits in
+    /// cubecl's drop queue until a flush (true before any send).
+    uploaded_by_cubecl: bool,
     /// Why the page-locked path is not used, where it was tried.
     fallback: Option<String>,
 }
@@ -85,7 +88,15 @@ impl<R: Runtime> TransferSlot<R> {
             Err(why) => (Path::Plain(vec![0.0; len]), why),
         };
         let outstanding = Arc::new(AtomicU64::new(0));
-        Self { client: Arc::new(client.clone()), path, output, outstanding, generation: 0, fallback }
+        Self {
+            client: Arc::new(client.clone()),
+            path,
+            output,
+            outstanding,
+            generation: 0,
+            uploaded_by_cubecl: true,
+            fallback,
+        }
     }
 
     /// The page-locked path, or why not (`None`: not tried — not CUDA, or turned off).
@@ -159,6 +170,11 @@ impl<R: Runtime> TransferSlot<R> {
         };
         #[cfg(not(feature = "cuda"))]
         let _ = previous;
+        self.uploaded_by_cubecl = match &self.path {
+            #[cfg(feature = "cuda")]
+            Path::Pinned(_) => len * 4 < PAGEABLE_ASYNC_BYTES,
+            Path::Plain(_) => true,
+        };
         Ok((input, self.output.clone()))
     }
 
@@ -178,11 +194,11 @@ impl<R: Runtime> TransferSlot<R> {
             handle = handle.offset_end(((self.output.len - len) * 4) as u64);
         }
         let read: DynFut<_> = Box::pin(borrowed.read_async(vec![handle]));
-        // A large buffer on CUDA (uploaded by the slot itself): the read has issued its copy, and
-        // a flush would only wait for the previous flush's fence. Small ones went up through
-        // cubecl, whose staging waits in its drop queue: flushed here, one buffer at a time, not
-        // in a burst every 64th launch (the one-stream latency path).
-        if !(self.is_pinned() && len * 4 >= PAGEABLE_ASYNC_BYTES) {
+        // After the slot's own upload the read has issued everything, and a flush would only
+        // wait for the previous flush's fence. An upload through cubecl left its staging in
+        // cubecl's drop queue: flushed here, one buffer at a time, not in a burst every 64th
+        // launch (the one-stream latency path).
+        if self.uploaded_by_cubecl {
             self.client.flush().map_err(DeviceFault::from)?;
         }
         Ok(Ticket { read: Some(read), client, outstanding: self.outstanding.clone(), generation: self.generation })

@@ -273,18 +273,16 @@ impl ColumnsShape {
     ///
     /// Batches of few streams, and any batch whose layer weights stage in shared memory, split
     /// rows over threads instead (below), one stream per cube, two positions per thread (four
-    /// from [`LARGE_BATCH_PER_MULTIPROCESSOR`] streams per multiprocessor). Otherwise cubes are 256 or 512
-    /// threads (at most `max_units`, the device's limit; `CUBEAUDIO_NAM_CUBE_THREADS` forces a
-    /// power of two): the streams of a cube share its
-    /// barriers, and CUDA's launch bound is the cube's size, so nvcc budgets registers per thread
-    /// as 65,536 / threads.
+    /// from [`LARGE_BATCH_PER_MULTIPROCESSOR`] streams per multiprocessor). Otherwise cubes are
+    /// 256 or 512 threads (at most `max_units`, the device's limit; `CUBEAUDIO_NAM_CUBE_THREADS`
+    /// forces a power of two): the streams of a cube share its barriers, and CUDA's launch bound
+    /// is the cube's size, so nvcc budgets registers per thread as 65,536 / threads.
     pub fn choose(arrays: [ArrayShape; MAX_ARRAYS], count: usize, max_buffer: usize, batch: ColumnsBatch) -> Self {
         let ColumnsBatch { streams, few, forced_splits, forced_positions, staging, max_units, multiprocessors } = batch;
         let tile = max_buffer.next_power_of_two().clamp(8, MAX_TILE);
         let mut shape =
             ColumnsShape { arrays, count, frames: 1, lanes: tile, streams_per_cube: 1, splits: 1, staged: false };
         let per_position = shape.rows_per_position();
-        let forced = forced_positions;
         // Two blocks of a layer's weights next to the exchange block, in 48 KiB of static
         // shared memory (every backend's floor); `staging` may turn it off.
         let stages = (shape.stage_floats() + shape.shared_rows() * tile) * 4 <= 48 * 1024 && staging.unwrap_or(true);
@@ -310,13 +308,13 @@ impl ColumnsShape {
             // (2026-12-02, twenty-first measurement): 128 frames, 512 streams 187 → 203 µs,
             // 2,048 699 → 626, 3,584 1,205 → 1,052; 64 frames 99 → 104, 361 → 329, 613 → 559.
             let positions = if streams >= LARGE_BATCH_PER_MULTIPROCESSOR * multiprocessors { 4 } else { 2 };
-            shape.frames = forced.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(positions).min(tile);
+            shape.frames = forced_positions.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(positions).min(tile);
             shape.lanes = tile / shape.frames;
             shape.splits = shape.max_splits(splits.min((max_units / shape.lanes).max(1)));
             shape.staged = stages;
             return shape;
         }
-        let frames = match forced {
+        let frames = match forced_positions {
             Some(f) if [1, 2, 4, 8].contains(&f) => f,
             _ => [4, 2, 1].into_iter().find(|f| f * per_position <= 128).unwrap_or(1),
         };
