@@ -380,7 +380,23 @@ fn sweep(
     let mut streams = 1;
     let mut bisections = 0;
     while streams <= max_streams && streams > held {
-        let mut batch = make(streams)?;
+        let mut batch = match make(streams) {
+            Ok(batch) => batch,
+            // A batch the device cannot hold (its histories past one buffer's limit) ends the
+            // sweep there like a miss, so the table still prints; a first batch that cannot be
+            // made is a real error.
+            Err(e) if held > 0 => {
+                log(&format!("{name} buffer {buffer}: {streams} streams do not fit: {e}"));
+                missed = Some(streams);
+                if bisections == 2 {
+                    break;
+                }
+                bisections += 1;
+                streams = (held + streams) / 2;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let shape = batch.shape_label();
         let times = time_buffers(batch.as_mut(), streams, buffer, TIMED_BUFFERS, false)?;
         let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
@@ -478,5 +494,58 @@ impl BenchReport {
             s += &format!("- {m}: {f:.1}× real time\n");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch that takes no time: every size it can be made at holds.
+    struct Instant0;
+
+    impl StreamBatch for Instant0 {
+        fn process(&mut self, _: &[&[f32]], _: &mut [&mut [f32]]) -> cubeaudio_nam::error::Result<()> {
+            Ok(())
+        }
+        fn shape_label(&self) -> String {
+            "none".into()
+        }
+        fn sanitized_samples(&self) -> u64 {
+            0
+        }
+        fn queued_ms(&mut self, _: usize, _: usize) -> cubeaudio_nam::error::Result<f64> {
+            Ok(0.0)
+        }
+        fn pipelined_ms(
+            &mut self,
+            _: &[&[f32]],
+            _: &mut [&mut [f32]],
+            count: usize,
+        ) -> cubeaudio_nam::error::Result<Vec<f64>> {
+            Ok(vec![0.0; count])
+        }
+    }
+
+    /// A batch the device cannot hold ends the sweep like a miss (bisected towards the last
+    /// size that held) instead of aborting the bench; a first batch that cannot be made is an
+    /// error.
+    #[test]
+    fn batches_that_do_not_fit_end_the_sweep_like_misses() {
+        let make = |streams: usize| -> Result<Box<dyn StreamBatch>> {
+            match streams {
+                ..8 => Ok(Box::new(Instant0)),
+                _ => Err(cubeaudio_nam::NamError::Request(format!("{streams} streams need too much")).into()),
+            }
+        };
+        let (mut rows, mut lines) = (Vec::new(), Vec::new());
+        let best = sweep("m", 64, 1.0, 1 << 20, make, &mut rows, &mut |l| lines.push(l.to_string())).unwrap();
+        assert_eq!((best.2, best.3), (7, 7), "held after bisecting 4..8: {lines:?}");
+        let measured: Vec<usize> = rows.iter().map(|r| r.streams).collect();
+        assert_eq!(measured, [1, 2, 4, 6, 7]);
+        assert!(lines.iter().any(|l| l.contains("8 streams do not fit")), "{lines:?}");
+        let never =
+            |_: usize| -> Result<Box<dyn StreamBatch>> { Err(cubeaudio_nam::NamError::Request("no".into()).into()) };
+        assert!(sweep("m", 64, 1.0, 8, never, &mut Vec::new(), &mut |_| {}).is_err());
     }
 }

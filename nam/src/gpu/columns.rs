@@ -36,6 +36,8 @@ pub const MAX_ARRAYS: usize = 3;
 /// Streams per multiprocessor from which a split shape carries four positions per thread
 /// instead of two ([`ColumnsShape::choose`]).
 pub const LARGE_BATCH_PER_MULTIPROCESSOR: usize = 8;
+/// Multiprocessors assumed where the runtime does not say (wgpu).
+pub(crate) const DEFAULT_MULTIPROCESSORS: usize = 64;
 
 /// One layer array's compile-time shape (every layer of the array alike).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
@@ -94,8 +96,8 @@ pub struct ColumnsBatch {
     pub staging: Option<bool>,
     /// The device's threads per cube.
     pub max_units: usize,
-    /// The device's multiprocessors.
-    pub multiprocessors: usize,
+    /// The device's multiprocessors, where the runtime reports them (CUDA; wgpu does not).
+    pub multiprocessors: Option<usize>,
 }
 
 /// The compile-time shape of a columns launch: the model's arrays and how threads take frames.
@@ -307,7 +309,11 @@ impl ColumnsShape {
             // model on an H200, queued device time per buffer, 2 → 4 positions over 4 splits
             // (2026-12-02, twenty-first measurement): 128 frames, 512 streams 187 → 203 µs,
             // 2,048 699 → 626, 3,584 1,205 → 1,052; 64 frames 99 → 104, 361 → 329, 613 → 559.
-            let positions = if streams >= LARGE_BATCH_PER_MULTIPROCESSOR * multiprocessors { 4 } else { 2 };
+            // Only where the device reports its multiprocessors: on Vulkan's assumed count four
+            // positions started at 512 streams and were slower there (queued 0.639 vs 0.416 ms
+            // at 128 frames, 2026-12-02).
+            let large = multiprocessors.is_some_and(|sms| streams >= LARGE_BATCH_PER_MULTIPROCESSOR * sms);
+            let positions = if large { 4 } else { 2 };
             shape.frames = forced_positions.filter(|f| [1, 2, 4, 8].contains(f)).unwrap_or(positions).min(tile);
             shape.lanes = tile / shape.frames;
             shape.splits = shape.max_splits(splits.min((max_units / shape.lanes).max(1)));
@@ -328,7 +334,8 @@ impl ColumnsShape {
         // wave or less the larger cubes leave multiprocessors idle (512 streams 0.257 → 0.407 ms).
         let per_cube = (256 / shape.lanes).max(1);
         let wide = shape.frames * per_position > 64;
-        let default = if wide && streams > per_cube * multiprocessors { 512 } else { 256 };
+        let default =
+            if wide && streams > per_cube * multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) { 512 } else { 256 };
         let threads = knob("CUBEAUDIO_NAM_CUBE_THREADS")
             .filter(|t| t.is_power_of_two() && (32..=1024).contains(t))
             .unwrap_or(default)
@@ -756,7 +763,7 @@ mod tests {
             forced_positions: None,
             staging: None,
             max_units: 1024,
-            multiprocessors,
+            multiprocessors: Some(multiprocessors),
         }
     }
 
@@ -781,5 +788,7 @@ mod tests {
         }
         let forced = ColumnsBatch { forced_positions: Some(2), ..batch(4096, sms) };
         assert_eq!(ColumnsShape::choose(standard(), 2, 128, forced).frames, 2);
+        let unknown = ColumnsBatch { multiprocessors: None, ..batch(4096, sms) };
+        assert_eq!(ColumnsShape::choose(standard(), 2, 128, unknown).frames, 2, "no multiprocessor count: two");
     }
 }

@@ -11,7 +11,7 @@ use cubecl::server::Handle;
 
 use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
 
-use super::columns::{wavenet_columns_kernel, ColumnsBatch, ColumnsShape};
+use super::columns::{wavenet_columns_kernel, ColumnsBatch, ColumnsShape, DEFAULT_MULTIPROCESSORS};
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::knob;
 use super::plan::ModelPlan;
@@ -55,7 +55,7 @@ fn choose_shape(
     while tile > 8 && !fits(tile) {
         tile /= 2;
     }
-    let sms = hw.num_streaming_multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) as usize;
+    let sms = hw.num_streaming_multiprocessors.map_or(DEFAULT_MULTIPROCESSORS, |n| n as usize);
     // The general variant's ring conv is not tiled: it keeps the latency shape.
     let throughput = !general
         && match policy {
@@ -196,8 +196,6 @@ const WAVES_FOR_THROUGHPUT: usize = 2;
 /// Widest layer array the columns kernel takes on a software adapter (compile time, see
 /// `choose_columns`).
 const SOFTWARE_COLUMNS_CHANNELS: usize = 4;
-/// Multiprocessors assumed where the runtime does not say (wgpu).
-const DEFAULT_MULTIPROCESSORS: u32 = 64;
 /// Streams' histories start on multiples of this many floats, so moving a stream's state when
 /// the batch changes is whole chunks of one copy launch.
 const STATE_CHUNK: usize = 256;
@@ -499,7 +497,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             return None;
         }
         let hw = &self.client.properties().hardware;
-        let sms = hw.num_streaming_multiprocessors.unwrap_or(DEFAULT_MULTIPROCESSORS) as usize;
+        let sms = hw.num_streaming_multiprocessors.map_or(DEFAULT_MULTIPROCESSORS, |n| n as usize);
         let batch = ColumnsBatch {
             streams: plans.len(),
             few: plans.len() <= WAVES_FOR_THROUGHPUT * sms,
@@ -507,7 +505,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             forced_positions: self.positions.or_else(|| knob("CUBEAUDIO_NAM_COLUMNS")),
             staging: self.weight_staging.or_else(|| knob("CUBEAUDIO_NAM_STAGE_WEIGHTS").map(|v| v != 0)),
             max_units: hw.max_units_per_cube as usize,
-            multiprocessors: sms,
+            multiprocessors: hw.num_streaming_multiprocessors.map(|n| n as usize),
         };
         Some(ColumnsShape::choose(arrays, count, self.max_buffer, batch))
     }
