@@ -7,6 +7,7 @@
 //! - [`info`]: what a model is and what it costs.
 //! - [`resample`]: rate conversion between the file's and the model's rate, streamed.
 //! - [`file_stream`]: files streamed from disk to disk through an engine, in blocks.
+//! - [`kernel_cache`]: compiled CUDA kernels kept between runs of one build.
 
 pub mod bench;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod file_stream;
 pub mod graph;
 pub mod info;
 pub mod interrupt;
+pub mod kernel_cache;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod paths;

@@ -432,6 +432,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(folder) = cubeaudio::kernel_cache::enable() {
+        tracing::debug!("compiled CUDA kernels of this build kept under {}", folder.display());
+    }
     let result = match cli.command {
         Command::Render(args) => render(args),
         Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),

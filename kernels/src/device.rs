@@ -345,10 +345,13 @@ pub mod cuda {
         if count as usize <= index {
             return Err(DeviceError::NoCudaDevice(format!("{count} devices, asked for #{index}")));
         }
-        let name = cudarc::driver::CudaContext::new(index)
-            .ok()
-            .and_then(|ctx| ctx.name().ok())
-            .unwrap_or_else(|| format!("CUDA device {index}"));
+        let ctx = cudarc::driver::CudaContext::new(index).ok();
+        let name = ctx.as_ref().and_then(|c| c.name().ok()).unwrap_or_else(|| format!("CUDA device {index}"));
+        if let Some((major, minor)) = ctx.as_ref().and_then(|c| c.compute_capability().ok()) {
+            if let Some(folder) = crate::kernel_cache::install(&format!("sm_{major}{minor}")) {
+                tracing::debug!("compiled CUDA kernels kept in {}", folder.display());
+            }
+        }
         let client = CudaRuntime::client(&CudaDevice::new(index));
         Ok((client, DeviceInfo { runtime: "cuda", adapter: name, is_software: false }))
     }

@@ -42,6 +42,8 @@ pub mod fir;
 pub mod fused_entities;
 pub mod gain;
 pub mod graph_program;
+#[cfg(feature = "cuda")]
+pub mod kernel_cache;
 pub mod matrix_tile;
 pub mod partitioned_conv;
 pub mod routed;
