@@ -86,7 +86,8 @@ struct RenderArgs {
 enum Command {
     /// Render WAV files through a .nam model; each channel runs through its own instance. Several
     /// `--input` files render as one batch (on a GPU: every channel of every file is a stream of
-    /// one launch per buffer).
+    /// one launch per buffer). CUDA kernels compiled by one build are kept for its next runs in
+    /// ~/.cache/cubeaudio/kernels (CUBEAUDIO_KERNEL_CACHE=off turns that off, =DIR moves it).
     Render(RenderArgs),
     /// Render a WAV file through a processing graph (rig file: processors, params,
     /// connections; format in docs/GRAPHS.md). The WAV's channels feed the graph inputs in order;

@@ -565,13 +565,19 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         self.relayout(plans, &keep)
     }
 
-    /// Clears every history and prewarms again: the state right after [`Self::new`].
+    /// Clears every history and prewarms again: the state right after [`Self::new`]. The
+    /// histories are zeroed in place (one copy launch) and the cursors rewound; plans, weights,
+    /// allocations and the launch shape stay.
     pub fn reset(&mut self) -> Result<()> {
-        let offsets = self.input_offsets();
-        self.relayout(self.plans.clone(), &[])?;
+        self.fold_tick();
+        let zero = Buffer::filled(&self.client, STATE_CHUNK, 0.0);
+        let zeroing: Vec<u32> = (0..self.state.len / STATE_CHUNK).flat_map(|k| [0, (k * STATE_CHUNK) as u32]).collect();
+        copy_chunks(&self.client, &zero, &self.state, &zeroing)?;
+        for s in 0..self.streams() {
+            self.meta[s * META + 5] = 0;
+        }
         let all: Vec<usize> = (0..self.streams()).collect();
-        self.prewarm(&all)?;
-        self.set_input_offsets(&offsets)
+        self.prewarm(&all)
     }
 
     fn launch_records(&self, records: &[u32], input: &Buffer, output: &Buffer, frames: usize) {
