@@ -291,7 +291,10 @@ mod tests {
         }
     }
 
-    fn files(name: &str) -> (PathBuf, Vec<(PathBuf, PathBuf)>, Vec<Vec<Vec<f32>>>) {
+    /// A scratch folder, (input, output) pairs and each input's planar samples.
+    type Files = (PathBuf, Vec<(PathBuf, PathBuf)>, Vec<Vec<Vec<f32>>>);
+
+    fn files(name: &str) -> Files {
         let dir = std::env::temp_dir().join(format!("cubeaudio-file-stream-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

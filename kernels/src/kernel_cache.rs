@@ -52,7 +52,7 @@ fn prune(root: &Path, current: &Path) {
             (used, p)
         })
         .collect();
-    builds.sort_by(|a, b| b.0.cmp(&a.0));
+    builds.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (_, old) in builds.into_iter().skip(BUILDS_KEPT - 1) {
         let _ = std::fs::remove_dir_all(old);
     }
