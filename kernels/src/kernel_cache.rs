@@ -18,8 +18,10 @@ use cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
 
 /// Build folders kept beside the current one; older ones (by last use) are removed.
 const BUILDS_KEPT: usize = 8;
-/// Written in a build's folder at every use, so pruning can tell the most recently used.
-const STAMP: &str = "last-used";
+/// Written in a build's folder at every use, so pruning can tell the most recently used — and
+/// tell the folders it made from anything else in `root` (which a user may point anywhere):
+/// a folder without it is never removed.
+const STAMP: &str = "cubeaudio-kernels-last-used";
 
 static BUILD_FOLDER: OnceLock<PathBuf> = OnceLock::new();
 
@@ -38,19 +40,16 @@ pub fn persist_kernels(root: &Path, build: &str) -> PathBuf {
     folder
 }
 
-/// Removes the build folders of `root` beyond the [`BUILDS_KEPT`] most recently used,
-/// never `current`. Failures (another process pruning, permissions) are ignored: the cache
-/// only saves time.
+/// Removes the build folders of `root` (those holding a [`STAMP`]) beyond the [`BUILDS_KEPT`]
+/// most recently used, never `current` and never anything else. Failures (another process
+/// pruning, permissions) are ignored: the cache only saves time.
 fn prune(root: &Path, current: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
     let mut builds: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir() && p != current)
-        .map(|p| {
-            let used = std::fs::metadata(p.join(STAMP)).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
-            (used, p)
-        })
+        .filter_map(|p| Some((std::fs::metadata(p.join(STAMP)).and_then(|m| m.modified()).ok()?, p)))
         .collect();
     builds.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (_, old) in builds.into_iter().skip(BUILDS_KEPT - 1) {
@@ -80,7 +79,8 @@ pub(crate) fn install(arch: &str) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    /// Only the most recently used builds stay; the current one always does.
+    /// Only the most recently used builds stay; the current one always does, and a folder that is
+    /// not a build's is never touched.
     #[test]
     fn old_build_folders_are_pruned() {
         let root = std::env::temp_dir().join(format!("cubeaudio-kernel-cache-{}", std::process::id()));
@@ -94,12 +94,17 @@ mod tests {
         }
         let current = root.join("current");
         std::fs::create_dir_all(&current).unwrap();
+        // Not a build folder (a user's, in a root pointed at their files): never removed.
+        let theirs = root.join("photos");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::fs::write(theirs.join("last-used"), b"mine").unwrap();
         prune(&root, &current);
         let mut left: Vec<String> =
             std::fs::read_dir(&root).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         left.sort();
         let mut want: Vec<String> = (4..BUILDS_KEPT + 3).map(|k| format!("old{k}")).collect();
         want.push("current".into());
+        want.push("photos".into());
         want.sort();
         assert_eq!(left, want);
         std::fs::remove_dir_all(&root).unwrap();
