@@ -101,3 +101,21 @@ pub fn write_report(out: &std::path::Path, stem: &str, md: &str, rows: &impl ser
     print!("{md}");
     Ok(())
 }
+
+/// Device parameters of one graph-program item of `kind` at the settings a player would use
+/// (the pedals of `cli/examples/rigs/pedals.json`): what the fused-graph benchmarks run. An
+/// echo reads 18,000 samples back, so its ring must hold more.
+pub fn typical_params(kind: u32) -> Vec<f32> {
+    use cubeaudio_kernels::biquad::BiquadCoefficients;
+    use cubeaudio_kernels::graph_program::*;
+    match kind {
+        KIND_GAIN => vec![0.7, 0.001],
+        KIND_MIX => vec![0.5, 0.5, 0.5, 0.5, 0.001],
+        KIND_BIQUAD => BiquadCoefficients::peaking(48_000.0, 2800.0, 1.2, 6.0).0.to_vec(),
+        KIND_GATE => vec![0.001, 0.05, 0.0003, 0.998],
+        KIND_COMPRESSOR => vec![0.06, -0.75, 0.007, 0.0001, 2.0],
+        KIND_TREMOLO => vec![5.5 / 48_000.0, 0.6, 0.001],
+        KIND_DRIVE => vec![16.0, 0.25, 0.001],
+        _ => vec![18_000.0, 0.4, 0.5, 0.5],
+    }
+}

@@ -51,10 +51,13 @@ pub trait ProgramType: Send + Sync {
     }
 }
 
-/// Device cost of one item of each kind, in the packer's units (a warp costs the sum of its
-/// kinds' costs): roughly the instructions of one sample of the kind's step in the generated
-/// code (`codegen-tests` snapshots); transcendentals (`exp`/`ln`, `cos`, `tanh`) dominate.
-pub const KIND_COSTS: [u32; KINDS] = [4, 14, 9, 9, 30, 22, 18, 12];
+/// Device cost of each kind, in the packer's units (a warp costs the sum of its kinds' costs):
+/// nanoseconds one warp of the kind adds per sample, measured by `kind_costs` (benches) on an
+/// NVIDIA H200 through CUDA, one instance, arena in shared memory (2026-12-02,
+/// docs/PERFORMANCE.md twenty-third measurement). Gain, mix, biquad, gate, compressor,
+/// tremolo, drive, echo. A mixed warp measured 0.6–0.8 of its kinds' sum (diverged branches
+/// overlap their latencies), so the sum is a conservative estimate.
+pub const KIND_COSTS: [u32; KINDS] = [68, 89, 77, 89, 209, 148, 84, 184];
 
 /// Parameters of `kind` on the device.
 pub fn device_param_count(kind: u32) -> usize {

@@ -18,7 +18,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 use cubeaudio::rig_bench::{percentile, time_buffers};
-use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::graph_program::{
     GraphProgram, ProgramItem, ProgramSpec, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE,
     KIND_MIX, KIND_PARAMS, KIND_TREMOLO,
@@ -132,19 +131,7 @@ fn pedal_items() -> (Vec<ProgramItem>, Vec<Vec<u32>>, Vec<f32>) {
     items.push(ProgramItem { kind: KIND_MIX, output: 12, inputs: [10, 11, 0, 0], ring: 0 });
     items.push(one(KIND_GAIN, 13, 12));
     let stages = vec![(0..8).collect(), vec![8, 9], vec![10], vec![11]];
-    let mut params = Vec::new();
-    for item in &items {
-        params.extend(match item.kind {
-            KIND_GAIN => vec![0.7, 0.001],
-            KIND_MIX => vec![0.5, 0.5, 0.5, 0.5, 0.001],
-            KIND_BIQUAD => BiquadCoefficients::peaking(48_000.0, 2800.0, 1.2, 6.0).0.to_vec(),
-            KIND_GATE => vec![0.001, 0.05, 0.0003, 0.998],
-            KIND_COMPRESSOR => vec![0.06, -0.75, 0.007, 0.0001, 2.0],
-            KIND_TREMOLO => vec![5.5 / 48_000.0, 0.6, 0.001],
-            KIND_DRIVE => vec![16.0, 0.25, 0.001],
-            _ => vec![18_000.0, 0.4, 0.5, 0.5],
-        });
-    }
+    let params: Vec<f32> = items.iter().flat_map(|item| cubeaudio_benches::typical_params(item.kind)).collect();
     assert_eq!(params.len(), items.iter().map(|i| KIND_PARAMS[i.kind as usize]).sum::<usize>());
     (items, stages, params)
 }
