@@ -343,19 +343,26 @@ pub fn registry() -> Vec<KernelCase> {
                 (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
         }),
-        case!("graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0)),
+        case!("graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None)),
         // The example rigs' cab program: convolutions of 128-sample blocks after the items, the
         // pedalboard's arena at 128 frames (11 slots) held in shared memory.
-        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408)),
+        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None)),
+        // amp_cab in one launch: a standard WaveNet's stream (16 rows, 64-frame tiles) and the
+        // cab's convolution, the arena in device memory.
+        case!("graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
+            let shape = StreamsShape { rows: 16, tile: 64, general: false, staged: true, conv: TileConvPath::Scalar { rows: 2, frames: 1 } };
+            graph_program(b, 64, 0, Some(shape))
+        }),
     ]
 }
 
-/// The graph program kernel with its convolution block and local arena (both comptime).
-fn graph_program(b: &mut KernelBuilder, conv_block: usize, local_arena: usize) {
+/// The graph program kernel with its convolution block, local arena and streams (comptime).
+fn graph_program(b: &mut KernelBuilder, conv_block: usize, local_arena: usize, streams: Option<StreamsShape>) {
     let (i, o, a) = (input(b), output(b), output(b));
     let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
     let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
-    let (cursor, frames) = (u32_arg(b), u32_arg(b));
+    let (sm, sp, sw, ss) = (input_u32(b), input_u32(b), input(b), output(b));
+    let (tick, cursor, frames) = (u32_arg(b), u32_arg(b), u32_arg(b));
     graph_program_kernel::expand(
         &mut b.scope,
         i,
@@ -369,9 +376,15 @@ fn graph_program(b: &mut KernelBuilder, conv_block: usize, local_arena: usize) {
         rings,
         dims,
         conv,
+        sm,
+        sp,
+        sw,
+        ss,
+        tick,
         cursor,
         frames,
         conv_block,
         local_arena,
+        streams,
     );
 }

@@ -21,6 +21,7 @@
 //! | [`routed`] | gain, mix, biquad, noise gate, FIR and copies over a graph's signal arena, one launch per batch | [`routed::RoutedGain`], [`routed::copy_routes`], … |
 //! | [`effects`] | per-sample gate, compressor, tremolo, drive and echo steps | (composed by the kernels below) |
 //! | [`graph_program`] | a whole graph of small processors in one launch: stages separated by cube barriers, kinds laid out per warp, many instances as many cubes | [`graph_program::GraphProgram`] |
+//! | [`wavenet_streams`] | convolutional NAM models (WaveNet, ConvNet, Linear) as plans one cube interprets, one stream per cube or as a step of a graph program | (`cubeaudio-nam` builds the plans) |
 //! | [`fused_entities`] | one launch running many entities of 11 different branch bodies by a warp layout | [`fused_entities::launch_fused_entities`] |
 //!
 //! [`device`] finds a CUDA device or a wgpu adapter without panicking when there is none.
@@ -52,5 +53,6 @@ pub mod testing;
 pub mod tile_conv;
 pub mod transfer_slot;
 pub mod util;
+pub mod wavenet_streams;
 
 pub use error::KernelError;

@@ -28,6 +28,7 @@ pub mod processor;
 pub mod program_type;
 pub mod realtime;
 pub mod registry;
+pub mod streams_type;
 pub mod wav;
 
 pub use engine::Engine;

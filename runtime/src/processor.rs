@@ -17,6 +17,7 @@ use cubecl::prelude::*;
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::program_type::ProgramType;
+use crate::streams_type::StreamsType;
 
 /// Most channels one port may have.
 pub const MAX_PORT_CHANNELS: usize = 64;
@@ -194,8 +195,14 @@ pub trait ProcessorType<R: Runtime>: Send + Sync {
 
     /// How instances run inside a fused graph program, for types whose device code is one of
     /// the program's item kinds or its convolution; `None` (the default) for types that need
-    /// launches of their own (NAM).
+    /// launches of their own or run as streams.
     fn program(&self) -> Option<&dyn ProgramType> {
+        None
+    }
+
+    /// How instances run as model streams of a fused graph program (`nam`); `None` (the
+    /// default) for other types.
+    fn streams(&self) -> Option<&dyn StreamsType<R>> {
         None
     }
 }

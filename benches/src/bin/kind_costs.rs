@@ -107,6 +107,9 @@ fn program_spec(warp: &[(u32, usize)], stages: usize, stride: usize, instances: 
         instances,
         convolutions: vec![],
         conv_block: 0,
+        streams: vec![],
+        streams_shape: None,
+        streams_units: 0,
         local_arena: local,
     }
 }
@@ -133,14 +136,14 @@ fn launch_us<R: Runtime>(client: &ComputeClient<R>, spec: ProgramSpec, n: usize,
     let arena = Buffer::upload(client, &vec![0.0; arena_floats]);
     let sync = || cubecl::future::block_on(client.sync()).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
     for _ in 0..20 {
-        program.process(client, Some(&input), Some(&output), &arena, n)?;
+        program.process(client, Some(&input), Some(&output), &arena, n, None)?;
     }
     sync()?;
     let mut runs = Vec::with_capacity(args.repeats);
     for _ in 0..args.repeats {
         let start = Instant::now();
         for _ in 0..args.launches {
-            program.process(client, Some(&input), Some(&output), &arena, n)?;
+            program.process(client, Some(&input), Some(&output), &arena, n, None)?;
         }
         sync()?;
         runs.push(start.elapsed().as_secs_f64() * 1e6 / args.launches as f64);

@@ -163,6 +163,9 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
                 instances,
                 convolutions: vec![],
                 conv_block: 0,
+                streams: vec![],
+                streams_shape: None,
+                streams_units: 0,
                 local_arena: local,
             };
             let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();
@@ -174,12 +177,12 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
             let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * instances]);
             let sync = || cubecl::future::block_on(client.sync()).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
             for _ in 0..50 {
-                program.process(client, Some(&input), Some(&output), &arena, n)?;
+                program.process(client, Some(&input), Some(&output), &arena, n, None)?;
             }
             sync()?;
             let start = Instant::now();
             for _ in 0..200 {
-                program.process(client, Some(&input), Some(&output), &arena, n)?;
+                program.process(client, Some(&input), Some(&output), &arena, n, None)?;
             }
             sync()?;
             let queued = start.elapsed().as_secs_f64() * 1e6 / 200.0;

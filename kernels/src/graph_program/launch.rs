@@ -3,11 +3,12 @@ use cubecl::prelude::*;
 use super::{
     graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_PARAMS, KIND_TREMOLO, RECORD,
 };
-use super::{CONV_RECORD, KIND_DRIVE, KIND_NAMES};
+use super::{scratch_floats, CONV_RECORD, KIND_DRIVE, KIND_NAMES, STREAM_RECORD};
 use crate::fft::twiddles;
-use crate::partitioned_conv::{cooperative_shared_len, tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
+use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
 use crate::util::{at_most, finite, len_eq, nonzero, Buffer, IndexBuffer};
+use crate::wavenet_streams::{StreamsShape, META};
 use crate::KernelError;
 
 const KERNEL: &str = "graph_program";
@@ -57,6 +58,34 @@ impl ProgramConvolution {
     }
 }
 
+/// One model stream (a convolutional NAM model) run by the whole cube after its stage's items
+/// and convolutions, with [`run_stream`](crate::wavenet_streams::run_stream).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramStream {
+    /// Arena slot it reads.
+    pub input: u32,
+    /// Arena slot it writes.
+    pub output: u32,
+}
+
+/// The model streams' tables for one buffer, as the plan interpreter reads them: `streams`
+/// records of [`META`] u32s in `meta` (instance after instance, the program's streams of one
+/// instance in stage order), their plans, weights and histories. Their owner builds them
+/// (`cubeaudio-nam`); the program binds them. `meta` and `plan` hold clones of their owner's
+/// handles (no allocation).
+pub struct StreamTables<'a> {
+    /// Per stream: plan, weights, state offsets, (unused) input and output offsets, cursor.
+    pub meta: IndexBuffer,
+    /// The plans.
+    pub plan: IndexBuffer,
+    /// The weights.
+    pub weights: &'a Buffer,
+    /// The histories.
+    pub state: &'a Buffer,
+    /// Frames run since the cursors in `meta` were uploaded.
+    pub tick: u32,
+}
+
 /// What a program runs: its items, the layout of every stage, and the graph's inputs and
 /// outputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +115,13 @@ pub struct ProgramSpec {
     /// The convolutions' block `B` (head taps and FFT partition; a power of two up to
     /// [`MAX_BLOCK`]); unused without convolutions.
     pub conv_block: usize,
+    /// Per stage, the model streams the cube runs last in it (a shorter list: the later stages
+    /// have none).
+    pub streams: Vec<Vec<ProgramStream>>,
+    /// The streams' compiled shape (shared memory, tile, products); unused without streams.
+    pub streams_shape: Option<StreamsShape>,
+    /// Units a cube needs at least for the streams (their launch shape).
+    pub streams_units: usize,
     /// Hold each instance's arena in shared memory during the launch when it fits
     /// ([`LOCAL_ARENA_FLOATS`] with the convolutions' scratch); else the stages read and write
     /// device memory.
@@ -105,6 +141,16 @@ impl ProgramSpec {
 
     fn convs(&self) -> impl Iterator<Item = &ProgramConvolution> {
         self.convolutions.iter().flatten()
+    }
+
+    /// Model streams of one instance.
+    pub fn streams_per_instance(&self) -> usize {
+        self.streams.iter().map(Vec::len).sum()
+    }
+
+    /// The streams' shape when the program has any.
+    fn stream_shape(&self) -> Option<StreamsShape> {
+        self.streams_shape.filter(|_| self.streams_per_instance() > 0)
     }
 
     /// Samples of each convolution's input and output ring: the largest buffer and two blocks.
@@ -189,6 +235,20 @@ impl ProgramSpec {
                 return Err(invalid(format!("convolution {c}: impulse response sample {i} is not finite")));
             }
         }
+        if self.streams.len() > self.stages.len() {
+            return Err(invalid(format!("streams for {} stages in a program of {}", self.streams.len(), self.stages.len())));
+        }
+        if self.streams_per_instance() > 0 && self.streams_shape.is_none() {
+            return Err(invalid("model streams without their shape".into()));
+        }
+        at_most(KERNEL, "units of the streams", self.streams_units, 1024)?;
+        for (k, stream) in self.streams.iter().flatten().enumerate() {
+            slot("stream input", stream.input)?;
+            slot("stream output", stream.output)?;
+            if stream.output == 0 || stream.output == stream.input {
+                return Err(invalid(format!("stream {k} writes slot {} (its input or the silent slot)", stream.output)));
+            }
+        }
         for &(c, s) in &self.input_routes {
             slot("input route", s)?;
             if c as usize >= self.inputs {
@@ -239,6 +299,8 @@ pub struct GraphProgram {
     units: usize,
     /// Bound where a program has no graph input or output (a stage inside a larger graph).
     unused: (Buffer, Buffer),
+    /// Bound for the stream tables of a program without streams.
+    no_streams: (IndexBuffer, Buffer),
 }
 
 impl GraphProgram {
@@ -253,6 +315,7 @@ impl GraphProgram {
         let has_convs = spec.convs().next().is_some();
         // Convolutions are cube-wide transforms and sums: a full cube serves them best.
         let units = if has_convs { MAX_PROGRAM_UNITS } else { widest.min(MAX_PROGRAM_UNITS) };
+        let units = if spec.stream_shape().is_some() { units.max(spec.streams_units) } else { units };
         let rounds = widest.div_ceil(units);
         let mut layout = vec![IDLE; spec.stages.len() * rounds * units];
         for (s, stage) in spec.stages.iter().enumerate() {
@@ -262,6 +325,13 @@ impl GraphProgram {
         let mut first = 0u32;
         for s in 0..spec.stages.len() {
             let count = spec.convolutions.get(s).map_or(0, Vec::len) as u32;
+            layout.extend([first, first + count]);
+            first += count;
+        }
+        let stream_ranges = layout.len();
+        let mut first = 0u32;
+        for s in 0..spec.stages.len() {
+            let count = spec.streams.get(s).map_or(0, Vec::len) as u32;
             layout.extend([first, first + count]);
             first += count;
         }
@@ -298,6 +368,11 @@ impl GraphProgram {
             ring_at += 2 * conv_ring + parts * 4 * block;
         }
         at_most(KERNEL, "bytes of convolution spectra", 4 * data_floats, MAX_SPECTRA_BYTES)?;
+        let stream_records = program.len();
+        for stream in spec.streams.iter().flatten() {
+            let record: [u32; STREAM_RECORD] = [stream.input, stream.output];
+            program.extend(record);
+        }
         let ring_floats = ring_at;
         at_most(KERNEL, "ring and delay-line floats of all instances", ring_floats * spec.instances, 1 << 28)?;
         at_most(KERNEL, "arena floats of all instances", spec.arena_per_instance() * spec.instances, 1 << 28)?;
@@ -324,6 +399,9 @@ impl GraphProgram {
             conv_records as u32,
             conv_stages as u32,
             (spec.items.len() * ITEM_STATE) as u32,
+            stream_records as u32,
+            stream_ranges as u32,
+            spec.streams_per_instance() as u32,
         ];
         // Every ring is a power of two, so positions modulo the largest are positions modulo each.
         let conv_period = if has_convs { conv_ring } else { 1 };
@@ -341,7 +419,7 @@ impl GraphProgram {
                 at += block + parts * 4 * block;
             }
         }
-        let scratch = if has_convs { cooperative_shared_len(block) } else { 0 };
+        let scratch = scratch_floats(if has_convs { block } else { 0 }, spec.stream_shape());
         let local_arena = if spec.local_arena && spec.arena_per_instance() + scratch <= LOCAL_ARENA_FLOATS {
             spec.arena_per_instance()
         } else {
@@ -365,6 +443,7 @@ impl GraphProgram {
             cursor: 0,
             units,
             unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
+            no_streams: (IndexBuffer::upload(client, &[0]), Buffer::upload(client, &[0.0])),
             spec,
         };
         this.reset(client);
@@ -402,7 +481,8 @@ impl GraphProgram {
     /// `inputs × stride` floats each) into `arena` (instance after instance,
     /// [`ProgramSpec::arena_per_instance`] each; a longer arena is fine), runs every stage, writes `output` (`outputs ×
     /// stride` per instance). `input`/`output` may be `None` where the program has no graph
-    /// input/output routes.
+    /// input/output routes; `streams` are the model streams' tables, required when the program
+    /// has streams.
     pub fn process<R: Runtime>(
         &mut self,
         client: &ComputeClient<R>,
@@ -410,6 +490,7 @@ impl GraphProgram {
         output: Option<&Buffer>,
         arena: &Buffer,
         frames: usize,
+        streams: Option<StreamTables>,
     ) -> Result<(), KernelError> {
         nonzero(KERNEL, "frames", frames)?;
         at_most(KERNEL, "frames", frames, self.spec.stride)?;
@@ -443,8 +524,24 @@ impl GraphProgram {
                 return Err(KernelError::Invalid { kernel: KERNEL, reason: "the program writes graph outputs".into() })
             }
         };
+        let shape = self.spec.stream_shape();
+        let tables = match (shape, streams) {
+            (None, _) => None,
+            (Some(_), Some(t)) => {
+                len_eq(KERNEL, "stream records", self.spec.streams_per_instance() * n * META, t.meta.len)?;
+                Some(t)
+            }
+            (Some(_), None) => {
+                return Err(KernelError::Invalid { kernel: KERNEL, reason: "the program runs model streams".into() })
+            }
+        };
+        let (meta, plan, weights, stream_state, tick) = match &tables {
+            Some(t) => (&t.meta, &t.plan, t.weights, t.state, t.tick),
+            None => (&self.no_streams.0, &self.no_streams.0, &self.no_streams.1, &self.no_streams.1, 0),
+        };
         // Every table was checked against the arena, parameter, state and ring sizes in `new`,
-        // and the buffers' lengths against the spec here.
+        // and the buffers' lengths against the spec here; the stream tables' offsets are their
+        // owner's (the NAM batch builds them for these streams).
         {
             graph_program_kernel::launch::<R>(
                 client,
@@ -461,10 +558,16 @@ impl GraphProgram {
                 self.rings.arg(),
                 self.dims.arg(),
                 self.conv_data.arg(),
+                meta.arg(),
+                plan.arg(),
+                weights.arg(),
+                stream_state.arg(),
+                tick,
                 self.cursor as u32,
                 frames as u32,
                 self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
                 self.local_arena,
+                shape,
             );
         }
         self.cursor = (self.cursor + frames) % self.ring_period;

@@ -29,6 +29,12 @@
 //! [`convolve_cooperative`], the library's partitioned convolver (direct head, FFT tail of
 //! `B`-sample partitions) in one cube, its rings and frequency-domain delay line per instance,
 //! its spectra shared by every instance. `B` is a compile-time constant of the program.
+//!
+//! Last in a stage come its **model streams** (convolutional NAM models): the whole cube runs
+//! each with [`run_stream`], the plan interpreter of the standalone NAM kernel, reading its
+//! input slot and writing its output slot of the instance's arena. Their plans, weights and
+//! histories are tables the program binds ([`StreamTables`]), built by whoever owns the models;
+//! stream `k` of instance `i` is record `i · K + k` of the tables (`K` streams per instance).
 // cubecl 0.10's #[cube] adds an undocumented `pub mod <fn>` (expand, launch) beside every
 // device function, which no attribute reaches; the functions themselves are documented.
 #![allow(missing_docs)]
@@ -37,7 +43,8 @@ mod launch;
 pub mod reference;
 
 pub use launch::{
-    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, LOCAL_ARENA_FLOATS, MAX_PROGRAM_UNITS, MAX_RING,
+    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamTables, LOCAL_ARENA_FLOATS,
+    MAX_PROGRAM_UNITS, MAX_RING,
 };
 
 use cubecl::prelude::*;
@@ -50,6 +57,7 @@ use crate::effects::{
 use crate::gain::smooth_step;
 use crate::partitioned_conv::{convolve_cooperative, cooperative_shared_len, ConvolutionAt};
 use crate::routed::{finite_or_zero, non_finite, MIX_INPUTS};
+use crate::wavenet_streams::{run_stream, StreamsShape};
 
 /// Smoothed gain.
 pub const KIND_GAIN: u32 = 0;
@@ -86,6 +94,8 @@ pub const IDLE: u32 = u32::MAX;
 /// u32 per convolution in the program table (after the items): input slot, output slot, data
 /// offset, head taps, partitions, ring area offset, ring mask.
 pub const CONV_RECORD: usize = 7;
+/// u32 per model stream in the program table (after the convolutions): input slot, output slot.
+pub const STREAM_RECORD: usize = 2;
 
 /// Every unit of cube `i` runs instance `i` of the program.
 ///
@@ -100,6 +110,11 @@ pub const CONV_RECORD: usize = 7;
 /// two). `conv_data`: the convolutions' twiddles, heads and spectra; `conv_block`: their `B`
 /// (0: the program has none). `local_arena`: floats of shared memory that hold the instance's
 /// arena during the launch (copied in first and out last), or 0: the stages work on `arena`.
+/// `stream_*`: the model streams' tables (see [`run_stream`]; one-element stand-ins without
+/// streams), `stream_tick` the frames since their cursors were uploaded; `streams`: their
+/// compiled shape, or `None`. Then `dims` goes on with where the stream records start in
+/// `program`, where the per-stage (first, end) stream ranges start in `layout`, and the streams
+/// of one instance.
 #[allow(clippy::too_many_arguments)]
 #[cube(launch)]
 pub fn graph_program_kernel(
@@ -114,16 +129,23 @@ pub fn graph_program_kernel(
     rings: &mut Array<f32>,
     dims: &Array<u32>,
     conv_data: &Array<f32>,
+    stream_meta: &Array<u32>,
+    stream_plan: &Array<u32>,
+    stream_weights: &Array<f32>,
+    stream_state: &mut Array<f32>,
+    stream_tick: u32,
     cursor: u32,
     frames: u32,
     #[comptime] conv_block: usize,
     #[comptime] local_arena: usize,
+    #[comptime] streams: Option<StreamsShape>,
 ) {
     let len = dims[5] as usize;
     let a0 = CUBE_POS * len;
-    // One shared array (the convolutions' scratch, then the local arena): generated code with
-    // one shared declaration is laid out the same on every generation.
-    let scratch = comptime!(if conv_block > 0 { cooperative_shared_len(conv_block) } else { 0 });
+    // One shared array (the scratch the convolutions and the streams take in turn, then the
+    // local arena): generated code with one shared declaration is laid out the same on every
+    // generation.
+    let scratch = comptime!(scratch_floats(conv_block, streams));
     let mut sh = SharedMemory::<f32>::new(comptime!((scratch + local_arena).max(1)));
     if comptime!(local_arena > 0) {
         // The instance's arena in shared memory for the whole launch: every sample an item
@@ -136,8 +158,27 @@ pub fn graph_program_kernel(
         sync_cube();
         let mut view = sh.slice_mut(scratch, scratch + len);
         run_program(
-            &mut view, &mut sh, input, output, program, layout, routes, params, state, rings, dims, conv_data, cursor,
-            frames, conv_block,
+            &mut view,
+            &mut sh,
+            input,
+            output,
+            program,
+            layout,
+            routes,
+            params,
+            state,
+            rings,
+            dims,
+            conv_data,
+            stream_meta,
+            stream_plan,
+            stream_weights,
+            stream_state,
+            stream_tick,
+            cursor,
+            frames,
+            conv_block,
+            streams,
         );
         let mut k = UNIT_POS as usize;
         while k < len {
@@ -147,14 +188,39 @@ pub fn graph_program_kernel(
     } else {
         let mut view = arena.slice_mut(a0, a0 + len);
         run_program(
-            &mut view, &mut sh, input, output, program, layout, routes, params, state, rings, dims, conv_data, cursor,
-            frames, conv_block,
+            &mut view,
+            &mut sh,
+            input,
+            output,
+            program,
+            layout,
+            routes,
+            params,
+            state,
+            rings,
+            dims,
+            conv_data,
+            stream_meta,
+            stream_plan,
+            stream_weights,
+            stream_state,
+            stream_tick,
+            cursor,
+            frames,
+            conv_block,
+            streams,
         );
     }
 }
 
+/// Shared floats the cooperative steps take in turn: the convolutions' and the streams'.
+pub fn scratch_floats(conv_block: usize, streams: Option<StreamsShape>) -> usize {
+    let conv = if conv_block > 0 { cooperative_shared_len(conv_block) } else { 0 };
+    conv.max(streams.map_or(0, |s| s.shared_floats()))
+}
+
 /// The program of instance `CUBE_POS` over its arena `arena` (device or shared memory): input
-/// copy, stages, output copy. `sh` starts with the convolutions' scratch.
+/// copy, stages, output copy. `sh` starts with the cooperative steps' scratch.
 #[allow(clippy::too_many_arguments)]
 #[cube]
 fn run_program(
@@ -170,9 +236,15 @@ fn run_program(
     rings: &mut Array<f32>,
     dims: &Array<u32>,
     conv_data: &Array<f32>,
+    stream_meta: &Array<u32>,
+    stream_plan: &Array<u32>,
+    stream_weights: &Array<f32>,
+    stream_state: &mut Array<f32>,
+    stream_tick: u32,
     cursor: u32,
     frames: u32,
     #[comptime] conv_block: usize,
+    #[comptime] streams: Option<StreamsShape>,
 ) {
     let instance = CUBE_POS;
     let unit = UNIT_POS as usize;
@@ -231,6 +303,34 @@ fn run_program(
                 if unit == 0 {
                     state[slot_at] = slot as f32;
                 }
+            }
+        }
+        if comptime!(streams.is_some()) {
+            let shape = comptime!(streams.unwrap());
+            let records = dims[14] as usize;
+            let ranges = dims[15] as usize;
+            let per_instance = dims[16] as usize;
+            let first = layout[ranges + 2 * stage] as usize;
+            let end = layout[ranges + 2 * stage + 1] as usize;
+            for k in first..end {
+                let r = records + k * STREAM_RECORD;
+                // The stream reads one slot and writes another of the same arena.
+                let source = arena.to_slice();
+                run_stream(
+                    instance * per_instance + k,
+                    &source,
+                    program[r] as usize * stride,
+                    arena,
+                    program[r + 1] as usize * stride,
+                    stream_meta,
+                    stream_plan,
+                    stream_weights,
+                    stream_state,
+                    sh,
+                    frames,
+                    stream_tick,
+                    shape,
+                );
             }
         }
         sync_storage();

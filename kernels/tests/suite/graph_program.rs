@@ -90,6 +90,9 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         instances: INSTANCES,
         convolutions: vec![],
         conv_block: 0,
+        streams: vec![],
+        streams_shape: None,
+        streams_units: 0,
         local_arena: false,
     }
 }
@@ -182,7 +185,7 @@ pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
                 .collect();
             let inbuf = Buffer::upload(client, &host);
             let outbuf = Buffer::upload(client, &vec![f32::NAN; INSTANCES * OUTPUTS * STRIDE]);
-            program.process(client, Some(&inbuf), Some(&outbuf), &arena, n).unwrap();
+            program.process(client, Some(&inbuf), Some(&outbuf), &arena, n, None).unwrap();
             let got = outbuf.read(client, "graph_program").unwrap();
             let expected = reference.process(input, n);
             let got: Vec<f32> =
@@ -223,7 +226,7 @@ pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
                 })
                 .collect();
             let outbuf = Buffer::upload(client, &vec![f32::NAN; INSTANCES * OUTPUTS * STRIDE]);
-            program.process(client, Some(&Buffer::upload(client, &host)), Some(&outbuf), &arena, n).unwrap();
+            program.process(client, Some(&Buffer::upload(client, &host)), Some(&outbuf), &arena, n, None).unwrap();
             let got = outbuf.read(client, "graph_program").unwrap();
             let got: Vec<f32> =
                 (0..INSTANCES * OUTPUTS).flat_map(|c| got[c * STRIDE..c * STRIDE + n].to_vec()).collect();
@@ -289,11 +292,11 @@ pub fn graph_program_refuses_malformed<R: Runtime>(client: &ComputeClient<R>) {
     refused(stages, &params, "convolutions for 4 stages");
     let mut program = GraphProgram::new(client, good.clone(), &params).unwrap();
     let arena = Buffer::upload(client, &vec![0.0; good.arena_per_instance() * INSTANCES]);
-    assert!(matches!(program.process(client, None, None, &arena, 8), Err(KernelError::Invalid { .. })));
+    assert!(matches!(program.process(client, None, None, &arena, 8, None), Err(KernelError::Invalid { .. })));
     let io = Buffer::upload(client, &vec![0.0; INSTANCES * 2 * STRIDE]);
     let out = Buffer::upload(client, &vec![0.0; INSTANCES * OUTPUTS * STRIDE]);
-    assert!(program.process(client, Some(&io), Some(&out), &arena, STRIDE + 1).is_err());
-    assert!(program.process(client, Some(&io), Some(&out), &arena, 0).is_err());
+    assert!(program.process(client, Some(&io), Some(&out), &arena, STRIDE + 1, None).is_err());
+    assert!(program.process(client, Some(&io), Some(&out), &arena, 0, None).is_err());
 }
 
 /// A decaying random impulse response of unit energy, like a cabinet's.
@@ -340,6 +343,9 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             instances: INST,
             convolutions: vec![vec![conv(1, 3, &long), conv(1, 4, &short)], vec![conv(2, 5, &middle)]],
             conv_block: block,
+            streams: vec![],
+            streams_shape: None,
+            streams_units: 0,
             local_arena: local,
         };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
@@ -353,7 +359,7 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
         let run = |program: &mut GraphProgram, b: usize, n: usize| -> Vec<f32> {
             let outbuf = Buffer::upload(client, &vec![f32::NAN; INST * 4 * STRIDE]);
             let inbuf = Buffer::upload(client, &flat(&poisoned[b], n));
-            program.process(client, Some(&inbuf), Some(&outbuf), &arena, n).unwrap();
+            program.process(client, Some(&inbuf), Some(&outbuf), &arena, n, None).unwrap();
             let got = outbuf.read(client, "graph_program").unwrap();
             (0..INST * 4).flat_map(|c| got[c * STRIDE..c * STRIDE + n].to_vec()).collect()
         };

@@ -4,6 +4,7 @@
 //! `add_stream` / `remove_stream` change the batch between buffers without touching the other
 //! streams' histories.
 
+use cubeaudio_kernels::graph_program::StreamTables;
 use cubeaudio_kernels::routed::copy_routes;
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
@@ -655,6 +656,26 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             self.meta_device.get_or_insert_with(|| self.client.create_from_slice(u32::as_bytes(&self.meta))).clone();
         self.launch(meta, self.plans.len(), self.tick, input, output, frames);
         self.tick = self.tick.wrapping_add(frames as u32);
+    }
+
+    /// The interpreter's tables for a graph program that runs these streams as its steps
+    /// (`cubeaudio_kernels::graph_program`), for one buffer of `frames`: the program reads and
+    /// writes arena slots of its own, so the input and output offsets go unused. Advances the
+    /// cursors as [`Self::launch_device`] does; allocates only the first time (the table's
+    /// upload). The batch must run the interpreter ([`KernelChoice::Interpreter`]): its shape is
+    /// the one the program compiles.
+    pub fn program_tables(&mut self, frames: usize) -> StreamTables<'_> {
+        let meta =
+            self.meta_device.get_or_insert_with(|| self.client.create_from_slice(u32::as_bytes(&self.meta))).clone();
+        let tick = self.tick;
+        self.tick = self.tick.wrapping_add(frames as u32);
+        StreamTables {
+            meta: IndexBuffer { handle: meta, len: self.meta.len() },
+            plan: IndexBuffer { handle: self.plan.clone(), len: self.plan_len },
+            weights: &self.weights,
+            state: &self.state,
+            tick,
+        }
     }
 
     /// Each stream's input offset (`relayout` restores the defaults; callers that keep custom

@@ -1,6 +1,9 @@
-//! `nam`: NAM amp models as a processor type of the runtime's graphs. Every `nam` instance of a
-//! graph stage — any mix of WaveNet models — runs in one launch of the batched WaveNet kernel,
-//! reading its input straight from the graph's arena; one copy launch puts the outputs back.
+//! `nam`: NAM amp models as a processor type of the runtime's graphs. In a fused graph (the
+//! default) a convolutional model (WaveNet in all its options, ConvNet, Linear) is a **stream**
+//! of the graph program: the cube that runs the instance's pedals and cab runs the model's plan
+//! too, in the same launch ([`StreamsType`]). Unfused, and for LSTMs, every `nam` instance of a
+//! graph stage runs in one launch of the batched kernel, reading its input straight from the
+//! graph's arena; one copy launch puts the outputs back.
 //!
 //! Settings: `model` (path to a `.nam`, relative to the rig file). No parameters: put `gain`
 //! processors before and after for input and output level. The model's sample rate must equal
@@ -17,10 +20,13 @@ use cubeaudio_runtime::processor::{
     BatchProcessor, Description, InstanceSetup, ParamView, PortDesc, PrepareContext, ProcessorType, Settings,
 };
 use cubeaudio_runtime::registry::Registry;
+use cubeaudio_runtime::streams_type::{ProgramStreams, StreamsType};
 use cubeaudio_runtime::{ProcessorError, RuntimeError};
+use cubeaudio_kernels::graph_program::StreamTables;
+use cubeaudio_kernels::wavenet_streams::StreamsShape;
 use cubecl::prelude::*;
 
-use super::{GpuLstmBatch, GpuWaveNetBatch};
+use super::{GpuLstmBatch, GpuWaveNetBatch, KernelChoice};
 use crate::error::NamError;
 use crate::loader::{load_file, LoadOptions, LoadedModel};
 
@@ -88,21 +94,7 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
     ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
         let mut loaded: Vec<LoadedModel> = Vec::with_capacity(instances.len());
         for inst in instances {
-            let path = ctx.base_dir.join(model_setting(inst.settings)?);
-            let model = load_file(&path, LoadOptions::default()).map_err(prepare_error)?;
-            let rate = model.sample_rate.unwrap_or(48_000.0);
-            if (rate - ctx.sample_rate).abs() > 0.5 {
-                let reason = format!(
-                    "the model expects {rate} Hz but the graph runs at {} Hz; resample the input",
-                    ctx.sample_rate
-                );
-                return Err(ProcessorError::File { path, reason });
-            }
-            if model.dsp.architecture().lstm().is_none() {
-                // Refuse what the kernel cannot run here, naming the file, not at batch build.
-                super::plan::ModelPlan::build(model.dsp.as_ref()).map_err(|e| prepare_error(e.in_file(&path)))?;
-            }
-            loaded.push(model);
+            loaded.push(load_member(ctx, inst.settings)?);
         }
         let stride = ctx.max_buffer as u32;
         // Convolutional models and LSTMs run on different kernels: one batch of each kind present.
@@ -137,6 +129,75 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
             ));
         }
         Ok(Box::new(NamBatch { parts }))
+    }
+
+    fn streams(&self) -> Option<&dyn StreamsType<R>> {
+        Some(self)
+    }
+}
+
+/// The model an instance's settings name, checked against the graph's rate and, for the
+/// convolutional architectures, against what the kernel runs; errors name the file.
+fn load_member(ctx: &PrepareContext, settings: &Settings) -> Result<LoadedModel, ProcessorError> {
+    let path = ctx.base_dir.join(model_setting(settings)?);
+    let model = load_file(&path, LoadOptions::default()).map_err(prepare_error)?;
+    let rate = model.sample_rate.unwrap_or(48_000.0);
+    if (rate - ctx.sample_rate).abs() > 0.5 {
+        let reason =
+            format!("the model expects {rate} Hz but the graph runs at {} Hz; resample the input", ctx.sample_rate);
+        return Err(ProcessorError::File { path, reason });
+    }
+    if model.dsp.architecture().lstm().is_none() {
+        // Refuse what the kernel cannot run here, naming the file, not at batch build.
+        super::plan::ModelPlan::build(model.dsp.as_ref()).map_err(|e| prepare_error(e.in_file(&path)))?;
+    }
+    Ok(model)
+}
+
+impl<R: Runtime> StreamsType<R> for NamProcessor {
+    /// Convolutional models that load: LSTMs run their own batch (a per-sample recurrence is
+    /// not a plan of the interpreter), and a model that does not load runs unfused so that its
+    /// batch reports why.
+    fn fuses(&self, ctx: &PrepareContext, settings: &Settings) -> bool {
+        load_member(ctx, settings).is_ok_and(|m| m.dsp.architecture().lstm().is_none())
+    }
+
+    fn prepare_streams(
+        &self,
+        engine: &Engine<R>,
+        ctx: &PrepareContext,
+        members: &[InstanceSetup],
+        copies: usize,
+    ) -> Result<Box<dyn ProgramStreams<R>>, ProcessorError> {
+        let loaded: Vec<LoadedModel> =
+            members.iter().map(|m| load_member(ctx, m.settings)).collect::<Result<_, _>>()?;
+        // Copy after copy, each the members in order (the program's stream records).
+        let nets: Vec<&dyn crate::dsp::Dsp> =
+            (0..copies).flat_map(|_| loaded.iter().map(|m| m.dsp.as_ref())).collect();
+        let batch = GpuWaveNetBatch::with_kernel(engine.client(), &nets, ctx.max_buffer, KernelChoice::Interpreter)
+            .map_err(prepare_error)?;
+        Ok(Box::new(NamStreams { batch }))
+    }
+}
+
+/// `nam` instances as streams of a graph program: a batch of the interpreter's streams whose
+/// tables the program binds.
+struct NamStreams<R: Runtime> {
+    batch: GpuWaveNetBatch<R>,
+}
+
+impl<R: Runtime> ProgramStreams<R> for NamStreams<R> {
+    fn shape(&self) -> (StreamsShape, usize) {
+        let (shape, units) = self.batch.shape();
+        (shape, units as usize)
+    }
+
+    fn tables(&mut self, frames: usize) -> StreamTables<'_> {
+        self.batch.program_tables(frames)
+    }
+
+    fn reset(&mut self, _engine: &Engine<R>) -> Result<(), RuntimeError> {
+        self.batch.reset().map_err(run_error)
     }
 }
 

@@ -49,8 +49,7 @@ impl<R: Runtime> BatchProcessor<R> for ProgramBatch<R> {
     }
 
     fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
-        self.program.reset(engine);
-        Ok(())
+        self.program.reset(engine)
     }
 }
 

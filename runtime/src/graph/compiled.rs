@@ -76,13 +76,16 @@ fn plan<'a, R: Runtime>(
     spec: &GraphSpec,
     registry: &Registry<R>,
     fusion: Fusion,
+    ctx: &PrepareContext,
 ) -> Vec<Planned<'a>> {
     let fusable = |b: &Batch| {
+        let settings = |i: usize| &spec.processors[i].settings;
         fusion != Fusion::Off
-            && registry
-                .get(&b.type_name)
-                .and_then(|t| t.program())
-                .is_some_and(|p| b.processors.iter().all(|&i| p.fuses(&spec.processors[i].settings)))
+            && registry.get(&b.type_name).is_some_and(|t| match (t.program(), t.streams()) {
+                (Some(p), _) => b.processors.iter().all(|&i| p.fuses(settings(i))),
+                (None, Some(s)) => b.processors.iter().all(|&i| s.fuses(ctx, settings(i))),
+                (None, None) => false,
+            })
     };
     let mut plan = Vec::new();
     let mut run: Vec<Vec<&Batch>> = Vec::new();
@@ -259,7 +262,7 @@ impl<R: Runtime> CompiledGraph<R> {
         let stride = options.max_buffer as u32;
         let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
         let out_channels: usize = spec.outputs.iter().map(|p| p.channels).sum();
-        let planned = plan(&schedule, spec, registry, options.fusion);
+        let planned = plan(&schedule, spec, registry, options.fusion, &ctx);
         let program_takes_input = matches!(planned.first(), Some(Planned::Program(_)));
         let program_gives_output = matches!(planned.last(), Some(Planned::Program(_)));
         let mut steps = Vec::new();
@@ -484,7 +487,7 @@ impl<R: Runtime> CompiledGraph<R> {
     pub fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
         for step in &mut self.steps {
             match step {
-                Step::Program(p) => p.reset(engine),
+                Step::Program(p) => p.reset(engine)?,
                 Step::Batch(b) => b.processor.reset(engine)?,
             }
         }

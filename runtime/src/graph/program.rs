@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use cubeaudio_kernels::graph_program::{GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, KIND_MIX};
+use cubeaudio_kernels::graph_program::{
+    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, KIND_MIX,
+};
 use cubeaudio_kernels::routed::MIX_INPUTS;
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
@@ -15,6 +17,7 @@ use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{InstanceSetup, PrepareContext, ProcessorType, Settings};
 use crate::program_type::device_param_count;
+use crate::streams_type::ProgramStreams;
 
 /// One processor of a program: its setup (the slots of one graph instance), its type, and
 /// where its parameter values start in the caller's parameter array, per graph instance (the
@@ -61,6 +64,8 @@ pub(crate) struct FusedProgram<R: Runtime> {
     program: GraphProgram,
     converter: Converter<R>,
     stats: Vec<LayoutStats>,
+    /// The model streams' tables, when the program runs any.
+    streams: Option<Box<dyn ProgramStreams<R>>>,
 }
 
 impl ProgramIo {
@@ -87,10 +92,29 @@ impl<R: Runtime> FusedProgram<R> {
         let mut layouts = Vec::new();
         let mut stats = Vec::new();
         let mut convolutions = Vec::new();
+        let mut streams = Vec::new();
+        let mut stream_members: Vec<&Member<R>> = Vec::new();
         let mut device_at = 0;
         for stage in stages {
-            let (mut ids, mut kinds, mut convs) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut ids, mut kinds, mut convs, mut of_stage) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for m in stage {
+                if m.ty.program().is_none() && m.ty.streams().is_some() {
+                    let (ins, outs) = (&m.setup.input_slots, &m.setup.output_slots);
+                    if ins.len() != 1 || outs.len() != 1 {
+                        return Err(ProcessorError::Setting {
+                            setting: "type",
+                            reason: format!(
+                                "{} runs as a stream of one input and one output channel, not {} and {}",
+                                m.ty.name(),
+                                ins.len(),
+                                outs.len()
+                            ),
+                        });
+                    }
+                    of_stage.push(ProgramStream { input: ins[0], output: outs[0] });
+                    stream_members.push(m);
+                    continue;
+                }
                 let program = m.ty.program().ok_or_else(|| ProcessorError::Setting {
                     setting: "type",
                     reason: format!("{} has no graph-program kind", m.ty.name()),
@@ -144,7 +168,29 @@ impl<R: Runtime> FusedProgram<R> {
             layouts.push(layout);
             stats.push(s);
             convolutions.push(convs);
+            streams.push(of_stage);
         }
+        let prepared = match stream_members.first() {
+            None => None,
+            Some(first) => {
+                if let Some(m) = stream_members.iter().find(|m| m.ty.name() != first.ty.name()) {
+                    return Err(ProcessorError::Setting {
+                        setting: "type",
+                        reason: format!("one program runs streams of one type: {} and {}", first.ty.name(), m.ty.name()),
+                    });
+                }
+                let setups: Vec<InstanceSetup> = stream_members.iter().map(|m| m.setup.clone()).collect();
+                let kind = first.ty.streams().expect("checked above");
+                Some(kind.prepare_streams(engine, ctx, &setups, instances)?)
+            }
+        };
+        let (streams_shape, streams_units) = match &prepared {
+            Some(p) => {
+                let (shape, units) = p.shape();
+                (Some(shape), units)
+            }
+            None => (None, 0),
+        };
         let spec = ProgramSpec {
             items,
             stages: layouts,
@@ -157,6 +203,9 @@ impl<R: Runtime> FusedProgram<R> {
             instances,
             convolutions,
             conv_block: convolution_block(ctx.max_buffer),
+            streams,
+            streams_shape,
+            streams_units,
             local_arena: true,
         };
         let mut converter = Converter {
@@ -167,7 +216,8 @@ impl<R: Runtime> FusedProgram<R> {
             per_instance: device_at,
         };
         converter.convert(params);
-        Ok(Self { program: GraphProgram::new(engine.client(), spec, &converter.device)?, converter, stats })
+        let program = GraphProgram::new(engine.client(), spec, &converter.device)?;
+        Ok(Self { program, converter, stats, streams: prepared })
     }
 
     /// The layout of every stage.
@@ -188,12 +238,17 @@ impl<R: Runtime> FusedProgram<R> {
         if self.converter.convert(params) {
             self.program.set_params(engine.client(), &self.converter.device)?;
         }
-        self.program.process(engine.client(), input, output, arena, frames)?;
+        let tables = self.streams.as_mut().map(|s| s.tables(frames));
+        self.program.process(engine.client(), input, output, arena, frames, tables)?;
         Ok(())
     }
 
-    pub fn reset(&mut self, engine: &Engine<R>) {
+    pub fn reset(&mut self, engine: &Engine<R>) -> Result<(), RuntimeError> {
         self.program.reset(engine.client());
+        if let Some(s) = &mut self.streams {
+            s.reset(engine)?;
+        }
+        Ok(())
     }
 }
 
