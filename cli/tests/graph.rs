@@ -116,10 +116,7 @@ fn graph_instances_equal_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
 /// stage's `nam` batch runs unfused: two NAM batches, 2 launches each) equal the CPU engine;
 /// reset brings both back to their prepared state.
 fn wavenet_and_lstm_amps_share_a_stage<R: Runtime>(engine: &Engine<R>) {
-    let lstm_path = std::env::var_os("CUBEAUDIO_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-        .join("nam/models/core_lstm.nam");
+    let lstm_path = shared_dir().join("nam/models/core_lstm.nam");
     let rig = TWO_AMPS.replace(
         r#"{"id": "amp2", "type": "nam", "settings": {"model": "models/clean.nam"}}"#,
         &format!(r#"{{"id": "amp2", "type": "nam", "settings": {{"model": {:?}}}}}"#, lstm_path.to_str().unwrap()),
@@ -235,7 +232,80 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
     }
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch);
+/// Every convolutional model of the core's set (WaveNet with FiLM, head1x1 and a condition
+/// DSP, ConvNet, Linear, containers) as streams of one program: all amps in one stage of one
+/// launch, two instances of the rig, each output equal to the CPU engine on its input.
+fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
+    let dir = shared_dir().join("nam/models");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".nam"))
+        .filter(|n| {
+            let m = load_file(&dir.join(n), LoadOptions::default()).unwrap();
+            m.dsp.architecture().lstm().is_none() && m.sample_rate.unwrap_or(48_000.0) == 48_000.0
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "the core's models: {names:?}");
+    let processors: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| format!(r#"{{"id": "amp{k}", "type": "nam", "settings": {{"model": {:?}}}}}"#, n))
+        .collect();
+    let outputs: Vec<String> = (0..names.len()).map(|k| format!(r#"{{"name": "out{k}"}}"#)).collect();
+    let connections: Vec<String> = (0..names.len())
+        .flat_map(|k| {
+            [
+                format!(r#"{{"from": "in", "to": "amp{k}.in"}}"#),
+                format!(r#"{{"from": "amp{k}.out", "to": "out{k}"}}"#),
+            ]
+        })
+        .collect();
+    let rig = format!(
+        r#"{{"inputs": [{{"name": "in"}}], "outputs": [{}], "processors": [{}], "connections": [{}]}}"#,
+        outputs.join(", "),
+        processors.join(", "),
+        connections.join(", ")
+    );
+    let spec = GraphSpec::from_json(&rig).unwrap();
+    let options = GraphOptions { instances: 2, ..GraphOptions::new(48_000.0, 64, &dir) };
+    let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+    let x: Vec<f32> = di_signal().into_iter().take(2_400).collect();
+    let inputs = [x.clone(), x.iter().map(|v| v * 0.3).collect::<Vec<f32>>()];
+    let mut got = vec![vec![0.0f32; x.len()]; 2 * names.len()];
+    for at in (0..x.len()).step_by(64) {
+        let n = 64.min(x.len() - at);
+        let ins: Vec<&[f32]> = inputs.iter().map(|v| &v[at..at + n]).collect();
+        let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|v| &mut v[at..at + n]).collect();
+        g.process(engine, &ins, &mut outs).unwrap();
+        assert_eq!(g.launches_per_buffer(), 1, "every model a stream of the one program");
+    }
+    for (copy, input) in inputs.iter().enumerate() {
+        for (k, name) in names.iter().enumerate() {
+            let mut cpu = Model::new(load_file(&dir.join(name), LoadOptions::default()).unwrap().dsp);
+            cpu.reset(64).unwrap();
+            let mut want = vec![0.0; x.len()];
+            for (xa, ya) in input.chunks(64).zip(want.chunks_mut(64)) {
+                cpu.process(xa, ya);
+            }
+            let out = &got[copy * names.len() + k];
+            let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = out.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            println!("[graph-test] {name} as a stream, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})");
+            assert!(err <= 1e-4 * peak.max(1.0), "{name}, instance {copy}: {err}");
+        }
+    }
+}
+
+/// `../shared` beside the repository; `CUBEAUDIO_SHARED` overrides it (the GPU machine).
+fn shared_dir() -> PathBuf {
+    std::env::var_os("CUBEAUDIO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream);
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

@@ -666,9 +666,11 @@ pub fn run_stream(
                 let rows = plan[ap + 3] as usize;
                 let scale = weights[wb + plan[ap + 4] as usize];
                 if dst == DEST_OUTPUT {
+                    // A graph's arena holds finite values only (its NaN policy): an output past
+                    // f32 lands as silence, as every engine's output does.
                     let mut i = unit;
                     while i < n {
-                        output[out_off + start + i] = scale * sh[src + i];
+                        output[out_off + start + i] = finite_or_zero(scale * sh[src + i]);
                         i += step;
                     }
                 } else {
