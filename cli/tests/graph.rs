@@ -256,10 +256,7 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
     let outputs: Vec<String> = (0..names.len()).map(|k| format!(r#"{{"name": "out{k}"}}"#)).collect();
     let connections: Vec<String> = (0..names.len())
         .flat_map(|k| {
-            [
-                format!(r#"{{"from": "in", "to": "amp{k}.in"}}"#),
-                format!(r#"{{"from": "amp{k}.out", "to": "out{k}"}}"#),
-            ]
+            [format!(r#"{{"from": "in", "to": "amp{k}.in"}}"#), format!(r#"{{"from": "amp{k}.out", "to": "out{k}"}}"#)]
         })
         .collect();
     let rig = format!(
@@ -292,7 +289,9 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
             let out = &got[copy * names.len() + k];
             let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let err = out.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
-            println!("[graph-test] {name} as a stream, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})");
+            println!(
+                "[graph-test] {name} as a stream, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})"
+            );
             assert!(err <= 1e-4 * peak.max(1.0), "{name}, instance {copy}: {err}");
         }
     }

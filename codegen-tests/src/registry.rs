@@ -350,7 +350,13 @@ pub fn registry() -> Vec<KernelCase> {
         // amp_cab in one launch: a standard WaveNet's stream (16 rows, 64-frame tiles) and the
         // cab's convolution, the arena in device memory.
         case!("graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
-            let shape = StreamsShape { rows: 16, tile: 64, general: false, staged: true, conv: TileConvPath::Scalar { rows: 2, frames: 1 } };
+            let shape = StreamsShape {
+                rows: 16,
+                tile: 64,
+                general: false,
+                staged: true,
+                conv: TileConvPath::Scalar { rows: 2, frames: 1 },
+            };
             graph_program(b, 64, 0, Some(shape))
         }),
     ]

@@ -590,8 +590,7 @@ pub fn run_stream(
                                 // Core quirk (SPEC §11.3): this FiLM only acts in blended layers.
                                 if gating == 2 {
                                     acc = film_site(acc, r, t, sh, cond_at, dc, weights, wb, plan, films + 12, tile);
-                                    acc2 =
-                                        film_site(acc2, r2, t, sh, cond_at, dc, weights, wb, plan, films + 12, tile);
+                                    acc2 = film_site(acc2, r2, t, sh, cond_at, dc, weights, wb, plan, films + 12, tile);
                                 }
                             }
                             sh[r * tile + t] += acc;

@@ -236,7 +236,11 @@ impl ProgramSpec {
             }
         }
         if self.streams.len() > self.stages.len() {
-            return Err(invalid(format!("streams for {} stages in a program of {}", self.streams.len(), self.stages.len())));
+            return Err(invalid(format!(
+                "streams for {} stages in a program of {}",
+                self.streams.len(),
+                self.stages.len()
+            )));
         }
         if self.streams_per_instance() > 0 && self.streams_shape.is_none() {
             return Err(invalid("model streams without their shape".into()));
@@ -246,7 +250,10 @@ impl ProgramSpec {
             slot("stream input", stream.input)?;
             slot("stream output", stream.output)?;
             if stream.output == 0 || stream.output == stream.input {
-                return Err(invalid(format!("stream {k} writes slot {} (its input or the silent slot)", stream.output)));
+                return Err(invalid(format!(
+                    "stream {k} writes slot {} (its input or the silent slot)",
+                    stream.output
+                )));
             }
         }
         for &(c, s) in &self.input_routes {

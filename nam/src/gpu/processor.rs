@@ -13,8 +13,10 @@
 
 use std::sync::Arc;
 
+use cubeaudio_kernels::graph_program::StreamTables;
 use cubeaudio_kernels::routed::copy_routes;
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
+use cubeaudio_kernels::wavenet_streams::StreamsShape;
 use cubeaudio_runtime::engine::Engine;
 use cubeaudio_runtime::processor::{
     BatchProcessor, Description, InstanceSetup, ParamView, PortDesc, PrepareContext, ProcessorType, Settings,
@@ -22,8 +24,6 @@ use cubeaudio_runtime::processor::{
 use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::streams_type::{ProgramStreams, StreamsType};
 use cubeaudio_runtime::{ProcessorError, RuntimeError};
-use cubeaudio_kernels::graph_program::StreamTables;
-use cubeaudio_kernels::wavenet_streams::StreamsShape;
 use cubecl::prelude::*;
 
 use super::{GpuLstmBatch, GpuWaveNetBatch, KernelChoice};
@@ -172,8 +172,7 @@ impl<R: Runtime> StreamsType<R> for NamProcessor {
         let loaded: Vec<LoadedModel> =
             members.iter().map(|m| load_member(ctx, m.settings)).collect::<Result<_, _>>()?;
         // Copy after copy, each the members in order (the program's stream records).
-        let nets: Vec<&dyn crate::dsp::Dsp> =
-            (0..copies).flat_map(|_| loaded.iter().map(|m| m.dsp.as_ref())).collect();
+        let nets: Vec<&dyn crate::dsp::Dsp> = (0..copies).flat_map(|_| loaded.iter().map(|m| m.dsp.as_ref())).collect();
         let batch = GpuWaveNetBatch::with_kernel(engine.client(), &nets, ctx.max_buffer, KernelChoice::Interpreter)
             .map_err(prepare_error)?;
         Ok(Box::new(NamStreams { batch }))

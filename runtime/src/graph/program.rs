@@ -176,7 +176,11 @@ impl<R: Runtime> FusedProgram<R> {
                 if let Some(m) = stream_members.iter().find(|m| m.ty.name() != first.ty.name()) {
                     return Err(ProcessorError::Setting {
                         setting: "type",
-                        reason: format!("one program runs streams of one type: {} and {}", first.ty.name(), m.ty.name()),
+                        reason: format!(
+                            "one program runs streams of one type: {} and {}",
+                            first.ty.name(),
+                            m.ty.name()
+                        ),
                     });
                 }
                 let setups: Vec<InstanceSetup> = stream_members.iter().map(|m| m.setup.clone()).collect();
