@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{Backend, DeviceInfo, DeviceJob};
 use cubeaudio_nam::gpu::processor::registry;
-use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec, StreamFusion};
 use cubeaudio_runtime::wav::{SampleFormat, WavReader, WavWriter};
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
@@ -70,13 +70,14 @@ pub fn render_graph(
     output: &Path,
     backend: Backend,
     buffer: usize,
+    streams: StreamFusion,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GraphReport> {
     crate::paths::refuse_overwrites(&[output], &[("rig", rig), ("input", input)])?;
     crate::paths::require_writable_places(&[output])?;
     let (spec, base_dir) = read_rig(rig)?;
     let signal = WavReader::open(input)?;
-    let options = GraphOptions::new(signal.sample_rate() as f64, buffer, base_dir);
+    let options = GraphOptions { streams, ..GraphOptions::new(signal.sample_rate() as f64, buffer, base_dir) };
     let device = backend.open_gpu()?;
     device.run(GraphRender { rig, spec: &spec, options: &options, signal, output, progress })
 }

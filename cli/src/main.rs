@@ -11,6 +11,7 @@ use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
 use cubeaudio_kernels::device::Backend;
 use cubeaudio_nam::{load_file, load_str, LoadOptions};
+use cubeaudio_runtime::graph::StreamFusion;
 use cubeaudio_runtime::wav::SampleFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -22,6 +23,15 @@ struct Cli {
 }
 
 /// `--backend` values: the names of [`Backend`], the one backend type of the workspace.
+fn parse_streams(s: &str) -> std::result::Result<StreamFusion, String> {
+    match s {
+        "auto" => Ok(StreamFusion::Auto),
+        "program" => Ok(StreamFusion::Program),
+        "batch" => Ok(StreamFusion::Batch),
+        _ => Err(format!("`{s}` is not one of auto, program, batch")),
+    }
+}
+
 fn parse_backend(s: &str) -> std::result::Result<Backend, String> {
     s.parse().map_err(|e: cubeaudio_kernels::device::DeviceError| e.to_string())
 }
@@ -107,6 +117,11 @@ enum Command {
         /// Frames per processing block.
         #[arg(long, default_value_t = 128)]
         buffer: usize,
+        /// Where NAM models (WaveNet, ConvNet, Linear) run: inside the graph's one launch
+        /// (program), as their own batch (batch, faster on a hardware GPU), or auto (program on
+        /// a software adapter, batch on a hardware GPU).
+        #[arg(long, default_value = "auto", value_parser = parse_streams, value_name = "auto|program|batch")]
+        nam_streams: StreamFusion,
     },
     /// GPU benchmark: streams held in real time per model × buffer size (synchronous and with two
     /// buffers in flight, plus the device-only time per buffer), one-stream latency, offline
@@ -128,6 +143,9 @@ enum Command {
         /// Most rig instances tried (with --rig).
         #[arg(long, default_value_t = 4096)]
         max_instances: usize,
+        /// Where a rig's NAM models run (with --rig), as for `graph`.
+        #[arg(long, default_value = "auto", value_parser = parse_streams, value_name = "auto|program|batch")]
+        nam_streams: StreamFusion,
         /// Buffer sizes in samples.
         #[arg(long, value_delimiter = ',', default_value = "64,128")]
         buffers: Vec<usize>,
@@ -263,14 +281,21 @@ fn output_paths(inputs: &[PathBuf], output: &std::path::Path) -> Result<Vec<(Pat
     Ok(jobs)
 }
 
-fn graph(config: PathBuf, input: PathBuf, output: PathBuf, backend: Backend, buffer: usize) -> Result<()> {
+fn graph(
+    config: PathBuf,
+    input: PathBuf,
+    output: PathBuf,
+    backend: Backend,
+    buffer: usize,
+    streams: StreamFusion,
+) -> Result<()> {
     use cubeaudio::graph::render_graph;
     if buffer == 0 || buffer > 65_536 {
         bail!("--buffer {buffer} must be between 1 and 65536");
     }
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}").expect("valid template"));
-    let report = render_graph(&config, &input, &output, backend, buffer, &mut |done, total| {
+    let report = render_graph(&config, &input, &output, backend, buffer, streams, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -329,11 +354,20 @@ fn bench_rig(
     buffers: &[usize],
     max_instances: usize,
     latency_buffers: usize,
+    streams: StreamFusion,
     out: &std::path::Path,
 ) -> Result<()> {
     let (spec, base_dir) = cubeaudio::graph::read_rig(rig)?;
     let device = backend.open_gpu().context("the benchmark measures a GPU (--backend cuda, vulkan, wgpu or auto)")?;
-    let job = cubeaudio::rig_bench::RigBenchJob { rig, spec: &spec, base_dir, buffers, max_instances, latency_buffers };
+    let job = cubeaudio::rig_bench::RigBenchJob {
+        rig,
+        spec: &spec,
+        base_dir,
+        buffers,
+        max_instances,
+        latency_buffers,
+        streams,
+    };
     let report = device.run(job)?;
     let md = cubeaudio::rig_bench::markdown(&report);
     std::fs::create_dir_all(out)?;
@@ -438,9 +472,11 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Render(args) => render(args),
-        Command::Graph { config, input, output, backend, buffer } => graph(config, input, output, backend, buffer),
-        Command::Bench { backend, rig: Some(rig), buffers, max_instances, latency_buffers, out, .. } => {
-            bench_rig(backend, &rig, &buffers, max_instances, latency_buffers, &out)
+        Command::Graph { config, input, output, backend, buffer, nam_streams } => {
+            graph(config, input, output, backend, buffer, nam_streams)
+        }
+        Command::Bench { backend, rig: Some(rig), buffers, max_instances, latency_buffers, nam_streams, out, .. } => {
+            bench_rig(backend, &rig, &buffers, max_instances, latency_buffers, nam_streams, &out)
         }
         Command::Bench {
             backend,

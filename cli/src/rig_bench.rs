@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use cubeaudio_kernels::device::{DeviceInfo, DeviceJob};
 use cubeaudio_nam::gpu::processor::registry;
-use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec};
+use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec, StreamFusion};
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 
@@ -51,6 +51,8 @@ pub struct RigBenchReport {
     pub held: Vec<(usize, usize)>,
     /// One instance, 64 frames: buffers timed, p50, p99, p99.9 (µs).
     pub latency: (usize, f64, f64, f64),
+    /// Where the NAM models ran (`--nam-streams`).
+    pub nam_streams: String,
 }
 
 /// The job [`bench_rig`] runs on the device.
@@ -67,6 +69,8 @@ pub struct RigBenchJob<'a> {
     pub max_instances: usize,
     /// Buffers timed for the latency percentiles.
     pub latency_buffers: usize,
+    /// Where the rig's NAM models run.
+    pub streams: StreamFusion,
 }
 
 /// Round trips of `count` buffers (after 20 untimed), sorted (µs), and the launches per
@@ -108,7 +112,8 @@ impl DeviceJob for RigBenchJob<'_> {
         let base_dir = &self.base_dir;
         let in_rig = |error| CliError::Graph { path: self.rig.to_path_buf(), error: Box::new(error) };
         let compile = |frames: usize, instances: usize| {
-            let options = GraphOptions { instances, ..GraphOptions::new(RATE, frames, base_dir.clone()) };
+            let options =
+                GraphOptions { instances, streams: self.streams, ..GraphOptions::new(RATE, frames, base_dir.clone()) };
             CompiledGraph::compile(&engine, &registry::<R>(), self.spec, &options).map_err(in_rig)
         };
         let mut points = Vec::new();
@@ -149,16 +154,18 @@ impl DeviceJob for RigBenchJob<'_> {
         let mut graph = compile(64, 1)?;
         let (times, _) = time_buffers(&engine, &mut graph, 64, self.latency_buffers.max(100))?;
         let latency = (times.len(), percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 0.999));
-        Ok(RigBenchReport { device: info.to_string(), rig: self.rig.to_path_buf(), points, held, latency })
+        let nam_streams = format!("{:?}", self.streams).to_lowercase();
+        Ok(RigBenchReport { device: info.to_string(), rig: self.rig.to_path_buf(), points, held, latency, nam_streams })
     }
 }
 
 /// The report as Markdown.
 pub fn markdown(r: &RigBenchReport) -> String {
     let mut md = format!(
-        "Device: {}. Rig `{}`: instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds |\n|---|---|---|---|---|---|---|\n",
+        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds |\n|---|---|---|---|---|---|---|\n",
         r.device,
-        r.rig.display()
+        r.rig.display(),
+        r.nam_streams
     );
     for p in &r.points {
         md.push_str(&format!(

@@ -39,12 +39,37 @@ pub struct GraphOptions {
     /// each with its own signals, state and parameters; `process` takes and gives every
     /// instance's channels, instance after instance.
     pub instances: usize,
+    /// Whether model streams (`nam` with a convolutional model) run inside the graph program.
+    pub streams: StreamFusion,
+}
+
+/// Where model streams (`nam`: WaveNet, ConvNet, Linear) run in a fused graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamFusion {
+    /// Inside the program on a software adapter (lavapipe), where the standalone NAM engine
+    /// runs the same plan interpreter and every launch costs; as their own batch on a hardware
+    /// GPU, where the NAM engine's shape-specialised kernel is faster than the interpreter the
+    /// program runs (H200, `amp_cab`, one instance of 64 frames: p50 188.6 µs in one launch
+    /// against 110.7 µs in four; docs/PERFORMANCE.md, twenty-fourth measurement).
+    #[default]
+    Auto,
+    /// Always inside the program: one launch per buffer for a rig of amps, pedals and cabs.
+    Program,
+    /// Always as their own batch (kernel + copy).
+    Batch,
 }
 
 impl GraphOptions {
     /// Options with the default fusion (packed).
     pub fn new(sample_rate: f64, max_buffer: usize, base_dir: impl Into<PathBuf>) -> Self {
-        Self { sample_rate, max_buffer, base_dir: base_dir.into(), fusion: Fusion::default(), instances: 1 }
+        Self {
+            sample_rate,
+            max_buffer,
+            base_dir: base_dir.into(),
+            fusion: Fusion::default(),
+            instances: 1,
+            streams: StreamFusion::default(),
+        }
     }
 }
 
@@ -76,6 +101,7 @@ fn plan<'a, R: Runtime>(
     spec: &GraphSpec,
     registry: &Registry<R>,
     fusion: Fusion,
+    streams: bool,
     ctx: &PrepareContext,
 ) -> Vec<Planned<'a>> {
     let fusable = |b: &Batch| {
@@ -83,7 +109,7 @@ fn plan<'a, R: Runtime>(
         fusion != Fusion::Off
             && registry.get(&b.type_name).is_some_and(|t| match (t.program(), t.streams()) {
                 (Some(p), _) => b.processors.iter().all(|&i| p.fuses(settings(i))),
-                (None, Some(s)) => b.processors.iter().all(|&i| s.fuses(ctx, settings(i))),
+                (None, Some(s)) => streams && b.processors.iter().all(|&i| s.fuses(ctx, settings(i))),
                 (None, None) => false,
             })
     };
@@ -262,7 +288,12 @@ impl<R: Runtime> CompiledGraph<R> {
         let stride = options.max_buffer as u32;
         let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
         let out_channels: usize = spec.outputs.iter().map(|p| p.channels).sum();
-        let planned = plan(&schedule, spec, registry, options.fusion, &ctx);
+        let streams = match options.streams {
+            StreamFusion::Auto => cubeaudio_kernels::device::software(engine.client()),
+            StreamFusion::Program => true,
+            StreamFusion::Batch => false,
+        };
+        let planned = plan(&schedule, spec, registry, options.fusion, streams, &ctx);
         let program_takes_input = matches!(planned.first(), Some(Planned::Program(_)));
         let program_gives_output = matches!(planned.last(), Some(Planned::Program(_)));
         let mut steps = Vec::new();
