@@ -257,8 +257,8 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
     }
 }
 
-/// Every convolutional model of the core's set (WaveNet with FiLM, head1x1 and a condition
-/// DSP, ConvNet, Linear, containers) as streams of one program: all amps in one stage of one
+/// Every convolutional model of the core's set (WaveNets with FiLM, head1x1 and a condition
+/// DSP, A2, slimmable containers, Linear) as streams of one program: all amps in one stage of one
 /// launch, two instances of the rig, each output equal to the CPU engine on its input.
 fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
     let dir = shared_dir().join("nam/models");

@@ -49,8 +49,8 @@ pub enum StreamFusion {
     /// Inside the program on a software adapter (lavapipe), where the standalone NAM engine
     /// runs the same plan interpreter and every launch costs; as their own batch on a hardware
     /// GPU, where the NAM engine's shape-specialised kernel is faster than the interpreter the
-    /// program runs (H200, `amp_cab`, one instance of 64 frames: p50 188.6 µs in one launch
-    /// against 110.7 µs in four; docs/PERFORMANCE.md, twenty-fourth measurement).
+    /// program runs (H200, `amp_cab`, one instance of 64 frames, one call: p50 190.0 µs in one
+    /// launch against 112.6 µs in four; docs/PERFORMANCE.md, twenty-fourth measurement).
     #[default]
     Auto,
     /// Always inside the program: one launch per buffer for a rig of amps, pedals and cabs.
