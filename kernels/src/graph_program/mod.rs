@@ -147,7 +147,8 @@ pub fn graph_program_kernel(
     // generation.
     let scratch = comptime!(scratch_floats(conv_block, streams));
     let mut sh = SharedMemory::<f32>::new(comptime!((scratch + local_arena).max(1)));
-    if comptime!(local_arena > 0) {
+    let local = comptime!(local_arena > 0);
+    if local {
         // The instance's arena in shared memory for the whole launch: every sample an item
         // reads or writes is a shared-memory access instead of a device-memory round trip.
         let mut k = UNIT_POS as usize;
@@ -156,60 +157,37 @@ pub fn graph_program_kernel(
             k += CUBE_DIM as usize;
         }
         sync_cube();
-        let mut view = sh.slice_mut(scratch, scratch + len);
-        run_program(
-            &mut view,
-            &mut sh,
-            input,
-            output,
-            program,
-            layout,
-            routes,
-            params,
-            state,
-            rings,
-            dims,
-            conv_data,
-            stream_meta,
-            stream_plan,
-            stream_weights,
-            stream_state,
-            stream_tick,
-            cursor,
-            frames,
-            conv_block,
-            streams,
-        );
+    }
+    let mut view = if local { sh.slice_mut(scratch, scratch + len) } else { arena.slice_mut(a0, a0 + len) };
+    run_program(
+        &mut view,
+        &mut sh,
+        input,
+        output,
+        program,
+        layout,
+        routes,
+        params,
+        state,
+        rings,
+        dims,
+        conv_data,
+        stream_meta,
+        stream_plan,
+        stream_weights,
+        stream_state,
+        stream_tick,
+        cursor,
+        frames,
+        conv_block,
+        streams,
+    );
+    if local {
         let mut k = UNIT_POS as usize;
         while k < len {
             arena[a0 + k] = sh[scratch + k];
             k += CUBE_DIM as usize;
         }
-    } else {
-        let mut view = arena.slice_mut(a0, a0 + len);
-        run_program(
-            &mut view,
-            &mut sh,
-            input,
-            output,
-            program,
-            layout,
-            routes,
-            params,
-            state,
-            rings,
-            dims,
-            conv_data,
-            stream_meta,
-            stream_plan,
-            stream_weights,
-            stream_state,
-            stream_tick,
-            cursor,
-            frames,
-            conv_block,
-            streams,
-        );
     }
 }
 
