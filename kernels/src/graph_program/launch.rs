@@ -283,6 +283,17 @@ pub fn initial_state(kind: u32, params: &[f32]) -> [f32; ITEM_STATE] {
     }
 }
 
+/// Appends per stage the (first, end) range of its cooperative steps (convolutions or streams),
+/// numbered stage after stage; `count(s)`: stage `s`'s steps.
+fn stage_ranges(layout: &mut Vec<u32>, stages: usize, count: impl Fn(usize) -> usize) {
+    let mut first = 0u32;
+    for s in 0..stages {
+        let end = first + count(s) as u32;
+        layout.extend([first, end]);
+        first = end;
+    }
+}
+
 /// A [`ProgramSpec`] on the device, with every instance's parameters, state and echo rings.
 pub struct GraphProgram {
     spec: ProgramSpec,
@@ -329,19 +340,9 @@ impl GraphProgram {
             layout[s * rounds * units..][..stage.len()].copy_from_slice(stage);
         }
         let conv_stages = layout.len();
-        let mut first = 0u32;
-        for s in 0..spec.stages.len() {
-            let count = spec.convolutions.get(s).map_or(0, Vec::len) as u32;
-            layout.extend([first, first + count]);
-            first += count;
-        }
+        stage_ranges(&mut layout, spec.stages.len(), |s| spec.convolutions.get(s).map_or(0, Vec::len));
         let stream_ranges = layout.len();
-        let mut first = 0u32;
-        for s in 0..spec.stages.len() {
-            let count = spec.streams.get(s).map_or(0, Vec::len) as u32;
-            layout.extend([first, first + count]);
-            first += count;
-        }
+        stage_ranges(&mut layout, spec.stages.len(), |s| spec.streams.get(s).map_or(0, Vec::len));
         let mut program = Vec::with_capacity(spec.items.len() * RECORD);
         let (mut param_at, mut ring_at) = (0u32, 0usize);
         for item in &spec.items {
