@@ -27,6 +27,8 @@ pub struct GraphReport {
     pub batches: usize,
     /// Kernel launches per buffer.
     pub launches_per_buffer: u32,
+    /// What runs the model streams inside each graph program that has any.
+    pub stream_steps: Vec<String>,
     /// Signal slots of the arena.
     pub arena_slots: usize,
     /// Frames rendered.
@@ -144,6 +146,7 @@ impl DeviceJob for GraphRender<'_> {
             stages: s.stages.len(),
             batches: s.batch_count(),
             launches_per_buffer: graph.launches_per_buffer(),
+            stream_steps: graph.stream_steps().iter().map(|s| s.label()).collect(),
             arena_slots: s.slots,
             frames: at,
             sample_rate: rate,

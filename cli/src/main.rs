@@ -304,6 +304,9 @@ fn graph(
     if report.sanitized > 0 {
         eprintln!("warning: {} non-finite input samples were replaced by 0", report.sanitized);
     }
+    if !report.stream_steps.is_empty() {
+        println!("NAM models inside the graph program run on {}", report.stream_steps.join("; "));
+    }
     println!(
         "backend {} | {} processors in {} stages, {} batches, {} launches per buffer, {} arena slots | {:.2} s of audio in {:.2} s | real-time factor {:.1}x | wrote {} ({} channel(s))",
         report.backend,

@@ -17,6 +17,8 @@ use crate::error::{CliError, Result};
 
 /// Buffers timed per capacity point.
 const TIMED: usize = 200;
+/// Buffers queued back to back for the device time per buffer.
+const QUEUED: usize = 50;
 const RATE: f64 = 48_000.0;
 
 /// One rig at one buffer size and instance count.
@@ -36,6 +38,9 @@ pub struct RigPoint {
     pub budget_us: f64,
     /// `p99_us` < 50 % of the budget.
     pub holds: bool,
+    /// Device time per buffer, µs: [`QUEUED`] buffers queued back to back, waited on once
+    /// (launch gaps included, no round trip), divided by their count.
+    pub queued_us: f64,
 }
 
 /// Everything `bench --rig` measured, as written to rig-bench.json.
@@ -51,8 +56,13 @@ pub struct RigBenchReport {
     pub held: Vec<(usize, usize)>,
     /// One instance, 64 frames: buffers timed, p50, p99, p99.9 (µs).
     pub latency: (usize, f64, f64, f64),
+    /// The same buffers' round trip split: p50 of queueing (inputs staged, launches issued) and
+    /// p50 of the wait for the output (µs), and the device time per buffer queued back to back.
+    pub latency_split: (f64, f64, f64),
     /// Where the NAM models ran (`--nam-streams`).
     pub nam_streams: String,
+    /// What ran them inside the program (one instance, 64 frames), if they ran there.
+    pub stream_steps: Vec<String>,
 }
 
 /// The job [`bench_rig`] runs on the device.
@@ -81,22 +91,68 @@ pub fn time_buffers<R: Runtime>(
     frames: usize,
     count: usize,
 ) -> Result<(Vec<f64>, u32)> {
-    let x: Vec<Vec<f32>> = (0..graph.input_channels())
-        .map(|c| (0..frames).map(|i| (((i * 31 + c * 17) % 97) as f32 / 97.0 - 0.5) * 0.5).collect())
-        .collect();
+    let (times, _, launches) = time_split(engine, graph, frames, count)?;
+    Ok((times, launches))
+}
+
+/// [`time_buffers`] with each round trip split in two: (round trips, (queueing, waiting)
+/// pairs), both sorted, µs.
+#[allow(clippy::type_complexity)]
+fn time_split<R: Runtime>(
+    engine: &Engine<R>,
+    graph: &mut CompiledGraph<R>,
+    frames: usize,
+    count: usize,
+) -> Result<(Vec<f64>, (Vec<f64>, Vec<f64>), u32)> {
+    let x = test_inputs(graph, frames);
     let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
     let mut y = vec![vec![0.0f32; frames]; graph.output_channels()];
     let mut times = Vec::with_capacity(count);
+    let (mut queueing, mut waiting) = (Vec::with_capacity(count), Vec::with_capacity(count));
     for k in 0..count + 20 {
         let start = Instant::now();
         let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
-        graph.process(engine, &inputs, &mut outs)?;
+        let pending = graph.process_async(engine, &inputs)?;
+        let queued = start.elapsed();
+        pending.wait(&mut outs)?;
         if k >= 20 {
-            times.push(start.elapsed().as_secs_f64() * 1e6);
+            let total = start.elapsed();
+            times.push(total.as_secs_f64() * 1e6);
+            queueing.push(queued.as_secs_f64() * 1e6);
+            waiting.push((total - queued).as_secs_f64() * 1e6);
         }
     }
-    times.sort_by(f64::total_cmp);
-    Ok((times, graph.launches_per_buffer()))
+    for v in [&mut times, &mut queueing, &mut waiting] {
+        v.sort_by(f64::total_cmp);
+    }
+    Ok((times, (queueing, waiting), graph.launches_per_buffer()))
+}
+
+/// Device time per buffer (µs): `count` buffers queued back to back, one wait for the last.
+/// Their outputs are fetched only for the last (each buffer's own read-back is not queued).
+fn queued_us<R: Runtime>(engine: &Engine<R>, graph: &mut CompiledGraph<R>, frames: usize, count: usize) -> Result<f64> {
+    let x = test_inputs(graph, frames);
+    let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let mut y = vec![vec![0.0f32; frames]; graph.output_channels()];
+    let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+    // Settle the queue first, so the timed span starts with an idle device.
+    graph.process(engine, &inputs, &mut outs)?;
+    let start = Instant::now();
+    let mut last = None;
+    for _ in 0..count {
+        last = Some(graph.process_async(engine, &inputs)?);
+    }
+    if let Some(pending) = last {
+        pending.wait(&mut outs)?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / count as f64)
+}
+
+/// A deterministic signal per input channel.
+fn test_inputs<R: Runtime>(graph: &CompiledGraph<R>, frames: usize) -> Vec<Vec<f32>> {
+    (0..graph.input_channels())
+        .map(|c| (0..frames).map(|i| (((i * 31 + c * 17) % 97) as f32 / 97.0 - 0.5) * 0.5).collect())
+        .collect()
 }
 
 /// The `p` quantile (0..1) of sorted values.
@@ -133,12 +189,14 @@ impl DeviceJob for RigBenchJob<'_> {
                     p99_us: percentile(&times, 0.99),
                     budget_us,
                     holds: percentile(&times, 0.99) < 0.5 * budget_us,
+                    queued_us: queued_us(&engine, &mut graph, frames, QUEUED)?,
                 };
                 eprintln!(
-                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs, p99 {:8.1} µs of {budget_us:.0} µs{}",
+                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs, p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs{}",
                     frames,
                     point.p50_us,
                     point.p99_us,
+                    point.queued_us,
                     if point.holds { "" } else { " — misses" }
                 );
                 let holds = point.holds;
@@ -152,26 +210,41 @@ impl DeviceJob for RigBenchJob<'_> {
             held.push((frames, best));
         }
         let mut graph = compile(64, 1)?;
-        let (times, _) = time_buffers(&engine, &mut graph, 64, self.latency_buffers.max(100))?;
+        let (times, (queueing, waiting), _) = time_split(&engine, &mut graph, 64, self.latency_buffers.max(100))?;
         let latency = (times.len(), percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 0.999));
+        let latency_split =
+            (percentile(&queueing, 0.5), percentile(&waiting, 0.5), queued_us(&engine, &mut graph, 64, QUEUED)?);
+        let stream_steps = graph.stream_steps().iter().map(|s| s.label()).collect();
         let nam_streams = format!("{:?}", self.streams).to_lowercase();
-        Ok(RigBenchReport { device: info.to_string(), rig: self.rig.to_path_buf(), points, held, latency, nam_streams })
+        Ok(RigBenchReport {
+            device: info.to_string(),
+            rig: self.rig.to_path_buf(),
+            points,
+            held,
+            latency,
+            latency_split,
+            nam_streams,
+            stream_steps,
+        })
     }
 }
 
 /// The report as Markdown.
 pub fn markdown(r: &RigBenchReport) -> String {
     let mut md = format!(
-        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds |\n|---|---|---|---|---|---|---|\n",
+        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds | device µs per buffer, {QUEUED} queued |\n|---|---|---|---|---|---|---|---|\n",
         r.device,
         r.rig.display(),
         r.nam_streams
     );
     for p in &r.points {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} |\n",
-            p.buffer, p.instances, p.launches, p.p50_us, p.p99_us, p.budget_us, p.holds
+            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {:.1} |\n",
+            p.buffer, p.instances, p.launches, p.p50_us, p.p99_us, p.budget_us, p.holds, p.queued_us
         ));
+    }
+    if !r.stream_steps.is_empty() {
+        md.push_str(&format!("\nInside the program the NAM models run on {}.\n", r.stream_steps.join("; ")));
     }
     for (buffer, n) in &r.held {
         let capped = r.points.iter().filter(|p| p.buffer == *buffer).all(|p| p.holds);
@@ -179,8 +252,9 @@ pub fn markdown(r: &RigBenchReport) -> String {
         md.push_str(&format!("\nHeld at {buffer} frames: {n} instances{note}."));
     }
     let (count, p50, p99, p999) = r.latency;
+    let (queueing, waiting, device) = r.latency_split;
     md.push_str(&format!(
-        "\n\nOne instance, 64 frames, {count} buffers: round trip p50 {p50:.1} µs, p99 {p99:.1} µs, p99.9 {p999:.1} µs.\n"
+        "\n\nOne instance, 64 frames, {count} buffers: round trip p50 {p50:.1} µs, p99 {p99:.1} µs, p99.9 {p999:.1} µs (p50 of queueing {queueing:.1} µs, of waiting {waiting:.1} µs; device time per buffer, {QUEUED} queued: {device:.1} µs).\n"
     ));
     md
 }

@@ -10,6 +10,9 @@ use binary::cubeaudio;
 
 use cubeaudio::example_signal::di_signal;
 use cubeaudio_kernels::device::required;
+use cubeaudio_kernels::graph_program::StreamStep;
+use cubeaudio_nam::gpu::columns::arrays_of;
+use cubeaudio_nam::gpu::plan::ModelPlan;
 use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
 use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec, StreamFusion};
@@ -274,10 +277,26 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "the core's models: {names:?}");
+    let steps = models_as_streams(engine, &dir, &names, None, 64);
+    assert_eq!(steps.len(), 1, "one program: {steps:?}");
+}
+
+/// `names` (models in `dir`), each an amp of one rig, two instances of it, run as streams of one
+/// program (one launch per buffer) over the DI in buffers of `buffer` frames (the last one
+/// shorter), each output compared with the CPU engine's; `kernel`: the amps' `kernel` setting.
+/// Returns how the program ran its streams.
+fn models_as_streams<R: Runtime>(
+    engine: &Engine<R>,
+    dir: &Path,
+    names: &[String],
+    kernel: Option<&str>,
+    buffer: usize,
+) -> Vec<StreamStep> {
+    let kernel = kernel.map(|k| format!(r#", "kernel": {k:?}"#)).unwrap_or_default();
     let processors: Vec<String> = names
         .iter()
         .enumerate()
-        .map(|(k, n)| format!(r#"{{"id": "amp{k}", "type": "nam", "settings": {{"model": {:?}}}}}"#, n))
+        .map(|(k, n)| format!(r#"{{"id": "amp{k}", "type": "nam", "settings": {{"model": {n:?}{kernel}}}}}"#))
         .collect();
     let outputs: Vec<String> = (0..names.len()).map(|k| format!(r#"{{"name": "out{k}"}}"#)).collect();
     let connections: Vec<String> = (0..names.len())
@@ -293,33 +312,73 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
     );
     let spec = GraphSpec::from_json(&rig).unwrap();
     let options =
-        GraphOptions { instances: 2, streams: StreamFusion::Program, ..GraphOptions::new(48_000.0, 64, &dir) };
+        GraphOptions { instances: 2, streams: StreamFusion::Program, ..GraphOptions::new(48_000.0, buffer, dir) };
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
     let x: Vec<f32> = di_signal().into_iter().take(2_400).collect();
     let inputs = [x.clone(), x.iter().map(|v| v * 0.3).collect::<Vec<f32>>()];
     let mut got = vec![vec![0.0f32; x.len()]; 2 * names.len()];
-    for at in (0..x.len()).step_by(64) {
-        let n = 64.min(x.len() - at);
+    for at in (0..x.len()).step_by(buffer) {
+        let n = buffer.min(x.len() - at);
         let ins: Vec<&[f32]> = inputs.iter().map(|v| &v[at..at + n]).collect();
         let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|v| &mut v[at..at + n]).collect();
         g.process(engine, &ins, &mut outs).unwrap();
         assert_eq!(g.launches_per_buffer(), 1, "every model a stream of the one program");
     }
+    let steps = g.stream_steps();
+    let step = match steps.first() {
+        Some(StreamStep::Columns(c)) => format!("columns, {} slots", c.streams_per_cube),
+        Some(StreamStep::Interpreter { .. }) => "interpreter".into(),
+        None => "none".into(),
+    };
     for (copy, input) in inputs.iter().enumerate() {
         for (k, name) in names.iter().enumerate() {
             let mut cpu = Model::new(load_file(&dir.join(name), LoadOptions::default()).unwrap().dsp);
-            cpu.reset(64).unwrap();
+            cpu.reset(buffer).unwrap();
             let mut want = vec![0.0; x.len()];
-            for (xa, ya) in input.chunks(64).zip(want.chunks_mut(64)) {
+            for (xa, ya) in input.chunks(buffer).zip(want.chunks_mut(buffer)) {
                 cpu.process(xa, ya);
             }
             let out = &got[copy * names.len() + k];
             let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let err = out.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
             println!(
-                "[graph-test] {name} as a stream, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})"
+                "[graph-test] {name} as a stream ({step}), amp {k}, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})"
             );
-            assert!(err <= 1e-4 * peak.max(1.0), "{name}, instance {copy}: {err}");
+            assert!(err <= 1e-4 * peak.max(1.0), "{name}, amp {k}, instance {copy} ({step}): {err}");
+        }
+    }
+    steps
+}
+
+/// Every core model the columns kernel runs, as two amps of one stage (two stream slots of a
+/// cube) of a one-launch rig with `"kernel": "columns"`, equals the CPU engine — at 64-frame
+/// buffers and at 48 (the cube's tile not a multiple of the buffer). On a software adapter only
+/// the shapes of up to 4 channels, which the batch compiles there (its shader compiler takes
+/// minutes on wider ones).
+fn every_column_shape_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
+    let dir = shared_dir().join("nam/models");
+    let software = cubeaudio_kernels::device::software(engine.client());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".nam"))
+        .filter(|n| {
+            let Ok(m) = load_file(&dir.join(n), LoadOptions::default()) else { return false };
+            let arrays = ModelPlan::build(m.dsp.as_ref()).ok().as_ref().and_then(arrays_of);
+            m.sample_rate.unwrap_or(48_000.0) == 48_000.0
+                && arrays.is_some_and(|(a, count)| !software || a[..count].iter().all(|a| a.channels <= 4))
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no core model has a columns shape");
+    println!("[graph-test] columns streams: {names:?}");
+    for name in &names {
+        for buffer in [64, 48] {
+            let steps = models_as_streams(engine, &dir, &[name.clone(), name.clone()], Some("columns"), buffer);
+            assert!(
+                matches!(steps.as_slice(), [StreamStep::Columns(c)] if c.streams_per_cube >= 1),
+                "{name}: {steps:?}"
+            );
         }
     }
 }
@@ -331,7 +390,7 @@ fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream);
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream, every_column_shape_runs_as_a_stream);
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

@@ -343,10 +343,10 @@ pub fn registry() -> Vec<KernelCase> {
                 (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
         }),
-        case!("graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None)),
+        case!("graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None, None)),
         // The example rigs' cab program: convolutions of 128-sample blocks after the items, the
         // pedalboard's arena at 128 frames (11 slots) held in shared memory.
-        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None)),
+        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None)),
         // amp_cab in one launch: a standard WaveNet's stream (16 rows, 64-frame tiles) and the
         // cab's convolution, the arena in device memory.
         case!("graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
@@ -357,13 +357,48 @@ pub fn registry() -> Vec<KernelCase> {
                 staged: true,
                 conv: TileConvPath::Scalar { rows: 2, frames: 1 },
             };
-            graph_program(b, 64, 0, Some(shape))
+            graph_program(b, 64, 0, Some(shape), None)
+        }),
+        // The same rig with the amp on the columns kernel (the default on a hardware GPU): the
+        // standard WaveNet's shape, rows split over 4 threads, two positions each, weights
+        // staged; one stream slot in a cube of 256.
+        case!("graph_program_kernel__conv64_columns", graph_program_kernel, 256, |b| {
+            let array = |input_rows, channels, head_out| ArrayShape {
+                input_rows,
+                channels,
+                bottleneck: channels,
+                gate_rows: channels,
+                head_out,
+                taps: 3,
+                layers: 10,
+                activation: ActivationKind::Tanh,
+                secondary: ActivationKind::Identity,
+                gating: 0,
+                head_bias: false,
+            };
+            let first = array(1, 16, 8);
+            let shape = ColumnsShape {
+                arrays: [first, array(16, 8, 1), first],
+                count: 2,
+                frames: 2,
+                lanes: 32,
+                streams_per_cube: 1,
+                splits: 4,
+                staged: true,
+            };
+            graph_program(b, 64, 0, None, Some(shape))
         }),
     ]
 }
 
 /// The graph program kernel with its convolution block, local arena and streams (comptime).
-fn graph_program(b: &mut KernelBuilder, conv_block: usize, local_arena: usize, streams: Option<StreamsShape>) {
+fn graph_program(
+    b: &mut KernelBuilder,
+    conv_block: usize,
+    local_arena: usize,
+    streams: Option<StreamsShape>,
+    columns: Option<ColumnsShape>,
+) {
     let (i, o, a) = (input(b), output(b), output(b));
     let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
     let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
@@ -392,5 +427,6 @@ fn graph_program(b: &mut KernelBuilder, conv_block: usize, local_arena: usize, s
         conv_block,
         local_arena,
         streams,
+        columns,
     );
 }

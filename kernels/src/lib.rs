@@ -22,6 +22,7 @@
 //! | [`effects`] | per-sample gate, compressor, tremolo, drive and echo steps | (composed by the kernels below) |
 //! | [`graph_program`] | a whole graph of small processors in one launch: stages separated by cube barriers, kinds laid out per warp, many instances as many cubes | [`graph_program::GraphProgram`] |
 //! | [`wavenet_streams`] | convolutional NAM models (WaveNet, ConvNet, Linear) as plans one cube interprets, one stream per cube or as a step of a graph program | (`cubeaudio-nam` builds the plans) |
+//! | [`wavenet_columns`] | WaveNet models of one shape compiled in (channels, taps, layers, activations), each thread a stream's positions in registers, rows split over threads for few streams; standalone or as a step of a graph program | (`cubeaudio-nam` derives the shape from a plan) |
 //! | [`fused_entities`] | one launch running many entities of 11 different branch bodies by a warp layout | [`fused_entities::launch_fused_entities`] |
 //!
 //! [`device`] finds a CUDA device or a wgpu adapter without panicking when there is none.
@@ -53,6 +54,7 @@ pub mod testing;
 pub mod tile_conv;
 pub mod transfer_slot;
 pub mod util;
+pub mod wavenet_columns;
 pub mod wavenet_streams;
 
 pub use error::KernelError;

@@ -1,6 +1,8 @@
 //! The contract of a processor type whose instances run as **model streams** of a graph
-//! program: a cooperative step the whole cube runs after its stage's items and convolutions,
-//! interpreting a model's plan (`cubeaudio_kernels::wavenet_streams::run_stream`). `nam` uses
+//! program: a cooperative step the cube runs after its stage's items and convolutions — the
+//! columns kernel's body for a model shape compiled in
+//! (`cubeaudio_kernels::wavenet_columns::run_columns`), or the interpreter of a model's plan
+//! (`cubeaudio_kernels::wavenet_streams::run_stream`). `nam` uses
 //! it for its convolutional models (WaveNet, ConvNet, Linear), so an amp between pedals and a
 //! cab is part of the same single launch.
 //!
@@ -8,8 +10,7 @@
 //! program for every buffer; the program binds them and says which arena slots each stream
 //! reads and writes.
 
-use cubeaudio_kernels::graph_program::StreamTables;
-use cubeaudio_kernels::wavenet_streams::StreamsShape;
+use cubeaudio_kernels::graph_program::{StreamStep, StreamTables};
 use cubecl::prelude::*;
 
 use crate::engine::Engine;
@@ -38,8 +39,9 @@ pub trait StreamsType<R: Runtime>: Send + Sync {
 
 /// Prepared streams: their tables on the device.
 pub trait ProgramStreams<R: Runtime>: Send {
-    /// The compiled shape the tables are laid out for, and the units a cube should have.
-    fn shape(&self) -> (StreamsShape, usize);
+    /// How the program runs these streams: the interpreter's compiled shape (and the units a
+    /// cube should have) or the columns kernel's.
+    fn step(&self) -> StreamStep;
 
     /// The tables for the next buffer of `frames`; advances the streams' clock. Runs on the
     /// processing thread: allocates nothing.

@@ -108,8 +108,7 @@ fn program_spec(warp: &[(u32, usize)], stages: usize, stride: usize, instances: 
         convolutions: vec![],
         conv_block: 0,
         streams: vec![],
-        streams_shape: None,
-        streams_units: 0,
+        stream_step: None,
         local_arena: local,
     }
 }

@@ -164,8 +164,7 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
                 convolutions: vec![],
                 conv_block: 0,
                 streams: vec![],
-                streams_shape: None,
-                streams_units: 0,
+                stream_step: None,
                 local_arena: local,
             };
             let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();

@@ -8,6 +8,7 @@ use crate::fft::twiddles;
 use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
 use crate::util::{at_most, finite, len_eq, nonzero, Buffer, IndexBuffer};
+use crate::wavenet_columns::ColumnsShape;
 use crate::wavenet_streams::{StreamsShape, META};
 use crate::KernelError;
 
@@ -118,10 +119,8 @@ pub struct ProgramSpec {
     /// Per stage, the model streams the cube runs last in it (a shorter list: the later stages
     /// have none).
     pub streams: Vec<Vec<ProgramStream>>,
-    /// The streams' compiled shape (shared memory, tile, products); unused without streams.
-    pub streams_shape: Option<StreamsShape>,
-    /// Units a cube needs at least for the streams (their launch shape).
-    pub streams_units: usize,
+    /// How the streams run (their compiled shape); unused without streams.
+    pub stream_step: Option<StreamStep>,
     /// Hold each instance's arena in shared memory during the launch when it fits
     /// ([`LOCAL_ARENA_FLOATS`] with the convolutions' scratch); else the stages read and write
     /// device memory.
@@ -148,9 +147,14 @@ impl ProgramSpec {
         self.streams.iter().map(Vec::len).sum()
     }
 
-    /// The streams' shape when the program has any.
-    fn stream_shape(&self) -> Option<StreamsShape> {
-        self.streams_shape.filter(|_| self.streams_per_instance() > 0)
+    /// How the streams run, when the program has any.
+    fn step(&self) -> Option<StreamStep> {
+        self.stream_step.filter(|_| self.streams_per_instance() > 0)
+    }
+
+    /// Most streams one stage of an instance runs.
+    fn widest_stream_stage(&self) -> usize {
+        self.streams.iter().map(Vec::len).max().unwrap_or(0)
     }
 
     /// Samples of each convolution's input and output ring: the largest buffer and two blocks.
@@ -242,10 +246,10 @@ impl ProgramSpec {
                 self.stages.len()
             )));
         }
-        if self.streams_per_instance() > 0 && self.streams_shape.is_none() {
+        if self.streams_per_instance() > 0 && self.stream_step.is_none() {
             return Err(invalid("model streams without their shape".into()));
         }
-        at_most(KERNEL, "units of the streams", self.streams_units, 1024)?;
+        at_most(KERNEL, "units of the streams", self.stream_step.map_or(0, |s| s.units()), 1024)?;
         for (k, stream) in self.streams.iter().flatten().enumerate() {
             slot("stream input", stream.input)?;
             slot("stream output", stream.output)?;
@@ -294,6 +298,69 @@ fn stage_ranges(layout: &mut Vec<u32>, stages: usize, count: impl Fn(usize) -> u
     }
 }
 
+/// How a program's model streams run: the plan interpreter (any plan; `units` per cube at
+/// least), or the columns kernel (one WaveNet shape compiled in, far fewer instructions per
+/// sample).
+// One per program, built when the graph is committed: its size does not matter, and `Copy`
+// keeps the spec plain data.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStep {
+    /// [`run_stream`](crate::wavenet_streams::run_stream): the whole cube on one stream at a time.
+    Interpreter {
+        /// The interpreter's compiled shape.
+        shape: StreamsShape,
+        /// Units a cube needs at least.
+        units: usize,
+    },
+    /// [`run_columns`](crate::wavenet_columns::run_columns): `lanes · splits` threads per
+    /// stream, as many streams of a stage at once as the cube has slots for.
+    Columns(ColumnsShape),
+}
+
+impl StreamStep {
+    /// What runs the streams, for reports.
+    pub fn label(&self) -> String {
+        match self {
+            StreamStep::Interpreter { .. } => "the plan interpreter".into(),
+            StreamStep::Columns(c) => format!("the columns kernel ({})", c.label()),
+        }
+    }
+
+    /// Units a cube needs at least (one stream's).
+    pub fn units(&self) -> usize {
+        match self {
+            StreamStep::Interpreter { units, .. } => *units,
+            StreamStep::Columns(c) => c.lanes * c.splits,
+        }
+    }
+}
+
+/// Static shared memory every backend offers a cube.
+pub const MAX_SHARED_BYTES: usize = 48 * 1024;
+
+/// The columns shape a program's cube of `units` runs: as many stream slots as the cube holds
+/// and a stage has streams (`widest`), fewer where their shared memory would not fit beside the
+/// program's (`scratch` and the local arena, which is given up before a lone slot is).
+fn columns_in_cube(
+    shape: ColumnsShape,
+    units: usize,
+    widest: usize,
+    scratch: usize,
+    local_arena: &mut usize,
+) -> ColumnsShape {
+    let per = shape.lanes * shape.splits;
+    let mut shape = ColumnsShape { streams_per_cube: (units / per).clamp(1, widest.max(1)), ..shape };
+    let fits = |s: &ColumnsShape, arena: usize| (scratch + arena + s.shared_floats()) * 4 <= MAX_SHARED_BYTES;
+    while shape.streams_per_cube > 1 && !fits(&shape, *local_arena) {
+        shape.streams_per_cube -= 1;
+    }
+    if !fits(&shape, *local_arena) {
+        *local_arena = 0;
+    }
+    shape
+}
+
 /// A [`ProgramSpec`] on the device, with every instance's parameters, state and echo rings.
 pub struct GraphProgram {
     spec: ProgramSpec,
@@ -315,6 +382,10 @@ pub struct GraphProgram {
     ring_period: usize,
     cursor: usize,
     units: usize,
+    /// The streams' compiled step: the interpreter's shape, or the columns kernel's with its
+    /// slots per cube.
+    interpreter: Option<StreamsShape>,
+    columns: Option<ColumnsShape>,
     /// Bound where a program has no graph input or output (a stage inside a larger graph).
     unused: (Buffer, Buffer),
     /// Bound for the stream tables of a program without streams.
@@ -333,7 +404,7 @@ impl GraphProgram {
         let has_convs = spec.convs().next().is_some();
         // Convolutions are cube-wide transforms and sums: a full cube serves them best.
         let units = if has_convs { MAX_PROGRAM_UNITS } else { widest.min(MAX_PROGRAM_UNITS) };
-        let units = if spec.stream_shape().is_some() { units.max(spec.streams_units) } else { units };
+        let units = spec.step().map_or(units, |s| units.max(s.units()));
         let rounds = widest.div_ceil(units);
         let mut layout = vec![IDLE; spec.stages.len() * rounds * units];
         for (s, stage) in spec.stages.iter().enumerate() {
@@ -427,11 +498,31 @@ impl GraphProgram {
                 at += block + parts * 4 * block;
             }
         }
-        let scratch = scratch_floats(if has_convs { block } else { 0 }, spec.stream_shape());
-        let local_arena = if spec.local_arena && spec.arena_per_instance() + scratch <= LOCAL_ARENA_FLOATS {
+        let interpreter = match spec.step() {
+            Some(StreamStep::Interpreter { shape, .. }) => Some(shape),
+            _ => None,
+        };
+        let scratch = scratch_floats(if has_convs { block } else { 0 }, interpreter);
+        let mut local_arena = if spec.local_arena && spec.arena_per_instance() + scratch <= LOCAL_ARENA_FLOATS {
             spec.arena_per_instance()
         } else {
             0
+        };
+        let columns = match spec.step() {
+            Some(StreamStep::Columns(shape)) => {
+                let shape = columns_in_cube(shape, units, spec.widest_stream_stage(), scratch, &mut local_arena);
+                if (scratch + local_arena) * 4 + shape.shared_floats() * 4 > MAX_SHARED_BYTES {
+                    return Err(KernelError::Invalid {
+                        kernel: KERNEL,
+                        reason: format!(
+                            "the streams' shared memory ({} floats) does not fit beside the program's",
+                            shape.shared_floats()
+                        ),
+                    });
+                }
+                Some(shape)
+            }
+            _ => None,
         };
         let mut this = Self {
             program: IndexBuffer::upload(client, &program),
@@ -450,6 +541,8 @@ impl GraphProgram {
             ring_period,
             cursor: 0,
             units,
+            interpreter,
+            columns,
             unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
             no_streams: (IndexBuffer::upload(client, &[0]), Buffer::upload(client, &[0.0])),
             spec,
@@ -466,6 +559,16 @@ impl GraphProgram {
     /// Units per cube the program launches with.
     pub fn units(&self) -> usize {
         self.units
+    }
+
+    /// How the program runs its model streams (the columns shape with its slots per cube as
+    /// launched), if it has any.
+    pub fn stream_step(&self) -> Option<StreamStep> {
+        match (self.columns, self.interpreter) {
+            (Some(c), _) => Some(StreamStep::Columns(c)),
+            (None, Some(shape)) => Some(StreamStep::Interpreter { shape, units: self.units }),
+            (None, None) => None,
+        }
     }
 
     /// Whether each instance's arena sits in shared memory during a launch.
@@ -532,8 +635,7 @@ impl GraphProgram {
                 return Err(KernelError::Invalid { kernel: KERNEL, reason: "the program writes graph outputs".into() })
             }
         };
-        let shape = self.spec.stream_shape();
-        let tables = match (shape, streams) {
+        let tables = match (self.spec.step(), streams) {
             (None, _) => None,
             (Some(_), Some(t)) => {
                 len_eq(KERNEL, "stream records", self.spec.streams_per_instance() * n * META, t.meta.len)?;
@@ -575,7 +677,8 @@ impl GraphProgram {
                 frames as u32,
                 self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
                 self.local_arena,
-                shape,
+                self.interpreter,
+                self.columns,
             );
         }
         self.cursor = (self.cursor + frames) % self.ring_period;

@@ -43,8 +43,8 @@ mod launch;
 pub mod reference;
 
 pub use launch::{
-    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamTables, LOCAL_ARENA_FLOATS,
-    MAX_PROGRAM_UNITS, MAX_RING,
+    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep, StreamTables,
+    LOCAL_ARENA_FLOATS, MAX_PROGRAM_UNITS, MAX_RING, MAX_SHARED_BYTES,
 };
 
 use cubecl::prelude::*;
@@ -57,6 +57,7 @@ use crate::effects::{
 use crate::gain::smooth_step;
 use crate::partitioned_conv::{convolve_cooperative, cooperative_shared_len, ConvolutionAt};
 use crate::routed::{finite_or_zero, non_finite, MIX_INPUTS};
+use crate::wavenet_columns::{run_columns, ColumnsShape};
 use crate::wavenet_streams::{run_stream, StreamsShape};
 
 /// Smoothed gain.
@@ -111,8 +112,9 @@ pub const STREAM_RECORD: usize = 2;
 /// (0: the program has none). `local_arena`: floats of shared memory that hold the instance's
 /// arena during the launch (copied in first and out last), or 0: the stages work on `arena`.
 /// `stream_*`: the model streams' tables (see [`run_stream`]; one-element stand-ins without
-/// streams), `stream_tick` the frames since their cursors were uploaded; `streams`: their
-/// compiled shape, or `None`. Then `dims` goes on with where the stream records start in
+/// streams), `stream_tick` the frames since their cursors were uploaded; `streams`: the
+/// interpreter's compiled shape, or `columns`: the columns kernel's (its slots per cube), or
+/// neither. Then `dims` goes on with where the stream records start in
 /// `program`, where the per-stage (first, end) stream ranges start in `layout`, and the streams
 /// of one instance.
 #[allow(clippy::too_many_arguments)]
@@ -139,6 +141,7 @@ pub fn graph_program_kernel(
     #[comptime] conv_block: usize,
     #[comptime] local_arena: usize,
     #[comptime] streams: Option<StreamsShape>,
+    #[comptime] columns: Option<ColumnsShape>,
 ) {
     let len = dims[5] as usize;
     let a0 = CUBE_POS * len;
@@ -181,6 +184,7 @@ pub fn graph_program_kernel(
         frames,
         conv_block,
         streams,
+        columns,
     );
     if local {
         let mut k = UNIT_POS as usize;
@@ -223,6 +227,7 @@ fn run_program(
     frames: u32,
     #[comptime] conv_block: usize,
     #[comptime] streams: Option<StreamsShape>,
+    #[comptime] columns: Option<ColumnsShape>,
 ) {
     let instance = CUBE_POS;
     let unit = UNIT_POS as usize;
@@ -283,32 +288,65 @@ fn run_program(
                 }
             }
         }
-        if comptime!(streams.is_some()) {
-            let shape = comptime!(streams.unwrap());
+        if comptime!(columns.is_some() || streams.is_some()) {
             let records = dims[14] as usize;
             let ranges = dims[15] as usize;
             let per_instance = dims[16] as usize;
             let first = layout[ranges + 2 * stage] as usize;
             let end = layout[ranges + 2 * stage + 1] as usize;
-            for k in first..end {
-                let r = records + k * STREAM_RECORD;
-                // The stream reads one slot and writes another of the same arena.
-                let source = arena.to_slice();
-                run_stream(
-                    instance * per_instance + k,
-                    &source,
-                    program[r] as usize * stride,
-                    arena,
-                    program[r + 1] as usize * stride,
-                    stream_meta,
-                    stream_plan,
-                    stream_weights,
-                    stream_state,
-                    sh,
-                    frames,
-                    stream_tick,
-                    shape,
-                );
+            if comptime!(columns.is_some()) {
+                let shape = comptime!(columns.unwrap());
+                // The stage's streams, `slots` at a time, one per slot of `lanes · splits`
+                // threads; a slot (or thread) without one only passes the barriers.
+                let slots = comptime!(shape.streams_per_cube);
+                let slot = unit / comptime!(shape.lanes * shape.splits);
+                let mut k0 = first;
+                while k0 < end {
+                    let live = slot < slots && k0 + slot < end;
+                    let k = select(live, k0 + slot, k0);
+                    let r = records + k * STREAM_RECORD;
+                    // The stream reads one slot and writes another of the same arena.
+                    let source = arena.to_slice();
+                    run_columns(
+                        instance * per_instance + k,
+                        live,
+                        slot,
+                        &source,
+                        program[r] as usize * stride,
+                        arena,
+                        program[r + 1] as usize * stride,
+                        stream_meta,
+                        stream_plan,
+                        stream_weights,
+                        stream_state,
+                        frames,
+                        stream_tick,
+                        shape,
+                        true,
+                    );
+                    k0 += slots;
+                }
+            } else {
+                let shape = comptime!(streams.unwrap());
+                for k in first..end {
+                    let r = records + k * STREAM_RECORD;
+                    let source = arena.to_slice();
+                    run_stream(
+                        instance * per_instance + k,
+                        &source,
+                        program[r] as usize * stride,
+                        arena,
+                        program[r + 1] as usize * stride,
+                        stream_meta,
+                        stream_plan,
+                        stream_weights,
+                        stream_state,
+                        sh,
+                        frames,
+                        stream_tick,
+                        shape,
+                    );
+                }
             }
         }
         sync_storage();

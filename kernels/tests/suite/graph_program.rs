@@ -91,8 +91,7 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         convolutions: vec![],
         conv_block: 0,
         streams: vec![],
-        streams_shape: None,
-        streams_units: 0,
+        stream_step: None,
         local_arena: false,
     }
 }
@@ -344,8 +343,7 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             convolutions: vec![vec![conv(1, 3, &long), conv(1, 4, &short)], vec![conv(2, 5, &middle)]],
             conv_block: block,
             streams: vec![],
-            streams_shape: None,
-            streams_units: 0,
+            stream_step: None,
             local_arena: local,
         };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();

@@ -12,7 +12,7 @@ use cubecl::server::Handle;
 
 use cubeaudio_kernels::tile_conv::{tensor_cores, TileConvPath};
 
-use super::columns::{wavenet_columns_kernel, ColumnsBatch, ColumnsShape, DEFAULT_MULTIPROCESSORS};
+use super::columns::{arrays_of, wavenet_columns_kernel, ColumnsBatch, ColumnsShape, DEFAULT_MULTIPROCESSORS};
 use super::kernel::{wavenet_streams_kernel, StreamsShape, MAX_TILE, META};
 use super::knob;
 use super::plan::ModelPlan;
@@ -325,6 +325,12 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
     }
 
     /// The compiled shape and threads per stream of this batch's launches.
+    pub fn columns_shape(&self) -> Option<ColumnsShape> {
+        self.columns.as_deref().copied()
+    }
+
+    /// The interpreter's compiled shape and threads per cube (what runs the batch when
+    /// [`Self::columns_shape`] is `None`).
     pub fn shape(&self) -> (StreamsShape, u32) {
         (self.shape, self.units)
     }
@@ -486,9 +492,9 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         if self.kernel == KernelChoice::Interpreter {
             return None;
         }
-        let (arrays, count) = ColumnsShape::arrays_of(plans.first()?)?;
+        let (arrays, count) = arrays_of(plans.first()?)?;
         for p in &plans[1..] {
-            if ColumnsShape::arrays_of(p)? != (arrays, count) {
+            if arrays_of(p)? != (arrays, count) {
                 return None;
             }
         }
@@ -512,6 +518,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
             staging: self.weight_staging.or_else(|| knob("CUBEAUDIO_NAM_STAGE_WEIGHTS").map(|v| v != 0)),
             max_units: hw.max_units_per_cube as usize,
             multiprocessors: hw.num_streaming_multiprocessors.map(|n| n as usize),
+            forced_threads: knob("CUBEAUDIO_NAM_CUBE_THREADS"),
         };
         Some(ColumnsShape::choose(arrays, count, self.max_buffer, batch))
     }

@@ -16,7 +16,6 @@ pub mod lstm;
 pub mod plan;
 #[cfg(feature = "graph")]
 pub mod processor;
-mod row_split;
 pub mod split;
 mod staging;
 

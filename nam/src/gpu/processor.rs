@@ -13,10 +13,9 @@
 
 use std::sync::Arc;
 
-use cubeaudio_kernels::graph_program::StreamTables;
+use cubeaudio_kernels::graph_program::{StreamStep, StreamTables};
 use cubeaudio_kernels::routed::copy_routes;
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
-use cubeaudio_kernels::wavenet_streams::StreamsShape;
 use cubeaudio_runtime::engine::Engine;
 use cubeaudio_runtime::processor::{
     BatchProcessor, Description, InstanceSetup, ParamView, PortDesc, PrepareContext, ProcessorType, Settings,
@@ -52,6 +51,35 @@ fn model_setting(settings: &Settings) -> Result<&str, ProcessorError> {
         .ok_or(ProcessorError::Setting { setting: "model", reason: "the path to a .nam file is required".into() })
 }
 
+/// The kernel an instance asks for (`"kernel": "auto" | "columns" | "interpreter"`; absent:
+/// `CUBEAUDIO_NAM_KERNEL`, else auto), as [`KernelChoice`] says.
+fn kernel_setting(settings: &Settings) -> Result<KernelChoice, ProcessorError> {
+    match settings.get("kernel") {
+        None => Ok(KernelChoice::from_env()),
+        Some(v) => match v.as_str() {
+            Some("auto") => Ok(KernelChoice::Auto),
+            Some("columns") => Ok(KernelChoice::Columns),
+            Some("interpreter") => Ok(KernelChoice::Interpreter),
+            _ => Err(ProcessorError::Setting {
+                setting: "kernel",
+                reason: format!("{v} is not one of \"auto\", \"columns\", \"interpreter\""),
+            }),
+        },
+    }
+}
+
+/// The kernel of a batch of `members`: theirs when they agree, else auto.
+fn members_kernel<'a>(mut members: impl Iterator<Item = &'a Settings>) -> Result<KernelChoice, ProcessorError> {
+    let Some(first) = members.next() else { return Ok(KernelChoice::from_env()) };
+    let kernel = kernel_setting(first)?;
+    for m in members {
+        if kernel_setting(m)? != kernel {
+            return Ok(KernelChoice::Auto);
+        }
+    }
+    Ok(kernel)
+}
+
 /// A model's error as a processor's: device faults stay device faults.
 fn prepare_error(e: NamError) -> ProcessorError {
     match e {
@@ -76,8 +104,9 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
     }
 
     fn describe(&self, settings: &Settings) -> Result<Description, ProcessorError> {
-        cubeaudio_runtime::builtins::known_settings(settings, &["model"])?;
+        cubeaudio_runtime::builtins::known_settings(settings, &["model", "kernel"])?;
         model_setting(settings)?;
+        kernel_setting(settings)?;
         Ok(Description {
             type_name: "nam",
             inputs: vec![PortDesc { name: "in", channels: 1, required: true }],
@@ -110,7 +139,9 @@ impl<R: Runtime> ProcessorType<R> for NamProcessor {
             let nets: Vec<_> = wavenets.iter().map(|(w, _)| *w).collect();
             let members: Vec<&InstanceSetup> = wavenets.iter().map(|(_, i)| *i).collect();
             let (offsets, routes) = io(&members, stride);
-            let mut batch = GpuWaveNetBatch::new(engine.client(), &nets, ctx.max_buffer).map_err(prepare_error)?;
+            let kernel = members_kernel(members.iter().map(|i| i.settings))?;
+            let mut batch =
+                GpuWaveNetBatch::with_kernel(engine.client(), &nets, ctx.max_buffer, kernel).map_err(prepare_error)?;
             batch.set_input_offsets(&offsets).map_err(prepare_error)?;
             parts.push(Part::new(engine, Kind::WaveNet(Box::new(batch)), nets.len(), ctx.max_buffer, &routes, offsets));
         }
@@ -173,8 +204,12 @@ impl<R: Runtime> StreamsType<R> for NamProcessor {
             members.iter().map(|m| load_member(ctx, m.settings)).collect::<Result<_, _>>()?;
         // Copy after copy, each the members in order (the program's stream records).
         let nets: Vec<&dyn crate::dsp::Dsp> = (0..copies).flat_map(|_| loaded.iter().map(|m| m.dsp.as_ref())).collect();
-        let batch = GpuWaveNetBatch::with_kernel(engine.client(), &nets, ctx.max_buffer, KernelChoice::Interpreter)
-            .map_err(prepare_error)?;
+        // The batch's own choice of kernel (the members' `kernel` setting, by default auto: the
+        // columns kernel on a hardware GPU where every model has one shape, the interpreter on
+        // a software adapter); the program runs its streams with the same step.
+        let kernel = members_kernel(members.iter().map(|m| m.settings))?;
+        let batch =
+            GpuWaveNetBatch::with_kernel(engine.client(), &nets, ctx.max_buffer, kernel).map_err(prepare_error)?;
         Ok(Box::new(NamStreams { batch }))
     }
 }
@@ -186,9 +221,14 @@ struct NamStreams<R: Runtime> {
 }
 
 impl<R: Runtime> ProgramStreams<R> for NamStreams<R> {
-    fn shape(&self) -> (StreamsShape, usize) {
-        let (shape, units) = self.batch.shape();
-        (shape, units as usize)
+    fn step(&self) -> StreamStep {
+        match self.batch.columns_shape() {
+            Some(shape) => StreamStep::Columns(shape),
+            None => {
+                let (shape, units) = self.batch.shape();
+                StreamStep::Interpreter { shape, units: units as usize }
+            }
+        }
     }
 
     fn tables(&mut self, frames: usize) -> StreamTables<'_> {

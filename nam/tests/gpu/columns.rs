@@ -7,7 +7,7 @@
 //! shader compiler takes minutes on the unrolled 16-channel kernel; hardware runs everything.
 
 use crate::common::{manifest, read_f32, real_manifest, relative_error, shared_nam};
-use cubeaudio_nam::gpu::columns::ColumnsShape;
+use cubeaudio_nam::gpu::columns::arrays_of;
 use cubeaudio_nam::gpu::plan::ModelPlan;
 use cubeaudio_nam::gpu::{GpuWaveNetBatch, KernelChoice};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
@@ -56,7 +56,7 @@ fn groups(software: bool) -> Vec<Vec<Stream>> {
         if s.model.dsp.architecture().lstm().is_some() {
             continue;
         }
-        let Some(shape) = ModelPlan::build(s.model.dsp.as_ref()).ok().as_ref().and_then(ColumnsShape::arrays_of) else {
+        let Some(shape) = ModelPlan::build(s.model.dsp.as_ref()).ok().as_ref().and_then(arrays_of) else {
             continue;
         };
         if software && shape.0[..shape.1].iter().any(|a| a.channels > 4) {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cubeaudio_kernels::graph_program::StreamStep;
 use cubeaudio_kernels::routed::copy_routes;
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
@@ -426,6 +427,17 @@ impl<R: Runtime> CompiledGraph<R> {
             Step::Batch(_) => None,
         });
         programs.flatten().copied().collect()
+    }
+
+    /// How each graph program runs its model streams (one entry per program that has any).
+    pub fn stream_steps(&self) -> Vec<StreamStep> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Program(p) => p.stream_step(),
+                Step::Batch(_) => None,
+            })
+            .collect()
     }
 
     /// Launches the last buffer queued.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cubeaudio_kernels::graph_program::{
-    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, KIND_MIX,
+    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep, KIND_MIX,
 };
 use cubeaudio_kernels::routed::MIX_INPUTS;
 use cubeaudio_kernels::util::Buffer;
@@ -188,13 +188,7 @@ impl<R: Runtime> FusedProgram<R> {
                 Some(kind.prepare_streams(engine, ctx, &setups, instances)?)
             }
         };
-        let (streams_shape, streams_units) = match &prepared {
-            Some(p) => {
-                let (shape, units) = p.shape();
-                (Some(shape), units)
-            }
-            None => (None, 0),
-        };
+        let stream_step = prepared.as_ref().map(|p| p.step());
         let spec = ProgramSpec {
             items,
             stages: layouts,
@@ -208,8 +202,7 @@ impl<R: Runtime> FusedProgram<R> {
             convolutions,
             conv_block: convolution_block(ctx.max_buffer),
             streams,
-            streams_shape,
-            streams_units,
+            stream_step,
             local_arena: true,
         };
         let mut converter = Converter {
@@ -227,6 +220,11 @@ impl<R: Runtime> FusedProgram<R> {
     /// The layout of every stage.
     pub fn stats(&self) -> &[LayoutStats] {
         &self.stats
+    }
+
+    /// How the program runs its model streams, if it has any.
+    pub fn stream_step(&self) -> Option<StreamStep> {
+        self.program.stream_step()
     }
 
     /// Applies `params`, then runs every stage over `frames` samples (one launch).
