@@ -118,8 +118,9 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         buffer: usize,
         /// Where NAM models (WaveNet, ConvNet, Linear) run: inside the graph's one launch
-        /// (program), as their own batch (batch, faster on a hardware GPU), or auto (program on
-        /// a software adapter, batch on a hardware GPU).
+        /// (program), as their own batch (batch), or auto (program, except on a hardware GPU
+        /// where the program would interpret their plans rather than run the columns kernel:
+        /// models of different shapes or options it does not cover).
         #[arg(long, default_value = "auto", value_parser = parse_streams, value_name = "auto|program|batch")]
         nam_streams: StreamFusion,
     },

@@ -350,6 +350,46 @@ fn models_as_streams<R: Runtime>(
     steps
 }
 
+/// `StreamFusion::Auto` puts the amps inside the program where it runs them on the columns
+/// kernel or on a software adapter (one launch), and runs them as their own batch on a hardware
+/// GPU where the program would interpret their plans (amps of two different shapes).
+fn auto_fuses_amps_where_the_program_runs_them_fast<R: Runtime>(engine: &Engine<R>) {
+    let software = cubeaudio_kernels::device::software(engine.client());
+    let dir = shared_dir().join("nam/models");
+    let rig = |a: &str, b: &str| {
+        GraphSpec::from_json(&format!(
+            r#"{{"inputs": [{{"name": "in"}}], "outputs": [{{"name": "l"}}, {{"name": "r"}}],
+                "processors": [{{"id": "a", "type": "nam", "settings": {{"model": {a:?}}}}},
+                               {{"id": "b", "type": "nam", "settings": {{"model": {b:?}}}}}],
+                "connections": [{{"from": "in", "to": "a.in"}}, {{"from": "in", "to": "b.in"}},
+                                {{"from": "a.out", "to": "l"}}, {{"from": "b.out", "to": "r"}}]}}"#
+        ))
+        .unwrap()
+    };
+    let x: Vec<f32> = di_signal().into_iter().take(64).collect();
+    for (models, columns) in
+        [(("core_wavenet.nam", "core_wavenet.nam"), true), (("core_wavenet.nam", "plugin_clean.nam"), false)]
+    {
+        let spec = rig(models.0, models.1);
+        let mut g =
+            CompiledGraph::compile(engine, &registry::<R>(), &spec, &GraphOptions::new(48_000.0, 64, &dir)).unwrap();
+        let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
+        g.process(engine, &[&x], &mut [&mut l, &mut r]).unwrap();
+        let steps = g.stream_steps();
+        println!("[graph-test] auto, {models:?}: {} launches, {steps:?}", g.launches_per_buffer());
+        if software {
+            assert!(matches!(steps.as_slice(), [StreamStep::Interpreter { .. }]), "{models:?}: {steps:?}");
+            assert_eq!(g.launches_per_buffer(), 1, "{models:?}");
+        } else if columns {
+            assert!(matches!(steps.as_slice(), [StreamStep::Columns(_)]), "{models:?}: {steps:?}");
+            assert_eq!(g.launches_per_buffer(), 1, "{models:?}");
+        } else {
+            assert!(steps.is_empty(), "{models:?}: the amps as a batch, not {steps:?}");
+            assert!(g.launches_per_buffer() > 1, "{models:?}");
+        }
+    }
+}
+
 /// Every core model the columns kernel runs, as two amps of one stage (two stream slots of a
 /// cube) of a one-launch rig with `"kernel": "columns"`, equals the CPU engine — at 64-frame
 /// buffers and at 48 (the cube's tile not a multiple of the buffer). On a software adapter only
@@ -390,7 +430,7 @@ fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream, every_column_shape_runs_as_a_stream);
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream, every_column_shape_runs_as_a_stream, auto_fuses_amps_where_the_program_runs_them_fast);
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

@@ -48,10 +48,11 @@ pub struct GraphOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StreamFusion {
     /// Inside the program on a software adapter (lavapipe), where the standalone NAM engine
-    /// runs the same plan interpreter and every launch costs; as their own batch on a hardware
-    /// GPU, where the NAM engine's shape-specialised kernel is faster than the interpreter the
-    /// program runs (H200, `amp_cab`, one instance of 64 frames, one call: p50 190.0 µs in one
-    /// launch against 112.6 µs in four; docs/PERFORMANCE.md, twenty-fourth measurement).
+    /// runs the same plan interpreter and every launch costs; on a hardware GPU inside the
+    /// program where it runs every amp on the columns kernel (H200, `amp_cab`, one instance of
+    /// 64 frames, 100,000 buffers: p99 142.4 µs in one launch against 185.1 µs in four), as
+    /// their own batch where it would interpret their plans (p50 190.0 µs in one launch against
+    /// 112.6 µs in four; docs/PERFORMANCE.md, twenty-fourth and twenty-fifth measurements).
     #[default]
     Auto,
     /// Always inside the program: one launch per buffer for a rig of amps, pedals and cabs.
@@ -205,6 +206,30 @@ impl<R: Runtime> CompiledGraph<R> {
         spec: &GraphSpec,
         options: &GraphOptions,
     ) -> Result<Self, RuntimeError> {
+        let software = cubeaudio_kernels::device::software(engine.client());
+        match options.streams {
+            StreamFusion::Auto if !software => {
+                // Inside the program where it runs the amps on the columns kernel; where it would
+                // interpret their plans, the graph is prepared again with them as a batch.
+                let graph = Self::compile_with(engine, registry, spec, options, true)?;
+                if graph.stream_steps().iter().all(|s| matches!(s, StreamStep::Columns(_))) {
+                    return Ok(graph);
+                }
+                Self::compile_with(engine, registry, spec, options, false)
+            }
+            StreamFusion::Auto | StreamFusion::Program => Self::compile_with(engine, registry, spec, options, true),
+            StreamFusion::Batch => Self::compile_with(engine, registry, spec, options, false),
+        }
+    }
+
+    /// [`Self::compile`] with the model streams inside the programs (`streams`) or not.
+    fn compile_with(
+        engine: &Engine<R>,
+        registry: &Registry<R>,
+        spec: &GraphSpec,
+        options: &GraphOptions,
+        streams: bool,
+    ) -> Result<Self, RuntimeError> {
         if !(options.sample_rate.is_finite() && (8_000.0..=768_000.0).contains(&options.sample_rate)) {
             return Err(RuntimeError::Request(format!(
                 "sample rate {} Hz is outside 8 kHz..768 kHz",
@@ -289,11 +314,6 @@ impl<R: Runtime> CompiledGraph<R> {
         let stride = options.max_buffer as u32;
         let in_channels: usize = spec.inputs.iter().map(|p| p.channels).sum();
         let out_channels: usize = spec.outputs.iter().map(|p| p.channels).sum();
-        let streams = match options.streams {
-            StreamFusion::Auto => cubeaudio_kernels::device::software(engine.client()),
-            StreamFusion::Program => true,
-            StreamFusion::Batch => false,
-        };
         let planned = plan(&schedule, spec, registry, options.fusion, streams, &ctx);
         let program_takes_input = matches!(planned.first(), Some(Planned::Program(_)));
         let program_gives_output = matches!(planned.last(), Some(Planned::Program(_)));
