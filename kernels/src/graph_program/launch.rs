@@ -341,14 +341,15 @@ pub const MAX_SHARED_BYTES: usize = 48 * 1024;
 
 /// The columns shape a program's cube of `units` runs: as many stream slots as the cube holds
 /// and a stage has streams (`widest`), fewer where their shared memory would not fit beside the
-/// program's (`scratch` and the local arena, which is given up before a lone slot is).
+/// program's (`scratch` and the local arena, which is given up before a lone slot is); an error
+/// where even a lone slot does not fit.
 fn columns_in_cube(
     shape: ColumnsShape,
     units: usize,
     widest: usize,
     scratch: usize,
     local_arena: &mut usize,
-) -> ColumnsShape {
+) -> Result<ColumnsShape, KernelError> {
     let per = shape.lanes * shape.splits;
     let mut shape = ColumnsShape { streams_per_cube: (units / per).clamp(1, widest.max(1)), ..shape };
     let fits = |s: &ColumnsShape, arena: usize| (scratch + arena + s.shared_floats()) * 4 <= MAX_SHARED_BYTES;
@@ -358,7 +359,16 @@ fn columns_in_cube(
     if !fits(&shape, *local_arena) {
         *local_arena = 0;
     }
-    shape
+    if !fits(&shape, *local_arena) {
+        return Err(KernelError::Invalid {
+            kernel: KERNEL,
+            reason: format!(
+                "the streams' shared memory ({} floats) does not fit beside the program's",
+                shape.shared_floats()
+            ),
+        });
+    }
+    Ok(shape)
 }
 
 /// A [`ProgramSpec`] on the device, with every instance's parameters, state and echo rings.
@@ -382,10 +392,8 @@ pub struct GraphProgram {
     ring_period: usize,
     cursor: usize,
     units: usize,
-    /// The streams' compiled step: the interpreter's shape, or the columns kernel's with its
-    /// slots per cube.
-    interpreter: Option<StreamsShape>,
-    columns: Option<ColumnsShape>,
+    /// How the streams run as launched (the columns kernel with its slots per cube).
+    step: Option<StreamStep>,
     /// Bound where a program has no graph input or output (a stage inside a larger graph).
     unused: (Buffer, Buffer),
     /// Bound for the stream tables of a program without streams.
@@ -508,21 +516,17 @@ impl GraphProgram {
         } else {
             0
         };
-        let columns = match spec.step() {
-            Some(StreamStep::Columns(shape)) => {
-                let shape = columns_in_cube(shape, units, spec.widest_stream_stage(), scratch, &mut local_arena);
-                if (scratch + local_arena) * 4 + shape.shared_floats() * 4 > MAX_SHARED_BYTES {
-                    return Err(KernelError::Invalid {
-                        kernel: KERNEL,
-                        reason: format!(
-                            "the streams' shared memory ({} floats) does not fit beside the program's",
-                            shape.shared_floats()
-                        ),
-                    });
-                }
-                Some(shape)
-            }
-            _ => None,
+        // As launched: the interpreter with the cube's units, the columns kernel with its slots.
+        let step = match spec.step() {
+            Some(StreamStep::Interpreter { shape, .. }) => Some(StreamStep::Interpreter { shape, units }),
+            Some(StreamStep::Columns(shape)) => Some(StreamStep::Columns(columns_in_cube(
+                shape,
+                units,
+                spec.widest_stream_stage(),
+                scratch,
+                &mut local_arena,
+            )?)),
+            None => None,
         };
         let mut this = Self {
             program: IndexBuffer::upload(client, &program),
@@ -541,8 +545,7 @@ impl GraphProgram {
             ring_period,
             cursor: 0,
             units,
-            interpreter,
-            columns,
+            step,
             unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
             no_streams: (IndexBuffer::upload(client, &[0]), Buffer::upload(client, &[0.0])),
             spec,
@@ -564,11 +567,7 @@ impl GraphProgram {
     /// How the program runs its model streams (the columns shape with its slots per cube as
     /// launched), if it has any.
     pub fn stream_step(&self) -> Option<StreamStep> {
-        match (self.columns, self.interpreter) {
-            (Some(c), _) => Some(StreamStep::Columns(c)),
-            (None, Some(shape)) => Some(StreamStep::Interpreter { shape, units: self.units }),
-            (None, None) => None,
-        }
+        self.step
     }
 
     /// Whether each instance's arena sits in shared memory during a launch.
@@ -645,6 +644,11 @@ impl GraphProgram {
                 return Err(KernelError::Invalid { kernel: KERNEL, reason: "the program runs model streams".into() })
             }
         };
+        let (interpreter, columns) = match self.step {
+            Some(StreamStep::Interpreter { shape, .. }) => (Some(shape), None),
+            Some(StreamStep::Columns(shape)) => (None, Some(shape)),
+            None => (None, None),
+        };
         let (meta, plan, weights, stream_state, tick) = match &tables {
             Some(t) => (&t.meta, &t.plan, t.weights, t.state, t.tick),
             None => (&self.no_streams.0, &self.no_streams.0, &self.no_streams.1, &self.no_streams.1, 0),
@@ -677,8 +681,8 @@ impl GraphProgram {
                 frames as u32,
                 self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
                 self.local_arena,
-                self.interpreter,
-                self.columns,
+                interpreter,
+                columns,
             );
         }
         self.cursor = (self.cursor + frames) % self.ring_period;

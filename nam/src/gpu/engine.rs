@@ -324,7 +324,7 @@ impl<R: Runtime> GpuWaveNetBatch<R> {
         self.max_buffer
     }
 
-    /// The compiled shape and threads per stream of this batch's launches.
+    /// The columns kernel's shape when it runs this batch (else the interpreter does).
     pub fn columns_shape(&self) -> Option<ColumnsShape> {
         self.columns.as_deref().copied()
     }
