@@ -41,6 +41,8 @@ pub struct RigPoint {
     /// Device time per buffer, µs: [`QUEUED`] buffers queued back to back, waited on once
     /// (launch gaps included, no round trip), divided by their count.
     pub queued_us: f64,
+    /// Instances per cube of each graph program (`CUBEAUDIO_INSTANCES_PER_CUBE` forces it).
+    pub per_cube: Vec<usize>,
 }
 
 /// Everything `bench --rig` measured, as written to rig-bench.json.
@@ -190,13 +192,15 @@ impl DeviceJob for RigBenchJob<'_> {
                     budget_us,
                     holds: percentile(&times, 0.99) < 0.5 * budget_us,
                     queued_us: queued_us(&engine, &mut graph, frames, QUEUED)?,
+                    per_cube: graph.instances_per_cube(),
                 };
                 eprintln!(
-                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs, p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs{}",
+                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs, p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs, {:?} per cube{}",
                     frames,
                     point.p50_us,
                     point.p99_us,
                     point.queued_us,
+                    point.per_cube,
                     if point.holds { "" } else { " — misses" }
                 );
                 let holds = point.holds;
@@ -232,15 +236,23 @@ impl DeviceJob for RigBenchJob<'_> {
 /// The report as Markdown.
 pub fn markdown(r: &RigBenchReport) -> String {
     let mut md = format!(
-        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds | device µs per buffer, {QUEUED} queued |\n|---|---|---|---|---|---|---|---|\n",
+        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds | device µs per buffer, {QUEUED} queued | instances per cube |\n|---|---|---|---|---|---|---|---|---|\n",
         r.device,
         r.rig.display(),
         r.nam_streams
     );
     for p in &r.points {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {:.1} |\n",
-            p.buffer, p.instances, p.launches, p.p50_us, p.p99_us, p.budget_us, p.holds, p.queued_us
+            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {:.1} | {} |\n",
+            p.buffer,
+            p.instances,
+            p.launches,
+            p.p50_us,
+            p.p99_us,
+            p.budget_us,
+            p.holds,
+            p.queued_us,
+            p.per_cube.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
         ));
     }
     if !r.stream_steps.is_empty() {

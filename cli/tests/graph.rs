@@ -86,16 +86,28 @@ fn nam_in_a_graph_equals_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
     }
 }
 
-/// Two instances of the two-amp rig in one graph: one program launch runs both (a cube each,
-/// the amps as its streams), each instance equal to the CPU engine on its own input.
+/// Two instances of the two-amp rig in one graph: one program launch runs both (a cube each, or
+/// both in one cube; the amps as its streams), each instance equal to the CPU engine on its own
+/// input.
 fn graph_instances_equal_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
+    for per_cube in [1, 2] {
+        two_instances_of_two_amps(engine, per_cube);
+    }
+}
+
+fn two_instances_of_two_amps<R: Runtime>(engine: &Engine<R>, per_cube: usize) {
     let x: Vec<f32> = di_signal().into_iter().take(6_000).collect();
     let inputs = [x.clone(), x.iter().map(|v| v * 0.5).collect::<Vec<f32>>()];
     let model_path = examples().join("models/clean.nam");
     let spec = GraphSpec::from_json(TWO_AMPS).unwrap();
-    let options =
-        GraphOptions { instances: 2, streams: StreamFusion::Program, ..GraphOptions::new(48_000.0, 128, examples()) };
+    let options = GraphOptions {
+        instances: 2,
+        streams: StreamFusion::Program,
+        instances_per_cube: Some(per_cube),
+        ..GraphOptions::new(48_000.0, 128, examples())
+    };
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+    assert_eq!(g.instances_per_cube(), [per_cube]);
     let mut got = vec![vec![0.0f32; x.len()]; 4];
     for (i, at) in (0..x.len()).step_by(128).enumerate() {
         let n = 128.min(x.len() - at);
@@ -117,9 +129,9 @@ fn graph_instances_equal_the_cpu_engine<R: Runtime>(engine: &Engine<R>) {
             let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let err = out.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
             println!(
-                "[graph-test] instance {copy}, amp {k}: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})"
+                "[graph-test] {per_cube} per cube, instance {copy}, amp {k}: max |GPU graph − CPU engine| = {err:.3e} (peak {peak:.3})"
             );
-            assert!(err <= 1e-4 * peak.max(1.0) && peak > 0.01, "instance {copy}, amp {k}: {err}");
+            assert!(err <= 1e-4 * peak.max(1.0) && peak > 0.01, "{per_cube} per cube, instance {copy}, amp {k}: {err}");
         }
     }
 }
@@ -277,20 +289,21 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "the core's models: {names:?}");
-    let steps = models_as_streams(engine, &dir, &names, None, 64);
+    let steps = models_as_streams(engine, &dir, &names, None, 64, (2, None));
     assert_eq!(steps.len(), 1, "one program: {steps:?}");
 }
 
-/// `names` (models in `dir`), each an amp of one rig, two instances of it, run as streams of one
-/// program (one launch per buffer) over the DI in buffers of `buffer` frames (the last one
-/// shorter), each output compared with the CPU engine's; `kernel`: the amps' `kernel` setting.
-/// Returns how the program ran its streams.
+/// `names` (models in `dir`), each an amp of one rig, `instances` of it (`per_cube` in one cube,
+/// `None`: the program's choice), run as streams of one program (one launch per buffer) over the
+/// DI in buffers of `buffer` frames (the last one shorter), each output compared with the CPU
+/// engine's; `kernel`: the amps' `kernel` setting. Returns how the program ran its streams.
 fn models_as_streams<R: Runtime>(
     engine: &Engine<R>,
     dir: &Path,
     names: &[String],
     kernel: Option<&str>,
     buffer: usize,
+    (instances, per_cube): (usize, Option<usize>),
 ) -> Vec<StreamStep> {
     let kernel = kernel.map(|k| format!(r#", "kernel": {k:?}"#)).unwrap_or_default();
     let processors: Vec<String> = names
@@ -311,12 +324,20 @@ fn models_as_streams<R: Runtime>(
         connections.join(", ")
     );
     let spec = GraphSpec::from_json(&rig).unwrap();
-    let options =
-        GraphOptions { instances: 2, streams: StreamFusion::Program, ..GraphOptions::new(48_000.0, buffer, dir) };
+    let options = GraphOptions {
+        instances,
+        streams: StreamFusion::Program,
+        instances_per_cube: per_cube,
+        ..GraphOptions::new(48_000.0, buffer, dir)
+    };
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
+    if let Some(per_cube) = per_cube {
+        assert_eq!(g.instances_per_cube(), [per_cube], "{names:?}");
+    }
     let x: Vec<f32> = di_signal().into_iter().take(2_400).collect();
-    let inputs = [x.clone(), x.iter().map(|v| v * 0.3).collect::<Vec<f32>>()];
-    let mut got = vec![vec![0.0f32; x.len()]; 2 * names.len()];
+    let inputs: Vec<Vec<f32>> =
+        (0..instances).map(|i| x.iter().map(|v| v * [1.0, 0.3, -0.6][i % 3]).collect()).collect();
+    let mut got = vec![vec![0.0f32; x.len()]; instances * names.len()];
     for at in (0..x.len()).step_by(buffer) {
         let n = buffer.min(x.len() - at);
         let ins: Vec<&[f32]> = inputs.iter().map(|v| &v[at..at + n]).collect();
@@ -326,7 +347,9 @@ fn models_as_streams<R: Runtime>(
     }
     let steps = g.stream_steps();
     let step = match steps.first() {
-        Some(StreamStep::Columns(c)) => format!("columns, {} slots", c.streams_per_cube),
+        Some(StreamStep::Columns(c)) => {
+            format!("columns, {} slots, {:?} instances per cube", c.streams_per_cube, g.instances_per_cube())
+        }
         Some(StreamStep::Interpreter { .. }) => "interpreter".into(),
         None => "none".into(),
     };
@@ -392,7 +415,8 @@ fn auto_fuses_amps_where_the_program_runs_them_fast<R: Runtime>(engine: &Engine<
 
 /// Every core model the columns kernel runs, as two amps of one stage (two stream slots of a
 /// cube) of a one-launch rig with `"kernel": "columns"`, equals the CPU engine — at 64-frame
-/// buffers and at 48 (the cube's tile not a multiple of the buffer). On a software adapter only
+/// buffers, two instances of the rig, one per cube, and at 48 (the cube's tile not a multiple of
+/// the buffer), three instances two per cube (the last cube one). On a software adapter only
 /// the shapes of up to 4 channels, which the batch compiles there (its shader compiler takes
 /// minutes on wider ones).
 fn every_column_shape_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
@@ -413,8 +437,9 @@ fn every_column_shape_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
     assert!(!names.is_empty(), "no core model has a columns shape");
     println!("[graph-test] columns streams: {names:?}");
     for name in &names {
-        for buffer in [64, 48] {
-            let steps = models_as_streams(engine, &dir, &[name.clone(), name.clone()], Some("columns"), buffer);
+        for (buffer, instances) in [(64, (2, Some(1))), (48, (3, Some(2)))] {
+            let amps = [name.clone(), name.clone()];
+            let steps = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, instances);
             assert!(
                 matches!(steps.as_slice(), [StreamStep::Columns(c)] if c.streams_per_cube >= 1),
                 "{name}: {steps:?}"

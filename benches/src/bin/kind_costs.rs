@@ -110,6 +110,7 @@ fn program_spec(warp: &[(u32, usize)], stages: usize, stride: usize, instances: 
         streams: vec![],
         stream_step: None,
         local_arena: local,
+        instances_per_cube: Some(1),
     }
 }
 

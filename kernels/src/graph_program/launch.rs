@@ -8,7 +8,7 @@ use crate::fft::twiddles;
 use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
 use crate::util::{at_most, finite, len_eq, nonzero, Buffer, IndexBuffer};
-use crate::wavenet_columns::ColumnsShape;
+use crate::wavenet_columns::{ColumnsShape, DEFAULT_MULTIPROCESSORS};
 use crate::wavenet_streams::{StreamsShape, META};
 use crate::KernelError;
 
@@ -21,6 +21,8 @@ pub const MAX_PROGRAM_UNITS: usize = 256;
 pub const MAX_RING: usize = 1 << 21;
 /// Most instances of one program in one launch (cubes along one dimension).
 pub const MAX_INSTANCES: usize = 65_535;
+/// Most instances one cube runs.
+pub const MAX_INSTANCES_PER_CUBE: usize = 16;
 /// Warp width layouts are made of; a stage's layout is a whole number of warps.
 pub const LAYOUT_WARP: usize = 32;
 /// Shared memory a program may take for an instance's arena and the convolutions' scratch, in
@@ -125,6 +127,9 @@ pub struct ProgramSpec {
     /// ([`LOCAL_ARENA_FLOATS`] with the convolutions' scratch); else the stages read and write
     /// device memory.
     pub local_arena: bool,
+    /// Instances one cube runs (at most [`MAX_INSTANCES_PER_CUBE`]); `None`: chosen by
+    /// [`GraphProgram::new`] ([`instances_per_cube`]).
+    pub instances_per_cube: Option<usize>,
 }
 
 impl ProgramSpec {
@@ -167,6 +172,10 @@ impl ProgramSpec {
         nonzero(KERNEL, "stride", self.stride)?;
         nonzero(KERNEL, "instances", self.instances)?;
         at_most(KERNEL, "instances", self.instances, MAX_INSTANCES)?;
+        if let Some(g) = self.instances_per_cube {
+            nonzero(KERNEL, "instances per cube", g)?;
+            at_most(KERNEL, "instances per cube", g, MAX_INSTANCES_PER_CUBE)?;
+        }
         nonzero(KERNEL, "arena slots", self.slots)?;
         let mut seen = vec![false; self.items.len()];
         for (s, layout) in self.stages.iter().enumerate() {
@@ -371,6 +380,44 @@ fn columns_in_cube(
     Ok(shape)
 }
 
+/// Instances per cube [`GraphProgram::new`] takes when the spec does not say: one, except where
+/// the model streams run on the columns kernel and the launch has more instances than the
+/// device has `multiprocessors` — then as many as a full cube holds with every instance's
+/// widest stage of streams side by side in the cube's stream slots. A cube of one instance
+/// leaves the threads of every slot but its streams' idle while they run (an `amp_cab`
+/// amp takes 128 of the cube's 256), and registers allow one such cube per multiprocessor.
+pub fn instances_per_cube(
+    step: Option<StreamStep>,
+    widest_streams: usize,
+    instances: usize,
+    multiprocessors: usize,
+) -> usize {
+    match step {
+        Some(StreamStep::Columns(c)) if instances > multiprocessors && widest_streams > 0 => {
+            (MAX_PROGRAM_UNITS / (c.lanes * c.splits * widest_streams)).clamp(1, MAX_INSTANCES_PER_CUBE)
+        }
+        _ => 1,
+    }
+}
+
+/// How a cube runs: its instances, units, shared arena floats and stream step.
+struct CubePlan {
+    group: usize,
+    units: usize,
+    local_arena: usize,
+    step: Option<StreamStep>,
+}
+
+impl CubePlan {
+    /// Stream slots of the cube (one per stream at a time; the interpreter runs one).
+    fn slots(&self) -> usize {
+        match self.step {
+            Some(StreamStep::Columns(c)) => c.streams_per_cube,
+            _ => 1,
+        }
+    }
+}
+
 /// A [`ProgramSpec`] on the device, with every instance's parameters, state and echo rings.
 pub struct GraphProgram {
     spec: ProgramSpec,
@@ -392,6 +439,8 @@ pub struct GraphProgram {
     ring_period: usize,
     cursor: usize,
     units: usize,
+    /// Instances per cube.
+    group: usize,
     /// How the streams run as launched (the columns kernel with its slots per cube).
     step: Option<StreamStep>,
     /// Bound where a program has no graph input or output (a stage inside a larger graph).
@@ -408,15 +457,11 @@ impl GraphProgram {
         let per = spec.params_per_instance();
         len_eq(KERNEL, "parameters", per * spec.instances, params.len())?;
         finite(KERNEL, "parameter", params)?;
-        let widest = spec.stages.iter().map(Vec::len).max().unwrap_or(0).max(LAYOUT_WARP);
+        let width = spec.stages.iter().map(Vec::len).max().unwrap_or(0).max(LAYOUT_WARP);
         let has_convs = spec.convs().next().is_some();
-        // Convolutions are cube-wide transforms and sums: a full cube serves them best.
-        let units = if has_convs { MAX_PROGRAM_UNITS } else { widest.min(MAX_PROGRAM_UNITS) };
-        let units = spec.step().map_or(units, |s| units.max(s.units()));
-        let rounds = widest.div_ceil(units);
-        let mut layout = vec![IDLE; spec.stages.len() * rounds * units];
+        let mut layout = vec![IDLE; spec.stages.len() * width];
         for (s, stage) in spec.stages.iter().enumerate() {
-            layout[s * rounds * units..][..stage.len()].copy_from_slice(stage);
+            layout[s * width..][..stage.len()].copy_from_slice(stage);
         }
         let conv_stages = layout.len();
         stage_ranges(&mut layout, spec.stages.len(), |s| spec.convolutions.get(s).map_or(0, Vec::len));
@@ -474,7 +519,7 @@ impl GraphProgram {
         let dims = [
             stride,
             spec.stages.len() as u32,
-            rounds as u32,
+            width as u32,
             spec.input_routes.len() as u32,
             spec.output_routes.len() as u32,
             spec.arena_per_instance() as u32,
@@ -511,22 +556,48 @@ impl GraphProgram {
             _ => None,
         };
         let scratch = scratch_floats(if has_convs { block } else { 0 }, interpreter);
-        let mut local_arena = if spec.local_arena && spec.arena_per_instance() + scratch <= LOCAL_ARENA_FLOATS {
-            spec.arena_per_instance()
-        } else {
-            0
+        let multiprocessors =
+            client.properties().hardware.num_streaming_multiprocessors.map_or(DEFAULT_MULTIPROCESSORS, |n| n as usize);
+        let wanted = spec
+            .instances_per_cube
+            .unwrap_or_else(|| {
+                instances_per_cube(spec.step(), spec.widest_stream_stage(), spec.instances, multiprocessors)
+            })
+            .min(spec.instances);
+        let cube = |group: usize| -> Result<CubePlan, KernelError> {
+            // Convolutions are cube-wide transforms and sums: a full cube serves them best.
+            let units = if has_convs { MAX_PROGRAM_UNITS } else { (group * width).min(MAX_PROGRAM_UNITS) };
+            let units = spec.step().map_or(units, |s| units.max(s.units()));
+            let arena = group * spec.arena_per_instance();
+            let mut local_arena = if spec.local_arena && arena + scratch <= LOCAL_ARENA_FLOATS { arena } else { 0 };
+            // As launched: the interpreter with the cube's units, the columns kernel with its slots.
+            let step = match spec.step() {
+                Some(StreamStep::Interpreter { shape, .. }) => Some(StreamStep::Interpreter { shape, units }),
+                Some(StreamStep::Columns(shape)) => Some(StreamStep::Columns(columns_in_cube(
+                    shape,
+                    units,
+                    spec.widest_stream_stage() * group,
+                    scratch,
+                    &mut local_arena,
+                )?)),
+                None => None,
+            };
+            Ok(CubePlan { group, units, local_arena, step })
         };
-        // As launched: the interpreter with the cube's units, the columns kernel with its slots.
-        let step = match spec.step() {
-            Some(StreamStep::Interpreter { shape, .. }) => Some(StreamStep::Interpreter { shape, units }),
-            Some(StreamStep::Columns(shape)) => Some(StreamStep::Columns(columns_in_cube(
-                shape,
-                units,
-                spec.widest_stream_stage(),
-                scratch,
-                &mut local_arena,
-            )?)),
-            None => None,
+        // A chosen count gives way to a smaller one where the cube's shared memory holds fewer
+        // stream slots than its instances' streams (they would run one after the other).
+        let mut plan = cube(wanted)?;
+        while spec.instances_per_cube.is_none()
+            && plan.group > 1
+            && plan.slots() < plan.group * spec.widest_stream_stage()
+        {
+            plan = cube(plan.group - 1)?;
+        }
+        let CubePlan { group, units, local_arena, step } = plan;
+        let dims = {
+            let mut d = dims.to_vec();
+            d.extend([group as u32, spec.instances as u32]);
+            d
         };
         let mut this = Self {
             program: IndexBuffer::upload(client, &program),
@@ -545,6 +616,7 @@ impl GraphProgram {
             ring_period,
             cursor: 0,
             units,
+            group,
             step,
             unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
             no_streams: (IndexBuffer::upload(client, &[0]), Buffer::upload(client, &[0.0])),
@@ -562,6 +634,11 @@ impl GraphProgram {
     /// Units per cube the program launches with.
     pub fn units(&self) -> usize {
         self.units
+    }
+
+    /// Instances each cube runs.
+    pub fn instances_per_cube(&self) -> usize {
+        self.group
     }
 
     /// How the program runs its model streams (the columns shape with its slots per cube as
@@ -659,7 +736,7 @@ impl GraphProgram {
         {
             graph_program_kernel::launch::<R>(
                 client,
-                CubeCount::Static(n as u32, 1, 1),
+                CubeCount::Static(n.div_ceil(self.group) as u32, 1, 1),
                 CubeDim::new_1d(self.units as u32),
                 input.arg(),
                 output.arg(),

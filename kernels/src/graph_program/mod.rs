@@ -144,7 +144,12 @@ pub fn graph_program_kernel(
     #[comptime] columns: Option<ColumnsShape>,
 ) {
     let len = dims[5] as usize;
-    let a0 = CUBE_POS * len;
+    let group = dims[17] as usize;
+    let first = CUBE_POS as usize * group;
+    // The last cube may hold fewer instances than the others.
+    let rest = dims[18] as usize - first;
+    let live = select(rest < group, rest, group);
+    let a0 = first * len;
     // One shared array (the scratch the convolutions and the streams take in turn, then the
     // local arena): generated code with one shared declaration is laid out the same on every
     // generation.
@@ -152,18 +157,21 @@ pub fn graph_program_kernel(
     let mut sh = SharedMemory::<f32>::new(comptime!((scratch + local_arena).max(1)));
     let local = comptime!(local_arena > 0);
     if local {
-        // The instance's arena in shared memory for the whole launch: every sample an item
-        // reads or writes is a shared-memory access instead of a device-memory round trip.
+        // The cube's instances' arenas in shared memory for the whole launch: every sample an
+        // item reads or writes is a shared-memory access instead of a device-memory round trip.
         let mut k = UNIT_POS as usize;
-        while k < len {
+        while k < live * len {
             sh[scratch + k] = arena[a0 + k];
             k += CUBE_DIM as usize;
         }
         sync_cube();
     }
-    let mut view = if local { sh.slice_mut(scratch, scratch + len) } else { arena.slice_mut(a0, a0 + len) };
+    let mut view =
+        if local { sh.slice_mut(scratch, scratch + live * len) } else { arena.slice_mut(a0, a0 + live * len) };
     run_program(
         &mut view,
+        first,
+        live,
         &mut sh,
         input,
         output,
@@ -188,7 +196,7 @@ pub fn graph_program_kernel(
     );
     if local {
         let mut k = UNIT_POS as usize;
-        while k < len {
+        while k < live * len {
             arena[a0 + k] = sh[scratch + k];
             k += CUBE_DIM as usize;
         }
@@ -207,6 +215,8 @@ pub fn scratch_floats(conv_block: usize, streams: Option<StreamsShape>) -> usize
 #[cube]
 fn run_program(
     arena: &mut Slice<f32, ReadWrite>,
+    first: usize,
+    live: usize,
     sh: &mut SharedMemory<f32>,
     input: &Array<f32>,
     output: &mut Array<f32>,
@@ -229,62 +239,84 @@ fn run_program(
     #[comptime] streams: Option<StreamsShape>,
     #[comptime] columns: Option<ColumnsShape>,
 ) {
-    let instance = CUBE_POS;
     let unit = UNIT_POS as usize;
     let units = CUBE_DIM as usize;
     let n = frames as usize;
     let stride = dims[0] as usize;
     let stages = dims[1] as usize;
-    let rounds = dims[2] as usize;
+    let width = dims[2] as usize;
     let in_routes = dims[3] as usize;
     let out_routes = dims[4] as usize;
-    let p0 = instance * dims[6] as usize;
-    let s0 = instance * dims[7] as usize;
-    let r0 = instance * dims[8] as usize;
-    let i0 = instance * dims[9] as usize;
-    let o0 = instance * dims[10] as usize;
+    let len = dims[5] as usize;
     let conv_records = dims[11] as usize;
     let conv_stages = dims[12] as usize;
 
+    // Instance `first + g` of the cube works on floats `g · len ..` of `arena`.
+    let per_in = in_routes * n;
     let mut k = unit;
-    while k < in_routes * n {
-        let r = k / n;
+    while k < live * per_in {
+        let g = k / per_in;
+        let r = (k % per_in) / n;
         let t = k % n;
-        let d = routes[2 * r + 1] as usize + t;
-        arena[d] = finite_or_zero(input[i0 + routes[2 * r] as usize + t]);
+        let d = g * len + routes[2 * r + 1] as usize + t;
+        arena[d] = finite_or_zero(input[(first + g) * dims[9] as usize + routes[2 * r] as usize + t]);
         k += units;
     }
     sync_storage();
     sync_cube();
 
     for stage in 0..stages {
-        for round in 0..rounds {
-            let item = layout[(stage * rounds + round) * units + unit];
+        // The stage's layout row once per instance of the cube, rows side by side: rows are
+        // whole warps, so a warp still runs one instance's packed warp.
+        let mut v = unit;
+        while v < live * width {
+            let g = v / width;
+            let item = layout[stage * width + v % width];
             if item != IDLE {
-                run_item(arena, program, item as usize, params, p0, state, s0, rings, r0, cursor as usize, stride, n);
+                let i = first + g;
+                run_item(
+                    arena,
+                    g * len,
+                    program,
+                    item as usize,
+                    params,
+                    i * dims[6] as usize,
+                    state,
+                    i * dims[7] as usize,
+                    rings,
+                    i * dims[8] as usize,
+                    cursor as usize,
+                    stride,
+                    n,
+                );
             }
+            v += units;
         }
         if comptime!(conv_block > 0) {
-            let first = layout[conv_stages + 2 * stage] as usize;
-            let end = layout[conv_stages + 2 * stage + 1] as usize;
-            for c in first..end {
-                let r = conv_records + c * CONV_RECORD;
-                // The delay line's slot lives in the instance's state, after the items'.
-                let slot_at = s0 + dims[13] as usize + c;
-                let at = ConvolutionAt {
-                    data_at: program[r + 2] as usize,
-                    head: program[r + 3] as usize,
-                    partitions: program[r + 4] as usize,
-                    area: r0 + program[r + 5] as usize,
-                    mask: program[r + 6] as usize,
-                    slot: state[slot_at] as usize,
-                };
-                let src = program[r] as usize * stride;
-                let dst = program[r + 1] as usize * stride;
-                let slot =
-                    convolve_cooperative(arena, src, dst, conv_data, rings, at, cursor as usize, n, sh, conv_block);
-                if unit == 0 {
-                    state[slot_at] = slot as f32;
+            let c_first = layout[conv_stages + 2 * stage] as usize;
+            let c_end = layout[conv_stages + 2 * stage + 1] as usize;
+            // Cube-wide steps: the cube's instances one after the other.
+            for g in 0..live {
+                let i = first + g;
+                for c in c_first..c_end {
+                    let r = conv_records + c * CONV_RECORD;
+                    // The delay line's slot lives in the instance's state, after the items'.
+                    let slot_at = i * dims[7] as usize + dims[13] as usize + c;
+                    let at = ConvolutionAt {
+                        data_at: program[r + 2] as usize,
+                        head: program[r + 3] as usize,
+                        partitions: program[r + 4] as usize,
+                        area: i * dims[8] as usize + program[r + 5] as usize,
+                        mask: program[r + 6] as usize,
+                        slot: state[slot_at] as usize,
+                    };
+                    let src = g * len + program[r] as usize * stride;
+                    let dst = g * len + program[r + 1] as usize * stride;
+                    let slot =
+                        convolve_cooperative(arena, src, dst, conv_data, rings, at, cursor as usize, n, sh, conv_block);
+                    if unit == 0 {
+                        state[slot_at] = slot as f32;
+                    }
                 }
             }
         }
@@ -292,29 +324,34 @@ fn run_program(
             let records = dims[14] as usize;
             let ranges = dims[15] as usize;
             let per_instance = dims[16] as usize;
-            let first = layout[ranges + 2 * stage] as usize;
-            let end = layout[ranges + 2 * stage + 1] as usize;
+            let s_first = layout[ranges + 2 * stage] as usize;
+            let s_end = layout[ranges + 2 * stage + 1] as usize;
             if comptime!(columns.is_some()) {
                 let shape = comptime!(columns.unwrap());
-                // The stage's streams, `slots` at a time, one per slot of `lanes · splits`
-                // threads; a slot (or thread) without one only passes the barriers.
+                // The stage's streams of every instance of the cube, `slots` at a time, one per
+                // slot of `lanes · splits` threads; a slot (or thread) without one only passes
+                // the barriers.
                 let slots = comptime!(shape.streams_per_cube);
                 let slot = unit / comptime!(shape.lanes * shape.splits);
-                let mut k0 = first;
-                while k0 < end {
-                    let live = slot < slots && k0 + slot < end;
-                    let k = select(live, k0 + slot, k0);
+                let count = s_end - s_first;
+                let total = live * count;
+                let mut w0 = 0;
+                while w0 < total {
+                    let on = slot < slots && w0 + slot < total;
+                    let w = select(on, w0 + slot, w0);
+                    let g = w / count;
+                    let k = s_first + w % count;
                     let r = records + k * STREAM_RECORD;
                     // The stream reads one slot and writes another of the same arena.
                     let source = arena.to_slice();
                     run_columns(
-                        instance * per_instance + k,
-                        live,
+                        (first + g) * per_instance + k,
+                        on,
                         slot,
                         &source,
-                        program[r] as usize * stride,
+                        g * len + program[r] as usize * stride,
                         arena,
-                        program[r + 1] as usize * stride,
+                        g * len + program[r + 1] as usize * stride,
                         stream_meta,
                         stream_plan,
                         stream_weights,
@@ -324,28 +361,30 @@ fn run_program(
                         shape,
                         true,
                     );
-                    k0 += slots;
+                    w0 += slots;
                 }
             } else {
                 let shape = comptime!(streams.unwrap());
-                for k in first..end {
-                    let r = records + k * STREAM_RECORD;
-                    let source = arena.to_slice();
-                    run_stream(
-                        instance * per_instance + k,
-                        &source,
-                        program[r] as usize * stride,
-                        arena,
-                        program[r + 1] as usize * stride,
-                        stream_meta,
-                        stream_plan,
-                        stream_weights,
-                        stream_state,
-                        sh,
-                        frames,
-                        stream_tick,
-                        shape,
-                    );
+                for g in 0..live {
+                    for k in s_first..s_end {
+                        let r = records + k * STREAM_RECORD;
+                        let source = arena.to_slice();
+                        run_stream(
+                            (first + g) * per_instance + k,
+                            &source,
+                            g * len + program[r] as usize * stride,
+                            arena,
+                            g * len + program[r + 1] as usize * stride,
+                            stream_meta,
+                            stream_plan,
+                            stream_weights,
+                            stream_state,
+                            sh,
+                            frames,
+                            stream_tick,
+                            shape,
+                        );
+                    }
                 }
             }
         }
@@ -353,12 +392,14 @@ fn run_program(
         sync_cube();
     }
 
+    let per_out = out_routes * n;
     let mut k = unit;
-    while k < out_routes * n {
-        let r = in_routes + k / n;
+    while k < live * per_out {
+        let g = k / per_out;
+        let r = in_routes + (k % per_out) / n;
         let t = k % n;
-        let d = o0 + routes[2 * r + 1] as usize + t;
-        output[d] = arena[routes[2 * r] as usize + t];
+        let d = (first + g) * dims[10] as usize + routes[2 * r + 1] as usize + t;
+        output[d] = arena[g * len + routes[2 * r] as usize + t];
         k += units;
     }
 }
@@ -407,6 +448,7 @@ fn ahead_next(
 #[cube]
 fn run_item(
     arena: &mut Slice<f32, ReadWrite>,
+    base: usize,
     program: &Array<u32>,
     item: usize,
     params: &Array<f32>,
@@ -421,8 +463,8 @@ fn run_item(
 ) {
     let r = item * RECORD;
     let kind = program[r];
-    let dst = program[r + 1] as usize * stride;
-    let src = program[r + 2] as usize * stride;
+    let dst = base + program[r + 1] as usize * stride;
+    let src = base + program[r + 2] as usize * stride;
     let pb = p0 + program[r + 6] as usize;
     let sb = s0 + item * ITEM_STATE;
     let mut s = Array::<f32>::new(ITEM_STATE);
@@ -442,14 +484,15 @@ fn run_item(
         let coef = params[pb + MIX_INPUTS];
         #[unroll]
         for j in 0..MIX_INPUTS {
-            ahead_start(&mut ahead, arena, program[r + 2 + j] as usize * stride, n, j * AHEAD);
+            ahead_start(&mut ahead, arena, base + program[r + 2 + j] as usize * stride, n, j * AHEAD);
         }
         for t in 0..n {
             let mut acc = 0.0f32;
             #[unroll]
             for j in 0..MIX_INPUTS {
                 s[j] = smooth_step(s[j], params[pb + j], coef);
-                acc += s[j] * ahead_next(&mut ahead, arena, program[r + 2 + j] as usize * stride, t, n, j * AHEAD);
+                acc +=
+                    s[j] * ahead_next(&mut ahead, arena, base + program[r + 2 + j] as usize * stride, t, n, j * AHEAD);
             }
             arena[dst + t] = finite_or_zero(acc);
         }

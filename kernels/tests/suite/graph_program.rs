@@ -93,6 +93,7 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         streams: vec![],
         stream_step: None,
         local_arena: false,
+        instances_per_cube: Some(1),
     }
 }
 
@@ -142,6 +143,13 @@ pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
         ("one warp per kind", by_kind(&all, &stages)),
         ("shuffled, 2 rounds", shuffled),
     ];
+    // Every layout one instance per cube with its arena in either memory; two of them also with
+    // several instances per cube (their arenas no longer fit shared memory): 2 leaves the last
+    // cube one instance, 3 puts all in one cube.
+    let runs = layouts
+        .iter()
+        .flat_map(|l| [(l.clone(), false, 1), (l.clone(), true, 1)])
+        .chain([(layouts[0].clone(), false, 2), (layouts[2].clone(), false, 3)]);
     let make_params = |rng: &mut SmallRng| -> Vec<f32> {
         (0..INSTANCES).flat_map(|_| all.iter().flat_map(|i| item_params(rng, i.kind)).collect::<Vec<_>>()).collect()
     };
@@ -162,11 +170,13 @@ pub fn graph_program_matches_reference<R: Runtime>(client: &ComputeClient<R>) {
     // Every layout of one arena placement must give the same bits: the layout only moves items
     // between units and rounds, never what an item computes.
     let mut first_layout: [Option<(String, Vec<Vec<f32>>)>; 2] = [None, None];
-    for ((name, layout), local) in layouts.into_iter().flat_map(|l| [(l.clone(), false), (l, true)]) {
-        let name = format!("{name}, arena in {}", if local { "shared memory" } else { "device memory" });
-        let spec = ProgramSpec { local_arena: local, ..spec(layout) };
+    for ((name, layout), local, group) in runs {
+        let memory = if local { "shared memory" } else { "device memory" };
+        let name = format!("{name}, arena in {memory}, {group} instances per cube");
+        let spec = ProgramSpec { local_arena: local, instances_per_cube: Some(group), ..spec(layout) };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
         assert_eq!(program.local_arena(), local, "{name}: 25 slots of 128 floats fit shared memory");
+        assert_eq!(program.instances_per_cube(), group, "{name}");
         let mut reference = ReferenceProgram::new(&spec, &first);
         let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INSTANCES]);
         let mut replay = Vec::new();
@@ -269,6 +279,8 @@ pub fn graph_program_refuses_malformed<R: Runtime>(client: &ComputeClient<R>) {
     outside.items[3].inputs[0] = 25;
     refused(outside, &params, "outside the arena");
     refused(good.clone(), &params[1..], "parameters");
+    refused(ProgramSpec { instances_per_cube: Some(0), ..good.clone() }, &params, "instances per cube");
+    refused(ProgramSpec { instances_per_cube: Some(17), ..good.clone() }, &params, "instances per cube");
     let mut nan = params.clone();
     nan[4] = f32::NAN;
     refused(good.clone(), &nan, "NaN");
@@ -329,7 +341,13 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
         .map(|&n| (0..INST).map(|_| vec![(0..n).map(|_| rng.gen_range(-0.8f32..0.8)).collect()]).collect())
         .collect();
     poisoned[5][1][0][7] = f32::NAN;
-    for (block, local) in [16usize, 64, 128, 256].into_iter().flat_map(|b| [(b, false), (b, true)]) {
+    // Every block one instance per cube with its arena in either memory; two also with both
+    // instances in one cube (the convolutions run one instance after the other).
+    let runs = [16usize, 64, 128, 256]
+        .into_iter()
+        .flat_map(|b| [(b, false, 1), (b, true, 1)])
+        .chain([(64, true, 2), (256, false, 2)]);
+    for (block, local, group) in runs {
         let spec = ProgramSpec {
             items: items.clone(),
             stages: vec![padded(&[vec![0]], 1).remove(0), vec![IDLE; 32], padded(&[vec![1]], 1).remove(0)],
@@ -345,9 +363,11 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             streams: vec![],
             stream_step: None,
             local_arena: local,
+            instances_per_cube: Some(group),
         };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
         assert_eq!(program.local_arena(), local, "block {block}: 7 slots and the scratch fit shared memory");
+        assert_eq!(program.instances_per_cube(), group, "block {block}");
         let mut reference = ReferenceProgram::new(&spec, &first);
         let arena = Buffer::upload(client, &vec![0.0; spec.arena_per_instance() * INST]);
         let flat = |input: &Vec<Vec<Vec<f32>>>, n: usize| -> Vec<f32> {
@@ -369,7 +389,9 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             let got = run(&mut program, b, n);
             // The reference hears non-finite input as silence, as the program's input copy does.
             let want: Vec<f64> = reference.process(&poisoned[b], n).iter().flatten().flatten().copied().collect();
-            let what = format!("convolving program, block {block}, local arena {local}, buffer {b} ({n} frames)");
+            let what = format!(
+                "convolving program, block {block}, local arena {local}, {group} per cube, buffer {b} ({n} frames)"
+            );
             assert_close(&what, &got, &want, 2e-5);
             if b < 3 {
                 replay.push(got);

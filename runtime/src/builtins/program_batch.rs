@@ -8,7 +8,7 @@ use cubecl::prelude::*;
 
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
-use crate::graph::{FusedProgram, Fusion, Member, ProgramIo};
+use crate::graph::{FusedProgram, Fusion, Member, Placement, ProgramIo};
 use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext, ProcessorType};
 
 /// `instances` of `ty` as a one-stage program.
@@ -27,7 +27,15 @@ pub(crate) fn prepare_program<R: Runtime>(
     let initial: Vec<f32> = instances.iter().flat_map(|i| i.params.iter().copied()).collect();
     let slots =
         instances.iter().flat_map(|i| i.input_slots.iter().chain(&i.output_slots)).max().map_or(1, |&s| s as usize + 1);
-    let program = FusedProgram::new(engine, ctx, &[members], &initial, Fusion::Packed, slots, ProgramIo::none())?;
+    let program = FusedProgram::new(
+        engine,
+        ctx,
+        &[members],
+        &initial,
+        Placement { fusion: Fusion::Packed, instances_per_cube: None },
+        slots,
+        ProgramIo::none(),
+    )?;
     Ok(Box::new(ProgramBatch { program }))
 }
 

@@ -10,7 +10,7 @@ use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
 
 use super::layout::{Fusion, LayoutStats};
-use super::program::{FusedProgram, Member, ProgramIo};
+use super::program::{FusedProgram, Member, Placement, ProgramIo};
 use super::schedule::{Batch, Schedule, SILENT_SLOT};
 use super::spec::GraphSpec;
 use super::validate::validate;
@@ -42,6 +42,10 @@ pub struct GraphOptions {
     pub instances: usize,
     /// Whether model streams (`nam` with a convolutional model) run inside the graph program.
     pub streams: StreamFusion,
+    /// Instances one cube of a graph program runs (1 to 16); `None`: the program's choice
+    /// (one, or with many instances of a rig of amps as many as a cube's stream slots hold).
+    /// [`GraphOptions::new`] takes `CUBEAUDIO_INSTANCES_PER_CUBE` when set.
+    pub instances_per_cube: Option<usize>,
 }
 
 /// Where model streams (`nam`: WaveNet, ConvNet, Linear) run in a fused graph.
@@ -71,6 +75,7 @@ impl GraphOptions {
             fusion: Fusion::default(),
             instances: 1,
             streams: StreamFusion::default(),
+            instances_per_cube: std::env::var("CUBEAUDIO_INSTANCES_PER_CUBE").ok().and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -340,12 +345,13 @@ impl<R: Runtime> CompiledGraph<R> {
                         inputs: if first { in_channels } else { 0 },
                         outputs: if last { out_channels } else { 0 },
                     };
-                    let program =
-                        FusedProgram::new(engine, &ctx, &members, &initial, options.fusion, schedule.slots, io)
-                            .map_err(|error| {
-                                let ids: Vec<&str> = members.iter().flatten().map(|m| m.setup.id).collect();
-                                GraphError::Processor { id: ids.join(", "), type_name: "graph program".into(), error }
-                            })?;
+                    let placement =
+                        Placement { fusion: options.fusion, instances_per_cube: options.instances_per_cube };
+                    let program = FusedProgram::new(engine, &ctx, &members, &initial, placement, schedule.slots, io)
+                        .map_err(|error| {
+                            let ids: Vec<&str> = members.iter().flatten().map(|m| m.setup.id).collect();
+                            GraphError::Processor { id: ids.join(", "), type_name: "graph program".into(), error }
+                        })?;
                     steps.push(Step::Program(Box::new(program)));
                 }
                 Planned::Batch(batch) => {
@@ -455,6 +461,17 @@ impl<R: Runtime> CompiledGraph<R> {
             .iter()
             .filter_map(|s| match s {
                 Step::Program(p) => p.stream_step(),
+                Step::Batch(_) => None,
+            })
+            .collect()
+    }
+
+    /// Instances each cube of each graph program runs (one entry per program).
+    pub fn instances_per_cube(&self) -> Vec<usize> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Program(p) => Some(p.instances_per_cube()),
                 Step::Batch(_) => None,
             })
             .collect()

@@ -12,7 +12,7 @@ mod validate;
 
 pub use compiled::{CompiledGraph, GraphOptions, Pending, StreamFusion, MAX_ARENA_FLOATS};
 pub use layout::{stage_layout, Fusion, LayoutStats, WARP};
-pub(crate) use program::{FusedProgram, Member, ProgramIo};
+pub(crate) use program::{FusedProgram, Member, Placement, ProgramIo};
 pub use schedule::{Batch, Schedule, SILENT_SLOT};
 pub use spec::{Connection, GraphPort, GraphSpec, ProcessorSpec, MAX_PORT_CHANNELS, MAX_PROCESSORS};
 pub use swap::{graph_pair, BufferReport, GraphEditor, GraphRunner};

@@ -37,6 +37,14 @@ pub(crate) struct ProgramIo {
     pub outputs: usize,
 }
 
+/// Where a program's work goes: how each stage is laid out over warps, and how many instances
+/// one cube runs (`None`: the program's choice).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placement {
+    pub fusion: Fusion,
+    pub instances_per_cube: Option<usize>,
+}
+
 /// One processor's items: each channel is one item with the same device parameters.
 struct Source<R: Runtime> {
     ty: Arc<dyn ProcessorType<R>>,
@@ -82,7 +90,7 @@ impl<R: Runtime> FusedProgram<R> {
         ctx: &PrepareContext,
         stages: &[Vec<Member<R>>],
         params: &[f32],
-        fusion: Fusion,
+        placement: Placement,
         slots: usize,
         io: ProgramIo,
     ) -> Result<Self, ProcessorError> {
@@ -163,7 +171,7 @@ impl<R: Runtime> FusedProgram<R> {
                 });
                 device_at += device_count * channels;
             }
-            let (layout, s) = stage_layout(fusion, &ids, &kinds)
+            let (layout, s) = stage_layout(placement.fusion, &ids, &kinds)
                 .map_err(|e| ProcessorError::Setting { setting: "layout", reason: e.to_string() })?;
             layouts.push(layout);
             stats.push(s);
@@ -204,6 +212,7 @@ impl<R: Runtime> FusedProgram<R> {
             streams,
             stream_step,
             local_arena: true,
+            instances_per_cube: placement.instances_per_cube,
         };
         let mut converter = Converter {
             sources,
@@ -225,6 +234,11 @@ impl<R: Runtime> FusedProgram<R> {
     /// How the program runs its model streams, if it has any.
     pub fn stream_step(&self) -> Option<StreamStep> {
         self.program.stream_step()
+    }
+
+    /// Instances each cube runs.
+    pub fn instances_per_cube(&self) -> usize {
+        self.program.instances_per_cube()
     }
 
     /// Applies `params`, then runs every stage over `frames` samples (one launch).
