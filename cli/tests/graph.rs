@@ -11,6 +11,7 @@ use binary::cubeaudio;
 use cubeaudio::example_signal::di_signal;
 use cubeaudio_kernels::device::required;
 use cubeaudio_kernels::graph_program::StreamStep;
+use cubeaudio_kernels::wavenet_columns::DEFAULT_MULTIPROCESSORS;
 use cubeaudio_nam::gpu::columns::arrays_of;
 use cubeaudio_nam::gpu::plan::ModelPlan;
 use cubeaudio_nam::gpu::processor::registry;
@@ -289,14 +290,15 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "the core's models: {names:?}");
-    let steps = models_as_streams(engine, &dir, &names, None, 64, (2, None));
+    let (steps, _) = models_as_streams(engine, &dir, &names, None, 64, (2, None));
     assert_eq!(steps.len(), 1, "one program: {steps:?}");
 }
 
 /// `names` (models in `dir`), each an amp of one rig, `instances` of it (`per_cube` in one cube,
 /// `None`: the program's choice), run as streams of one program (one launch per buffer) over the
 /// DI in buffers of `buffer` frames (the last one shorter), each output compared with the CPU
-/// engine's; `kernel`: the amps' `kernel` setting. Returns how the program ran its streams.
+/// engine's; `kernel`: the amps' `kernel` setting. Returns how the program ran its streams, and
+/// its instances per cube.
 fn models_as_streams<R: Runtime>(
     engine: &Engine<R>,
     dir: &Path,
@@ -304,7 +306,7 @@ fn models_as_streams<R: Runtime>(
     kernel: Option<&str>,
     buffer: usize,
     (instances, per_cube): (usize, Option<usize>),
-) -> Vec<StreamStep> {
+) -> (Vec<StreamStep>, Vec<usize>) {
     let kernel = kernel.map(|k| format!(r#", "kernel": {k:?}"#)).unwrap_or_default();
     let processors: Vec<String> = names
         .iter()
@@ -353,24 +355,40 @@ fn models_as_streams<R: Runtime>(
         Some(StreamStep::Interpreter { .. }) => "interpreter".into(),
         None => "none".into(),
     };
-    for (copy, input) in inputs.iter().enumerate() {
+    // Instances hear one of three inputs: the CPU engine renders each once per model.
+    let wants: Vec<Vec<Vec<f32>>> = inputs
+        .iter()
+        .take(3)
+        .map(|input| {
+            names
+                .iter()
+                .map(|name| {
+                    let mut cpu = Model::new(load_file(&dir.join(name), LoadOptions::default()).unwrap().dsp);
+                    cpu.reset(buffer).unwrap();
+                    let mut want = vec![0.0; x.len()];
+                    for (xa, ya) in input.chunks(buffer).zip(want.chunks_mut(buffer)) {
+                        cpu.process(xa, ya);
+                    }
+                    want
+                })
+                .collect()
+        })
+        .collect();
+    for copy in 0..instances {
         for (k, name) in names.iter().enumerate() {
-            let mut cpu = Model::new(load_file(&dir.join(name), LoadOptions::default()).unwrap().dsp);
-            cpu.reset(buffer).unwrap();
-            let mut want = vec![0.0; x.len()];
-            for (xa, ya) in input.chunks(buffer).zip(want.chunks_mut(buffer)) {
-                cpu.process(xa, ya);
-            }
+            let want = &wants[copy % 3][k];
             let out = &got[copy * names.len() + k];
             let peak = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let err = out.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
-            println!(
-                "[graph-test] {name} as a stream ({step}), amp {k}, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})"
-            );
+            let err = out.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            if copy < 4 || copy + 1 == instances {
+                println!(
+                    "[graph-test] {name} as a stream ({step}), amp {k}, instance {copy}: max |graph − CPU| = {err:.3e} (peak {peak:.3})"
+                );
+            }
             assert!(err <= 1e-4 * peak.max(1.0), "{name}, amp {k}, instance {copy} ({step}): {err}");
         }
     }
-    steps
+    (steps, g.instances_per_cube())
 }
 
 /// `StreamFusion::Auto` puts the amps inside the program where it runs them on the columns
@@ -439,12 +457,29 @@ fn every_column_shape_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
     for name in &names {
         for (buffer, instances) in [(64, (2, Some(1))), (48, (3, Some(2)))] {
             let amps = [name.clone(), name.clone()];
-            let steps = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, instances);
+            let (steps, _) = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, instances);
             assert!(
                 matches!(steps.as_slice(), [StreamStep::Columns(c)] if c.streams_per_cube >= 1),
                 "{name}: {steps:?}"
             );
         }
+    }
+}
+
+/// More instances of a two-amp rig than the device has multiprocessors, the amps on the
+/// columns kernel: at 64 frames the program puts several instances in a cube (taking four
+/// positions per thread where that fits more), at 128 as many as its threads hold (one on
+/// lavapipe, whose unsplit shape takes 128 threads per stream), and every instance equals the
+/// CPU engine.
+fn many_instances_share_cubes<R: Runtime>(engine: &Engine<R>) {
+    let dir = shared_dir().join("nam/models");
+    let hw = &engine.client().properties().hardware;
+    let sms = hw.num_streaming_multiprocessors.map_or(DEFAULT_MULTIPROCESSORS, |n| n as usize);
+    let amps = ["core_wavenet.nam".to_string(), "core_wavenet.nam".to_string()];
+    for buffer in [64, 128] {
+        let (steps, per_cube) = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, (sms + 1, None));
+        assert!(matches!(steps.as_slice(), [StreamStep::Columns(_)]), "{buffer} frames: {steps:?}");
+        assert!(buffer > 64 || per_cube[0] > 1, "{buffer} frames: {per_cube:?} instances per cube, {steps:?}");
     }
 }
 
@@ -455,7 +490,7 @@ fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
 }
 
-cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream, every_column_shape_runs_as_a_stream, auto_fuses_amps_where_the_program_runs_them_fast);
+cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone())); wavenet_and_lstm_amps_share_a_stage, nam_in_a_graph_equals_the_cpu_engine, graph_instances_equal_the_cpu_engine, amp_and_cab_rigs_run_in_one_launch, every_convolutional_model_runs_as_a_stream, every_column_shape_runs_as_a_stream, auto_fuses_amps_where_the_program_runs_them_fast, many_instances_share_cubes);
 
 fn short_di(dir: &Path) -> PathBuf {
     let path = dir.join("di.wav");

@@ -145,7 +145,7 @@ pub fn graph_program_kernel(
 ) {
     let len = dims[5] as usize;
     let group = dims[17] as usize;
-    let first = CUBE_POS as usize * group;
+    let first = CUBE_POS * group;
     // The last cube may hold fewer instances than the others.
     let rest = dims[18] as usize - first;
     let live = select(rest < group, rest, group);
