@@ -467,10 +467,9 @@ fn every_column_shape_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
 }
 
 /// More instances of a two-amp rig than the device has multiprocessors, the amps on the
-/// columns kernel: at 64 frames the program puts several instances in a cube (taking four
-/// positions per thread where that fits more), at 128 as many as its threads hold (one on
-/// lavapipe, whose unsplit shape takes 128 threads per stream), and every instance equals the
-/// CPU engine.
+/// columns kernel: at 64 frames the program puts several instances in a cube, at 128 as many as
+/// its threads hold (one on lavapipe, whose unsplit shape takes 128 threads per stream), and
+/// every instance equals the CPU engine.
 fn many_instances_share_cubes<R: Runtime>(engine: &Engine<R>) {
     let dir = shared_dir().join("nam/models");
     let hw = &engine.client().properties().hardware;

@@ -421,12 +421,11 @@ impl CubePlan {
 /// The cube `spec` launches with (`width`: its stages' layout rows; `scratch`: the cooperative
 /// steps' shared floats): its instances ([`instances_per_cube`] unless the spec says), fewer
 /// where the cube's shared memory holds fewer stream slots than its instances' streams (they
-/// would run one after the other). Where the program chooses and its streams split rows over
-/// threads with fewer than four positions per thread, four are tried too: the stream then takes
-/// half the threads or less, so a cube holds more instances (standard model at 128 frames: 256
-/// threads per stream with two positions, one instance per cube; 128 with four, two), and the
-/// standalone kernel measured four positions as fast per stream at large batches (2,048 streams
-/// of 128 frames: 626 µs against 699, twenty-first measurement).
+/// would run one after the other). The streams keep their batch's shape: four positions per
+/// thread instead of two, which would halve a stream's threads and fit twice the instances, made
+/// the program slower on an H200 (`amp_cab` 256 instances, device time per buffer: 64 frames,
+/// three per cube with four positions 294.5 µs against two per cube with two 136.5; 128 frames,
+/// two per cube with four 315.2 against one with two 269.7 — twenty-sixth measurement).
 fn plan_cube(
     spec: &ProgramSpec,
     width: usize,
@@ -451,29 +450,15 @@ fn plan_cube(
         };
         Ok(CubePlan { group, units, local_arena, step })
     };
-    let fitted = |step: Option<StreamStep>| -> Result<CubePlan, KernelError> {
-        let chosen = spec.instances_per_cube.is_none();
-        let wanted = spec
-            .instances_per_cube
-            .unwrap_or_else(|| instances_per_cube(step, widest, spec.instances, multiprocessors))
-            .min(spec.instances);
-        let mut plan = cube(wanted, step)?;
-        while chosen && plan.group > 1 && plan.slots() < plan.group * widest {
-            plan = cube(plan.group - 1, step)?;
-        }
-        Ok(plan)
-    };
-    let plan = fitted(spec.step())?;
-    if let (None, Some(StreamStep::Columns(c))) = (spec.instances_per_cube, spec.step()) {
-        let tile = c.frames * c.lanes;
-        if c.splits > 1 && c.frames < 4 && tile.is_multiple_of(4) {
-            let four = ColumnsShape { frames: 4, lanes: tile / 4, ..c };
-            if let Ok(other) = fitted(Some(StreamStep::Columns(four))) {
-                if other.group > plan.group {
-                    return Ok(other);
-                }
-            }
-        }
+    let chosen = spec.instances_per_cube.is_none();
+    let step = spec.step();
+    let wanted = spec
+        .instances_per_cube
+        .unwrap_or_else(|| instances_per_cube(step, widest, spec.instances, multiprocessors))
+        .min(spec.instances);
+    let mut plan = cube(wanted, step)?;
+    while chosen && plan.group > 1 && plan.slots() < plan.group * widest {
+        plan = cube(plan.group - 1, step)?;
     }
     Ok(plan)
 }
