@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cubeaudio_kernels::graph_program::StreamStep;
 use cubeaudio_kernels::routed::copy_routes;
+use cubeaudio_kernels::transfer_slot::{Ticket, TransferSlot};
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
 
@@ -14,7 +15,7 @@ use super::program::{FusedProgram, Member, Placement, ProgramIo};
 use super::schedule::{Batch, Schedule, SILENT_SLOT};
 use super::spec::GraphSpec;
 use super::validate::validate;
-use crate::engine::{Completion, Engine};
+use crate::engine::Engine;
 use crate::error::{GraphError, RuntimeError};
 use crate::params::{ParamEntry, ParamIndex, ParamSetter, ParamStore};
 use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext};
@@ -161,7 +162,12 @@ pub struct CompiledGraph<R: Runtime> {
     params: Arc<ParamStore>,
     param_values: Vec<f32>,
     setter: ParamSetter,
-    staging: Vec<f32>,
+    /// Two, so buffer k+1 is filled and uploaded while buffer k runs (`process_async`): inputs
+    /// go up from page-locked memory on CUDA, outputs come back through a read queued right
+    /// behind the launch (`kernels::transfer_slot`).
+    slots: Vec<TransferSlot<R>>,
+    /// The slot the next buffer uses.
+    next: usize,
     sanitized: u64,
     launches: u32,
 }
@@ -169,7 +175,7 @@ pub struct CompiledGraph<R: Runtime> {
 /// A buffer queued on the device; [`Pending::wait`] fetches its output.
 #[must_use = "wait on a pending buffer to get its output"]
 pub struct Pending<R: Runtime> {
-    completion: Completion<R>,
+    ticket: Ticket<R>,
     frames: usize,
     stride: usize,
     channels: usize,
@@ -180,11 +186,26 @@ impl<R: Runtime> Pending<R> {
     /// of at least `frames` per graph output channel).
     pub fn wait(self, outputs: &mut [&mut [f32]]) -> Result<(), RuntimeError> {
         check_io("outputs", outputs.iter().map(|o| o.len()), self.channels, self.frames)?;
-        let all = self.completion.wait()?;
-        for (c, out) in outputs.iter_mut().enumerate() {
-            out[..self.frames].copy_from_slice(&all[c * self.stride..c * self.stride + self.frames]);
-        }
+        let (frames, stride) = (self.frames, self.stride);
+        self.ticket.fetch(|all| {
+            for (c, out) in outputs.iter_mut().enumerate() {
+                out[..frames].copy_from_slice(&all[c * stride..c * stride + frames]);
+            }
+        })?;
         Ok(())
+    }
+}
+
+/// Transfer slots of a graph: buffer k+1 is filled while buffer k runs.
+const TRANSFER_SLOTS: usize = 2;
+
+/// The first `len` floats of `b` (a transfer slot's buffers hold the larger of the input and
+/// the output; kernels check their buffers' lengths).
+fn first(b: Buffer, len: usize) -> Buffer {
+    if len < b.len {
+        Buffer { handle: b.handle.offset_end(((b.len - len) * 4) as u64), len }
+    } else {
+        b
     }
 }
 
@@ -400,7 +421,13 @@ impl<R: Runtime> CompiledGraph<R> {
             setter: ParamSetter::new(params.clone(), index, copies),
             param_values: initial,
             params,
-            staging: vec![0.0; (in_channels * copies).max(1) * options.max_buffer],
+            slots: (0..TRANSFER_SLOTS)
+                .map(|_| {
+                    let floats = (in_channels.max(out_channels) * copies).max(1) * options.max_buffer;
+                    TransferSlot::new(engine.client(), floats)
+                })
+                .collect(),
+            next: 0,
             sanitized: 0,
             launches: 0,
             schedule,
@@ -503,26 +530,29 @@ impl<R: Runtime> CompiledGraph<R> {
         }
         let stride = self.max_buffer;
         let mut launches = 0;
-        // Uploaded only where something reads it (no routes: the graph's inputs are unconnected).
-        let mut input = None;
-        if self.input_table.is_some() {
-            // Non-finite input would poison recursive state (filters, smoothers, NAM
-            // histories) for good: replace it by silence, count it.
-            for (c, x) in inputs.iter().enumerate() {
-                for (d, v) in self.staging[c * stride..c * stride + frames].iter_mut().zip(x.iter()) {
-                    *d = if v.is_finite() {
-                        *v
-                    } else {
-                        self.sanitized += 1;
-                        0.0
-                    };
-                }
+        let slot = &mut self.slots[self.next];
+        self.next = (self.next + 1) % TRANSFER_SLOTS;
+        // Non-finite input would poison recursive state (filters, smoothers, NAM histories) for
+        // good: replace it by silence, count it. A select and a count rather than a branch: the
+        // loop vectorises.
+        let host = slot.host_input();
+        let mut replaced = 0u64;
+        for (c, x) in inputs.iter().enumerate() {
+            for (d, v) in host[c * stride..c * stride + frames].iter_mut().zip(x.iter()) {
+                let finite = v.is_finite();
+                *d = if finite { *v } else { 0.0 };
+                replaced += u64::from(!finite);
             }
-            input = Some(engine.upload(&self.staging[..self.in_channels * stride]));
         }
-        self.params.snapshot(&mut self.param_values);
+        self.sanitized += replaced;
+        let in_len = (self.in_channels * stride).max(1);
+        let out_len = self.out_channels * stride;
         // The output copy writes every frame that is read back: no zeros to upload per buffer.
-        let output = engine.uninit(self.out_channels * stride);
+        let (input, output) = slot.send(in_len)?;
+        let (input, output) = (first(input, in_len), first(output, out_len.max(1)));
+        // Read only where something reads it (no routes: the graph's inputs are unconnected).
+        let input = self.input_table.as_ref().map(|_| input);
+        self.params.snapshot(&mut self.param_values);
         if !self.program_takes_input {
             if let (Some(table), Some(input)) = (&self.input_table, &input) {
                 copy_routes(engine.client(), input, &self.arena, table, frames)?;
@@ -550,7 +580,8 @@ impl<R: Runtime> CompiledGraph<R> {
             launches += 1;
         }
         self.launches = launches;
-        Ok(Pending { completion: engine.read_async(&output)?, frames, stride, channels: self.out_channels })
+        let sent = (self.next + TRANSFER_SLOTS - 1) % TRANSFER_SLOTS;
+        Ok(Pending { ticket: self.slots[sent].read_back(out_len)?, frames, stride, channels: self.out_channels })
     }
 
     /// One buffer, waiting for its output.
