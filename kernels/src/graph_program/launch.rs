@@ -391,10 +391,11 @@ pub fn instances_per_cube(
     widest_streams: usize,
     instances: usize,
     multiprocessors: usize,
+    cube_units: usize,
 ) -> usize {
     match step {
         Some(StreamStep::Columns(c)) if instances > multiprocessors && widest_streams > 0 => {
-            (MAX_PROGRAM_UNITS / (c.lanes * c.splits * widest_streams)).clamp(1, MAX_INSTANCES_PER_CUBE)
+            (cube_units / (c.lanes * c.splits * widest_streams)).clamp(1, MAX_INSTANCES_PER_CUBE)
         }
         _ => 1,
     }
@@ -432,11 +433,12 @@ fn plan_cube(
     has_convs: bool,
     scratch: usize,
     multiprocessors: usize,
+    cap: usize,
 ) -> Result<CubePlan, KernelError> {
     let widest = spec.widest_stream_stage();
     let cube = |group: usize, step: Option<StreamStep>| -> Result<CubePlan, KernelError> {
         // Convolutions are cube-wide transforms and sums: a full cube serves them best.
-        let units = if has_convs { MAX_PROGRAM_UNITS } else { (group * width).min(MAX_PROGRAM_UNITS) };
+        let units = if has_convs { cap } else { (group * width).min(cap) };
         let units = step.map_or(units, |s| units.max(s.units()));
         let arena = group * spec.arena_per_instance();
         let mut local_arena = if spec.local_arena && arena + scratch <= LOCAL_ARENA_FLOATS { arena } else { 0 };
@@ -454,7 +456,7 @@ fn plan_cube(
     let step = spec.step();
     let wanted = spec
         .instances_per_cube
-        .unwrap_or_else(|| instances_per_cube(step, widest, spec.instances, multiprocessors))
+        .unwrap_or_else(|| instances_per_cube(step, widest, spec.instances, multiprocessors, cap))
         .min(spec.instances);
     let mut plan = cube(wanted, step)?;
     while chosen && plan.group > 1 && plan.slots() < plan.group * widest {
@@ -603,7 +605,19 @@ impl GraphProgram {
         let scratch = scratch_floats(if has_convs { block } else { 0 }, interpreter);
         let multiprocessors =
             client.properties().hardware.num_streaming_multiprocessors.map_or(DEFAULT_MULTIPROCESSORS, |n| n as usize);
-        let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors)?;
+        // `CUBEAUDIO_PROGRAM_UNITS` (a power of two from 256 to the device's limit) widens the
+        // cube past the portable 256 threads: more instances per cube, while CUDA's launch
+        // bound then holds nvcc to fewer registers per thread.
+        let cap = std::env::var("CUBEAUDIO_PROGRAM_UNITS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&u| {
+                u.is_power_of_two()
+                    && u >= MAX_PROGRAM_UNITS
+                    && u <= client.properties().hardware.max_units_per_cube as usize
+            })
+            .unwrap_or(MAX_PROGRAM_UNITS);
+        let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors, cap)?;
         let CubePlan { group, units, local_arena, step } = plan;
         let dims = {
             let mut d = dims.to_vec();
