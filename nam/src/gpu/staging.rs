@@ -1,7 +1,7 @@
 //! Host side of one buffer of a batch: the input staging (stream `s` at `s · max_buffer`, with
 //! the NaN policy applied) and the pending read-back. Shared by every GPU batch kind.
 
-use cubeaudio_kernels::transfer_slot::{Ticket, TransferSlot};
+use cubeaudio_kernels::transfer_slot::{fill_finite, Ticket, TransferSlot};
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
 
@@ -68,19 +68,7 @@ impl<R: Runtime> Staging<R> {
                 self.max_buffer
             )));
         }
-        let max_buffer = self.max_buffer;
-        let host = self.slots[self.next].host_input();
-        // A select and a count rather than a branch: the loop vectorises (about 1.7× faster for
-        // 2,048 streams × 128 frames here), and it runs over every sample of every buffer.
-        let mut replaced = 0u64;
-        for (s, x) in inputs.iter().enumerate() {
-            for (d, v) in host[s * max_buffer..s * max_buffer + frames].iter_mut().zip(x.iter()) {
-                let finite = v.is_finite();
-                *d = if finite { *v } else { 0.0 };
-                replaced += u64::from(!finite);
-            }
-        }
-        self.sanitized += replaced;
+        self.sanitized += fill_finite(self.slots[self.next].host_input(), inputs, self.max_buffer);
         Ok(frames)
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cubeaudio_kernels::graph_program::StreamStep;
 use cubeaudio_kernels::routed::copy_routes;
-use cubeaudio_kernels::transfer_slot::{Ticket, TransferSlot};
+use cubeaudio_kernels::transfer_slot::{fill_finite, Ticket, TransferSlot};
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
 use cubecl::prelude::*;
 
@@ -532,19 +532,8 @@ impl<R: Runtime> CompiledGraph<R> {
         let mut launches = 0;
         let slot = &mut self.slots[self.next];
         self.next = (self.next + 1) % TRANSFER_SLOTS;
-        // Non-finite input would poison recursive state (filters, smoothers, NAM histories) for
-        // good: replace it by silence, count it. A select and a count rather than a branch: the
-        // loop vectorises.
-        let host = slot.host_input();
-        let mut replaced = 0u64;
-        for (c, x) in inputs.iter().enumerate() {
-            for (d, v) in host[c * stride..c * stride + frames].iter_mut().zip(x.iter()) {
-                let finite = v.is_finite();
-                *d = if finite { *v } else { 0.0 };
-                replaced += u64::from(!finite);
-            }
-        }
-        self.sanitized += replaced;
+        // Non-finite input becomes silence, counted.
+        self.sanitized += fill_finite(slot.host_input(), inputs, stride);
         let in_len = (self.in_channels * stride).max(1);
         let out_len = self.out_channels * stride;
         // The output copy writes every frame that is read back: no zeros to upload per buffer.
