@@ -2,11 +2,12 @@
 //!
 //! A program is a list of *items* (one channel of one processor: a kind, an output slot, up to
 //! [`MIX_INPUTS`] input slots, its parameters) and, per graph stage, a *layout* that places
-//! the stage's items on the units of a cube. One cube runs one instance of the graph: it first
-//! copies the graph's inputs into its arena, then runs the stages one after the other with a
-//! cube barrier between them (a stage reads only what earlier stages wrote), then copies the
-//! graph's outputs out. Many instances of the same graph (tracks, users) are many cubes of the
-//! same launch, each with its own arena, parameters, state and echo rings.
+//! the stage's items on the units of a cube. One cube runs `G` instances of the graph (one
+//! unless [`GraphProgram`] chooses more, see [`instances_per_cube`]): it first copies their
+//! graph inputs into their arenas, then runs the stages one after the other with a cube barrier
+//! between them (a stage reads only what earlier stages wrote), each stage's layout row once
+//! per instance, then copies the graph's outputs out. Many instances of the same graph (tracks,
+//! users) share the launch, each with its own arena, parameters, state and echo rings.
 //!
 //! Within a stage every unit runs the branch of its item's kind for the whole buffer (the
 //! processors are recurrences over samples). Units of one warp that hold different kinds run
@@ -43,8 +44,8 @@ mod launch;
 pub mod reference;
 
 pub use launch::{
-    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep, StreamTables,
-    LOCAL_ARENA_FLOATS, MAX_PROGRAM_UNITS, MAX_RING, MAX_SHARED_BYTES,
+    instances_per_cube, GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep,
+    StreamTables, LOCAL_ARENA_FLOATS, MAX_INSTANCES_PER_CUBE, MAX_PROGRAM_UNITS, MAX_RING, MAX_SHARED_BYTES,
 };
 
 use cubecl::prelude::*;
@@ -98,25 +99,26 @@ pub const CONV_RECORD: usize = 7;
 /// u32 per model stream in the program table (after the convolutions): input slot, output slot.
 pub const STREAM_RECORD: usize = 2;
 
-/// Every unit of cube `i` runs instance `i` of the program.
+/// The units of cube `c` run instances `c · G ..` of the program (`G` = `dims[17]`, fewer in
+/// the last cube; `dims[18]`: the instances of the launch).
 ///
-/// `dims`: stride (floats per slot), stages, rounds (layout rows per stage), input routes,
-/// output routes, then per instance the length of its arena, parameters, state, rings, input
+/// `dims`: stride (floats per slot), stages, the width `W` of a stage's layout row, input
+/// routes, output routes, then per instance the length of its arena, parameters, state, rings, input
 /// and output, then where the convolution records start in `program`, where the per-stage
 /// (first, end) convolution ranges start in `layout`, and the items' state floats of one
 /// instance (each convolution's delay-line slot follows them). `routes`: (source,
 /// destination) float offsets, the input routes (input → arena) then the output routes
-/// (arena → output). `layout[(stage · rounds + round) · CUBE_DIM + unit]`: the item of that
-/// unit, or [`IDLE`]. `cursor`: samples run so far, wrapping at 2³² (every ring is a power of
+/// (arena → output). `layout[stage · W + k]`: the item of slot `k` of every instance's row, or
+/// [`IDLE`]; the cube's units take the `G` rows side by side, in rounds where they are fewer. `cursor`: samples run so far, wrapping at 2³² (every ring is a power of
 /// two). `conv_data`: the convolutions' twiddles, heads and spectra; `conv_block`: their `B`
-/// (0: the program has none). `local_arena`: floats of shared memory that hold the instance's
-/// arena during the launch (copied in first and out last), or 0: the stages work on `arena`.
+/// (0: the program has none). `local_arena`: floats of shared memory that hold the cube's
+/// instances' arenas during the launch (copied in first and out last), or 0: the stages work on `arena`.
 /// `stream_*`: the model streams' tables (see [`run_stream`]; one-element stand-ins without
 /// streams), `stream_tick` the frames since their cursors were uploaded; `streams`: the
 /// interpreter's compiled shape, or `columns`: the columns kernel's (its slots per cube), or
 /// neither. Then `dims` goes on with where the stream records start in
-/// `program`, where the per-stage (first, end) stream ranges start in `layout`, and the streams
-/// of one instance.
+/// `program`, where the per-stage (first, end) stream ranges start in `layout`, the streams of
+/// one instance, `G` and the instances.
 #[allow(clippy::too_many_arguments)]
 #[cube(launch)]
 pub fn graph_program_kernel(
