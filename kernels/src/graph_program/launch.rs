@@ -110,7 +110,7 @@ pub struct ProgramSpec {
     pub inputs: usize,
     /// Graph output channels of one instance.
     pub outputs: usize,
-    /// Instances run by one launch, one cube each.
+    /// Instances run by one launch ([`ProgramSpec::instances_per_cube`] per cube).
     pub instances: usize,
     /// Per stage, the convolutions the cube runs after the stage's items (a shorter list: the
     /// later stages have none).

@@ -21,7 +21,7 @@ use crate::streams_type::ProgramStreams;
 
 /// One processor of a program: its setup (the slots of one graph instance), its type, and
 /// where its parameter values start in the caller's parameter array, per graph instance (the
-/// program runs that many instances, one cube each).
+/// program runs that many instances, one or more per cube).
 pub(crate) struct Member<'a, R: Runtime> {
     pub setup: InstanceSetup<'a>,
     pub ty: Arc<dyn ProcessorType<R>>,
