@@ -811,3 +811,46 @@ impl GraphProgram {
         self.cursor = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::ActivationKind;
+    use crate::wavenet_columns::ArrayShape;
+
+    /// A columns step whose stream takes `lanes · splits` threads (the standard model's arrays).
+    fn columns(lanes: usize, splits: usize) -> Option<StreamStep> {
+        let array = |input_rows, channels, head_out| ArrayShape {
+            input_rows,
+            channels,
+            bottleneck: channels,
+            gate_rows: channels,
+            head_out,
+            taps: 3,
+            layers: 10,
+            activation: ActivationKind::Tanh,
+            secondary: ActivationKind::Identity,
+            gating: 0,
+            head_bias: false,
+        };
+        let a = array(1, 16, 8);
+        let arrays = [a, array(16, 8, 1), a];
+        let shape = ColumnsShape { arrays, count: 2, frames: 2, lanes, streams_per_cube: 1, splits, staged: true };
+        Some(StreamStep::Columns(shape))
+    }
+
+    #[test]
+    fn instances_share_a_cube_only_past_one_cube_per_multiprocessor() {
+        // The standard model at 64 frames: 32 lanes × 4 splits, 128 of the cube's 256 threads.
+        let amp = columns(32, 4);
+        assert_eq!(instances_per_cube(amp, 1, 132, 132, 256), 1, "one cube per multiprocessor already");
+        assert_eq!(instances_per_cube(amp, 1, 133, 132, 256), 2);
+        assert_eq!(instances_per_cube(amp, 2, 1_000, 132, 256), 1, "two amps of a stage fill the cube");
+        // At 128 frames the stream is 256 threads: a whole cube, unless the cube is wider.
+        assert_eq!(instances_per_cube(columns(64, 4), 1, 1_000, 132, 256), 1);
+        assert_eq!(instances_per_cube(columns(64, 4), 1, 1_000, 132, 512), 2);
+        // Narrow streams: as many as fit, at most MAX_INSTANCES_PER_CUBE.
+        assert_eq!(instances_per_cube(columns(8, 1), 1, 1_000, 132, 256), MAX_INSTANCES_PER_CUBE);
+        assert_eq!(instances_per_cube(None, 0, 1_000, 132, 256), 1, "no streams");
+    }
+}
