@@ -205,12 +205,7 @@ impl<R: Runtime> TransferSlot<R> {
         // SAFETY: the reference points into the `Arc`'s heap allocation, which neither moves nor
         // changes while the ticket holds a clone of the `Arc`; the ticket drops `read` before it.
         let borrowed: &'static ComputeClient<R> = unsafe { &*Arc::as_ptr(&client) };
-        let len = len.clamp(1, self.output.len);
-        let mut handle = self.output.handle.clone();
-        if len < self.output.len {
-            handle = handle.offset_end(((self.output.len - len) * 4) as u64);
-        }
-        let read: DynFut<_> = Box::pin(borrowed.read_async(vec![handle]));
+        let read: DynFut<_> = Box::pin(borrowed.read_async(vec![self.output.prefix(len).handle]));
         // After the slot's own upload the read has issued everything, and a flush would only
         // wait for the previous flush's fence. An upload through cubecl left its staging in
         // cubecl's drop queue: flushed here, one buffer at a time, not in a burst every 64th

@@ -85,6 +85,18 @@ impl Buffer {
         Ok(values)
     }
 
+    /// A view of the first `len` elements (clamped to `1..=self.len`): the same allocation, for
+    /// kernels and reads that take a buffer's length from it.
+    pub fn prefix(&self, len: usize) -> Buffer {
+        let len = len.clamp(1, self.len.max(1));
+        let handle = if len < self.len {
+            self.handle.clone().offset_end(((self.len - len) * 4) as u64)
+        } else {
+            self.handle.clone()
+        };
+        Buffer { handle, len }
+    }
+
     /// The buffer as a kernel argument.
     pub fn arg<R: Runtime>(&self) -> ArrayArg<R> {
         // SAFETY: `len` is the element count the handle was created with.
@@ -114,6 +126,18 @@ impl IndexBuffer {
             client.create_from_slice(u32::as_bytes(data))
         };
         Self { handle, len: data.len() }
+    }
+
+    /// A view of the first `len` elements (clamped to `1..=self.len`): the same allocation, for
+    /// kernels and reads that take a buffer's length from it.
+    pub fn prefix(&self, len: usize) -> Buffer {
+        let len = len.clamp(1, self.len.max(1));
+        let handle = if len < self.len {
+            self.handle.clone().offset_end(((self.len - len) * 4) as u64)
+        } else {
+            self.handle.clone()
+        };
+        Buffer { handle, len }
     }
 
     /// The buffer as a kernel argument.

@@ -563,25 +563,6 @@ impl GraphProgram {
             .flat_map(|&(c, s)| [c * stride, s * stride])
             .chain(spec.output_routes.iter().flat_map(|&(s, c)| [s * stride, c * stride]))
             .collect();
-        let dims = [
-            stride,
-            spec.stages.len() as u32,
-            width as u32,
-            spec.input_routes.len() as u32,
-            spec.output_routes.len() as u32,
-            spec.arena_per_instance() as u32,
-            per as u32,
-            state_floats as u32,
-            ring_floats as u32,
-            (spec.inputs * spec.stride) as u32,
-            (spec.outputs * spec.stride) as u32,
-            conv_records as u32,
-            conv_stages as u32,
-            (spec.items.len() * ITEM_STATE) as u32,
-            stream_records as u32,
-            stream_ranges as u32,
-            spec.streams_per_instance() as u32,
-        ];
         // Every ring is a power of two, so positions modulo the largest are positions modulo each.
         let conv_period = if has_convs { conv_ring } else { 1 };
         let ring_period = spec.items.iter().map(|i| i.ring).max().unwrap_or(1).max(conv_period).max(1);
@@ -619,11 +600,27 @@ impl GraphProgram {
             .unwrap_or(MAX_PROGRAM_UNITS);
         let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors, cap)?;
         let CubePlan { group, units, local_arena, step } = plan;
-        let dims = {
-            let mut d = dims.to_vec();
-            d.extend([group as u32, spec.instances as u32]);
-            d
-        };
+        let dims = [
+            stride,
+            spec.stages.len() as u32,
+            width as u32,
+            spec.input_routes.len() as u32,
+            spec.output_routes.len() as u32,
+            spec.arena_per_instance() as u32,
+            per as u32,
+            state_floats as u32,
+            ring_floats as u32,
+            (spec.inputs * spec.stride) as u32,
+            (spec.outputs * spec.stride) as u32,
+            conv_records as u32,
+            conv_stages as u32,
+            (spec.items.len() * ITEM_STATE) as u32,
+            stream_records as u32,
+            stream_ranges as u32,
+            spec.streams_per_instance() as u32,
+            group as u32,
+            spec.instances as u32,
+        ];
         let mut this = Self {
             program: IndexBuffer::upload(client, &program),
             layout: IndexBuffer::upload(client, &layout),
@@ -815,26 +812,11 @@ impl GraphProgram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::ActivationKind;
-    use crate::wavenet_columns::ArrayShape;
+    use crate::wavenet_columns::standard_arrays;
 
     /// A columns step whose stream takes `lanes · splits` threads (the standard model's arrays).
     fn columns(lanes: usize, splits: usize) -> Option<StreamStep> {
-        let array = |input_rows, channels, head_out| ArrayShape {
-            input_rows,
-            channels,
-            bottleneck: channels,
-            gate_rows: channels,
-            head_out,
-            taps: 3,
-            layers: 10,
-            activation: ActivationKind::Tanh,
-            secondary: ActivationKind::Identity,
-            gating: 0,
-            head_bias: false,
-        };
-        let a = array(1, 16, 8);
-        let arrays = [a, array(16, 8, 1), a];
+        let arrays = standard_arrays();
         let shape = ColumnsShape { arrays, count: 2, frames: 2, lanes, streams_per_cube: 1, splits, staged: true };
         Some(StreamStep::Columns(shape))
     }

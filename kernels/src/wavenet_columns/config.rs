@@ -250,27 +250,29 @@ impl ColumnsShape {
 }
 
 #[cfg(test)]
+/// The standard WaveNet's two arrays (16 then 8 channels, 10 layers of 3 taps each), for tests
+/// of whatever takes a columns shape.
+pub(crate) fn standard_arrays() -> [ArrayShape; MAX_ARRAYS] {
+    let array = |input_rows, channels, head_out| ArrayShape {
+        input_rows,
+        channels,
+        bottleneck: channels,
+        gate_rows: channels,
+        head_out,
+        taps: 3,
+        layers: 10,
+        activation: ActivationKind::Tanh,
+        secondary: ActivationKind::Identity,
+        gating: 0,
+        head_bias: false,
+    };
+    let a = array(1, 16, 8);
+    [a, array(16, 8, 1), a]
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The standard WaveNet's two arrays (16 then 8 channels, 10 layers of 3 taps each).
-    fn standard() -> [ArrayShape; MAX_ARRAYS] {
-        let array = |input_rows, channels, head_out| ArrayShape {
-            input_rows,
-            channels,
-            bottleneck: channels,
-            gate_rows: channels,
-            head_out,
-            taps: 3,
-            layers: 10,
-            activation: ActivationKind::Tanh,
-            secondary: ActivationKind::Identity,
-            gating: 0,
-            head_bias: false,
-        };
-        let a = array(1, 16, 8);
-        [a, array(16, 8, 1), a]
-    }
 
     fn batch(streams: usize, multiprocessors: usize) -> ColumnsBatch {
         ColumnsBatch {
@@ -295,7 +297,7 @@ mod tests {
             (LARGE_BATCH_PER_MULTIPROCESSOR * sms, 4),
             (4096, 4),
         ] {
-            let shape = ColumnsShape::choose(standard(), 2, 128, batch(streams, sms));
+            let shape = ColumnsShape::choose(standard_arrays(), 2, 128, batch(streams, sms));
             assert_eq!(
                 (shape.splits, shape.frames, shape.lanes),
                 (4, positions, 128 / positions),
@@ -305,8 +307,8 @@ mod tests {
             assert!(shape.staged, "{streams} streams: {}", shape.label());
         }
         let forced = ColumnsBatch { forced_positions: Some(2), ..batch(4096, sms) };
-        assert_eq!(ColumnsShape::choose(standard(), 2, 128, forced).frames, 2);
+        assert_eq!(ColumnsShape::choose(standard_arrays(), 2, 128, forced).frames, 2);
         let unknown = ColumnsBatch { multiprocessors: None, ..batch(4096, sms) };
-        assert_eq!(ColumnsShape::choose(standard(), 2, 128, unknown).frames, 2, "no multiprocessor count: two");
+        assert_eq!(ColumnsShape::choose(standard_arrays(), 2, 128, unknown).frames, 2, "no multiprocessor count: two");
     }
 }

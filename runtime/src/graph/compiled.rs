@@ -199,16 +199,6 @@ impl<R: Runtime> Pending<R> {
 /// Transfer slots of a graph: buffer k+1 is filled while buffer k runs.
 const TRANSFER_SLOTS: usize = 2;
 
-/// The first `len` floats of `b` (a transfer slot's buffers hold the larger of the input and
-/// the output; kernels check their buffers' lengths).
-fn first(b: Buffer, len: usize) -> Buffer {
-    if len < b.len {
-        Buffer { handle: b.handle.offset_end(((b.len - len) * 4) as u64), len }
-    } else {
-        b
-    }
-}
-
 fn check_io(what: &str, lens: impl Iterator<Item = usize>, channels: usize, frames: usize) -> Result<(), RuntimeError> {
     let mut n = 0;
     for len in lens {
@@ -532,15 +522,19 @@ impl<R: Runtime> CompiledGraph<R> {
         let mut launches = 0;
         let slot = &mut self.slots[self.next];
         self.next = (self.next + 1) % TRANSFER_SLOTS;
-        // Non-finite input becomes silence, counted.
-        self.sanitized += fill_finite(slot.host_input(), inputs, stride);
-        let in_len = (self.in_channels * stride).max(1);
+        // Filled and uploaded only where something reads the inputs (no routes: the graph's
+        // inputs are unconnected; the slot then sends one float and gives the output buffer).
+        let reads_input = self.input_table.is_some();
+        if reads_input {
+            // Non-finite input becomes silence, counted.
+            self.sanitized += fill_finite(slot.host_input(), inputs, stride);
+        }
+        let in_len = if reads_input { self.in_channels * stride } else { 1 };
         let out_len = self.out_channels * stride;
         // The output copy writes every frame that is read back: no zeros to upload per buffer.
         let (input, output) = slot.send(in_len)?;
-        let (input, output) = (first(input, in_len), first(output, out_len.max(1)));
-        // Read only where something reads it (no routes: the graph's inputs are unconnected).
-        let input = self.input_table.as_ref().map(|_| input);
+        let output = output.prefix(out_len);
+        let input = reads_input.then(|| input.prefix(in_len));
         self.params.snapshot(&mut self.param_values);
         if !self.program_takes_input {
             if let (Some(table), Some(input)) = (&self.input_table, &input) {
