@@ -141,6 +141,10 @@ enum Command {
         /// instance's latency at 64 frames over --latency-buffers.
         #[arg(long)]
         rig: Option<PathBuf>,
+        /// Fewest rig instances tried (with --rig): the sweep doubles from here (e.g. to
+        /// profile one large point without the small ones).
+        #[arg(long, default_value_t = 1)]
+        min_instances: usize,
         /// Most rig instances tried (with --rig).
         #[arg(long, default_value_t = 4096)]
         max_instances: usize,
@@ -356,7 +360,7 @@ fn bench_rig(
     backend: Backend,
     rig: &std::path::Path,
     buffers: &[usize],
-    max_instances: usize,
+    (min_instances, max_instances): (usize, usize),
     latency_buffers: usize,
     streams: StreamFusion,
     out: &std::path::Path,
@@ -368,6 +372,7 @@ fn bench_rig(
         spec: &spec,
         base_dir,
         buffers,
+        min_instances,
         max_instances,
         latency_buffers,
         streams,
@@ -479,9 +484,9 @@ fn main() -> ExitCode {
         Command::Graph { config, input, output, backend, buffer, nam_streams } => {
             graph(config, input, output, backend, buffer, nam_streams)
         }
-        Command::Bench { backend, rig: Some(rig), buffers, max_instances, latency_buffers, nam_streams, out, .. } => {
-            bench_rig(backend, &rig, &buffers, max_instances, latency_buffers, nam_streams, &out)
-        }
+        Command::Bench {
+            backend, rig: Some(rig), buffers, min_instances, max_instances, latency_buffers, nam_streams, out, ..
+        } => bench_rig(backend, &rig, &buffers, (min_instances, max_instances), latency_buffers, nam_streams, &out),
         Command::Bench {
             backend,
             models,

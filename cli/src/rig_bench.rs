@@ -78,6 +78,8 @@ pub struct RigBenchJob<'a> {
     pub base_dir: PathBuf,
     /// Buffer sizes.
     pub buffers: &'a [usize],
+    /// Fewest instances tried (the sweep doubles from here).
+    pub min_instances: usize,
     /// Most instances tried.
     pub max_instances: usize,
     /// Buffers timed for the latency percentiles.
@@ -186,7 +188,7 @@ impl DeviceJob for RigBenchJob<'_> {
         for &frames in self.buffers {
             let budget_us = frames as f64 / RATE * 1e6;
             let mut best = 0;
-            let mut instances = 1;
+            let mut instances = self.min_instances.max(1);
             while instances <= self.max_instances {
                 let mut graph = compile(frames, instances)?;
                 let (times, launches) = time_buffers(&engine, &mut graph, frames, TIMED)?;

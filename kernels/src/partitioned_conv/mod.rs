@@ -59,6 +59,47 @@ pub fn pconv_exchange_kernel(
     }
 }
 
+/// `Σ head[k] · x[t − k]` over taps `k = first, first + step, … < at.head`, the input ring's
+/// position of `x[t]` being `position` (plus a ring length, so `position − k` never wraps
+/// below zero); four taps per step so that their loads are in flight together.
+#[cube]
+fn head_sum(
+    data: &Array<f32>,
+    rings: &Array<f32>,
+    at: ConvolutionAt,
+    in_ring: usize,
+    position: usize,
+    first: usize,
+    step: usize,
+) -> f32 {
+    let mut y = 0.0f32;
+    let mut k = first;
+    while k + 3 * step < at.head {
+        let x0 = rings[in_ring + ((position - k) & at.mask)];
+        let x1 = rings[in_ring + ((position - k - step) & at.mask)];
+        let x2 = rings[in_ring + ((position - k - 2 * step) & at.mask)];
+        let x3 = rings[in_ring + ((position - k - 3 * step) & at.mask)];
+        let h = at.data_at + k;
+        y += data[h] * x0;
+        y += data[h + step] * x1;
+        y += data[h + 2 * step] * x2;
+        y += data[h + 3 * step] * x3;
+        k += 4 * step;
+    }
+    while k < at.head {
+        y += data[at.data_at + k] * rings[in_ring + ((position - k) & at.mask)];
+        k += step;
+    }
+    y
+}
+
+/// `f − step` modulo `parts` for `f < parts` and `step < parts`.
+#[cube]
+fn back(f: usize, step: usize, parts: usize) -> usize {
+    let g = f + parts - step;
+    select(g >= parts, g - parts, g)
+}
+
 /// The `n` real samples of a ring (at `base`, `mask + 1` floats) from position `start` into
 /// `data` as complex values in bit-reversed order, ready for [`fft_shared`]; no barrier.
 #[cube]
@@ -279,28 +320,56 @@ pub fn convolve_cooperative(
             sync_storage();
             sync_cube();
 
-            // Σ_p FDL[slot − p] · H[p], partitions split over `groups` units per bin.
+            // Σ_p FDL[slot − p] · H[p], partitions split over `groups` units per bin, four
+            // partitions per step so that their loads are in flight together (the delay line
+            // is in device memory: one partition at a time waits a memory round trip each).
             let mut groups = units / bins;
             if groups < 1 {
                 groups = 1;
             }
+            let step = groups % parts;
             let mut j = unit;
             while j < groups * bins {
                 let g = j / bins;
-                let bin = j % bins;
+                let bin = 2 * (j % bins);
                 let mut re = 0.0f32;
                 let mut im = 0.0f32;
                 let mut p = g;
+                // FDL slot of partition p: `slot − p` modulo `parts`, stepped without a division.
+                let mut f = (slot + parts - g % parts) % parts;
                 while p < parts {
-                    let x = fdl + ((slot + parts - p) % parts) * spectrum + 2 * bin;
-                    let h = spectra + p * spectrum + 2 * bin;
-                    let xr = rings[x];
-                    let xi = rings[x + 1];
-                    let hr = data[h];
-                    let hi = data[h + 1];
-                    re += xr * hr - xi * hi;
-                    im += xr * hi + xi * hr;
-                    p += groups;
+                    // Past the last partition a lane re-reads partition `p` and weighs it 0.
+                    let f1 = back(f, step, parts);
+                    let f2 = back(f1, step, parts);
+                    let f3 = back(f2, step, parts);
+                    let on1 = p + groups < parts;
+                    let on2 = p + 2 * groups < parts;
+                    let on3 = p + 3 * groups < parts;
+                    let x0 = fdl + f * spectrum + bin;
+                    let x1 = fdl + select(on1, f1, f) * spectrum + bin;
+                    let x2 = fdl + select(on2, f2, f) * spectrum + bin;
+                    let x3 = fdl + select(on3, f3, f) * spectrum + bin;
+                    let h0 = spectra + p * spectrum + bin;
+                    let h1 = spectra + select(on1, p + groups, p) * spectrum + bin;
+                    let h2 = spectra + select(on2, p + 2 * groups, p) * spectrum + bin;
+                    let h3 = spectra + select(on3, p + 3 * groups, p) * spectrum + bin;
+                    let (xr0, xi0, hr0, hi0) = (rings[x0], rings[x0 + 1], data[h0], data[h0 + 1]);
+                    let (xr1, xi1, hr1, hi1) = (rings[x1], rings[x1 + 1], data[h1], data[h1 + 1]);
+                    let (xr2, xi2, hr2, hi2) = (rings[x2], rings[x2 + 1], data[h2], data[h2 + 1]);
+                    let (xr3, xi3, hr3, hi3) = (rings[x3], rings[x3 + 1], data[h3], data[h3 + 1]);
+                    let w1 = select(on1, 1.0f32, 0.0f32);
+                    let w2 = select(on2, 1.0f32, 0.0f32);
+                    let w3 = select(on3, 1.0f32, 0.0f32);
+                    re += xr0 * hr0 - xi0 * hi0;
+                    im += xr0 * hi0 + xi0 * hr0;
+                    re += w1 * (xr1 * hr1 - xi1 * hi1);
+                    im += w1 * (xr1 * hi1 + xi1 * hr1);
+                    re += w2 * (xr2 * hr2 - xi2 * hi2);
+                    im += w2 * (xr2 * hi2 + xi2 * hr2);
+                    re += w3 * (xr3 * hr3 - xi3 * hi3);
+                    im += w3 * (xr3 * hi3 + xi3 * hr3);
+                    f = back(f3, step, parts);
+                    p += 4 * groups;
                 }
                 sh[spectrum + 2 * j] = re;
                 sh[spectrum + 2 * j + 1] = im;
@@ -344,10 +413,8 @@ pub fn convolve_cooperative(
     if groups == 1 {
         let mut t = unit;
         while t < n {
-            let mut y = rings[out_ring + ((cursor + t) & at.mask)];
-            for k in 0..at.head {
-                y += data[at.data_at + k] * rings[in_ring + ((cursor + t + ring_len - k) & at.mask)];
-            }
+            let y = rings[out_ring + ((cursor + t) & at.mask)]
+                + head_sum(data, rings, at, in_ring, cursor + t + ring_len, 0, 1);
             arena[dst + t] = finite_or_zero(y);
             t += units;
         }
@@ -356,13 +423,7 @@ pub fn convolve_cooperative(
         while j < groups * n {
             let g = j / n;
             let t = j % n;
-            let mut y = 0.0f32;
-            let mut k = g;
-            while k < at.head {
-                y += data[at.data_at + k] * rings[in_ring + ((cursor + t + ring_len - k) & at.mask)];
-                k += groups;
-            }
-            sh[j] = y;
+            sh[j] = head_sum(data, rings, at, in_ring, cursor + t + ring_len, g, groups);
             j += units;
         }
         sync_cube();
