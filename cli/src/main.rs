@@ -148,6 +148,11 @@ enum Command {
         /// Most rig instances tried (with --rig).
         #[arg(long, default_value_t = 4096)]
         max_instances: usize,
+        /// Phase-group counts measured after the sweep (with --rig): instances split into K
+        /// graphs whose buffers start 1/K of a buffer apart, paced in real time, as a service
+        /// hosting many independent streams can schedule them; empty for none.
+        #[arg(long, value_delimiter = ',', default_value = "2,4")]
+        phase_groups: Vec<usize>,
         /// Where a rig's NAM models run (with --rig), as for `graph`.
         #[arg(long, default_value = "auto", value_parser = parse_streams, value_name = "auto|program|batch")]
         nam_streams: StreamFusion,
@@ -359,24 +364,12 @@ fn distinct_captures(path: &std::path::Path, count: usize) -> Result<Vec<cubeaud
 fn bench_rig(
     backend: Backend,
     rig: &std::path::Path,
-    buffers: &[usize],
-    (min_instances, max_instances): (usize, usize),
-    latency_buffers: usize,
-    streams: StreamFusion,
+    sweep: &cubeaudio::rig_bench::RigSweep,
     out: &std::path::Path,
 ) -> Result<()> {
     let (spec, base_dir) = cubeaudio::graph::read_rig(rig)?;
     let device = backend.open_gpu().context("the benchmark measures a GPU (--backend cuda, vulkan, wgpu or auto)")?;
-    let job = cubeaudio::rig_bench::RigBenchJob {
-        rig,
-        spec: &spec,
-        base_dir,
-        buffers,
-        min_instances,
-        max_instances,
-        latency_buffers,
-        streams,
-    };
+    let job = cubeaudio::rig_bench::RigBenchJob { rig, spec: &spec, base_dir, sweep };
     let report = device.run(job)?;
     let md = cubeaudio::rig_bench::markdown(&report);
     std::fs::create_dir_all(out)?;
@@ -485,8 +478,27 @@ fn main() -> ExitCode {
             graph(config, input, output, backend, buffer, nam_streams)
         }
         Command::Bench {
-            backend, rig: Some(rig), buffers, min_instances, max_instances, latency_buffers, nam_streams, out, ..
-        } => bench_rig(backend, &rig, &buffers, (min_instances, max_instances), latency_buffers, nam_streams, &out),
+            backend,
+            rig: Some(rig),
+            buffers,
+            min_instances,
+            max_instances,
+            phase_groups,
+            latency_buffers,
+            nam_streams,
+            out,
+            ..
+        } => {
+            let sweep = cubeaudio::rig_bench::RigSweep {
+                buffers,
+                min_instances,
+                max_instances,
+                phase_groups,
+                latency_buffers,
+                streams: nam_streams,
+            };
+            bench_rig(backend, &rig, &sweep, &out)
+        }
         Command::Bench {
             backend,
             models,

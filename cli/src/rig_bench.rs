@@ -3,9 +3,16 @@
 //! p99 round trip of a buffer (inputs up, every launch, outputs back) stays under half the
 //! buffer; launches per buffer are counted by the graph, for 1 instance and the most held. Then
 //! one instance at 64 frames over many buffers for the latency percentiles.
+//!
+//! **Phase groups**: a service need not start every instance's buffer at the same instant. With
+//! `K` groups of `g` instances, each group its own graph, group `k`'s buffers arrive at
+//! `b·T + k·T/K` (T: the buffer's duration), paced in real time on one host thread; each
+//! buffer's round trip counts from its arrival, so a late buffer delays the next group's and
+//! that shows in the percentiles. `K·g` instances hold when the p99 of every group's buffers
+//! stays under half the buffer, as above. One group is the sweep above.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cubeaudio_kernels::device::{DeviceInfo, DeviceJob};
 use cubeaudio_nam::gpu::processor::registry;
@@ -44,6 +51,29 @@ pub struct RigPoint {
     pub queued_us: f64,
     /// Instances per cube of each graph program (`CUBEAUDIO_INSTANCES_PER_CUBE` forces it).
     pub per_cube: Vec<usize>,
+    /// The round trip split: p50 of queueing (inputs filled and sent, launches issued, read-back
+    /// queued) and p50 of waiting for the output (device work left, read-back, copy-out), µs.
+    pub split_p50_us: (f64, f64),
+}
+
+/// Instances in `groups` phase groups (see the module's documentation) at one buffer size.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhasePoint {
+    /// Frames per buffer.
+    pub buffer: usize,
+    /// Phase groups, each a graph whose buffers start `1/groups` of a buffer after the previous
+    /// group's.
+    pub groups: usize,
+    /// Instances per group.
+    pub per_group: usize,
+    /// Kernel launches per buffer of one group, counted.
+    pub launches: u32,
+    /// Median round trip from a buffer's arrival, over every group's buffers, µs.
+    pub p50_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+    /// `p99_us` < 50 % of the buffer's duration.
+    pub holds: bool,
 }
 
 /// Everything `bench --rig` measured, as written to rig-bench.json.
@@ -66,6 +96,26 @@ pub struct RigBenchReport {
     pub nam_streams: String,
     /// What ran them inside the program (one instance, 64 frames), if they ran there.
     pub stream_steps: Vec<String>,
+    /// Phase-group points measured (`--phase-groups`).
+    pub phase_points: Vec<PhasePoint>,
+    /// Per buffer size and group count, the most instances (groups × per group) that held.
+    pub phase_held: Vec<(usize, usize, usize)>,
+}
+
+/// What `bench --rig` sweeps.
+pub struct RigSweep {
+    /// Buffer sizes.
+    pub buffers: Vec<usize>,
+    /// Fewest instances tried (the sweep doubles from here).
+    pub min_instances: usize,
+    /// Most instances tried.
+    pub max_instances: usize,
+    /// Phase-group counts to measure after the sweep (1s ignored).
+    pub phase_groups: Vec<usize>,
+    /// Buffers timed for the latency percentiles.
+    pub latency_buffers: usize,
+    /// Where the rig's NAM models run.
+    pub streams: StreamFusion,
 }
 
 /// The job [`bench_rig`] runs on the device.
@@ -76,16 +126,8 @@ pub struct RigBenchJob<'a> {
     pub spec: &'a GraphSpec,
     /// Where its relative paths resolve ([`crate::graph::read_rig`]).
     pub base_dir: PathBuf,
-    /// Buffer sizes.
-    pub buffers: &'a [usize],
-    /// Fewest instances tried (the sweep doubles from here).
-    pub min_instances: usize,
-    /// Most instances tried.
-    pub max_instances: usize,
-    /// Buffers timed for the latency percentiles.
-    pub latency_buffers: usize,
-    /// Where the rig's NAM models run.
-    pub streams: StreamFusion,
+    /// What to measure.
+    pub sweep: &'a RigSweep,
 }
 
 /// Round trips of `count` buffers (after 20 untimed), sorted (µs), and the launches per
@@ -131,6 +173,48 @@ fn time_split<R: Runtime>(
         v.sort_by(f64::total_cmp);
     }
     Ok((times, (queueing, waiting), graph.launches_per_buffer()))
+}
+
+/// Round trips (µs, sorted) of `count` buffers of every graph of `groups` (after 10 untimed),
+/// group `k`'s buffer `b` arriving at `b·T + k·T/K` in real time and timed from its arrival.
+fn phased_round_trips<R: Runtime>(
+    engine: &Engine<R>,
+    groups: &mut [CompiledGraph<R>],
+    frames: usize,
+    count: usize,
+) -> Result<Vec<f64>> {
+    let x = test_inputs(&groups[0], frames);
+    let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let mut y = vec![vec![0.0f32; frames]; groups[0].output_channels()];
+    let period = Duration::from_secs_f64(frames as f64 / RATE);
+    let phase = period / groups.len() as u32;
+    let start = Instant::now() + period;
+    let mut times = Vec::with_capacity(count * groups.len());
+    for b in 0..count as u32 + 10 {
+        for (k, graph) in groups.iter_mut().enumerate() {
+            let due = start + period * b + phase * k as u32;
+            wait_until(due);
+            let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+            graph.process_async(engine, &inputs)?.wait(&mut outs)?;
+            if b >= 10 {
+                times.push(due.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+/// Sleeps until shortly before `due`, then spins: a plain sleep overshoots by tens of µs.
+fn wait_until(due: Instant) {
+    let spin = Duration::from_micros(200);
+    let now = Instant::now();
+    if due > now + spin {
+        std::thread::sleep(due - now - spin);
+    }
+    while Instant::now() < due {
+        std::hint::spin_loop();
+    }
 }
 
 /// Device time per buffer (µs): `count` buffers queued two in flight (see [`RigPoint::queued_us`]).
@@ -179,19 +263,22 @@ impl DeviceJob for RigBenchJob<'_> {
         let base_dir = &self.base_dir;
         let in_rig = |error| CliError::Graph { path: self.rig.to_path_buf(), error: Box::new(error) };
         let compile = |frames: usize, instances: usize| {
-            let options =
-                GraphOptions { instances, streams: self.streams, ..GraphOptions::new(RATE, frames, base_dir.clone()) };
+            let options = GraphOptions {
+                instances,
+                streams: self.sweep.streams,
+                ..GraphOptions::new(RATE, frames, base_dir.clone())
+            };
             CompiledGraph::compile(&engine, &registry::<R>(), self.spec, &options).map_err(in_rig)
         };
         let mut points = Vec::new();
         let mut held = Vec::new();
-        for &frames in self.buffers {
+        for &frames in &self.sweep.buffers {
             let budget_us = frames as f64 / RATE * 1e6;
             let mut best = 0;
-            let mut instances = self.min_instances.max(1);
-            while instances <= self.max_instances {
+            let mut instances = self.sweep.min_instances.max(1);
+            while instances <= self.sweep.max_instances {
                 let mut graph = compile(frames, instances)?;
-                let (times, launches) = time_buffers(&engine, &mut graph, frames, TIMED)?;
+                let (times, (queueing, waiting), launches) = time_split(&engine, &mut graph, frames, TIMED)?;
                 let point = RigPoint {
                     buffer: frames,
                     instances,
@@ -202,11 +289,14 @@ impl DeviceJob for RigBenchJob<'_> {
                     holds: percentile(&times, 0.99) < 0.5 * budget_us,
                     queued_us: queued_us(&engine, &mut graph, frames, QUEUED)?,
                     per_cube: graph.instances_per_cube(),
+                    split_p50_us: (percentile(&queueing, 0.5), percentile(&waiting, 0.5)),
                 };
                 eprintln!(
-                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs, p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs, {:?} per cube{}",
+                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs ({:.1} queueing + {:.1} waiting), p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs, {:?} per cube{}",
                     frames,
                     point.p50_us,
+                    point.split_p50_us.0,
+                    point.split_p50_us.1,
                     point.p99_us,
                     point.queued_us,
                     point.per_cube,
@@ -222,13 +312,57 @@ impl DeviceJob for RigBenchJob<'_> {
             }
             held.push((frames, best));
         }
+        let mut phase_points = Vec::new();
+        let mut phase_held = Vec::new();
+        for &(frames, best) in &held {
+            for &k in self.sweep.phase_groups.iter().filter(|&&k| k > 1) {
+                let budget_us = frames as f64 / RATE * 1e6;
+                // Per group at most what held as one group; start from an even split of it and
+                // double while the groups hold, or halve until they do.
+                let mut per_group = (best / k).max(1).next_power_of_two().min(best.max(1));
+                let mut most = 0;
+                let mut tried = std::collections::BTreeMap::new();
+                while per_group >= 1 && per_group * k <= self.sweep.max_instances && !tried.contains_key(&per_group) {
+                    let mut groups = (0..k).map(|_| compile(frames, per_group)).collect::<Result<Vec<_>>>()?;
+                    let times = phased_round_trips(&engine, &mut groups, frames, TIMED)?;
+                    let point = PhasePoint {
+                        buffer: frames,
+                        groups: k,
+                        per_group,
+                        launches: groups[0].launches_per_buffer(),
+                        p50_us: percentile(&times, 0.5),
+                        p99_us: percentile(&times, 0.99),
+                        holds: percentile(&times, 0.99) < 0.5 * budget_us,
+                    };
+                    eprintln!(
+                        "{frames} frames, {k} phase groups of {per_group:>5} instances: {} launches per group buffer, p50 {:8.1} µs, p99 {:8.1} µs{}",
+                        point.launches,
+                        point.p50_us,
+                        point.p99_us,
+                        if point.holds { "" } else { " — misses" }
+                    );
+                    tried.insert(per_group, point.holds);
+                    let holds = point.holds;
+                    phase_points.push(point);
+                    if holds {
+                        most = most.max(per_group * k);
+                        per_group *= 2;
+                    } else if most > 0 {
+                        break;
+                    } else {
+                        per_group /= 2;
+                    }
+                }
+                phase_held.push((frames, k, most));
+            }
+        }
         let mut graph = compile(64, 1)?;
-        let (times, (queueing, waiting), _) = time_split(&engine, &mut graph, 64, self.latency_buffers.max(100))?;
+        let (times, (queueing, waiting), _) = time_split(&engine, &mut graph, 64, self.sweep.latency_buffers.max(100))?;
         let latency = (times.len(), percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 0.999));
         let latency_split =
             (percentile(&queueing, 0.5), percentile(&waiting, 0.5), queued_us(&engine, &mut graph, 64, QUEUED)?);
         let stream_steps = graph.stream_steps().iter().map(|s| s.label()).collect();
-        let nam_streams = format!("{:?}", self.streams).to_lowercase();
+        let nam_streams = format!("{:?}", self.sweep.streams).to_lowercase();
         Ok(RigBenchReport {
             device: info.to_string(),
             rig: self.rig.to_path_buf(),
@@ -238,6 +372,8 @@ impl DeviceJob for RigBenchJob<'_> {
             latency_split,
             nam_streams,
             stream_steps,
+            phase_points,
+            phase_held,
         })
     }
 }
@@ -271,6 +407,27 @@ pub fn markdown(r: &RigBenchReport) -> String {
         let capped = r.points.iter().filter(|p| p.buffer == *buffer).all(|p| p.holds);
         let note = if capped { " (every count tried held: the limit, not the device's)" } else { "" };
         md.push_str(&format!("\nHeld at {buffer} frames: {n} instances{note}."));
+    }
+    if !r.phase_points.is_empty() {
+        md.push_str(&format!(
+            "\n\nPhase groups (each group a graph; group k's buffers arrive k/K of a buffer after group 0's, paced in real time; round trips from arrival, {TIMED} buffers per group):\n\n| buffer | groups | instances per group | total | launches per group buffer | p50 µs | p99 µs | holds |\n|---|---|---|---|---|---|---|---|\n"
+        ));
+        for p in &r.phase_points {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |\n",
+                p.buffer,
+                p.groups,
+                p.per_group,
+                p.groups * p.per_group,
+                p.launches,
+                p.p50_us,
+                p.p99_us,
+                p.holds
+            ));
+        }
+        for (buffer, k, n) in &r.phase_held {
+            md.push_str(&format!("\nHeld at {buffer} frames in {k} phase groups: {n} instances."));
+        }
     }
     let (count, p50, p99, p999) = r.latency;
     let (queueing, waiting, device) = r.latency_split;

@@ -521,6 +521,8 @@ fn rig_bench_runs_from_the_command_line() {
         "2",
         "--latency-buffers",
         "100",
+        "--phase-groups",
+        "2",
         "--out",
         dir.to_str().unwrap(),
     ]);
@@ -528,6 +530,19 @@ fn rig_bench_runs_from_the_command_line() {
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("rig-bench.json")).unwrap()).unwrap();
+    // Two phase groups, each of at most what held as one group (and at least one instance).
+    let phased = report["phase_points"].as_array().unwrap();
+    assert!(!phased.is_empty(), "{report}");
+    for p in phased {
+        assert_eq!(p["groups"], 2, "{p}");
+        assert_eq!(p["launches"], 1, "{p}");
+        let per_group = p["per_group"].as_u64().unwrap();
+        assert!((1..=1).contains(&per_group), "2 phase groups within --max-instances 2: {p}");
+    }
+    let held = &report["phase_held"][0];
+    assert_eq!((held[0].as_u64(), held[1].as_u64()), (Some(128), Some(2)), "{report}");
+    let holds = phased.iter().any(|p| p["holds"] == true);
+    assert_eq!(held[2].as_u64(), Some(if holds { 2 } else { 0 }), "{report}");
     let points = report["points"].as_array().unwrap();
     assert!(!points.is_empty() && points.len() <= 2, "{points:?}");
     for p in points {
