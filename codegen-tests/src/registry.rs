@@ -343,13 +343,13 @@ pub fn registry() -> Vec<KernelCase> {
                 (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
         }),
-        case!("graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None, None)),
+        case!(unchecked "graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None, None)),
         // The example rigs' cab program: convolutions of 128-sample blocks after the items, the
         // pedalboard's arena at 128 frames (11 slots) held in shared memory.
-        case!("graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None)),
+        case!(unchecked "graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None)),
         // amp_cab in one launch: a standard WaveNet's stream (16 rows, 64-frame tiles) and the
         // cab's convolution, the arena in device memory.
-        case!("graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
+        case!(unchecked "graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
             let shape = StreamsShape {
                 rows: 16,
                 tile: 64,
@@ -362,7 +362,7 @@ pub fn registry() -> Vec<KernelCase> {
         // The same rig with the amp on the columns kernel (the default on a hardware GPU): the
         // standard WaveNet's shape, rows split over 4 threads, two positions each, weights
         // staged; one stream slot in a cube of 256.
-        case!("graph_program_kernel__conv64_columns", graph_program_kernel, 256, |b| {
+        case!(unchecked "graph_program_kernel__conv64_columns", graph_program_kernel, 256, |b| {
             let array = |input_rows, channels, head_out| ArrayShape {
                 input_rows,
                 channels,

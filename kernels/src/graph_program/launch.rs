@@ -752,11 +752,12 @@ impl GraphProgram {
             Some(t) => (&t.meta, &t.plan, t.weights, t.state, t.tick),
             None => (&self.no_streams.0, &self.no_streams.0, &self.no_streams.1, &self.no_streams.1, 0),
         };
-        // Every table was checked against the arena, parameter, state and ring sizes in `new`,
-        // and the buffers' lengths against the spec here; the stream tables' offsets are their
-        // owner's (the NAM batch builds them for these streams).
-        {
-            graph_program_kernel::launch::<R>(
+        // SAFETY: every table was checked against the arena, parameter, state and ring sizes in
+        // `new`, and the buffers' lengths against the spec here, so every index the kernel forms
+        // is in range; the stream tables' offsets are their owner's (the NAM batch builds them
+        // for these streams and launches its own kernel on them unchecked too).
+        unsafe {
+            graph_program_kernel::launch_unchecked::<R>(
                 client,
                 CubeCount::Static(n.div_ceil(self.group) as u32, 1, 1),
                 CubeDim::new_1d(self.units as u32),

@@ -119,8 +119,13 @@ pub const STREAM_RECORD: usize = 2;
 /// neither. Then `dims` goes on with where the stream records start in
 /// `program`, where the per-stage (first, end) stream ranges start in `layout`, the streams of
 /// one instance, `G` and the instances.
+///
+/// Launched unchecked, as the NAM columns kernel is: every index is in range by construction
+/// (tables validated in [`GraphProgram::new`], buffers in [`GraphProgram::process`]), and
+/// cubecl's per-access bounds checks cost the program its occupancy: 255 registers per thread
+/// with them, one cube per multiprocessor (H200, `amp_cab` at 128 frames, 2026-12-03).
 #[allow(clippy::too_many_arguments)]
-#[cube(launch)]
+#[cube(launch_unchecked)]
 pub fn graph_program_kernel(
     input: &Array<f32>,
     output: &mut Array<f32>,
