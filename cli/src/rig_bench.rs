@@ -98,8 +98,9 @@ pub struct RigBenchReport {
     pub stream_steps: Vec<String>,
     /// Phase-group points measured (`--phase-groups`).
     pub phase_points: Vec<PhasePoint>,
-    /// Per buffer size and group count, the most instances (groups × per group) that held.
-    pub phase_held: Vec<(usize, usize, usize)>,
+    /// Per buffer size and group count, the most instances (groups × per group) that held, and
+    /// whether `--max-instances` stopped the search there (larger groups were not tried).
+    pub phase_held: Vec<(usize, usize, usize, bool)>,
 }
 
 /// What `bench --rig` sweeps.
@@ -353,7 +354,8 @@ impl DeviceJob for RigBenchJob<'_> {
                         per_group /= 2;
                     }
                 }
-                phase_held.push((frames, k, most));
+                let capped = most > 0 && most * 2 > self.sweep.max_instances;
+                phase_held.push((frames, k, most, capped));
             }
         }
         let mut graph = compile(64, 1)?;
@@ -425,8 +427,9 @@ pub fn markdown(r: &RigBenchReport) -> String {
                 p.holds
             ));
         }
-        for (buffer, k, n) in &r.phase_held {
-            md.push_str(&format!("\nHeld at {buffer} frames in {k} phase groups: {n} instances."));
+        for (buffer, k, n, capped) in &r.phase_held {
+            let note = if *capped { " (the --max-instances limit, not the device's)" } else { "" };
+            md.push_str(&format!("\nHeld at {buffer} frames in {k} phase groups: {n} instances{note}."));
         }
     }
     let (count, p50, p99, p999) = r.latency;

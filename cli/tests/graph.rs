@@ -543,6 +543,7 @@ fn rig_bench_runs_from_the_command_line() {
     assert_eq!((held[0].as_u64(), held[1].as_u64()), (Some(128), Some(2)), "{report}");
     let holds = phased.iter().any(|p| p["holds"] == true);
     assert_eq!(held[2].as_u64(), Some(if holds { 2 } else { 0 }), "{report}");
+    assert_eq!(held[3].as_bool(), Some(holds), "two held instances are the --max-instances cap: {report}");
     let points = report["points"].as_array().unwrap();
     assert!(!points.is_empty() && points.len() <= 2, "{points:?}");
     for p in points {
