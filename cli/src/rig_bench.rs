@@ -322,8 +322,8 @@ impl DeviceJob for RigBenchJob<'_> {
                 // double while the groups hold, or halve until they do.
                 let mut per_group = (best / k).max(1).next_power_of_two().min(best.max(1));
                 let mut most = 0;
-                let mut tried = std::collections::BTreeMap::new();
-                while per_group >= 1 && per_group * k <= self.sweep.max_instances && !tried.contains_key(&per_group) {
+                let mut tried = std::collections::BTreeSet::new();
+                while per_group >= 1 && per_group * k <= self.sweep.max_instances && !tried.contains(&per_group) {
                     let mut groups = (0..k).map(|_| compile(frames, per_group)).collect::<Result<Vec<_>>>()?;
                     let times = phased_round_trips(&engine, &mut groups, frames, TIMED)?;
                     let point = PhasePoint {
@@ -342,7 +342,7 @@ impl DeviceJob for RigBenchJob<'_> {
                         point.p99_us,
                         if point.holds { "" } else { " — misses" }
                     );
-                    tried.insert(per_group, point.holds);
+                    tried.insert(per_group);
                     let holds = point.holds;
                     phase_points.push(point);
                     if holds {

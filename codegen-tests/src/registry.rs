@@ -28,7 +28,7 @@ use cubeaudio_kernels::routed::{
     routed_mix_kernel,
 };
 use cubeaudio_kernels::tile_conv::{tile_conv_kernel, TileConvConfig, TileConvPath};
-use cubeaudio_nam::gpu::columns::{wavenet_columns_kernel, ArrayShape, ColumnsShape};
+use cubeaudio_nam::gpu::columns::{standard_arrays, wavenet_columns_kernel, ArrayShape, ColumnsShape};
 use cubeaudio_nam::gpu::kernel::{wavenet_streams_kernel, StreamsShape};
 use cubeaudio_nam::gpu::lstm::{lstm_streams_kernel, LstmShape};
 use cubecl::prelude::*;
@@ -363,22 +363,8 @@ pub fn registry() -> Vec<KernelCase> {
         // standard WaveNet's shape, rows split over 4 threads, two positions each, weights
         // staged; one stream slot in a cube of 256.
         case!(unchecked "graph_program_kernel__conv64_columns", graph_program_kernel, 256, |b| {
-            let array = |input_rows, channels, head_out| ArrayShape {
-                input_rows,
-                channels,
-                bottleneck: channels,
-                gate_rows: channels,
-                head_out,
-                taps: 3,
-                layers: 10,
-                activation: ActivationKind::Tanh,
-                secondary: ActivationKind::Identity,
-                gating: 0,
-                head_bias: false,
-            };
-            let first = array(1, 16, 8);
             let shape = ColumnsShape {
-                arrays: [first, array(16, 8, 1), first],
+                arrays: standard_arrays(),
                 count: 2,
                 frames: 2,
                 lanes: 32,

@@ -128,18 +128,6 @@ impl IndexBuffer {
         Self { handle, len: data.len() }
     }
 
-    /// A view of the first `len` elements (clamped to `1..=self.len`): the same allocation, for
-    /// kernels and reads that take a buffer's length from it.
-    pub fn prefix(&self, len: usize) -> Buffer {
-        let len = len.clamp(1, self.len.max(1));
-        let handle = if len < self.len {
-            self.handle.clone().offset_end(((self.len - len) * 4) as u64)
-        } else {
-            self.handle.clone()
-        };
-        Buffer { handle, len }
-    }
-
     /// The buffer as a kernel argument.
     pub fn arg<R: Runtime>(&self) -> ArrayArg<R> {
         // SAFETY: `len` is the element count the handle was created with.

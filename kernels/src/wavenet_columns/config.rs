@@ -249,10 +249,10 @@ impl ColumnsShape {
     }
 }
 
-#[cfg(test)]
-/// The standard WaveNet's two arrays (16 then 8 channels, 10 layers of 3 taps each), for tests
-/// of whatever takes a columns shape.
-pub(crate) fn standard_arrays() -> [ArrayShape; MAX_ARRAYS] {
+/// The standard WaveNet's two arrays (16 then 8 channels, 10 layers of 3 taps each, tanh, no
+/// gating; the unused third slot repeats the first): for tests and generated-code snapshots of
+/// whatever takes a columns shape.
+pub fn standard_arrays() -> [ArrayShape; MAX_ARRAYS] {
     let array = |input_rows, channels, head_out| ArrayShape {
         input_rows,
         channels,
