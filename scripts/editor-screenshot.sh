@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
 model="${1:-../shared/nam/models/core_wavenet.nam}"
 backend="${2:-wgpu}"
-bundle="$(bash scripts/bundle-plugin.sh | head -1)"
+bundle="$(bash scripts/bundle-plugin.sh | sed -n 1p)"  # sed reads on: `head -1` could SIGPIPE the bundler (exit 141)
 cargo build --release -q -p cubeaudio-clap-host
 mkdir -p docs/images
 CUBEAUDIO_BACKEND="$backend" xvfb-run -a -s "-screen 0 1024x768x24" "$CARGO_TARGET_DIR/release/cubeaudio-clap-host" \

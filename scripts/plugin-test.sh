@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cubeaudio-target}"
 model="${1:-../shared/nam/models/core_wavenet.nam}"
-bundle="$(bash scripts/bundle-plugin.sh | head -1)"
+bundle="$(bash scripts/bundle-plugin.sh | sed -n 1p)"  # sed reads on: `head -1` could SIGPIPE the bundler (exit 141)
 cargo build --release -q -p cubeaudio-clap-host
 host="$CARGO_TARGET_DIR/release/cubeaudio-clap-host"
 run() {
