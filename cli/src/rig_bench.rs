@@ -293,7 +293,7 @@ impl DeviceJob for RigBenchJob<'_> {
                     split_p50_us: (percentile(&queueing, 0.5), percentile(&waiting, 0.5)),
                 };
                 eprintln!(
-                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs ({:.1} queueing + {:.1} waiting), p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs, {:?} per cube{}",
+                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs ({:.1} queueing + {:.1} waiting), p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs, {:?} per cube, {:?} stream stages unrolled{}",
                     frames,
                     point.p50_us,
                     point.split_p50_us.0,
@@ -301,6 +301,7 @@ impl DeviceJob for RigBenchJob<'_> {
                     point.p99_us,
                     point.queued_us,
                     point.per_cube,
+                    graph.unrolled_stream_stages(),
                     if point.holds { "" } else { " — misses" }
                 );
                 let holds = point.holds;

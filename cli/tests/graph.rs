@@ -201,14 +201,21 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
         let spec = GraphSpec::from_json(&json).unwrap();
         let mut rendered = Vec::new();
         // The amp as the program's stream (1 launch), as its own batch (the program before it,
-        // the NAM batch's 2, the program from the cab on: 4), everything unfused.
+        // the NAM batch's 2, the program from the cab on: 4), everything unfused; last the
+        // program with its stream stages unrolled (where the amps run on the columns kernel).
         let modes = [
-            (Fusion::Packed, StreamFusion::Program),
-            (Fusion::Packed, StreamFusion::Batch),
-            (Fusion::Off, StreamFusion::Auto),
+            (Fusion::Packed, StreamFusion::Program, false),
+            (Fusion::Packed, StreamFusion::Batch, false),
+            (Fusion::Off, StreamFusion::Auto, false),
+            (Fusion::Packed, StreamFusion::Program, true),
         ];
-        for (fusion, streams) in modes {
-            let options = GraphOptions { fusion, streams, ..GraphOptions::new(48_000.0, 128, examples().join("rigs")) };
+        for (fusion, streams, unroll_streams) in modes {
+            let options = GraphOptions {
+                fusion,
+                streams,
+                unroll_streams,
+                ..GraphOptions::new(48_000.0, 128, examples().join("rigs"))
+            };
             let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
             let mut y = vec![vec![0.0f32; x.len()]; outputs];
             let mut launches = Vec::new();
@@ -218,7 +225,11 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
                 g.process(engine, &[chunk], &mut outs).unwrap();
                 launches.push(g.launches_per_buffer());
             }
-            println!("[graph-test] {rig}, {fusion:?}, {streams:?}: launches per buffer {:?}", &launches[..4]);
+            println!(
+                "[graph-test] {rig}, {fusion:?}, {streams:?}, unroll {unroll_streams}: launches per buffer {:?}, stream stages unrolled {:?}",
+                &launches[..4],
+                g.unrolled_stream_stages()
+            );
             match (fusion, streams) {
                 (Fusion::Packed, StreamFusion::Program) => {
                     assert!(launches.iter().all(|&l| l == 1), "{rig}: {launches:?}")
@@ -228,6 +239,7 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
             }
             rendered.push(y);
         }
+        assert!(rendered[3] == rendered[0], "{rig}: the unrolled program must equal the looped one bit for bit");
         for fused in &rendered[..2] {
             for (c, (fused, unfused)) in fused.iter().zip(&rendered[2]).enumerate() {
                 let peak = unfused.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -290,7 +302,7 @@ fn every_convolutional_model_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "the core's models: {names:?}");
-    let (steps, _) = models_as_streams(engine, &dir, &names, None, 64, (2, None));
+    let (steps, _, _) = models_as_streams(engine, &dir, &names, None, 64, (2, None), false);
     assert_eq!(steps.len(), 1, "one program: {steps:?}");
 }
 
@@ -306,7 +318,8 @@ fn models_as_streams<R: Runtime>(
     kernel: Option<&str>,
     buffer: usize,
     (instances, per_cube): (usize, Option<usize>),
-) -> (Vec<StreamStep>, Vec<usize>) {
+    unroll_streams: bool,
+) -> (Vec<StreamStep>, Vec<usize>, Vec<Vec<f32>>) {
     let kernel = kernel.map(|k| format!(r#", "kernel": {k:?}"#)).unwrap_or_default();
     let processors: Vec<String> = names
         .iter()
@@ -330,12 +343,16 @@ fn models_as_streams<R: Runtime>(
         instances,
         streams: StreamFusion::Program,
         instances_per_cube: per_cube,
+        unroll_streams,
         ..GraphOptions::new(48_000.0, buffer, dir)
     };
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();
     if let Some(per_cube) = per_cube {
         assert_eq!(g.instances_per_cube(), [per_cube], "{names:?}");
     }
+    // One stage of amps: unrolled where asked and the amps run on the columns kernel.
+    let columns = matches!(g.stream_steps().as_slice(), [StreamStep::Columns(_)]);
+    assert_eq!(g.unrolled_stream_stages(), [usize::from(unroll_streams && columns)], "{names:?}");
     let x: Vec<f32> = di_signal().into_iter().take(2_400).collect();
     let inputs: Vec<Vec<f32>> =
         (0..instances).map(|i| x.iter().map(|v| v * [1.0, 0.3, -0.6][i % 3]).collect()).collect();
@@ -388,7 +405,7 @@ fn models_as_streams<R: Runtime>(
             assert!(err <= 1e-4 * peak.max(1.0), "{name}, amp {k}, instance {copy} ({step}): {err}");
         }
     }
-    (steps, g.instances_per_cube())
+    (steps, g.instances_per_cube(), got)
 }
 
 /// `StreamFusion::Auto` puts the amps inside the program where it runs them on the columns
@@ -457,11 +474,14 @@ fn every_column_shape_runs_as_a_stream<R: Runtime>(engine: &Engine<R>) {
     for name in &names {
         for (buffer, instances) in [(64, (2, Some(1))), (48, (3, Some(2)))] {
             let amps = [name.clone(), name.clone()];
-            let (steps, _) = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, instances);
+            let (steps, _, looped) = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, instances, false);
             assert!(
                 matches!(steps.as_slice(), [StreamStep::Columns(c)] if c.streams_per_cube >= 1),
                 "{name}: {steps:?}"
             );
+            // The stage of amps outside the stage loop: the same arithmetic in the same order.
+            let (_, _, unrolled) = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, instances, true);
+            assert!(unrolled == looped, "{name}, {buffer} frames: unrolled and looped programs differ");
         }
     }
 }
@@ -476,7 +496,8 @@ fn many_instances_share_cubes<R: Runtime>(engine: &Engine<R>) {
     let sms = hw.num_streaming_multiprocessors.map_or(DEFAULT_MULTIPROCESSORS, |n| n as usize);
     let amps = ["core_wavenet.nam".to_string(), "core_wavenet.nam".to_string()];
     for buffer in [64, 128] {
-        let (steps, per_cube) = models_as_streams(engine, &dir, &amps, Some("columns"), buffer, (sms + 1, None));
+        let (steps, per_cube, _) =
+            models_as_streams(engine, &dir, &amps, Some("columns"), buffer, (sms + 1, None), buffer == 128);
         assert!(matches!(steps.as_slice(), [StreamStep::Columns(_)]), "{buffer} frames: {steps:?}");
         assert!(buffer > 64 || per_cube[0] > 1, "{buffer} frames: {per_cube:?} instances per cube, {steps:?}");
     }

@@ -18,7 +18,7 @@ use cubeaudio_kernels::fft::{fft_kernel, FftConfig};
 use cubeaudio_kernels::fir::fir_kernel;
 use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
-use cubeaudio_kernels::graph_program::graph_program_kernel;
+use cubeaudio_kernels::graph_program::{graph_program_kernel, StreamStages};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{
     pconv_exchange_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel,
@@ -343,10 +343,10 @@ pub fn registry() -> Vec<KernelCase> {
                 (input_u32(b), input_u32(b), input(b), output(b), output(b), u32_arg(b), u32_arg(b));
             fused_entities_kernel::expand(&mut b.scope, l, t, p, s, o, e, n)
         }),
-        case!(unchecked "graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None, None)),
+        case!(unchecked "graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None, None, StreamStages::default())),
         // The example rigs' cab program: convolutions of 128-sample blocks after the items, the
         // pedalboard's arena at 128 frames (11 slots) held in shared memory.
-        case!(unchecked "graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None)),
+        case!(unchecked "graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None, StreamStages::default())),
         // amp_cab in one launch: a standard WaveNet's stream (16 rows, 64-frame tiles) and the
         // cab's convolution, the arena in device memory.
         case!(unchecked "graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
@@ -357,7 +357,7 @@ pub fn registry() -> Vec<KernelCase> {
                 staged: true,
                 conv: TileConvPath::Scalar { rows: 2, frames: 1 },
             };
-            graph_program(b, 64, 0, Some(shape), None)
+            graph_program(b, 64, 0, Some(shape), None, StreamStages::default())
         }),
         // The same rig with the amp on the columns kernel (the default on a hardware GPU): the
         // standard WaveNet's shape, rows split over 4 threads, two positions each, weights
@@ -372,7 +372,21 @@ pub fn registry() -> Vec<KernelCase> {
                 splits: 4,
                 staged: true,
             };
-            graph_program(b, 64, 0, None, Some(shape))
+            graph_program(b, 64, 0, None, Some(shape), StreamStages::default())
+        }),
+        // The same with the amp's stage (the second) unrolled: its columns body outside the stage
+        // loop (`GraphOptions::unroll_streams`).
+        case!(unchecked "graph_program_kernel__conv64_columns_unrolled", graph_program_kernel, 256, |b| {
+            let shape = ColumnsShape {
+                arrays: standard_arrays(),
+                count: 2,
+                frames: 2,
+                lanes: 32,
+                streams_per_cube: 1,
+                splits: 4,
+                staged: true,
+            };
+            graph_program(b, 64, 0, None, Some(shape), StreamStages::of(&[0, 1], 1, 1))
         }),
     ]
 }
@@ -384,6 +398,7 @@ fn graph_program(
     local_arena: usize,
     streams: Option<StreamsShape>,
     columns: Option<ColumnsShape>,
+    unrolled: StreamStages,
 ) {
     let (i, o, a) = (input(b), output(b), output(b));
     let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
@@ -414,5 +429,6 @@ fn graph_program(
         local_arena,
         streams,
         columns,
+        unrolled,
     );
 }

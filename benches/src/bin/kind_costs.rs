@@ -111,6 +111,7 @@ fn program_spec(warp: &[(u32, usize)], stages: usize, stride: usize, instances: 
         stream_step: None,
         local_arena: local,
         instances_per_cube: Some(1),
+        unroll_streams: false,
     }
 }
 

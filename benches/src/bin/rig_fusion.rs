@@ -167,6 +167,7 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
                 stream_step: None,
                 local_arena: local,
                 instances_per_cube: Some(1),
+                unroll_streams: false,
             };
             let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();
             let mut program = GraphProgram::new(client, spec.clone(), &all)?;

@@ -3,7 +3,7 @@ use cubecl::prelude::*;
 use super::{
     graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_PARAMS, KIND_TREMOLO, RECORD,
 };
-use super::{scratch_floats, CONV_RECORD, KIND_DRIVE, KIND_NAMES, STREAM_RECORD};
+use super::{scratch_floats, StreamStages, CONV_RECORD, KIND_DRIVE, KIND_NAMES, STREAM_RECORD};
 use crate::fft::twiddles;
 use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
@@ -130,6 +130,11 @@ pub struct ProgramSpec {
     /// Instances one cube runs (at most [`MAX_INSTANCES_PER_CUBE`]); `None`: chosen by
     /// [`GraphProgram::new`] ([`instances_per_cube`]).
     pub instances_per_cube: Option<usize>,
+    /// Run the model streams of up to [`MAX_UNROLLED_STAGES`](super::MAX_UNROLLED_STAGES)
+    /// stages outside the stage loop, where the streams run on the columns kernel
+    /// ([`StreamStages`]): the same results, bit for bit, from code that CUDA's compiler budgets
+    /// far fewer registers per thread for.
+    pub unroll_streams: bool,
 }
 
 impl ProgramSpec {
@@ -490,6 +495,8 @@ pub struct GraphProgram {
     group: usize,
     /// How the streams run as launched (the columns kernel with its slots per cube).
     step: Option<StreamStep>,
+    /// The stages whose streams run outside the stage loop.
+    unrolled: StreamStages,
     /// Bound where a program has no graph input or output (a stage inside a larger graph).
     unused: (Buffer, Buffer),
     /// Bound for the stream tables of a program without streams.
@@ -599,6 +606,13 @@ impl GraphProgram {
             })
             .unwrap_or(MAX_PROGRAM_UNITS);
         let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors, cap)?;
+        let unrolled = match plan.step {
+            Some(StreamStep::Columns(_)) if spec.unroll_streams => {
+                let per_stage: Vec<usize> = spec.streams.iter().map(Vec::len).collect();
+                StreamStages::of(&per_stage, plan.group, plan.slots())
+            }
+            _ => StreamStages::default(),
+        };
         let CubePlan { group, units, local_arena, step } = plan;
         let dims = [
             stride,
@@ -640,6 +654,7 @@ impl GraphProgram {
             units,
             group,
             step,
+            unrolled,
             unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
             no_streams: (IndexBuffer::upload(client, &[0]), Buffer::upload(client, &[0.0])),
             spec,
@@ -667,6 +682,11 @@ impl GraphProgram {
     /// launched), if it has any.
     pub fn stream_step(&self) -> Option<StreamStep> {
         self.step
+    }
+
+    /// Stages whose model streams run outside the stage loop ([`ProgramSpec::unroll_streams`]).
+    pub fn unrolled_stages(&self) -> usize {
+        self.unrolled.count
     }
 
     /// Whether each instance's arena sits in shared memory during a launch.
@@ -783,6 +803,7 @@ impl GraphProgram {
                 self.local_arena,
                 interpreter,
                 columns,
+                self.unrolled,
             );
         }
         self.cursor = (self.cursor + frames) % self.ring_period;

@@ -42,11 +42,13 @@
 
 mod launch;
 pub mod reference;
+mod unrolled;
 
 pub use launch::{
     instances_per_cube, GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep,
     StreamTables, LOCAL_ARENA_FLOATS, MAX_INSTANCES_PER_CUBE, MAX_PROGRAM_UNITS, MAX_RING, MAX_SHARED_BYTES,
 };
+pub use unrolled::{StreamStages, UnrolledStage, MAX_UNROLLED_ROUNDS, MAX_UNROLLED_STAGES};
 
 use cubecl::prelude::*;
 
@@ -150,6 +152,7 @@ pub fn graph_program_kernel(
     #[comptime] local_arena: usize,
     #[comptime] streams: Option<StreamsShape>,
     #[comptime] columns: Option<ColumnsShape>,
+    #[comptime] unrolled: StreamStages,
 ) {
     let len = dims[5] as usize;
     let group = dims[17] as usize;
@@ -201,6 +204,7 @@ pub fn graph_program_kernel(
         conv_block,
         streams,
         columns,
+        unrolled,
     );
     if local {
         let mut k = UNIT_POS as usize;
@@ -217,8 +221,14 @@ pub fn scratch_floats(conv_block: usize, streams: Option<StreamsShape>) -> usize
     conv.max(streams.map_or(0, |s| s.shared_floats()))
 }
 
-/// The program of instance `CUBE_POS` over its arena `arena` (device or shared memory): input
-/// copy, stages, output copy. `sh` starts with the cooperative steps' scratch.
+/// The program of the cube's instances over their arenas `arena` (device or shared memory):
+/// input copy, stages, output copy. `sh` starts with the cooperative steps' scratch.
+///
+/// The stages run in loops, except the model streams of the stages `unrolled` names: each of
+/// those runs on the columns body at the kernel's top level, after a loop over the stages up to
+/// its own. ptxas spends registers on a body nested in loops to keep spills out of them: the
+/// standard WaveNet's columns body inside the stage loop took ~250 registers per thread (one
+/// 256-thread cube per multiprocessor), against ~128–180 for the same body at the top level.
 #[allow(clippy::too_many_arguments)]
 #[cube]
 fn run_program(
@@ -246,18 +256,14 @@ fn run_program(
     #[comptime] conv_block: usize,
     #[comptime] streams: Option<StreamsShape>,
     #[comptime] columns: Option<ColumnsShape>,
+    #[comptime] unrolled: StreamStages,
 ) {
     let unit = UNIT_POS as usize;
     let units = CUBE_DIM as usize;
     let n = frames as usize;
-    let stride = dims[0] as usize;
-    let stages = dims[1] as usize;
-    let width = dims[2] as usize;
     let in_routes = dims[3] as usize;
     let out_routes = dims[4] as usize;
     let len = dims[5] as usize;
-    let conv_records = dims[11] as usize;
-    let conv_stages = dims[12] as usize;
 
     // Instance `first + g` of the cube works on floats `g · len ..` of `arena`.
     let per_in = in_routes * n;
@@ -273,7 +279,190 @@ fn run_program(
     sync_storage();
     sync_cube();
 
-    for stage in 0..stages {
+    // One call per possible unrolled stage (MAX_UNROLLED_STAGES); absent ones expand to nothing.
+    #[unroll]
+    for q in 0..MAX_UNROLLED_STAGES {
+        unrolled_stage(
+            arena,
+            first,
+            live,
+            sh,
+            program,
+            layout,
+            params,
+            state,
+            rings,
+            dims,
+            conv_data,
+            stream_meta,
+            stream_plan,
+            stream_weights,
+            stream_state,
+            stream_tick,
+            cursor,
+            frames,
+            conv_block,
+            columns,
+            comptime!(unrolled.start(q)),
+            comptime!(unrolled.entry(q)),
+        );
+    }
+    run_stages(
+        comptime!(unrolled.start(unrolled.count)).runtime(),
+        dims[1] as usize,
+        arena,
+        first,
+        live,
+        sh,
+        program,
+        layout,
+        params,
+        state,
+        rings,
+        dims,
+        conv_data,
+        stream_meta,
+        stream_plan,
+        stream_weights,
+        stream_state,
+        stream_tick,
+        cursor,
+        frames,
+        conv_block,
+        streams,
+        columns,
+        comptime!(unrolled.count == 0),
+    );
+
+    let per_out = out_routes * n;
+    let mut k = unit;
+    while k < live * per_out {
+        let g = k / per_out;
+        let r = in_routes + (k % per_out) / n;
+        let t = k % n;
+        let d = (first + g) * dims[10] as usize + routes[2 * r + 1] as usize + t;
+        output[d] = arena[g * len + routes[2 * r] as usize + t];
+        k += units;
+    }
+}
+
+/// The stages from `from` up to and including `entry`'s, then `entry`'s model streams on the
+/// columns body outside any loop, then a cube barrier; nothing without an entry.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn unrolled_stage(
+    arena: &mut Slice<f32, ReadWrite>,
+    first: usize,
+    live: usize,
+    sh: &mut SharedMemory<f32>,
+    program: &Array<u32>,
+    layout: &Array<u32>,
+    params: &Array<f32>,
+    state: &mut Array<f32>,
+    rings: &mut Array<f32>,
+    dims: &Array<u32>,
+    conv_data: &Array<f32>,
+    stream_meta: &Array<u32>,
+    stream_plan: &Array<u32>,
+    stream_weights: &Array<f32>,
+    stream_state: &mut Array<f32>,
+    stream_tick: u32,
+    cursor: u32,
+    frames: u32,
+    #[comptime] conv_block: usize,
+    #[comptime] columns: Option<ColumnsShape>,
+    #[comptime] from: usize,
+    #[comptime] entry: Option<UnrolledStage>,
+) {
+    if comptime!(entry.is_some()) {
+        let e = comptime!(entry.unwrap());
+        run_stages(
+            comptime!(from).runtime(),
+            comptime!(e.stage + 1).runtime(),
+            arena,
+            first,
+            live,
+            sh,
+            program,
+            layout,
+            params,
+            state,
+            rings,
+            dims,
+            conv_data,
+            stream_meta,
+            stream_plan,
+            stream_weights,
+            stream_state,
+            stream_tick,
+            cursor,
+            frames,
+            conv_block,
+            None,
+            columns,
+            false,
+        );
+        columns_step(
+            comptime!(e.stage).runtime(),
+            arena,
+            first,
+            live,
+            program,
+            layout,
+            dims,
+            stream_meta,
+            stream_plan,
+            stream_weights,
+            stream_state,
+            stream_tick,
+            frames,
+            comptime!(columns.unwrap()),
+            comptime!(Some(e.rounds)),
+        );
+        sync_storage();
+        sync_cube();
+    }
+}
+
+/// Stages `from..to`, each followed by a cube barrier (a stage reads only what earlier stages
+/// wrote): its items, its convolutions, then its model streams where `with_streams`.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn run_stages(
+    from: usize,
+    to: usize,
+    arena: &mut Slice<f32, ReadWrite>,
+    first: usize,
+    live: usize,
+    sh: &mut SharedMemory<f32>,
+    program: &Array<u32>,
+    layout: &Array<u32>,
+    params: &Array<f32>,
+    state: &mut Array<f32>,
+    rings: &mut Array<f32>,
+    dims: &Array<u32>,
+    conv_data: &Array<f32>,
+    stream_meta: &Array<u32>,
+    stream_plan: &Array<u32>,
+    stream_weights: &Array<f32>,
+    stream_state: &mut Array<f32>,
+    stream_tick: u32,
+    cursor: u32,
+    frames: u32,
+    #[comptime] conv_block: usize,
+    #[comptime] streams: Option<StreamsShape>,
+    #[comptime] columns: Option<ColumnsShape>,
+    #[comptime] with_streams: bool,
+) {
+    let unit = UNIT_POS as usize;
+    let units = CUBE_DIM as usize;
+    let n = frames as usize;
+    let stride = dims[0] as usize;
+    let width = dims[2] as usize;
+    let len = dims[5] as usize;
+    let conv_records = dims[11] as usize;
+    let conv_stages = dims[12] as usize;
+    for stage in from..to {
         // The stage's layout row once per instance of the cube, rows side by side: rows are
         // whole warps, so a warp still runs one instance's packed warp.
         let mut v = unit;
@@ -328,34 +517,38 @@ fn run_program(
                 }
             }
         }
-        if comptime!(columns.is_some() || streams.is_some()) {
+        if comptime!(with_streams && columns.is_some()) {
+            columns_step(
+                stage,
+                arena,
+                first,
+                live,
+                program,
+                layout,
+                dims,
+                stream_meta,
+                stream_plan,
+                stream_weights,
+                stream_state,
+                stream_tick,
+                frames,
+                comptime!(columns.unwrap()),
+                None,
+            );
+        }
+        if comptime!(with_streams && streams.is_some()) {
+            let shape = comptime!(streams.unwrap());
             let records = dims[14] as usize;
             let ranges = dims[15] as usize;
             let per_instance = dims[16] as usize;
             let s_first = layout[ranges + 2 * stage] as usize;
             let s_end = layout[ranges + 2 * stage + 1] as usize;
-            if comptime!(columns.is_some()) {
-                let shape = comptime!(columns.unwrap());
-                // The stage's streams of every instance of the cube, `slots` at a time, one per
-                // slot of `lanes · splits` threads; a slot (or thread) without one only passes
-                // the barriers.
-                let slots = comptime!(shape.streams_per_cube);
-                let slot = unit / comptime!(shape.lanes * shape.splits);
-                let count = s_end - s_first;
-                let total = live * count;
-                let mut w0 = 0;
-                while w0 < total {
-                    let on = slot < slots && w0 + slot < total;
-                    let w = select(on, w0 + slot, w0);
-                    let g = w / count;
-                    let k = s_first + w % count;
+            for g in 0..live {
+                for k in s_first..s_end {
                     let r = records + k * STREAM_RECORD;
-                    // The stream reads one slot and writes another of the same arena.
                     let source = arena.to_slice();
-                    run_columns(
+                    run_stream(
                         (first + g) * per_instance + k,
-                        on,
-                        slot,
                         &source,
                         g * len + program[r] as usize * stride,
                         arena,
@@ -364,52 +557,143 @@ fn run_program(
                         stream_plan,
                         stream_weights,
                         stream_state,
+                        sh,
                         frames,
                         stream_tick,
                         shape,
-                        true,
                     );
-                    w0 += slots;
-                }
-            } else {
-                let shape = comptime!(streams.unwrap());
-                for g in 0..live {
-                    for k in s_first..s_end {
-                        let r = records + k * STREAM_RECORD;
-                        let source = arena.to_slice();
-                        run_stream(
-                            (first + g) * per_instance + k,
-                            &source,
-                            g * len + program[r] as usize * stride,
-                            arena,
-                            g * len + program[r + 1] as usize * stride,
-                            stream_meta,
-                            stream_plan,
-                            stream_weights,
-                            stream_state,
-                            sh,
-                            frames,
-                            stream_tick,
-                            shape,
-                        );
-                    }
                 }
             }
         }
         sync_storage();
         sync_cube();
     }
+}
 
-    let per_out = out_routes * n;
-    let mut k = unit;
-    while k < live * per_out {
-        let g = k / per_out;
-        let r = in_routes + (k % per_out) / n;
-        let t = k % n;
-        let d = (first + g) * dims[10] as usize + routes[2 * r + 1] as usize + t;
-        output[d] = arena[g * len + routes[2 * r] as usize + t];
-        k += units;
+/// Stage `stage`'s model streams of every instance of the cube on the columns body, the cube's
+/// `slots` at a time, one per slot of `lanes · splits` threads; a slot (or thread) without one
+/// only passes the barriers. `rounds`: how many times the slots go round, known when the
+/// program is built (the rounds then unrolled), or `None`: as many as the stage needs.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn columns_step(
+    stage: usize,
+    arena: &mut Slice<f32, ReadWrite>,
+    first: usize,
+    live: usize,
+    program: &Array<u32>,
+    layout: &Array<u32>,
+    dims: &Array<u32>,
+    stream_meta: &Array<u32>,
+    stream_plan: &Array<u32>,
+    stream_weights: &Array<f32>,
+    stream_state: &mut Array<f32>,
+    stream_tick: u32,
+    frames: u32,
+    #[comptime] shape: ColumnsShape,
+    #[comptime] rounds: Option<usize>,
+) {
+    let ranges = dims[15] as usize;
+    let s_first = layout[ranges + 2 * stage] as usize;
+    let count = layout[ranges + 2 * stage + 1] as usize - s_first;
+    let slots = comptime!(shape.streams_per_cube);
+    if comptime!(rounds.is_some()) {
+        #[unroll]
+        for q in 0..comptime!(rounds.unwrap()) {
+            columns_round(
+                q * slots,
+                s_first,
+                count,
+                arena,
+                first,
+                live,
+                program,
+                dims,
+                stream_meta,
+                stream_plan,
+                stream_weights,
+                stream_state,
+                stream_tick,
+                frames,
+                shape,
+            );
+        }
+    } else {
+        let mut w0 = 0;
+        while w0 < live * count {
+            columns_round(
+                w0,
+                s_first,
+                count,
+                arena,
+                first,
+                live,
+                program,
+                dims,
+                stream_meta,
+                stream_plan,
+                stream_weights,
+                stream_state,
+                stream_tick,
+                frames,
+                shape,
+            );
+            w0 += slots;
+        }
     }
+}
+
+/// Streams `w0 ..` of a stage's (instance-major, `count` per instance, the first record
+/// `s_first`), one per stream slot of the cube.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn columns_round(
+    w0: usize,
+    s_first: usize,
+    count: usize,
+    arena: &mut Slice<f32, ReadWrite>,
+    first: usize,
+    live: usize,
+    program: &Array<u32>,
+    dims: &Array<u32>,
+    stream_meta: &Array<u32>,
+    stream_plan: &Array<u32>,
+    stream_weights: &Array<f32>,
+    stream_state: &mut Array<f32>,
+    stream_tick: u32,
+    frames: u32,
+    #[comptime] shape: ColumnsShape,
+) {
+    let stride = dims[0] as usize;
+    let len = dims[5] as usize;
+    let records = dims[14] as usize;
+    let per_instance = dims[16] as usize;
+    let slots = comptime!(shape.streams_per_cube);
+    let slot = UNIT_POS as usize / comptime!(shape.lanes * shape.splits);
+    let on = slot < slots && w0 + slot < live * count;
+    let w = select(on, w0 + slot, w0);
+    let g = w / count;
+    let k = s_first + w % count;
+    let r = records + k * STREAM_RECORD;
+    // The stream reads one slot and writes another of the same arena.
+    let source = arena.to_slice();
+    run_columns(
+        (first + g) * per_instance + k,
+        on,
+        slot,
+        &source,
+        g * len + program[r] as usize * stride,
+        arena,
+        g * len + program[r + 1] as usize * stride,
+        stream_meta,
+        stream_plan,
+        stream_weights,
+        stream_state,
+        frames,
+        stream_tick,
+        shape,
+        true,
+    );
 }
 
 /// Samples of an item's input loaded ahead of the one it processes. Every output store goes to

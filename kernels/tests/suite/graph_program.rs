@@ -94,6 +94,7 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         stream_step: None,
         local_arena: false,
         instances_per_cube: Some(1),
+        unroll_streams: false,
     }
 }
 
@@ -364,6 +365,7 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             stream_step: None,
             local_arena: local,
             instances_per_cube: Some(group),
+            unroll_streams: false,
         };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
         assert_eq!(program.local_arena(), local, "block {block}: 7 slots and the scratch fit shared memory");

@@ -32,7 +32,7 @@ pub(crate) fn prepare_program<R: Runtime>(
         ctx,
         &[members],
         &initial,
-        Placement { fusion: Fusion::Packed, instances_per_cube: None },
+        Placement { fusion: Fusion::Packed, instances_per_cube: None, unroll_streams: false },
         slots,
         ProgramIo::none(),
     )?;

@@ -47,6 +47,13 @@ pub struct GraphOptions {
     /// (one, or with many instances of a rig of amps as many as a cube's stream slots hold).
     /// [`GraphOptions::new`] takes `CUBEAUDIO_INSTANCES_PER_CUBE` when set.
     pub instances_per_cube: Option<usize>,
+    /// Whether a graph program runs the model streams of up to four stages outside its stage
+    /// loop (where they run on the columns kernel): the same output bit for bit, from code that
+    /// CUDA's compiler gives ~128 registers per thread instead of ~250 for the standard WaveNet
+    /// (two 256-thread cubes per multiprocessor instead of one, with some spills). Off until it
+    /// is measured on a GPU (docs/PERFORMANCE.md, twenty-eighth measurement);
+    /// [`GraphOptions::new`] takes `CUBEAUDIO_PROGRAM_UNROLL=1`.
+    pub unroll_streams: bool,
 }
 
 /// Where model streams (`nam`: WaveNet, ConvNet, Linear) run in a fused graph.
@@ -77,6 +84,7 @@ impl GraphOptions {
             instances: 1,
             streams: StreamFusion::default(),
             instances_per_cube: std::env::var("CUBEAUDIO_INSTANCES_PER_CUBE").ok().and_then(|v| v.parse().ok()),
+            unroll_streams: std::env::var("CUBEAUDIO_PROGRAM_UNROLL").is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -356,8 +364,11 @@ impl<R: Runtime> CompiledGraph<R> {
                         inputs: if first { in_channels } else { 0 },
                         outputs: if last { out_channels } else { 0 },
                     };
-                    let placement =
-                        Placement { fusion: options.fusion, instances_per_cube: options.instances_per_cube };
+                    let placement = Placement {
+                        fusion: options.fusion,
+                        instances_per_cube: options.instances_per_cube,
+                        unroll_streams: options.unroll_streams,
+                    };
                     let program = FusedProgram::new(engine, &ctx, &members, &initial, placement, schedule.slots, io)
                         .map_err(|error| {
                             let ids: Vec<&str> = members.iter().flatten().map(|m| m.setup.id).collect();
@@ -463,35 +474,33 @@ impl<R: Runtime> CompiledGraph<R> {
         self.max_buffer
     }
 
+    /// The graph programs among the steps, in order.
+    fn programs(&self) -> impl Iterator<Item = &FusedProgram<R>> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Program(p) => Some(p.as_ref()),
+            Step::Batch(_) => None,
+        })
+    }
+
     /// The layout of every stage run inside a graph program (empty when none is).
     pub fn program_layouts(&self) -> Vec<LayoutStats> {
-        let programs = self.steps.iter().filter_map(|s| match s {
-            Step::Program(p) => Some(p.stats()),
-            Step::Batch(_) => None,
-        });
-        programs.flatten().copied().collect()
+        self.programs().flat_map(|p| p.stats()).copied().collect()
     }
 
     /// How each graph program runs its model streams (one entry per program that has any).
     pub fn stream_steps(&self) -> Vec<StreamStep> {
-        self.steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Program(p) => p.stream_step(),
-                Step::Batch(_) => None,
-            })
-            .collect()
+        self.programs().filter_map(|p| p.stream_step()).collect()
     }
 
     /// Instances each cube of each graph program runs (one entry per program).
     pub fn instances_per_cube(&self) -> Vec<usize> {
-        self.steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Program(p) => Some(p.instances_per_cube()),
-                Step::Batch(_) => None,
-            })
-            .collect()
+        self.programs().map(|p| p.instances_per_cube()).collect()
+    }
+
+    /// Stages of each graph program whose model streams run outside its stage loop (one entry per
+    /// program; [`GraphOptions::unroll_streams`]).
+    pub fn unrolled_stream_stages(&self) -> Vec<usize> {
+        self.programs().map(|p| p.unrolled_stages()).collect()
     }
 
     /// Launches the last buffer queued.

@@ -43,6 +43,7 @@ pub(crate) struct ProgramIo {
 pub(crate) struct Placement {
     pub fusion: Fusion,
     pub instances_per_cube: Option<usize>,
+    pub unroll_streams: bool,
 }
 
 /// One processor's items: each channel is one item with the same device parameters.
@@ -213,6 +214,7 @@ impl<R: Runtime> FusedProgram<R> {
             stream_step,
             local_arena: true,
             instances_per_cube: placement.instances_per_cube,
+            unroll_streams: placement.unroll_streams,
         };
         let mut converter = Converter {
             sources,
@@ -239,6 +241,11 @@ impl<R: Runtime> FusedProgram<R> {
     /// Instances each cube runs.
     pub fn instances_per_cube(&self) -> usize {
         self.program.instances_per_cube()
+    }
+
+    /// Stages whose model streams run outside the program's stage loop.
+    pub fn unrolled_stages(&self) -> usize {
+        self.program.unrolled_stages()
     }
 
     /// Applies `params`, then runs every stage over `frames` samples (one launch).

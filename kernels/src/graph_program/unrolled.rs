@@ -1,0 +1,79 @@
+//! Which stages' model streams a graph program runs outside its stage loop (a compile-time
+//! parameter of the kernel; see `run_program`).
+
+/// Stages a program unrolls at most: one call each in the kernel's body.
+pub const MAX_UNROLLED_STAGES: usize = 4;
+/// Rounds of a stage's stream slots unrolled at most.
+pub const MAX_UNROLLED_ROUNDS: usize = 4;
+
+/// A stage whose model streams run on the columns body at the kernel's top level, and how many
+/// times the cube's stream slots go round its streams.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, Default)]
+pub struct UnrolledStage {
+    pub stage: usize,
+    pub rounds: usize,
+}
+
+/// The program's unrolled stages, ascending; none where the streams run on the interpreter,
+/// where a stage needs more than [`MAX_UNROLLED_ROUNDS`] rounds or where more than
+/// [`MAX_UNROLLED_STAGES`] stages have streams — then every stage runs its streams in the loop.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, Default)]
+pub struct StreamStages {
+    /// The first `count` entries are used.
+    pub at: [UnrolledStage; MAX_UNROLLED_STAGES],
+    pub count: usize,
+}
+
+impl StreamStages {
+    /// Unrolls the stages with streams (`per_stage`: the streams of one instance in each stage)
+    /// of a cube of `group` instances and `slots` stream slots, where all of them can be.
+    pub fn of(per_stage: &[usize], group: usize, slots: usize) -> Self {
+        let mut this = Self::default();
+        for (stage, &count) in per_stage.iter().enumerate().filter(|(_, &c)| c > 0) {
+            let rounds = (group * count).div_ceil(slots.max(1));
+            if this.count == MAX_UNROLLED_STAGES || rounds > MAX_UNROLLED_ROUNDS {
+                return Self::default();
+            }
+            this.at[this.count] = UnrolledStage { stage, rounds };
+            this.count += 1;
+        }
+        this
+    }
+
+    /// Entry `q`, if there is one.
+    pub fn entry(&self, q: usize) -> Option<UnrolledStage> {
+        (q < self.count).then(|| self.at[q])
+    }
+
+    /// The first stage entry `q`'s loop runs: the one after entry `q - 1`'s stage (0 for the
+    /// first); for `q = count`, where the last loop starts.
+    pub fn start(&self, q: usize) -> usize {
+        match q.min(self.count) {
+            0 => 0,
+            q => self.at[q - 1].stage + 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_with_streams_unroll_with_their_rounds() {
+        let s = StreamStages::of(&[0, 1, 0, 2], 2, 2);
+        assert_eq!(s.count, 2);
+        assert_eq!(s.entry(0), Some(UnrolledStage { stage: 1, rounds: 1 }));
+        assert_eq!(s.entry(1), Some(UnrolledStage { stage: 3, rounds: 2 }));
+        assert_eq!(s.entry(2), None);
+        assert_eq!((s.start(0), s.start(1), s.start(2), s.start(4)), (0, 2, 4, 4));
+    }
+
+    #[test]
+    fn too_many_stages_or_rounds_leave_every_stream_in_the_loop() {
+        assert_eq!(StreamStages::of(&[1; MAX_UNROLLED_STAGES + 1], 1, 1).count, 0);
+        assert_eq!(StreamStages::of(&[MAX_UNROLLED_ROUNDS + 1], 1, 1).count, 0);
+        assert_eq!(StreamStages::of(&[], 1, 1), StreamStages::default());
+        assert_eq!(StreamStages::default().start(0), 0);
+    }
+}
