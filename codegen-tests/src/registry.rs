@@ -346,7 +346,7 @@ pub fn registry() -> Vec<KernelCase> {
         case!(unchecked "graph_program_kernel", graph_program_kernel, 256, |b| graph_program(b, 0, 0, None, None, StreamStages::default())),
         // The example rigs' cab program: convolutions of 128-sample blocks after the items, the
         // pedalboard's arena at 128 frames (11 slots) held in shared memory.
-        case!(unchecked "graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None, StreamStages::default())),
+        case!(unchecked "graph_program_kernel__conv128", graph_program_kernel, 256, |b| graph_program(b, 128, 1408, None, None, StreamStages::of(&[], &[true], 1, 1))),
         // amp_cab in one launch: a standard WaveNet's stream (16 rows, 64-frame tiles) and the
         // cab's convolution, the arena in device memory.
         case!(unchecked "graph_program_kernel__conv64_streams", graph_program_kernel, 512, |b| {
@@ -357,7 +357,7 @@ pub fn registry() -> Vec<KernelCase> {
                 staged: true,
                 conv: TileConvPath::Scalar { rows: 2, frames: 1 },
             };
-            graph_program(b, 64, 0, Some(shape), None, StreamStages::default())
+            graph_program(b, 64, 0, Some(shape), None, StreamStages::of(&[], &[true], 1, 1))
         }),
         // The same rig with the amp on the columns kernel (the default on a hardware GPU): the
         // standard WaveNet's shape, rows split over 4 threads, two positions each, weights
@@ -372,10 +372,10 @@ pub fn registry() -> Vec<KernelCase> {
                 splits: 4,
                 staged: true,
             };
-            graph_program(b, 64, 0, None, Some(shape), StreamStages::default())
+            graph_program(b, 64, 0, None, Some(shape), StreamStages::of(&[], &[true], 1, 1))
         }),
-        // The same with the amp's stage (the second) unrolled: its columns body outside the stage
-        // loop (`GraphOptions::unroll_streams`).
+        // The same with the amp's stage (the second of three; the cab in the third) unrolled: its
+        // columns body outside the stage loop (`GraphOptions::unroll_streams`).
         case!(unchecked "graph_program_kernel__conv64_columns_unrolled", graph_program_kernel, 256, |b| {
             let shape = ColumnsShape {
                 arrays: standard_arrays(),
@@ -386,7 +386,7 @@ pub fn registry() -> Vec<KernelCase> {
                 splits: 4,
                 staged: true,
             };
-            graph_program(b, 64, 0, None, Some(shape), StreamStages::of(&[0, 1], 1, 1))
+            graph_program(b, 64, 0, None, Some(shape), StreamStages::of(&[0, 1], &[false, false, true], 1, 1))
         }),
     ]
 }

@@ -606,12 +606,14 @@ impl GraphProgram {
             })
             .unwrap_or(MAX_PROGRAM_UNITS);
         let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors, cap)?;
+        let streams: Vec<usize> = spec.streams.iter().map(Vec::len).collect();
+        let convolutions: Vec<bool> = spec.convolutions.iter().map(|c| !c.is_empty()).collect();
         let unrolled = match plan.step {
             Some(StreamStep::Columns(_)) if spec.unroll_streams => {
-                let per_stage: Vec<usize> = spec.streams.iter().map(Vec::len).collect();
-                StreamStages::of(&per_stage, plan.group, plan.slots())
+                StreamStages::of(&streams, &convolutions, plan.group, plan.slots())
             }
-            _ => StreamStages::default(),
+            // Every stream in the loop; its convolution code only where a stage has some.
+            _ => StreamStages::of(&[], &convolutions, plan.group, plan.slots()),
         };
         let CubePlan { group, units, local_arena, step } = plan;
         let dims = [

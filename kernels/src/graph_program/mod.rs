@@ -120,7 +120,9 @@ pub const STREAM_RECORD: usize = 2;
 /// interpreter's compiled shape, or `columns`: the columns kernel's (its slots per cube), or
 /// neither. Then `dims` goes on with where the stream records start in
 /// `program`, where the per-stage (first, end) stream ranges start in `layout`, the streams of
-/// one instance, `G` and the instances.
+/// one instance, `G` and the instances. `unrolled`: the stages whose columns streams run outside
+/// the stage loop, and which of the loops around them compile the convolutions' code (see
+/// `run_program`).
 ///
 /// Launched unchecked, as the NAM columns kernel is: every index is in range by construction
 /// (tables validated in [`GraphProgram::new`], buffers in [`GraphProgram::process`]), and
@@ -328,7 +330,7 @@ fn run_program(
         stream_tick,
         cursor,
         frames,
-        conv_block,
+        comptime!(if unrolled.tail_convolutions { conv_block } else { 0 }),
         streams,
         columns,
         comptime!(unrolled.count == 0),
@@ -397,7 +399,7 @@ fn unrolled_stage(
             stream_tick,
             cursor,
             frames,
-            conv_block,
+            comptime!(if e.convolutions { conv_block } else { 0 }),
             None,
             columns,
             false,
