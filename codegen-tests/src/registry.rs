@@ -363,32 +363,29 @@ pub fn registry() -> Vec<KernelCase> {
         // standard WaveNet's shape, rows split over 4 threads, two positions each, weights
         // staged; one stream slot in a cube of 256.
         case!(unchecked "graph_program_kernel__conv64_columns", graph_program_kernel, 256, |b| {
-            let shape = ColumnsShape {
-                arrays: standard_arrays(),
-                count: 2,
-                frames: 2,
-                lanes: 32,
-                streams_per_cube: 1,
-                splits: 4,
-                staged: true,
-            };
-            graph_program(b, 64, 0, None, Some(shape), StreamStages::of(&[], &[true], 1, 1))
+            graph_program(b, 64, 0, None, Some(amp_at_64_frames()), StreamStages::of(&[], &[true], 1, 1))
         }),
         // The same with the amp's stage (the second of three; the cab in the third) unrolled: its
         // columns body outside the stage loop (`GraphOptions::unroll_streams`).
         case!(unchecked "graph_program_kernel__conv64_columns_unrolled", graph_program_kernel, 256, |b| {
-            let shape = ColumnsShape {
-                arrays: standard_arrays(),
-                count: 2,
-                frames: 2,
-                lanes: 32,
-                streams_per_cube: 1,
-                splits: 4,
-                staged: true,
-            };
-            graph_program(b, 64, 0, None, Some(shape), StreamStages::of(&[0, 1], &[false, false, true], 1, 1))
+            let unrolled = StreamStages::of(&[0, 1], &[false, false, true], 1, 1);
+            graph_program(b, 64, 0, None, Some(amp_at_64_frames()), unrolled)
         }),
     ]
+}
+
+/// The standard WaveNet's columns shape in `amp_cab`'s program at 64 frames: rows split over 4
+/// threads, two positions each, weights staged, one stream slot.
+fn amp_at_64_frames() -> ColumnsShape {
+    ColumnsShape {
+        arrays: standard_arrays(),
+        count: 2,
+        frames: 2,
+        lanes: 32,
+        streams_per_cube: 1,
+        splits: 4,
+        staged: true,
+    }
 }
 
 /// The graph program kernel with its convolution block, local arena and streams (comptime).
