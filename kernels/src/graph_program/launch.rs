@@ -606,15 +606,12 @@ impl GraphProgram {
             })
             .unwrap_or(MAX_PROGRAM_UNITS);
         let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors, cap)?;
-        let streams: Vec<usize> = spec.streams.iter().map(Vec::len).collect();
+        // Streams leave the loop only on the columns kernel and when asked; either way a loop
+        // compiles the convolutions' code only where one of its stages has some.
+        let unroll = spec.unroll_streams && matches!(plan.step, Some(StreamStep::Columns(_)));
+        let streams: Vec<usize> = if unroll { spec.streams.iter().map(Vec::len).collect() } else { Vec::new() };
         let convolutions: Vec<bool> = spec.convolutions.iter().map(|c| !c.is_empty()).collect();
-        let unrolled = match plan.step {
-            Some(StreamStep::Columns(_)) if spec.unroll_streams => {
-                StreamStages::of(&streams, &convolutions, plan.group, plan.slots())
-            }
-            // Every stream in the loop; its convolution code only where a stage has some.
-            _ => StreamStages::of(&[], &convolutions, plan.group, plan.slots()),
-        };
+        let unrolled = StreamStages::of(&streams, &convolutions, plan.group, plan.slots());
         let CubePlan { group, units, local_arena, step } = plan;
         let dims = [
             stride,
