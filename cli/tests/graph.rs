@@ -16,7 +16,7 @@ use cubeaudio_nam::gpu::columns::arrays_of;
 use cubeaudio_nam::gpu::plan::ModelPlan;
 use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_nam::{load_file, LoadOptions, Model};
-use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec, StreamFusion};
+use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec, StreamFusion, UnrollStreams};
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 
@@ -204,10 +204,10 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
         // the NAM batch's 2, the program from the cab on: 4), everything unfused; last the
         // program with its stream stages unrolled (where the amps run on the columns kernel).
         let modes = [
-            (Fusion::Packed, StreamFusion::Program, false),
-            (Fusion::Packed, StreamFusion::Batch, false),
-            (Fusion::Off, StreamFusion::Auto, false),
-            (Fusion::Packed, StreamFusion::Program, true),
+            (Fusion::Packed, StreamFusion::Program, UnrollStreams::Never),
+            (Fusion::Packed, StreamFusion::Batch, UnrollStreams::Never),
+            (Fusion::Off, StreamFusion::Auto, UnrollStreams::Never),
+            (Fusion::Packed, StreamFusion::Program, UnrollStreams::Always),
         ];
         for (fusion, streams, unroll_streams) in modes {
             let options = GraphOptions {
@@ -226,7 +226,7 @@ fn amp_and_cab_rigs_run_in_one_launch<R: Runtime>(engine: &Engine<R>) {
                 launches.push(g.launches_per_buffer());
             }
             println!(
-                "[graph-test] {rig}, {fusion:?}, {streams:?}, unroll {unroll_streams}: launches per buffer {:?}, stream stages unrolled {:?}",
+                "[graph-test] {rig}, {fusion:?}, {streams:?}, unroll {unroll_streams:?}: launches per buffer {:?}, stream stages unrolled {:?}",
                 &launches[..4],
                 g.unrolled_stream_stages()
             );
@@ -343,7 +343,7 @@ fn models_as_streams<R: Runtime>(
         instances,
         streams: StreamFusion::Program,
         instances_per_cube: per_cube,
-        unroll_streams,
+        unroll_streams: if unroll_streams { UnrollStreams::Always } else { UnrollStreams::Never },
         ..GraphOptions::new(48_000.0, buffer, dir)
     };
     let mut g = CompiledGraph::compile(engine, &registry::<R>(), &spec, &options).unwrap();

@@ -18,7 +18,7 @@ use cubeaudio_kernels::fft::{fft_kernel, FftConfig};
 use cubeaudio_kernels::fir::fir_kernel;
 use cubeaudio_kernels::fused_entities::fused_entities_kernel;
 use cubeaudio_kernels::gain::{smoothed_gain_kernel, smoothed_mix_kernel};
-use cubeaudio_kernels::graph_program::{graph_program_kernel, StreamStages};
+use cubeaudio_kernels::graph_program::{graph_program_kernel, DeviceKinds, NoDeviceKinds, StreamStages};
 use cubeaudio_kernels::matrix_tile::{matrix_tile_kernel, MatrixTileConfig, TileB, TileExchange};
 use cubeaudio_kernels::partitioned_conv::{
     pconv_exchange_kernel, pconv_input_kernel, pconv_mac_kernel, pconv_output_kernel,
@@ -371,6 +371,10 @@ pub fn registry() -> Vec<KernelCase> {
             let unrolled = StreamStages::of(&[0, 1], &[false, false, true], 1, 1);
             graph_program(b, 64, 0, None, Some(amp_at_64_frames()), unrolled)
         }),
+        // A program with a kind of its user's (`DeviceKinds`): the branch after the echo's.
+        case!(unchecked "graph_program_kernel__device_kinds", graph_program_kernel, 256, |b| {
+            graph_program_with::<DcBlocker>(b, 0, 1408, None, None, StreamStages::default(), true)
+        }),
     ]
 }
 
@@ -397,12 +401,39 @@ fn graph_program(
     columns: Option<ColumnsShape>,
     unrolled: StreamStages,
 ) {
+    graph_program_with::<NoDeviceKinds>(b, conv_block, local_arena, streams, columns, unrolled, false)
+}
+
+/// A kind defined outside the kernel library, as a user's would be: a DC blocker
+/// (`y = x − x₁ + r · y₁`, r its parameter).
+struct DcBlocker;
+
+#[cube]
+impl DeviceKinds for DcBlocker {
+    fn step(_kind: u32, x: f32, params: &Array<f32>, at: usize, state: &mut Array<f32>) -> f32 {
+        let y = x - state[0] + params[at] * state[1];
+        state[0] = x;
+        state[1] = y;
+        y
+    }
+}
+
+/// [`graph_program`] with the device kinds `K` compiled in where `device_kinds`.
+fn graph_program_with<K: DeviceKinds>(
+    b: &mut KernelBuilder,
+    conv_block: usize,
+    local_arena: usize,
+    streams: Option<StreamsShape>,
+    columns: Option<ColumnsShape>,
+    unrolled: StreamStages,
+    device_kinds: bool,
+) {
     let (i, o, a) = (input(b), output(b), output(b));
     let (prog, lay, routes) = (input_u32(b), input_u32(b), input_u32(b));
     let (p, st, rings, dims, conv) = (input(b), output(b), output(b), input_u32(b), input(b));
     let (sm, sp, sw, ss) = (input_u32(b), input_u32(b), input(b), output(b));
     let (tick, cursor, frames) = (u32_arg(b), u32_arg(b), u32_arg(b));
-    graph_program_kernel::expand(
+    graph_program_kernel::expand::<K>(
         &mut b.scope,
         i,
         o,
@@ -427,5 +458,6 @@ fn graph_program(
         streams,
         columns,
         unrolled,
+        device_kinds,
     );
 }

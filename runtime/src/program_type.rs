@@ -11,16 +11,24 @@
 //! responses): a cooperative step of the whole cube after its stage's items
 //! (`cubeaudio_kernels::partitioned_conv::convolve_cooperative`).
 
-use cubeaudio_kernels::graph_program::{KINDS, KIND_PARAMS};
+use cubeaudio_kernels::graph_program::{DeviceKindSet, KINDS, KIND_PARAMS};
 
 use crate::error::ProcessorError;
 use crate::processor::{InstanceSetup, PrepareContext, Settings};
 
 /// A processor type whose instances run as items of a graph program.
 pub trait ProgramType: Send + Sync {
-    /// The item kind (`cubeaudio_kernels::graph_program::KIND_*`) of an instance with these
-    /// settings; every channel of it is one item of that kind.
+    /// The item kind (`cubeaudio_kernels::graph_program::KIND_*`, or `KIND_DEVICE + k` for
+    /// kind `k` of [`Self::device_kinds`]) of an instance with these settings; every channel of
+    /// it is one item of that kind.
     fn kind(&self, settings: &Settings) -> u32;
+
+    /// The set of device kinds (per-sample `#[cube]` steps defined outside the kernel library,
+    /// `cubeaudio_kernels::graph_program::DeviceKinds`) this type's kind belongs to, when it is
+    /// not a built-in kind. Every type of one program that has a set must give the same one.
+    fn device_kinds(&self) -> Option<DeviceKindSet> {
+        None
+    }
 
     /// Samples of each channel's echo ring (a power of two above the longest delay the
     /// parameters allow); 0 for kinds without one.
@@ -59,7 +67,13 @@ pub trait ProgramType: Send + Sync {
 /// overlap their latencies), so the sum is a conservative estimate.
 pub const KIND_COSTS: [u32; KINDS] = [68, 89, 77, 89, 209, 148, 84, 184];
 
-/// Parameters of `kind` on the device.
-pub fn device_param_count(kind: u32) -> usize {
-    KIND_PARAMS[kind as usize]
+/// Parameters of `kind` on the device (a built-in kind or one of `set`'s; 0 for neither).
+pub fn device_param_count(kind: u32, set: &DeviceKindSet) -> usize {
+    KIND_PARAMS.get(kind as usize).copied().or_else(|| set.get(kind).map(|k| k.params)).unwrap_or(0)
+}
+
+/// The packer's cost of every kind a program with `set` may hold: the built-in kinds'
+/// ([`KIND_COSTS`]), then the set's own.
+pub fn kind_costs(set: &DeviceKindSet) -> Vec<u32> {
+    KIND_COSTS.iter().copied().chain(set.kinds().iter().map(|k| k.cost)).collect()
 }

@@ -4,10 +4,18 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{close, rng};
 use cubeaudio_kernels::effects::reference as fx;
 use cubeaudio_kernels::gain::smoothing_coefficient;
+use cubeaudio_kernels::graph_program::{DeviceKind, DeviceKindSet, DeviceKinds, ITEM_STATE, KIND_DEVICE};
+use cubeaudio_runtime::error::ProcessorError;
 use cubeaudio_runtime::graph::{CompiledGraph, Fusion, GraphOptions, GraphSpec};
+use cubeaudio_runtime::processor::{
+    BatchProcessor, Description, InstanceSetup, PortDesc, PrepareContext, ProcessorType, Settings,
+};
+use cubeaudio_runtime::program_type::ProgramType;
 use cubeaudio_runtime::registry::Registry;
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
@@ -177,8 +185,126 @@ fn instances_equal_separate_graphs<R: Runtime>(engine: &Engine<R>) {
     }
 }
 
+/// Two device-kind sets (user-defined per-sample steps), for the refusals below.
+struct Halve;
+struct Negate;
+
+#[cube]
+impl DeviceKinds for Halve {
+    fn step(_kind: u32, x: f32, params: &Array<f32>, at: usize, _state: &mut Array<f32>) -> f32 {
+        x * params[at]
+    }
+}
+
+#[cube]
+impl DeviceKinds for Negate {
+    fn step(_kind: u32, x: f32, _params: &Array<f32>, _at: usize, _state: &mut Array<f32>) -> f32 {
+        -x
+    }
+}
+
+fn one_kind<K: DeviceKinds>(name: &'static str) -> DeviceKindSet {
+    let kind =
+        DeviceKind { name, params: 1, cost: 60, initial_state: |_| [0.0; ITEM_STATE], reference: |x, p, _| x * p[0] };
+    DeviceKindSet::of::<K>(vec![kind]).unwrap()
+}
+
+/// A mono processor type of a device kind (`kind`, from `set`), for the refusals below.
+struct Custom {
+    name: &'static str,
+    kind: u32,
+    set: Option<DeviceKindSet>,
+}
+
+impl<R: Runtime> ProcessorType<R> for Custom {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn describe(&self, _settings: &Settings) -> Result<Description, ProcessorError> {
+        Ok(Description {
+            type_name: self.name,
+            inputs: vec![PortDesc { name: "in", channels: 1, required: true }],
+            outputs: vec![PortDesc { name: "out", channels: 1, required: true }],
+            params: vec![],
+        })
+    }
+
+    fn prepare(
+        &self,
+        _engine: &Engine<R>,
+        _ctx: &PrepareContext,
+        _instances: &[InstanceSetup],
+    ) -> Result<Box<dyn BatchProcessor<R>>, ProcessorError> {
+        Err(ProcessorError::Setting { setting: "fusion", reason: "fused only".into() })
+    }
+
+    fn program(&self) -> Option<&dyn ProgramType> {
+        Some(self)
+    }
+}
+
+impl ProgramType for Custom {
+    fn kind(&self, _settings: &Settings) -> u32 {
+        self.kind
+    }
+
+    fn device_kinds(&self) -> Option<DeviceKindSet> {
+        self.set.clone()
+    }
+
+    fn device_params(&self, _sample_rate: f64, _settings: &Settings, _params: &[f32], out: &mut [f32]) {
+        out.fill(0.5);
+    }
+}
+
+/// User device kinds in a graph: a rig of two processors of one set runs in one launch (the
+/// halving kind twice: a quarter of the input); one program compiles one set, so a second set,
+/// a kind the set lacks, or a device kind without a set refuse the commit, naming the type.
+fn device_kinds_fuse_and_refuse<R: Runtime>(engine: &Engine<R>) {
+    let rig = |a: &str, b: &str| {
+        GraphSpec::from_json(&format!(
+            r#"{{"inputs": [{{"name": "in"}}], "outputs": [{{"name": "out"}}],
+            "processors": [{{"id": "a", "type": "{a}"}}, {{"id": "b", "type": "{b}"}}],
+            "connections": [{{"from": "in", "to": "a.in"}}, {{"from": "a.out", "to": "b.in"}},
+                {{"from": "b.out", "to": "out"}}]}}"#
+        ))
+        .unwrap()
+    };
+    let halve = one_kind::<Halve>("halve");
+    let mut registry = Registry::<R>::with_builtins();
+    let types = [
+        Custom { name: "halve", kind: KIND_DEVICE, set: Some(halve.clone()) },
+        Custom { name: "halve_too", kind: KIND_DEVICE, set: Some(halve) },
+        Custom { name: "negate", kind: KIND_DEVICE, set: Some(one_kind::<Negate>("negate")) },
+        Custom { name: "beyond", kind: KIND_DEVICE + 1, set: Some(one_kind::<Halve>("halve")) },
+        Custom { name: "setless", kind: KIND_DEVICE, set: None },
+    ];
+    for t in types {
+        registry.register(Arc::new(t));
+    }
+    let options = GraphOptions::new(SR, MAX, ".");
+    let mut g = CompiledGraph::compile(engine, &registry, &rig("halve", "halve_too"), &options).unwrap();
+    let x: Vec<f32> = (0..MAX).map(|t| (t as f32 * 0.1).sin()).collect();
+    let mut y = vec![f32::NAN; MAX];
+    g.process(engine, &[&x], &mut [&mut y]).unwrap();
+    assert_eq!(g.launches_per_buffer(), 1);
+    close("two processors of one device-kind set", &y, &x.iter().map(|&v| v as f64 * 0.25).collect::<Vec<_>>(), 1e-7);
+    for (a, b, says) in [
+        ("halve", "negate", "one device-kind set"),
+        ("beyond", "halve", "does not hold"),
+        ("halve", "setless", "gives no device-kind set"),
+    ] {
+        match CompiledGraph::compile(engine, &registry, &rig(a, b), &options) {
+            Ok(_) => panic!("{a} → {b} was accepted"),
+            Err(e) => assert!(e.to_string().contains(says), "{a} → {b}: expected {says:?}, got {e}"),
+        }
+    }
+}
+
 cubeaudio_kernels::for_each_runtime!(|client, info| (&Engine::new(client.clone(), info.clone()));
     effect_chain_matches_f64,
     pedal_rig_layouts_agree,
     instances_equal_separate_graphs,
+    device_kinds_fuse_and_refuse,
 );

@@ -19,8 +19,8 @@ use anyhow::Result;
 use clap::Parser;
 use cubeaudio_benches::{on_runtime, typical_params, write_report};
 use cubeaudio_kernels::graph_program::{
-    GraphProgram, ProgramItem, ProgramSpec, KINDS, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN,
-    KIND_GATE, KIND_MIX, KIND_NAMES, KIND_TREMOLO, LOCAL_ARENA_FLOATS,
+    DeviceKindSet, GraphProgram, ProgramItem, ProgramSpec, UnrollStreams, KINDS, KIND_BIQUAD, KIND_COMPRESSOR,
+    KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE, KIND_MIX, KIND_NAMES, KIND_TREMOLO, LOCAL_ARENA_FLOATS,
 };
 use cubeaudio_kernels::util::Buffer;
 use cubecl::prelude::*;
@@ -111,7 +111,8 @@ fn program_spec(warp: &[(u32, usize)], stages: usize, stride: usize, instances: 
         stream_step: None,
         local_arena: local,
         instances_per_cube: Some(1),
-        unroll_streams: false,
+        unroll_streams: UnrollStreams::Never,
+        device_kinds: DeviceKindSet::none(),
     }
 }
 

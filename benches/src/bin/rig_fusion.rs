@@ -19,12 +19,13 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cubeaudio::rig_bench::{percentile, time_buffers};
 use cubeaudio_kernels::graph_program::{
-    GraphProgram, ProgramItem, ProgramSpec, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE,
-    KIND_MIX, KIND_PARAMS, KIND_TREMOLO,
+    DeviceKindSet, GraphProgram, ProgramItem, ProgramSpec, UnrollStreams, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE,
+    KIND_ECHO, KIND_GAIN, KIND_GATE, KIND_MIX, KIND_PARAMS, KIND_TREMOLO,
 };
 use cubeaudio_kernels::util::Buffer;
 use cubeaudio_nam::gpu::processor::registry;
 use cubeaudio_runtime::graph::{stage_layout, CompiledGraph, Fusion, GraphOptions, GraphSpec};
+use cubeaudio_runtime::program_type::KIND_COSTS;
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 use serde::Serialize;
@@ -146,7 +147,7 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
             let mut first = None;
             for stage in &stages {
                 let kinds: Vec<u32> = stage.iter().map(|&i| items[i as usize].kind).collect();
-                let (layout, stats) = stage_layout(*fusion, stage, &kinds)?;
+                let (layout, stats) = stage_layout(*fusion, stage, &kinds, &KIND_COSTS)?;
                 first.get_or_insert(stats);
                 layouts.push(layout);
             }
@@ -167,7 +168,8 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
                 stream_step: None,
                 local_arena: local,
                 instances_per_cube: Some(1),
-                unroll_streams: false,
+                unroll_streams: UnrollStreams::Never,
+                device_kinds: DeviceKindSet::none(),
             };
             let all: Vec<f32> = (0..instances).flat_map(|_| params.iter().copied()).collect();
             let mut program = GraphProgram::new(client, spec.clone(), &all)?;

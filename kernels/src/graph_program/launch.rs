@@ -4,6 +4,7 @@ use super::{
     graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_PARAMS, KIND_TREMOLO, RECORD,
 };
 use super::{scratch_floats, StreamStages, CONV_RECORD, KIND_DRIVE, KIND_NAMES, STREAM_RECORD};
+use super::{DeviceKindSet, DeviceKinds};
 use crate::fft::twiddles;
 use crate::partitioned_conv::{tail_spectra, MAX_BLOCK, MAX_IR_LEN, MAX_SPECTRA_BYTES};
 use crate::routed::MIX_INPUTS;
@@ -130,17 +131,39 @@ pub struct ProgramSpec {
     /// Instances one cube runs (at most [`MAX_INSTANCES_PER_CUBE`]); `None`: chosen by
     /// [`GraphProgram::new`] ([`instances_per_cube`]).
     pub instances_per_cube: Option<usize>,
-    /// Run the model streams of up to [`MAX_UNROLLED_STAGES`](super::MAX_UNROLLED_STAGES)
-    /// stages outside the stage loop, where the streams run on the columns kernel
+    /// Whether the model streams of up to [`MAX_UNROLLED_STAGES`](super::MAX_UNROLLED_STAGES)
+    /// stages run outside the stage loop, where the streams run on the columns kernel
     /// ([`StreamStages`]): the same results, bit for bit, from code that CUDA's compiler budgets
     /// far fewer registers per thread for.
-    pub unroll_streams: bool,
+    pub unroll_streams: UnrollStreams,
+    /// The kinds from `KIND_DEVICE` on: per-sample steps defined outside the library
+    /// ([`DeviceKindSet::none`] for the built-in kinds only).
+    pub device_kinds: DeviceKindSet,
 }
 
 impl ProgramSpec {
     /// Parameters of one instance.
     pub fn params_per_instance(&self) -> usize {
-        self.items.iter().map(|i| KIND_PARAMS[i.kind as usize]).sum()
+        self.items.iter().map(|i| self.kind_params(i.kind)).sum()
+    }
+
+    /// Device parameters of an item of `kind` (a built-in kind or one of the device-kind set;
+    /// 0 for neither).
+    pub fn kind_params(&self, kind: u32) -> usize {
+        KIND_PARAMS.get(kind as usize).copied().or_else(|| self.device_kinds.get(kind).map(|k| k.params)).unwrap_or(0)
+    }
+
+    /// The name of `kind`, for errors and reports.
+    pub fn kind_name(&self, kind: u32) -> &'static str {
+        KIND_NAMES.get(kind as usize).copied().or_else(|| self.device_kinds.get(kind).map(|k| k.name)).unwrap_or("?")
+    }
+
+    /// The state an item of `kind` starts from for its parameters.
+    pub fn initial_state(&self, kind: u32, params: &[f32]) -> [f32; ITEM_STATE] {
+        match self.device_kinds.get(kind) {
+            Some(k) => (k.initial_state)(params),
+            None => initial_state(kind, params),
+        }
     }
 
     /// Floats of one instance's arena.
@@ -206,8 +229,14 @@ impl ProgramSpec {
             }
         };
         for (e, item) in self.items.iter().enumerate() {
-            if item.kind as usize >= KINDS {
-                return Err(invalid(format!("item {e}: kind {} is not one of the {KINDS} kinds", item.kind)));
+            if item.kind as usize >= KINDS && self.device_kinds.get(item.kind).is_none() {
+                return Err(invalid(format!(
+                    "item {e}: kind {} is neither one of the {KINDS} built-in kinds nor one of the {} of the \
+                     device-kind set `{}`",
+                    item.kind,
+                    self.device_kinds.kinds().len(),
+                    self.device_kinds.type_name()
+                )));
             }
             slot("output", item.output)?;
             if item.output == 0 {
@@ -224,7 +253,7 @@ impl ProgramSpec {
                     )));
                 }
             } else if item.ring != 0 {
-                return Err(invalid(format!("item {e}: a {} has no ring", KIND_NAMES[item.kind as usize])));
+                return Err(invalid(format!("item {e}: a {} has no ring", self.kind_name(item.kind))));
             }
         }
         if self.convolutions.len() > self.stages.len() {
@@ -287,6 +316,44 @@ impl ProgramSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a program runs its columns streams outside the stage loop ([`StreamStages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnrollStreams {
+    /// Unrolled where the launch has more cubes than the device has multiprocessors. Unrolled,
+    /// the standard WaveNet's body takes 128 registers per thread instead of 252 (two 256-thread
+    /// cubes per multiprocessor instead of one) and spills some: on an H200 `amp_cab` at 128
+    /// frames took 591 instead of 796 µs of device time per buffer for 1,024 instances, 159
+    /// instead of 214 for 256, but one instance at 64 frames 91.5 instead of 76.1 µs — a lone
+    /// cube gains nothing from the second slot and waits on its spills (docs/PERFORMANCE.md,
+    /// twenty-ninth measurement).
+    #[default]
+    Auto,
+    /// Always unrolled.
+    Always,
+    /// Always in the stage loop.
+    Never,
+}
+
+impl UnrollStreams {
+    /// Whether a launch of `cubes` on `multiprocessors` runs unrolled.
+    pub fn unrolls(self, cubes: usize, multiprocessors: usize) -> bool {
+        match self {
+            UnrollStreams::Auto => cubes > multiprocessors,
+            UnrollStreams::Always => true,
+            UnrollStreams::Never => false,
+        }
+    }
+
+    /// `CUBEAUDIO_PROGRAM_UNROLL`: `1` always, `0` never, anything else (or unset) auto.
+    pub fn from_env() -> Self {
+        match std::env::var("CUBEAUDIO_PROGRAM_UNROLL").as_deref() {
+            Ok("1") => UnrollStreams::Always,
+            Ok("0") => UnrollStreams::Never,
+            _ => UnrollStreams::Auto,
+        }
     }
 }
 
@@ -508,6 +575,7 @@ impl GraphProgram {
     /// instance, [`ProgramSpec::params_per_instance`] each).
     pub fn new<R: Runtime>(client: &ComputeClient<R>, spec: ProgramSpec, params: &[f32]) -> Result<Self, KernelError> {
         spec.check()?;
+        launch_of::<R>(&spec.device_kinds)?;
         let per = spec.params_per_instance();
         len_eq(KERNEL, "parameters", per * spec.instances, params.len())?;
         finite(KERNEL, "parameter", params)?;
@@ -527,7 +595,7 @@ impl GraphProgram {
             program.extend([item.kind, item.output]);
             program.extend(item.inputs);
             program.extend([param_at, ring_at as u32, item.ring.saturating_sub(1) as u32]);
-            param_at += KIND_PARAMS[item.kind as usize] as u32;
+            param_at += spec.kind_params(item.kind) as u32;
             ring_at += item.ring;
         }
         // Convolutions: twiddles first (the transform reads them from offset 0), then per
@@ -608,7 +676,9 @@ impl GraphProgram {
         let plan = plan_cube(&spec, width, has_convs, scratch, multiprocessors, cap)?;
         // Streams leave the loop only on the columns kernel and when asked; either way a loop
         // compiles the convolutions' code only where one of its stages has some.
-        let unroll = spec.unroll_streams && matches!(plan.step, Some(StreamStep::Columns(_)));
+        let cubes = spec.instances.div_ceil(plan.group);
+        let unroll =
+            spec.unroll_streams.unrolls(cubes, multiprocessors) && matches!(plan.step, Some(StreamStep::Columns(_)));
         let streams: Vec<usize> = if unroll { spec.streams.iter().map(Vec::len).collect() } else { Vec::new() };
         let convolutions: Vec<bool> = spec.convolutions.iter().map(|c| !c.is_empty()).collect();
         let unrolled = StreamStages::of(&streams, &convolutions, plan.group, plan.slots());
@@ -771,40 +841,35 @@ impl GraphProgram {
             Some(t) => (&t.meta, &t.plan, t.weights, t.state, t.tick),
             None => (&self.no_streams.0, &self.no_streams.0, &self.no_streams.1, &self.no_streams.1, 0),
         };
-        // SAFETY: every table was checked against the arena, parameter, state and ring sizes in
-        // `new`, and the buffers' lengths against the spec here, so every index the kernel forms
-        // is in range; the stream tables' offsets are their owner's (the NAM batch builds them
-        // for these streams and launches its own kernel on them unchecked too).
-        unsafe {
-            graph_program_kernel::launch_unchecked::<R>(
-                client,
-                CubeCount::Static(n.div_ceil(self.group) as u32, 1, 1),
-                CubeDim::new_1d(self.units as u32),
-                input.arg(),
-                output.arg(),
-                arena.arg(),
-                self.program.arg(),
-                self.layout.arg(),
-                self.routes.arg(),
-                self.params.arg(),
-                self.state.arg(),
-                self.rings.arg(),
-                self.dims.arg(),
-                self.conv_data.arg(),
-                meta.arg(),
-                plan.arg(),
-                weights.arg(),
-                stream_state.arg(),
-                tick,
-                self.cursor as u32,
-                frames as u32,
-                self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
-                self.local_arena,
-                interpreter,
-                columns,
-                self.unrolled,
-            );
-        }
+        let args = ProgramArgs {
+            cubes: n.div_ceil(self.group) as u32,
+            units: self.units as u32,
+            input,
+            output,
+            arena,
+            program: &self.program,
+            layout: &self.layout,
+            routes: &self.routes,
+            params: &self.params,
+            state: &self.state,
+            rings: &self.rings,
+            dims: &self.dims,
+            conv_data: &self.conv_data,
+            meta,
+            plan,
+            weights,
+            stream_state,
+            tick,
+            cursor: self.cursor as u32,
+            frames: frames as u32,
+            conv_block: self.spec.conv_block * usize::from(self.spec.convs().next().is_some()),
+            local_arena: self.local_arena,
+            interpreter,
+            columns,
+            unrolled: self.unrolled,
+            device_kinds: !self.spec.device_kinds.kinds().is_empty(),
+        };
+        launch_of::<R>(&self.spec.device_kinds)?(client, &args);
         self.cursor = (self.cursor + frames) % self.ring_period;
         Ok(())
     }
@@ -818,8 +883,8 @@ impl GraphProgram {
             let params = &self.initial[i * per..(i + 1) * per];
             let mut at = 0;
             for item in &self.spec.items {
-                let k = KIND_PARAMS[item.kind as usize];
-                state.extend(initial_state(item.kind, &params[at..at + k]));
+                let k = self.spec.kind_params(item.kind);
+                state.extend(self.spec.initial_state(item.kind, &params[at..at + k]));
                 at += k;
             }
             state.resize((i + 1) * self.state_floats, 0.0);
@@ -827,6 +892,88 @@ impl GraphProgram {
         self.state = Buffer::upload(client, &state);
         self.rings = Buffer::upload(client, &vec![0.0; self.ring_floats * self.spec.instances]);
         self.cursor = 0;
+    }
+}
+
+/// The program's launch on `R` with `kinds`, or why there is none.
+fn launch_of<R: Runtime>(kinds: &DeviceKindSet) -> Result<super::device_kinds::Launch<R>, KernelError> {
+    kinds.launch::<R>().ok_or_else(|| KernelError::Invalid {
+        kernel: KERNEL,
+        reason: format!(
+            "the device-kind set `{}` was not built for the runtime `{}`",
+            kinds.type_name(),
+            std::any::type_name::<R>()
+        ),
+    })
+}
+
+/// Everything one launch of the program binds.
+pub(super) struct ProgramArgs<'a> {
+    cubes: u32,
+    units: u32,
+    input: &'a Buffer,
+    output: &'a Buffer,
+    arena: &'a Buffer,
+    program: &'a IndexBuffer,
+    layout: &'a IndexBuffer,
+    routes: &'a IndexBuffer,
+    params: &'a Buffer,
+    state: &'a Buffer,
+    rings: &'a Buffer,
+    dims: &'a IndexBuffer,
+    conv_data: &'a Buffer,
+    meta: &'a IndexBuffer,
+    plan: &'a IndexBuffer,
+    weights: &'a Buffer,
+    stream_state: &'a Buffer,
+    tick: u32,
+    cursor: u32,
+    frames: u32,
+    conv_block: usize,
+    local_arena: usize,
+    interpreter: Option<StreamsShape>,
+    columns: Option<ColumnsShape>,
+    unrolled: StreamStages,
+    device_kinds: bool,
+}
+
+/// The program's launch with the device kinds `K` on `R` (see [`DeviceKindSet`]).
+pub(super) fn launch_program<K: DeviceKinds, R: Runtime>(client: &ComputeClient<R>, a: &ProgramArgs<'_>) {
+    // SAFETY: every table was checked against the arena, parameter, state and ring sizes in
+    // `GraphProgram::new`, and the buffers' lengths against the spec in `process`, so every
+    // index the kernel forms is in range; the stream tables' offsets are their owner's (the NAM
+    // batch builds them for these streams and launches its own kernel on them unchecked too);
+    // every item's kind is a built-in one or one of `K`'s (checked in `new` against the set).
+    unsafe {
+        graph_program_kernel::launch_unchecked::<K, R>(
+            client,
+            CubeCount::Static(a.cubes, 1, 1),
+            CubeDim::new_1d(a.units),
+            a.input.arg(),
+            a.output.arg(),
+            a.arena.arg(),
+            a.program.arg(),
+            a.layout.arg(),
+            a.routes.arg(),
+            a.params.arg(),
+            a.state.arg(),
+            a.rings.arg(),
+            a.dims.arg(),
+            a.conv_data.arg(),
+            a.meta.arg(),
+            a.plan.arg(),
+            a.weights.arg(),
+            a.stream_state.arg(),
+            a.tick,
+            a.cursor,
+            a.frames,
+            a.conv_block,
+            a.local_arena,
+            a.interpreter,
+            a.columns,
+            a.unrolled,
+            a.device_kinds,
+        );
     }
 }
 

@@ -40,13 +40,19 @@
 // device function, which no attribute reaches; the functions themselves are documented.
 #![allow(missing_docs)]
 
+mod device_kinds;
 mod launch;
 pub mod reference;
 mod unrolled;
 
+pub use device_kinds::{
+    DeviceKind, DeviceKindSet, DeviceKinds, NoDeviceKinds, KIND_DEVICE, MAX_DEVICE_KINDS, MAX_DEVICE_PARAMS,
+};
+
 pub use launch::{
     instances_per_cube, GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep,
-    StreamTables, LOCAL_ARENA_FLOATS, MAX_INSTANCES_PER_CUBE, MAX_PROGRAM_UNITS, MAX_RING, MAX_SHARED_BYTES,
+    StreamTables, UnrollStreams, LOCAL_ARENA_FLOATS, MAX_INSTANCES_PER_CUBE, MAX_PROGRAM_UNITS, MAX_RING,
+    MAX_SHARED_BYTES,
 };
 pub use unrolled::{StreamStages, UnrolledStage, MAX_UNROLLED_ROUNDS, MAX_UNROLLED_STAGES};
 
@@ -131,7 +137,7 @@ pub const STREAM_RECORD: usize = 2;
 /// 784 µs, 2026-12-03). Registers stay at ~252 per thread (one cube per multiprocessor).
 #[allow(clippy::too_many_arguments)]
 #[cube(launch_unchecked)]
-pub fn graph_program_kernel(
+pub fn graph_program_kernel<K: DeviceKinds>(
     input: &Array<f32>,
     output: &mut Array<f32>,
     arena: &mut Array<f32>,
@@ -155,6 +161,7 @@ pub fn graph_program_kernel(
     #[comptime] streams: Option<StreamsShape>,
     #[comptime] columns: Option<ColumnsShape>,
     #[comptime] unrolled: StreamStages,
+    #[comptime] device_kinds: bool,
 ) {
     let len = dims[5] as usize;
     let group = dims[17] as usize;
@@ -181,7 +188,7 @@ pub fn graph_program_kernel(
     }
     let mut view =
         if local { sh.slice_mut(scratch, scratch + live * len) } else { arena.slice_mut(a0, a0 + live * len) };
-    run_program(
+    run_program::<K>(
         &mut view,
         first,
         live,
@@ -207,6 +214,7 @@ pub fn graph_program_kernel(
         streams,
         columns,
         unrolled,
+        device_kinds,
     );
     if local {
         let mut k = UNIT_POS as usize;
@@ -233,7 +241,7 @@ pub fn scratch_floats(conv_block: usize, streams: Option<StreamsShape>) -> usize
 /// 256-thread cube per multiprocessor), against ~128–180 for the same body at the top level.
 #[allow(clippy::too_many_arguments)]
 #[cube]
-fn run_program(
+fn run_program<K: DeviceKinds>(
     arena: &mut Slice<f32, ReadWrite>,
     first: usize,
     live: usize,
@@ -259,6 +267,7 @@ fn run_program(
     #[comptime] streams: Option<StreamsShape>,
     #[comptime] columns: Option<ColumnsShape>,
     #[comptime] unrolled: StreamStages,
+    #[comptime] device_kinds: bool,
 ) {
     let unit = UNIT_POS as usize;
     let units = CUBE_DIM as usize;
@@ -284,7 +293,7 @@ fn run_program(
     // One call per possible unrolled stage (MAX_UNROLLED_STAGES); absent ones expand to nothing.
     #[unroll]
     for q in 0..MAX_UNROLLED_STAGES {
-        unrolled_stage(
+        unrolled_stage::<K>(
             arena,
             first,
             live,
@@ -307,9 +316,10 @@ fn run_program(
             columns,
             comptime!(unrolled.start(q)),
             comptime!(unrolled.entry(q)),
+            device_kinds,
         );
     }
-    run_stages(
+    run_stages::<K>(
         comptime!(unrolled.start(unrolled.count)).runtime(),
         dims[1] as usize,
         arena,
@@ -334,6 +344,7 @@ fn run_program(
         streams,
         columns,
         comptime!(unrolled.count == 0),
+        device_kinds,
     );
 
     let per_out = out_routes * n;
@@ -352,7 +363,7 @@ fn run_program(
 /// columns body outside any loop, then a cube barrier; nothing without an entry.
 #[allow(clippy::too_many_arguments)]
 #[cube]
-fn unrolled_stage(
+fn unrolled_stage<K: DeviceKinds>(
     arena: &mut Slice<f32, ReadWrite>,
     first: usize,
     live: usize,
@@ -375,10 +386,11 @@ fn unrolled_stage(
     #[comptime] columns: Option<ColumnsShape>,
     #[comptime] from: usize,
     #[comptime] entry: Option<UnrolledStage>,
+    #[comptime] device_kinds: bool,
 ) {
     if comptime!(entry.is_some()) {
         let e = comptime!(entry.unwrap());
-        run_stages(
+        run_stages::<K>(
             comptime!(from).runtime(),
             comptime!(e.stage + 1).runtime(),
             arena,
@@ -403,6 +415,7 @@ fn unrolled_stage(
             None,
             columns,
             false,
+            device_kinds,
         );
         columns_step(
             comptime!(e.stage).runtime(),
@@ -430,7 +443,7 @@ fn unrolled_stage(
 /// wrote): its items, its convolutions, then its model streams where `with_streams`.
 #[allow(clippy::too_many_arguments)]
 #[cube]
-fn run_stages(
+fn run_stages<K: DeviceKinds>(
     from: usize,
     to: usize,
     arena: &mut Slice<f32, ReadWrite>,
@@ -455,6 +468,7 @@ fn run_stages(
     #[comptime] streams: Option<StreamsShape>,
     #[comptime] columns: Option<ColumnsShape>,
     #[comptime] with_streams: bool,
+    #[comptime] device_kinds: bool,
 ) {
     let unit = UNIT_POS as usize;
     let units = CUBE_DIM as usize;
@@ -473,7 +487,7 @@ fn run_stages(
             let item = layout[stage * width + v % width];
             if item != IDLE {
                 let i = first + g;
-                run_item(
+                run_item::<K>(
                     arena,
                     g * len,
                     program,
@@ -487,6 +501,7 @@ fn run_stages(
                     cursor as usize,
                     stride,
                     n,
+                    device_kinds,
                 );
             }
             v += units;
@@ -740,7 +755,7 @@ fn ahead_next(
 /// One item for the whole buffer: its state in registers, one branch per kind.
 #[allow(clippy::too_many_arguments)]
 #[cube]
-fn run_item(
+fn run_item<K: DeviceKinds>(
     arena: &mut Slice<f32, ReadWrite>,
     base: usize,
     program: &Array<u32>,
@@ -754,6 +769,7 @@ fn run_item(
     cursor: usize,
     stride: usize,
     n: usize,
+    #[comptime] device_kinds: bool,
 ) {
     let r = item * RECORD;
     let kind = program[r];
@@ -826,17 +842,49 @@ fn run_item(
             let x = ahead_next(&mut ahead, arena, src, t, n, 0);
             arena[dst + t] = finite_or_zero(drive_step(x, params, pb, &mut s, 0));
         }
-    } else {
-        let ring0 = r0 + program[r + 7] as usize;
-        let mask = program[r + 8] as usize;
-        ahead_start(&mut ahead, arena, src, n, 0);
-        for t in 0..n {
-            let x = ahead_next(&mut ahead, arena, src, t, n, 0);
-            arena[dst + t] = finite_or_zero(echo_step(x, params, pb, rings, ring0, mask, cursor + t));
+    } else if comptime!(device_kinds) {
+        if kind == KIND_ECHO {
+            echo_item(arena, &mut ahead, program, r, params, pb, rings, r0, cursor, src, dst, n);
+        } else {
+            // A kind of the program's device-kind set (checked against the set on the host).
+            let k = kind - KIND_DEVICE;
+            ahead_start(&mut ahead, arena, src, n, 0);
+            for t in 0..n {
+                let x = ahead_next(&mut ahead, arena, src, t, n, 0);
+                arena[dst + t] = finite_or_zero(K::step(k, x, params, pb, &mut s));
+            }
         }
+    } else {
+        echo_item(arena, &mut ahead, program, r, params, pb, rings, r0, cursor, src, dst, n);
     }
     #[unroll]
     for j in 0..ITEM_STATE {
         state[sb + j] = s[j];
+    }
+}
+
+/// An echo item for the whole buffer (its ring at `r0` plus its record's offset).
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn echo_item(
+    arena: &mut Slice<f32, ReadWrite>,
+    ahead: &mut Array<f32>,
+    program: &Array<u32>,
+    r: usize,
+    params: &Array<f32>,
+    pb: usize,
+    rings: &mut Array<f32>,
+    r0: usize,
+    cursor: usize,
+    src: usize,
+    dst: usize,
+    n: usize,
+) {
+    let ring0 = r0 + program[r + 7] as usize;
+    let mask = program[r + 8] as usize;
+    ahead_start(ahead, arena, src, n, 0);
+    for t in 0..n {
+        let x = ahead_next(ahead, arena, src, t, n, 0);
+        arena[dst + t] = finite_or_zero(echo_step(x, params, pb, rings, ring0, mask, cursor + t));
     }
 }

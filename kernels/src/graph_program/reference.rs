@@ -1,9 +1,8 @@
 //! A [`super::ProgramSpec`] run in plain Rust, f64, stage by stage, for tests: the device
 //! program must equal it whatever the layout.
 
-use super::launch::initial_state;
 use super::{ProgramSpec, IDLE, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE};
-use super::{KIND_MIX, KIND_PARAMS, KIND_TREMOLO};
+use super::{KIND_MIX, KIND_TREMOLO};
 use crate::effects::reference as fx;
 use crate::routed::MIX_INPUTS;
 
@@ -28,8 +27,8 @@ impl ReferenceProgram {
         for p in params.chunks(per.max(1)).take(spec.instances) {
             let mut at = 0;
             for item in &spec.items {
-                let k = KIND_PARAMS[item.kind as usize];
-                state.push(initial_state(item.kind, &p[at..at + k]).map(f64::from));
+                let k = spec.kind_params(item.kind);
+                state.push(spec.initial_state(item.kind, &p[at..at + k]).map(f64::from));
                 rings.push(vec![0.0; item.ring]);
                 at += k;
             }
@@ -59,7 +58,7 @@ impl ReferenceProgram {
         let mut at = 0;
         for item in &spec.items {
             offsets.push(at);
-            at += KIND_PARAMS[item.kind as usize];
+            at += spec.kind_params(item.kind);
         }
         let mut outputs = Vec::with_capacity(spec.instances);
         for (inst, inp) in input.iter().enumerate().take(spec.instances) {
@@ -75,7 +74,7 @@ impl ReferenceProgram {
                     let e = e as usize;
                     let item = &spec.items[e];
                     let k = inst * spec.items.len() + e;
-                    let p = &self.params[inst * per + offsets[e]..][..KIND_PARAMS[item.kind as usize]];
+                    let p = &self.params[inst * per + offsets[e]..][..spec.kind_params(item.kind)];
                     let s = &mut self.state[k];
                     let mut out = vec![0.0f64; frames];
                     for (t, y) in out.iter_mut().enumerate() {
@@ -102,7 +101,10 @@ impl ReferenceProgram {
                             KIND_TREMOLO => fx::tremolo(x, p, &mut self.phases[k], &mut s[1..]),
                             KIND_DRIVE => fx::drive(x, p, s),
                             KIND_ECHO => fx::echo(x, p, &mut self.rings[k], self.at + t),
-                            _ => unreachable!("kinds are checked by the spec"),
+                            kind => match spec.device_kinds.get(kind) {
+                                Some(device) => (device.reference)(x, p, s),
+                                None => unreachable!("kinds are checked by the spec"),
+                            },
                         };
                     }
                     arena[item.output as usize] = out;

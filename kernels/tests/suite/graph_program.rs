@@ -1,8 +1,8 @@
 use cubeaudio_kernels::biquad::BiquadCoefficients;
 use cubeaudio_kernels::graph_program::reference::ReferenceProgram;
 use cubeaudio_kernels::graph_program::{
-    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, IDLE, KINDS, KIND_BIQUAD, KIND_COMPRESSOR, KIND_DRIVE,
-    KIND_ECHO, KIND_GAIN, KIND_GATE, KIND_MIX, KIND_TREMOLO,
+    DeviceKindSet, GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, UnrollStreams, IDLE, KINDS, KIND_BIQUAD,
+    KIND_COMPRESSOR, KIND_DRIVE, KIND_ECHO, KIND_GAIN, KIND_GATE, KIND_MIX, KIND_TREMOLO,
 };
 use cubeaudio_kernels::util::Buffer;
 use cubeaudio_kernels::KernelError;
@@ -94,7 +94,8 @@ fn spec(stages: Vec<Vec<u32>>) -> ProgramSpec {
         stream_step: None,
         local_arena: false,
         instances_per_cube: Some(1),
-        unroll_streams: false,
+        unroll_streams: UnrollStreams::Never,
+        device_kinds: DeviceKindSet::none(),
     }
 }
 
@@ -365,7 +366,8 @@ pub fn graph_program_convolves<R: Runtime>(client: &ComputeClient<R>) {
             stream_step: None,
             local_arena: local,
             instances_per_cube: Some(group),
-            unroll_streams: false,
+            unroll_streams: UnrollStreams::Never,
+            device_kinds: DeviceKindSet::none(),
         };
         let mut program = GraphProgram::new(client, spec.clone(), &first).unwrap();
         assert_eq!(program.local_arena(), local, "block {block}: 7 slots and the scratch fit shared memory");

@@ -15,6 +15,7 @@ mod dilated_conv;
 mod dsp;
 mod fused_entities;
 mod graph_program;
+mod graph_program_device_kinds;
 mod matrix_tile;
 mod routed;
 mod tile_conv;

@@ -8,7 +8,7 @@ use cubecl::prelude::*;
 
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
-use crate::graph::{FusedProgram, Fusion, Member, Placement, ProgramIo};
+use crate::graph::{FusedProgram, Fusion, Member, Placement, ProgramIo, UnrollStreams};
 use crate::processor::{BatchProcessor, InstanceSetup, ParamView, PrepareContext, ProcessorType};
 
 /// `instances` of `ty` as a one-stage program.
@@ -32,7 +32,7 @@ pub(crate) fn prepare_program<R: Runtime>(
         ctx,
         &[members],
         &initial,
-        Placement { fusion: Fusion::Packed, instances_per_cube: None, unroll_streams: false },
+        Placement { fusion: Fusion::Packed, instances_per_cube: None, unroll_streams: UnrollStreams::Never },
         slots,
         ProgramIo::none(),
     )?;

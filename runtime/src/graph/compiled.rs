@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cubeaudio_kernels::graph_program::StreamStep;
+pub use cubeaudio_kernels::graph_program::UnrollStreams;
 use cubeaudio_kernels::routed::copy_routes;
 use cubeaudio_kernels::transfer_slot::{fill_finite, Ticket, TransferSlot};
 use cubeaudio_kernels::util::{Buffer, IndexBuffer};
@@ -50,10 +51,11 @@ pub struct GraphOptions {
     /// Whether a graph program runs the model streams of up to four stages outside its stage
     /// loop (where they run on the columns kernel): the same output bit for bit, from code that
     /// CUDA's compiler gives ~128 registers per thread instead of ~250 for the standard WaveNet
-    /// (two 256-thread cubes per multiprocessor instead of one, with some spills). Off until it
-    /// is measured on a GPU (docs/PERFORMANCE.md, twenty-eighth measurement);
-    /// [`GraphOptions::new`] takes `CUBEAUDIO_PROGRAM_UNROLL=1`.
-    pub unroll_streams: bool,
+    /// (two 256-thread cubes per multiprocessor instead of one, with some spills). `Auto`
+    /// unrolls where a launch has more cubes than the device has multiprocessors (see
+    /// [`UnrollStreams`]); [`GraphOptions::new`] takes `CUBEAUDIO_PROGRAM_UNROLL` (`1` always,
+    /// `0` never).
+    pub unroll_streams: UnrollStreams,
 }
 
 /// Where model streams (`nam`: WaveNet, ConvNet, Linear) run in a fused graph.
@@ -84,7 +86,7 @@ impl GraphOptions {
             instances: 1,
             streams: StreamFusion::default(),
             instances_per_cube: std::env::var("CUBEAUDIO_INSTANCES_PER_CUBE").ok().and_then(|v| v.parse().ok()),
-            unroll_streams: std::env::var("CUBEAUDIO_PROGRAM_UNROLL").is_ok_and(|v| v == "1"),
+            unroll_streams: UnrollStreams::from_env(),
         }
     }
 }

@@ -9,7 +9,6 @@
 use cubeaudio_kernels::graph_program::IDLE;
 
 use crate::packer::{pack, PackError, Workspace};
-use crate::program_type::KIND_COSTS;
 
 /// Width of a warp in the layouts (NVIDIA's warp; on 64-wide AMD wavefronts two warps of a
 /// layout share a wavefront).
@@ -41,9 +40,15 @@ pub struct LayoutStats {
 }
 
 /// The stage's slots in warp order (item ids, [`IDLE`] for padding), `ids[i]` of kind
-/// `kinds[i]`; items keep their relative order within a kind.
-pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u32>, LayoutStats), PackError> {
-    let n_kinds = KIND_COSTS.len();
+/// `kinds[i]`, kind `k` costing `costs[k]` (`crate::program_type::kind_costs`); items keep
+/// their relative order within a kind.
+pub fn stage_layout(
+    fusion: Fusion,
+    ids: &[u32],
+    kinds: &[u32],
+    costs: &[u32],
+) -> Result<(Vec<u32>, LayoutStats), PackError> {
+    let n_kinds = costs.len();
     let mut of_kind = vec![Vec::new(); n_kinds];
     for (&i, &k) in ids.iter().zip(kinds) {
         of_kind[k as usize].push(i);
@@ -58,7 +63,7 @@ pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u
         // Enough warps for one kind per warp: the packer never needs more.
         let warps: usize = counts.iter().map(|&c| (c as usize).div_ceil(WARP)).sum::<usize>().max(1);
         let mut ws = Workspace::new(n_kinds, warps);
-        let packed = pack(&mut ws, WARP, warps, &counts, Some(&KIND_COSTS))?;
+        let packed = pack(&mut ws, WARP, warps, &counts, Some(costs))?;
         let mut next = vec![0usize; n_kinds];
         for warp in packed.warps() {
             for seg in warp {
@@ -74,14 +79,14 @@ pub fn stage_layout(fusion: Fusion, ids: &[u32], kinds: &[u32]) -> Result<(Vec<u
     }
     let mut stats = LayoutStats { items: ids.len(), ..LayoutStats::default() };
     for warp in slots.chunks(WARP) {
-        let mut present = [false; KIND_COSTS.len()];
+        let mut present = vec![false; n_kinds];
         for k in warp.iter().filter_map(|&(_, k)| k) {
             present[k as usize] = true;
         }
         let used = present.iter().filter(|&&p| p).count();
         stats.warps += usize::from(used > 0);
         stats.mixed_warps += usize::from(used > 1);
-        let cost = present.iter().zip(KIND_COSTS).filter(|(&p, _)| p).map(|(_, c)| c as u64).sum();
+        let cost = present.iter().zip(costs).filter(|(&p, _)| p).map(|(_, &c)| c as u64).sum();
         stats.max_cost = stats.max_cost.max(cost);
     }
     let slots = slots.into_iter().map(|(i, _)| i).collect();

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use cubeaudio_kernels::graph_program::{
-    GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep, KIND_MIX,
+    DeviceKindSet, GraphProgram, ProgramConvolution, ProgramItem, ProgramSpec, ProgramStream, StreamStep,
+    UnrollStreams, KIND_DEVICE, KIND_MIX,
 };
 use cubeaudio_kernels::routed::MIX_INPUTS;
 use cubeaudio_kernels::util::Buffer;
@@ -16,7 +17,7 @@ use crate::builtins::convolution_block;
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{InstanceSetup, PrepareContext, ProcessorType, Settings};
-use crate::program_type::device_param_count;
+use crate::program_type::{device_param_count, kind_costs};
 use crate::streams_type::ProgramStreams;
 
 /// One processor of a program: its setup (the slots of one graph instance), its type, and
@@ -43,7 +44,7 @@ pub(crate) struct ProgramIo {
 pub(crate) struct Placement {
     pub fusion: Fusion,
     pub instances_per_cube: Option<usize>,
-    pub unroll_streams: bool,
+    pub unroll_streams: UnrollStreams,
 }
 
 /// One processor's items: each channel is one item with the same device parameters.
@@ -64,6 +65,9 @@ struct Converter<R: Runtime> {
     sample_rate: f64,
     /// Host values the device values were last computed from.
     seen: Vec<f32>,
+    /// No device values computed yet: every processor's are, parameters or not (a type without
+    /// parameters has no changed value to notice, but device values all the same).
+    fresh: bool,
     /// Device values, graph instance after instance, `per_instance` each.
     device: Vec<f32>,
     per_instance: usize,
@@ -75,6 +79,39 @@ pub(crate) struct FusedProgram<R: Runtime> {
     stats: Vec<LayoutStats>,
     /// The model streams' tables, when the program runs any.
     streams: Option<Box<dyn ProgramStreams<R>>>,
+}
+
+/// Takes `offered` (the device-kind set of type `name`, whose kind is `kind`) as the program's
+/// set, or refuses: a device kind without its set, or a second set.
+fn join_device_kinds(
+    program: &mut (DeviceKindSet, &'static str),
+    name: &'static str,
+    offered: Option<DeviceKindSet>,
+    kind: u32,
+) -> Result<(), ProcessorError> {
+    let refuse = |reason: String| Err(ProcessorError::Setting { setting: "type", reason });
+    let Some(set) = offered else {
+        return refuse(format!("{name} has kind {kind}, a device kind, but gives no device-kind set"));
+    };
+    if set.get(kind).is_none() {
+        return refuse(format!(
+            "{name} has kind {kind}, which its device-kind set `{}` ({} kinds) does not hold",
+            set.type_name(),
+            set.kinds().len()
+        ));
+    }
+    if program.1.is_empty() {
+        *program = (set, name);
+    } else if program.0 != set {
+        return refuse(format!(
+            "one program compiles one device-kind set: {} brings `{}`, {} brings `{}`",
+            program.1,
+            program.0.type_name(),
+            name,
+            set.type_name()
+        ));
+    }
+    Ok(())
 }
 
 impl ProgramIo {
@@ -104,6 +141,8 @@ impl<R: Runtime> FusedProgram<R> {
         let mut streams = Vec::new();
         let mut stream_members: Vec<&Member<R>> = Vec::new();
         let mut device_at = 0;
+        // The program's device-kind set and the type that brought it.
+        let mut device_kinds = (DeviceKindSet::none(), "");
         for stage in stages {
             let (mut ids, mut kinds, mut convs, mut of_stage) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for m in stage {
@@ -148,6 +187,9 @@ impl<R: Runtime> FusedProgram<R> {
                     continue;
                 }
                 let kind = program.kind(m.setup.settings);
+                if kind >= KIND_DEVICE {
+                    join_device_kinds(&mut device_kinds, m.ty.name(), program.device_kinds(), kind)?;
+                }
                 let ring = program.ring(ctx, &m.setup)?;
                 let channels = m.setup.output_slots.len();
                 for ch in 0..channels {
@@ -160,7 +202,7 @@ impl<R: Runtime> FusedProgram<R> {
                     kinds.push(kind);
                     items.push(ProgramItem { kind, output: m.setup.output_slots[ch], inputs, ring });
                 }
-                let device_count = device_param_count(kind);
+                let device_count = device_param_count(kind, &device_kinds.0);
                 sources.push(Source {
                     ty: m.ty.clone(),
                     settings: m.setup.settings.clone(),
@@ -172,7 +214,7 @@ impl<R: Runtime> FusedProgram<R> {
                 });
                 device_at += device_count * channels;
             }
-            let (layout, s) = stage_layout(placement.fusion, &ids, &kinds)
+            let (layout, s) = stage_layout(placement.fusion, &ids, &kinds, &kind_costs(&device_kinds.0))
                 .map_err(|e| ProcessorError::Setting { setting: "layout", reason: e.to_string() })?;
             layouts.push(layout);
             stats.push(s);
@@ -215,11 +257,13 @@ impl<R: Runtime> FusedProgram<R> {
             local_arena: true,
             instances_per_cube: placement.instances_per_cube,
             unroll_streams: placement.unroll_streams,
+            device_kinds: device_kinds.0,
         };
         let mut converter = Converter {
             sources,
             sample_rate: ctx.sample_rate,
             seen: vec![f32::NAN; params.len()],
+            fresh: true,
             device: vec![0.0; device_at * instances],
             per_instance: device_at,
         };
@@ -283,7 +327,7 @@ impl<R: Runtime> Converter<R> {
         for s in &self.sources {
             for (i, &at) in s.param_at.iter().enumerate() {
                 let host = &params[at..at + s.param_count];
-                if host == &self.seen[at..at + s.param_count] {
+                if !self.fresh && host == &self.seen[at..at + s.param_count] {
                     continue;
                 }
                 changed = true;
@@ -298,6 +342,7 @@ impl<R: Runtime> Converter<R> {
                 self.seen[at..at + s.param_count].copy_from_slice(host);
             }
         }
+        self.fresh = false;
         changed
     }
 }
