@@ -36,6 +36,7 @@ run bash scripts/plugin-test.sh
 run cargo run --release -q -p cubeaudio-kernels --example custom_block
 run cargo run --release -q -p cubeaudio-runtime --example graph_in_code
 run cargo run --release -q -p cubeaudio-runtime --example tilt_processor
+run cargo run --release -q -p cubeaudio-runtime --example wavefolder_processor
 run cargo run --release -q -p cubeaudio-nam --example gpu_batch
 
 ran=$(grep -c '^\[device-test\] .*: runtime .* | adapter ' "$log" || true)
