@@ -92,7 +92,8 @@ fn fold_set() -> DeviceKindSet {
         initial_state: |p| [p[0], 0.0, 0.0, 0.0],
         reference: fold_reference,
     };
-    DeviceKindSet::of::<Fold>(vec![kind]).expect("one kind of four parameters is a valid set")
+    // SAFETY: `Fold::step` reads `params[at..at + 4]` and `state[0..3]` only.
+    unsafe { DeviceKindSet::of::<Fold>(vec![kind]) }.expect("one kind of four parameters is a valid set")
 }
 
 /// `wavefolder`: mono in, mono out.

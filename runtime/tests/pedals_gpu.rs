@@ -206,7 +206,8 @@ impl DeviceKinds for Negate {
 fn one_kind<K: DeviceKinds>(name: &'static str) -> DeviceKindSet {
     let kind =
         DeviceKind { name, params: 1, cost: 60, initial_state: |_| [0.0; ITEM_STATE], reference: |x, p, _| x * p[0] };
-    DeviceKindSet::of::<K>(vec![kind]).unwrap()
+    // SAFETY: both steps read `params[at]` at most, and no state.
+    unsafe { DeviceKindSet::of::<K>(vec![kind]) }.unwrap()
 }
 
 /// A mono processor type of a device kind (`kind`, from `set`), for the refusals below.

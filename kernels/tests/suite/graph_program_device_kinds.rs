@@ -49,22 +49,26 @@ fn block_reference(x: f64, p: &[f64], s: &mut [f64; ITEM_STATE]) -> f64 {
 }
 
 fn set() -> DeviceKindSet {
-    DeviceKindSet::of::<FoldAndBlock>(vec![
-        DeviceKind {
-            name: "fold",
-            params: 3,
-            cost: 90,
-            initial_state: |p| [p[0], 0.0, 0.0, 0.0],
-            reference: fold_reference,
-        },
-        DeviceKind {
-            name: "dc_block",
-            params: 1,
-            cost: 70,
-            initial_state: |_| [0.0; ITEM_STATE],
-            reference: block_reference,
-        },
-    ])
+    // SAFETY: the fold reads `params[at..at + 3]` and `state[0]`, the blocker `params[at]` and
+    // `state[0..2]`, as their descriptions say.
+    unsafe {
+        DeviceKindSet::of::<FoldAndBlock>(vec![
+            DeviceKind {
+                name: "fold",
+                params: 3,
+                cost: 90,
+                initial_state: |p| [p[0], 0.0, 0.0, 0.0],
+                reference: fold_reference,
+            },
+            DeviceKind {
+                name: "dc_block",
+                params: 1,
+                cost: 70,
+                initial_state: |_| [0.0; ITEM_STATE],
+                reference: block_reference,
+            },
+        ])
+    }
     .unwrap()
 }
 
