@@ -208,8 +208,18 @@ impl<R: Runtime> StreamsType<R> for NamProcessor {
         // columns kernel on a hardware GPU where every model has one shape, the interpreter on
         // a software adapter); the program runs its streams with the same step.
         let kernel = members_kernel(members.iter().map(|m| m.settings))?;
-        let batch =
+        let mut batch =
             GpuWaveNetBatch::with_kernel(engine.client(), &nets, ctx.max_buffer, kernel).map_err(prepare_error)?;
+        // Two positions per thread inside the program, whatever the batch size, unless forced
+        // (`CUBEAUDIO_NAM_COLUMNS`). The standalone batch takes four from 8 streams per
+        // multiprocessor, where it wins; inside the program that body took 255 registers per
+        // thread (one cube per multiprocessor): `amp_cab` at 2,048 instances and 128 frames ran
+        // 2,130 µs of device time per buffer, 1,158 µs at two positions (H200, docs/
+        // PERFORMANCE.md, twenty-ninth measurement). Outputs do not depend on it.
+        let four = batch.columns_shape().is_some_and(|s| s.splits > 1 && s.frames > 2);
+        if four && std::env::var_os("CUBEAUDIO_NAM_COLUMNS").is_none() {
+            batch.set_positions(Some(2)).map_err(prepare_error)?;
+        }
         Ok(Box::new(NamStreams { batch }))
     }
 }
