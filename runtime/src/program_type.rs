@@ -11,7 +11,7 @@
 //! responses): a cooperative step of the whole cube after its stage's items
 //! (`cubeaudio_kernels::partitioned_conv::convolve_cooperative`).
 
-use cubeaudio_kernels::graph_program::{DeviceKindSet, KINDS, KIND_PARAMS};
+use cubeaudio_kernels::graph_program::{DeviceKindSet, KINDS};
 
 use crate::error::ProcessorError;
 use crate::processor::{InstanceSetup, PrepareContext, Settings};
@@ -66,11 +66,6 @@ pub trait ProgramType: Send + Sync {
 /// tremolo, drive, echo. A mixed warp measured 0.6–0.8 of its kinds' sum (diverged branches
 /// overlap their latencies), so the sum is a conservative estimate.
 pub const KIND_COSTS: [u32; KINDS] = [68, 89, 77, 89, 209, 148, 84, 184];
-
-/// Parameters of `kind` on the device (a built-in kind or one of `set`'s; 0 for neither).
-pub fn device_param_count(kind: u32, set: &DeviceKindSet) -> usize {
-    KIND_PARAMS.get(kind as usize).copied().or_else(|| set.get(kind).map(|k| k.params)).unwrap_or(0)
-}
 
 /// The packer's cost of every kind a program with `set` may hold: the built-in kinds'
 /// ([`KIND_COSTS`]), then the set's own.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use cubecl::prelude::*;
 
 use super::launch::{launch_program, ProgramArgs};
-use super::{ITEM_STATE, KINDS};
+use super::{ITEM_STATE, KINDS, KIND_PARAMS};
 
 /// The first device kind's number: kind `k` of a set is item kind `KIND_DEVICE + k`.
 pub const KIND_DEVICE: u32 = KINDS as u32;
@@ -142,6 +142,12 @@ impl DeviceKindSet {
     /// Device kind `kind` (an item kind, `KIND_DEVICE + k`), if the set has it.
     pub fn get(&self, kind: u32) -> Option<&DeviceKind> {
         kind.checked_sub(KIND_DEVICE).and_then(|k| self.kinds.get(k as usize))
+    }
+
+    /// Device parameters of an item of `kind`: a built-in kind's, or one of this set's; 0 for
+    /// neither.
+    pub fn params_of(&self, kind: u32) -> usize {
+        KIND_PARAMS.get(kind as usize).copied().or_else(|| self.get(kind).map(|k| k.params)).unwrap_or(0)
     }
 
     /// The Rust type of the set, for errors.

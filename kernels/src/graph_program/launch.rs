@@ -1,8 +1,6 @@
 use cubecl::prelude::*;
 
-use super::{
-    graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_PARAMS, KIND_TREMOLO, RECORD,
-};
+use super::{graph_program_kernel, IDLE, ITEM_STATE, KINDS, KIND_ECHO, KIND_GAIN, KIND_MIX, KIND_TREMOLO, RECORD};
 use super::{scratch_floats, StreamStages, CONV_RECORD, KIND_DRIVE, KIND_NAMES, STREAM_RECORD};
 use super::{DeviceKindSet, DeviceKinds};
 use crate::fft::twiddles;
@@ -94,7 +92,8 @@ pub struct StreamTables<'a> {
 /// outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgramSpec {
-    /// Every item; parameters are laid out item after item, [`KIND_PARAMS`] each.
+    /// Every item; parameters are laid out item after item, [`KIND_PARAMS`](super::KIND_PARAMS)
+    /// each (a device kind: its set's count).
     pub items: Vec<ProgramItem>,
     /// Per stage, its slots in warp order: the item each runs, or [`IDLE`]; a whole number of
     /// [`LAYOUT_WARP`]-wide warps. Every item is in exactly one stage, once.
@@ -150,7 +149,7 @@ impl ProgramSpec {
     /// Device parameters of an item of `kind` (a built-in kind or one of the device-kind set;
     /// 0 for neither).
     pub fn kind_params(&self, kind: u32) -> usize {
-        KIND_PARAMS.get(kind as usize).copied().or_else(|| self.device_kinds.get(kind).map(|k| k.params)).unwrap_or(0)
+        self.device_kinds.params_of(kind)
     }
 
     /// The name of `kind`, for errors and reports.

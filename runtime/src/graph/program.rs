@@ -17,7 +17,7 @@ use crate::builtins::convolution_block;
 use crate::engine::Engine;
 use crate::error::{ProcessorError, RuntimeError};
 use crate::processor::{InstanceSetup, PrepareContext, ProcessorType, Settings};
-use crate::program_type::{device_param_count, kind_costs};
+use crate::program_type::kind_costs;
 use crate::streams_type::ProgramStreams;
 
 /// One processor of a program: its setup (the slots of one graph instance), its type, and
@@ -202,7 +202,7 @@ impl<R: Runtime> FusedProgram<R> {
                     kinds.push(kind);
                     items.push(ProgramItem { kind, output: m.setup.output_slots[ch], inputs, ring });
                 }
-                let device_count = device_param_count(kind, &device_kinds.0);
+                let device_count = device_kinds.0.params_of(kind);
                 sources.push(Source {
                     ty: m.ty.clone(),
                     settings: m.setup.settings.clone(),
