@@ -14,6 +14,7 @@ pub mod error;
 pub mod example_signal;
 pub mod file_stream;
 pub mod graph;
+pub mod host_spans;
 pub mod info;
 pub mod interrupt;
 pub mod kernel_cache;

@@ -137,8 +137,9 @@ enum Command {
         #[arg(long = "model", required_unless_present = "rig", conflicts_with = "rig")]
         models: Vec<String>,
         /// Measure a rig instead (a processing graph, docs/GRAPHS.md): instances held in real
-        /// time per buffer size (doubling up to --max-instances), launches per buffer, and one
-        /// instance's latency at 64 frames over --latency-buffers.
+        /// time per buffer size, synchronous and with two buffers in flight (doubling up to
+        /// --max-instances, then two bisection steps), launches per buffer, and one instance's
+        /// latency at 64 frames over --latency-buffers.
         #[arg(long)]
         rig: Option<PathBuf>,
         /// Fewest rig instances tried (with --rig): the sweep doubles from here (e.g. to

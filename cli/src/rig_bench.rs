@@ -1,8 +1,12 @@
 //! `cubeaudio bench --rig RIG.json`: a rig measured as models are. Per buffer size, instances
-//! of the rig run together (one graph, [`GraphOptions::instances`]) doubling from 1 while the
-//! p99 round trip of a buffer (inputs up, every launch, outputs back) stays under half the
-//! buffer; launches per buffer are counted by the graph, for 1 instance and the most held. Then
-//! one instance at 64 frames over many buffers for the latency percentiles.
+//! of the rig run together (one graph, [`GraphOptions::instances`]) doubling from 1 while they
+//! hold real time, then two bisection steps between the last count that held and the first that
+//! missed. A count holds synchronously when the p99 round trip of a buffer (inputs up, every
+//! launch, outputs back) stays under half the buffer, and with two buffers in flight when the
+//! p99 interval between results does (a double-buffered host: buffer k+1 is queued before
+//! buffer k is read back, one buffer more latency) — the criteria of the models' sweep.
+//! Launches per buffer are counted by the graph. Then one instance at 64 frames over many
+//! buffers for the latency percentiles.
 //!
 //! **Phase groups**: a service need not start every instance's buffer at the same instant. With
 //! `K` groups of `g` instances, each group its own graph, group `k`'s buffers arrive at
@@ -21,9 +25,12 @@ use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 
 use crate::error::{CliError, Result};
+use crate::host_spans::breakdown;
 
 /// Buffers timed per capacity point.
 const TIMED: usize = 200;
+/// Synchronous buffers traced for the host breakdown ([`RigPoint::host_us`]).
+const TRACED: usize = 100;
 /// Buffers queued two in flight for the device time per buffer.
 const QUEUED: usize = 50;
 const RATE: f64 = 48_000.0;
@@ -45,12 +52,19 @@ pub struct RigPoint {
     pub budget_us: f64,
     /// `p99_us` < 50 % of the budget.
     pub holds: bool,
+    /// Interval between results with two buffers in flight, p50 and p99, µs.
+    pub pipelined_us: (f64, f64),
+    /// The p99 interval with two buffers in flight < 50 % of the budget.
+    pub holds_pipelined: bool,
     /// Device time per buffer, µs: [`QUEUED`] buffers queued two in flight (each fetched before
     /// the one two later is queued; launch gaps and the host's fill included where they are the
     /// longer), divided by their count.
     pub queued_us: f64,
     /// Instances per cube of each graph program (`CUBEAUDIO_INSTANCES_PER_CUBE` forces it).
     pub per_cube: Vec<usize>,
+    /// Host time per buffer by step (span name, mean µs over [`TRACED`] synchronous buffers
+    /// timed apart from the others; `wait` includes the device's).
+    pub host_us: Vec<(String, f64)>,
     /// The round trip split: p50 of queueing (inputs filled and sent, launches issued, read-back
     /// queued) and p50 of waiting for the output (device work left, read-back, copy-out), µs.
     pub split_p50_us: (f64, f64),
@@ -85,13 +99,17 @@ pub struct RigBenchReport {
     pub rig: PathBuf,
     /// Every point measured.
     pub points: Vec<RigPoint>,
-    /// Per buffer size, the most instances that held real time (0: not even one).
-    pub held: Vec<(usize, usize)>,
+    /// Per buffer size, the most instances that held real time synchronously and the most that
+    /// held either way (synchronously or two in flight); 0: not even one.
+    pub held: Vec<(usize, usize, usize)>,
     /// One instance, 64 frames: buffers timed, p50, p99, p99.9 (µs).
     pub latency: (usize, f64, f64, f64),
     /// The same buffers' round trip split: p50 of queueing (inputs staged, launches issued) and
     /// p50 of the wait for the output (µs), and the device time per buffer queued two in flight.
     pub latency_split: (f64, f64, f64),
+    /// The same instance's host time per buffer by step (as [`RigPoint::host_us`], over ten
+    /// times as many buffers).
+    pub latency_host_us: Vec<(String, f64)>,
     /// Where the NAM models ran (`--nam-streams`).
     pub nam_streams: String,
     /// What ran them inside the program (one instance, 64 frames), if they ran there.
@@ -176,6 +194,34 @@ fn time_split<R: Runtime>(
     Ok((times, (queueing, waiting), graph.launches_per_buffer()))
 }
 
+/// Intervals between results (µs, sorted) of `count` buffers (after 20 untimed) with two in
+/// flight: buffer k+1 is filled and queued, then buffer k is read back.
+fn pipelined_intervals<R: Runtime>(
+    engine: &Engine<R>,
+    graph: &mut CompiledGraph<R>,
+    frames: usize,
+    count: usize,
+) -> Result<Vec<f64>> {
+    let x = test_inputs(graph, frames);
+    let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let mut y = vec![vec![0.0f32; frames]; graph.output_channels()];
+    let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
+    let mut times = Vec::with_capacity(count);
+    let mut pending = graph.process_async(engine, &inputs)?;
+    for k in 0..count + 20 {
+        let start = Instant::now();
+        let next = graph.process_async(engine, &inputs)?;
+        pending.wait(&mut outs)?;
+        pending = next;
+        if k >= 20 {
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    pending.wait(&mut outs)?;
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
 /// Round trips (µs, sorted) of `count` buffers of every graph of `groups` (after 10 untimed),
 /// group `k`'s buffer `b` arriving at `b·T + k·T/K` in real time and timed from its arrival.
 fn phased_round_trips<R: Runtime>(
@@ -244,6 +290,10 @@ fn queued_us<R: Runtime>(engine: &Engine<R>, graph: &mut CompiledGraph<R>, frame
     Ok(start.elapsed().as_secs_f64() * 1e6 / count as f64)
 }
 
+fn host_line(spans: &[(String, f64)]) -> String {
+    spans.iter().map(|(n, us)| format!("{n} {us:.1}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A deterministic signal per input channel.
 fn test_inputs<R: Runtime>(graph: &CompiledGraph<R>, frames: usize) -> Vec<Vec<f32>> {
     (0..graph.input_channels())
@@ -275,11 +325,16 @@ impl DeviceJob for RigBenchJob<'_> {
         let mut held = Vec::new();
         for &frames in &self.sweep.buffers {
             let budget_us = frames as f64 / RATE * 1e6;
-            let mut best = 0;
+            let (mut best_sync, mut best) = (0, 0);
+            let mut missed: Option<usize> = None;
+            let mut bisections = 0;
             let mut instances = self.sweep.min_instances.max(1);
-            while instances <= self.sweep.max_instances {
+            while instances <= self.sweep.max_instances && instances > best {
                 let mut graph = compile(frames, instances)?;
                 let (times, (queueing, waiting), launches) = time_split(&engine, &mut graph, frames, TIMED)?;
+                let piped = pipelined_intervals(&engine, &mut graph, frames, TIMED)?;
+                let (traced, host_us) = breakdown(TRACED + 20, || time_split(&engine, &mut graph, frames, TRACED));
+                traced?;
                 let point = RigPoint {
                     buffer: frames,
                     instances,
@@ -288,38 +343,56 @@ impl DeviceJob for RigBenchJob<'_> {
                     p99_us: percentile(&times, 0.99),
                     budget_us,
                     holds: percentile(&times, 0.99) < 0.5 * budget_us,
+                    pipelined_us: (percentile(&piped, 0.5), percentile(&piped, 0.99)),
+                    holds_pipelined: percentile(&piped, 0.99) < 0.5 * budget_us,
                     queued_us: queued_us(&engine, &mut graph, frames, QUEUED)?,
                     per_cube: graph.instances_per_cube(),
+                    host_us,
                     split_p50_us: (percentile(&queueing, 0.5), percentile(&waiting, 0.5)),
                 };
                 eprintln!(
-                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs ({:.1} queueing + {:.1} waiting), p99 {:8.1} µs of {budget_us:.0} µs, device {:8.1} µs, {:?} per cube, {:?} stream stages unrolled{}",
+                    "{} frames, {instances:>5} instances: {launches} launches, p50 {:8.1} µs ({:.1} queueing + {:.1} waiting), p99 {:8.1} µs of {budget_us:.0} µs{}, two in flight p50 {:8.1} p99 {:8.1} µs{}, device {:8.1} µs, {:?} per cube, {:?} stream stages unrolled",
                     frames,
                     point.p50_us,
                     point.split_p50_us.0,
                     point.split_p50_us.1,
                     point.p99_us,
+                    if point.holds { "" } else { " (misses)" },
+                    point.pipelined_us.0,
+                    point.pipelined_us.1,
+                    if point.holds_pipelined { "" } else { " (misses)" },
                     point.queued_us,
                     point.per_cube,
                     graph.unrolled_stream_stages(),
-                    if point.holds { "" } else { " — misses" }
                 );
-                let holds = point.holds;
-                points.push(point);
-                if !holds {
-                    break;
+                eprintln!("    host µs per buffer: {}", host_line(&point.host_us));
+                if point.holds {
+                    best_sync = best_sync.max(instances);
                 }
-                best = instances;
-                instances *= 2;
+                if point.holds || point.holds_pipelined {
+                    best = instances;
+                } else {
+                    missed = Some(instances);
+                }
+                points.push(point);
+                instances = match missed {
+                    None => instances * 2,
+                    Some(m) if bisections < 2 && best > 0 => {
+                        bisections += 1;
+                        (best + m) / 2
+                    }
+                    Some(_) => break,
+                };
             }
-            held.push((frames, best));
+            held.push((frames, best_sync, best));
         }
         let mut phase_points = Vec::new();
         let mut phase_held = Vec::new();
-        for &(frames, best) in &held {
+        for &(frames, best, _) in &held {
             for &k in self.sweep.phase_groups.iter().filter(|&&k| k > 1) {
                 let budget_us = frames as f64 / RATE * 1e6;
-                // Per group at most what held as one group; start from an even split of it and
+                // Phase groups are synchronous round trips: per group at most what held as one
+                // group synchronously; start from an even split of it and
                 // double while the groups hold, or halve until they do.
                 let mut per_group = (best / k).max(1).next_power_of_two().min(best.max(1));
                 let mut most = 0;
@@ -361,6 +434,9 @@ impl DeviceJob for RigBenchJob<'_> {
         }
         let mut graph = compile(64, 1)?;
         let (times, (queueing, waiting), _) = time_split(&engine, &mut graph, 64, self.sweep.latency_buffers.max(100))?;
+        let (traced, latency_host_us) =
+            breakdown(TRACED * 10 + 20, || time_split(&engine, &mut graph, 64, TRACED * 10));
+        traced?;
         let latency = (times.len(), percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 0.999));
         let latency_split =
             (percentile(&queueing, 0.5), percentile(&waiting, 0.5), queued_us(&engine, &mut graph, 64, QUEUED)?);
@@ -373,6 +449,7 @@ impl DeviceJob for RigBenchJob<'_> {
             held,
             latency,
             latency_split,
+            latency_host_us,
             nam_streams,
             stream_steps,
             phase_points,
@@ -384,14 +461,14 @@ impl DeviceJob for RigBenchJob<'_> {
 /// The report as Markdown.
 pub fn markdown(r: &RigBenchReport) -> String {
     let mut md = format!(
-        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from 1 until the p99 round trip of {TIMED} buffers reaches half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds | device µs per buffer, {QUEUED} queued two in flight | instances per cube |\n|---|---|---|---|---|---|---|---|---|\n",
+        "Device: {}. Rig `{}` (NAM models: --nam-streams {}): instances doubling from --min-instances until a count misses real time, then two bisection steps. Synchronous: each buffer's round trip (inputs up, the launch, outputs back), p99 of {TIMED} under half the buffer. Two in flight: buffer k+1 queued before buffer k is read back (a double-buffered host; one buffer more latency), p99 of the interval between results under half the buffer.\n\n| buffer | instances | launches | p50 µs | p99 µs | budget µs | holds | two in flight p50 / p99 µs | holds two in flight | device µs per buffer, {QUEUED} queued two in flight | instances per cube |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         r.device,
         r.rig.display(),
         r.nam_streams
     );
     for p in &r.points {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {:.1} | {} |\n",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {:.1} / {:.1} | {} | {:.1} | {} |\n",
             p.buffer,
             p.instances,
             p.launches,
@@ -399,17 +476,28 @@ pub fn markdown(r: &RigBenchReport) -> String {
             p.p99_us,
             p.budget_us,
             p.holds,
+            p.pipelined_us.0,
+            p.pipelined_us.1,
+            p.holds_pipelined,
             p.queued_us,
             p.per_cube.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
         ));
     }
+    md.push_str(&format!(
+        "\nHost time per buffer by step, mean µs of {TRACED} synchronous buffers traced apart from the timed ones (`wait` holds the device's time and `copy_out`):\n\n| buffer | instances | host µs per buffer |\n|---|---|---|\n"
+    ));
+    for p in &r.points {
+        md.push_str(&format!("| {} | {} | {} |\n", p.buffer, p.instances, host_line(&p.host_us)));
+    }
     if !r.stream_steps.is_empty() {
         md.push_str(&format!("\nInside the program the NAM models run on {}.\n", r.stream_steps.join("; ")));
     }
-    for (buffer, n) in &r.held {
-        let capped = r.points.iter().filter(|p| p.buffer == *buffer).all(|p| p.holds);
+    for (buffer, sync, either) in &r.held {
+        let capped = r.points.iter().filter(|p| p.buffer == *buffer).all(|p| p.holds || p.holds_pipelined);
         let note = if capped { " (every count tried held: the limit, not the device's)" } else { "" };
-        md.push_str(&format!("\nHeld at {buffer} frames: {n} instances{note}."));
+        md.push_str(&format!(
+            "\nHeld at {buffer} frames: {sync} instances synchronously, {either} with two buffers in flight or synchronously{note}."
+        ));
     }
     if !r.phase_points.is_empty() {
         md.push_str(&format!(
@@ -436,7 +524,9 @@ pub fn markdown(r: &RigBenchReport) -> String {
     let (count, p50, p99, p999) = r.latency;
     let (queueing, waiting, device) = r.latency_split;
     md.push_str(&format!(
-        "\n\nOne instance, 64 frames, {count} buffers: round trip p50 {p50:.1} µs, p99 {p99:.1} µs, p99.9 {p999:.1} µs (p50 of queueing {queueing:.1} µs, of waiting {waiting:.1} µs; device time per buffer, {QUEUED} queued two in flight: {device:.1} µs).\n"
+        "\n\nOne instance, 64 frames, {count} buffers: round trip p50 {p50:.1} µs, p99 {p99:.1} µs, p99.9 {p999:.1} µs (p50 of queueing {queueing:.1} µs, of waiting {waiting:.1} µs; device time per buffer, {QUEUED} queued two in flight: {device:.1} µs). Host µs per buffer by step ({} buffers traced): {}.\n",
+        TRACED * 10,
+        host_line(&r.latency_host_us)
     ));
     md
 }

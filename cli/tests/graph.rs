@@ -570,7 +570,23 @@ fn rig_bench_runs_from_the_command_line() {
     for p in points {
         assert_eq!(p["launches"], 1, "the pedal rig is one launch for any instance count: {p}");
         assert!(p["p99_us"].as_f64().unwrap() >= p["p50_us"].as_f64().unwrap());
+        let (piped50, piped99) = (p["pipelined_us"][0].as_f64().unwrap(), p["pipelined_us"][1].as_f64().unwrap());
+        assert!(piped50 > 0.0 && piped99 >= piped50, "{p}");
+        let budget = p["budget_us"].as_f64().unwrap();
+        assert_eq!(p["holds_pipelined"].as_bool(), Some(piped99 < 0.5 * budget), "{p}");
     }
+    // Held counts: synchronous ≤ either way, each a count that was measured to hold.
+    let swept = &report["held"][0];
+    let (sync, either) = (swept[1].as_u64().unwrap(), swept[2].as_u64().unwrap());
+    assert!(sync <= either, "{swept}");
+    let holding = |n: u64, pipelined: bool| {
+        n == 0
+            || points.iter().any(|p| {
+                p["instances"].as_u64() == Some(n)
+                    && (p["holds"] == true || (pipelined && p["holds_pipelined"] == true))
+            })
+    };
+    assert!(holding(sync, false) && holding(either, true), "{report}");
     assert_eq!(report["latency"][0], 100);
     assert!(dir.join("rig-bench.md").exists());
 }

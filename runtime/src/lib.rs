@@ -18,6 +18,13 @@
 //! - [`realtime`] — the audio-thread side: a lock-free, allocation-free bridge to the GPU thread.
 //! - [`packer::pack`] — the exact warp-alignment packer.
 
+/// A trace span of a buffer's host work (target [`graph::HOST_SPANS`]), entered until dropped.
+macro_rules! host_span {
+    ($name:literal) => {
+        tracing::trace_span!(target: "cubeaudio::host", $name).entered()
+    };
+}
+
 pub mod builtins;
 pub mod engine;
 pub mod error;

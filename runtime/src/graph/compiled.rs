@@ -197,7 +197,9 @@ impl<R: Runtime> Pending<R> {
     pub fn wait(self, outputs: &mut [&mut [f32]]) -> Result<(), RuntimeError> {
         check_io("outputs", outputs.iter().map(|o| o.len()), self.channels, self.frames)?;
         let (frames, stride) = (self.frames, self.stride);
+        let _wait = host_span!("wait");
         self.ticket.fetch(|all| {
+            let _copy_out = host_span!("copy_out");
             for (c, out) in outputs.iter_mut().enumerate() {
                 out[..frames].copy_from_slice(&all[c * stride..c * stride + frames]);
             }
@@ -205,6 +207,12 @@ impl<R: Runtime> Pending<R> {
         Ok(())
     }
 }
+
+/// Target of the trace spans that mark a buffer's host work, for `cubeaudio bench --rig`'s
+/// breakdown: fill, send, params, convert, launch, routes, read_back; then wait, with copy_out
+/// inside it. Where nothing listens at trace level (the CLI logs errors by default, a plugin
+/// host nothing) a span costs one comparison and allocates nothing.
+pub const HOST_SPANS: &str = "cubeaudio::host";
 
 /// Transfer slots of a graph: buffer k+1 is filled while buffer k runs.
 const TRANSFER_SLOTS: usize = 2;
@@ -537,18 +545,26 @@ impl<R: Runtime> CompiledGraph<R> {
         // inputs are unconnected; the slot then sends one float and gives the output buffer).
         let reads_input = self.input_table.is_some();
         if reads_input {
+            let _fill = host_span!("fill");
             // Non-finite input becomes silence, counted.
             self.sanitized += fill_finite(slot.host_input(), inputs, stride);
         }
         let in_len = if reads_input { self.in_channels * stride } else { 1 };
         let out_len = self.out_channels * stride;
         // The output copy writes every frame that is read back: no zeros to upload per buffer.
-        let (input, output) = slot.send(in_len)?;
+        let (input, output) = {
+            let _send = host_span!("send");
+            slot.send(in_len)?
+        };
         let output = output.prefix(out_len);
         let input = reads_input.then(|| input.prefix(in_len));
-        self.params.snapshot(&mut self.param_values);
+        {
+            let _params = host_span!("params");
+            self.params.snapshot(&mut self.param_values);
+        }
         if !self.program_takes_input {
             if let (Some(table), Some(input)) = (&self.input_table, &input) {
+                let _routes = host_span!("routes");
                 copy_routes(engine.client(), input, &self.arena, table, frames)?;
                 launches += 1;
             }
@@ -563,6 +579,7 @@ impl<R: Runtime> CompiledGraph<R> {
                     launches += 1;
                 }
                 Step::Batch(b) => {
+                    let _launch = host_span!("launch");
                     let values = &self.param_values[b.param_base..b.param_base + b.params_per_instance * b.instances];
                     let view = ParamView { values, per_instance: b.params_per_instance };
                     launches += b.processor.process(engine, &self.arena, stride, view, frames)?;
@@ -570,11 +587,13 @@ impl<R: Runtime> CompiledGraph<R> {
             }
         }
         if !self.program_gives_output {
+            let _routes = host_span!("routes");
             copy_routes(engine.client(), &self.arena, &output, &self.output_table, frames)?;
             launches += 1;
         }
         self.launches = launches;
         let sent = (self.next + TRANSFER_SLOTS - 1) % TRANSFER_SLOTS;
+        let _read_back = host_span!("read_back");
         Ok(Pending { ticket: self.slots[sent].read_back(out_len)?, frames, stride, channels: self.out_channels })
     }
 

@@ -10,7 +10,7 @@ mod spec;
 mod swap;
 mod validate;
 
-pub use compiled::{CompiledGraph, GraphOptions, Pending, StreamFusion, UnrollStreams, MAX_ARENA_FLOATS};
+pub use compiled::{CompiledGraph, GraphOptions, Pending, StreamFusion, UnrollStreams, HOST_SPANS, MAX_ARENA_FLOATS};
 pub use layout::{stage_layout, Fusion, LayoutStats, WARP};
 pub(crate) use program::{FusedProgram, Member, Placement, ProgramIo};
 pub use schedule::{Batch, Schedule, SILENT_SLOT};

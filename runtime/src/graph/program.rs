@@ -302,9 +302,13 @@ impl<R: Runtime> FusedProgram<R> {
         arena: &Buffer,
         frames: usize,
     ) -> Result<(), RuntimeError> {
-        if self.converter.convert(params) {
-            self.program.set_params(engine.client(), &self.converter.device)?;
+        {
+            let _convert = host_span!("convert");
+            if self.converter.convert(params) {
+                self.program.set_params(engine.client(), &self.converter.device)?;
+            }
         }
+        let _launch = host_span!("launch");
         let tables = self.streams.as_mut().map(|s| s.tables(frames));
         self.program.process(engine.client(), input, output, arena, frames, tables)?;
         Ok(())
@@ -323,6 +327,11 @@ impl<R: Runtime> Converter<R> {
     /// Device values for `params` (the caller's array), recomputed only where a processor's
     /// values changed; whether any did.
     fn convert(&mut self, params: &[f32]) -> bool {
+        // Most buffers change nothing: one comparison of the whole array decides that (source
+        // by source it took 42 µs per buffer for 2,048 `amp_cab` instances on the H200's host).
+        if !self.fresh && params == self.seen.as_slice() {
+            return false;
+        }
         let mut changed = false;
         for s in &self.sources {
             for (i, &at) in s.param_at.iter().enumerate() {
@@ -339,9 +348,11 @@ impl<R: Runtime> Converter<R> {
                 for ch in rest.chunks_mut(s.device_count) {
                     ch.copy_from_slice(first);
                 }
-                self.seen[at..at + s.param_count].copy_from_slice(host);
             }
         }
+        // Every value, also those of processors outside the program, so that the comparison
+        // above holds again once nothing changes.
+        self.seen.copy_from_slice(params);
         self.fresh = false;
         changed
     }
