@@ -710,6 +710,7 @@ fn columns_round(
         stream_tick,
         shape,
         true,
+        false,
     );
 }
 

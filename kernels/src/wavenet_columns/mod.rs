@@ -179,7 +179,7 @@ pub fn wavenet_columns_kernel(
 ) {
     let slot = UNIT_POS as usize / comptime!(shape.lanes * shape.splits);
     let mut s = CUBE_POS * shape.streams_per_cube + slot;
-    // Threads past the last stream only pass the barriers.
+    // Threads past the last stream run the last one's arithmetic and write nothing.
     let live = s < streams as usize;
     if !live {
         s = streams as usize - 1;
@@ -203,6 +203,7 @@ pub fn wavenet_columns_kernel(
         tick,
         shape,
         false,
+        true,
     );
 }
 
@@ -210,7 +211,12 @@ pub fn wavenet_columns_kernel(
 /// by the `lanes · splits` threads of `slot`: `frames` samples from `input[in_off..]` to
 /// `output[out_off..]`, tile by tile. The cube's threads are `shape.streams_per_cube` slots,
 /// each a stream; a thread not `live` (a slot without a stream, or a thread past every slot)
-/// only passes the barriers — every thread of the cube calls this together. `finite_only`:
+/// only passes the barriers — every thread of the cube calls this together — unless
+/// `every_thread_has_a_slot` (the standalone kernel: the cube is exactly its slots), where a
+/// slot without a stream runs `stream`'s arithmetic with every write masked instead: no branch
+/// on liveness around the body, as the kernel was before it became a library block (with the
+/// branches it ran 1,024 standard streams of 128 frames in 0.51 ms of device time against 0.37;
+/// docs/PERFORMANCE.md, thirtieth measurement). `finite_only`:
 /// non-finite outputs are written as 0 (a graph's policy). A graph program runs it as a step
 /// with its arena as both input and output (different slots); `tick`: frames run since
 /// `meta`'s cursors were uploaded.
@@ -232,7 +238,13 @@ pub fn run_columns(
     tick: u32,
     #[comptime] shape: ColumnsShape,
     #[comptime] finite_only: bool,
+    #[comptime] every_thread_has_a_slot: bool,
 ) {
+    // Whether this thread branches around the body: writes are masked by `valid` either way.
+    let mut runs = live;
+    if comptime!(every_thread_has_a_slot) {
+        runs = true;
+    }
     let ff = comptime!(shape.frames);
     let lanes = comptime!(shape.lanes);
     let splits = comptime!(shape.splits);
@@ -267,7 +279,7 @@ pub fn run_columns(
         }
         let mut head = Array::<f32>::new(comptime!(widest_h * ff));
         if comptime!(splits > 1) {
-            split_tile(plan, weights, state, &mut head, p0, wb, sb, &signal, &pos, &valid, slot, j, lane, live, shape);
+            split_tile(plan, weights, state, &mut head, p0, wb, sb, &signal, &pos, &valid, slot, j, lane, runs, shape);
         } else {
             let mut xa = Array::<f32>::new(comptime!(widest_c * ff));
             let mut xb = Array::<f32>::new(comptime!(widest_c * ff));
@@ -284,7 +296,7 @@ pub fn run_columns(
                 &signal,
                 &pos,
                 &valid,
-                live,
+                runs,
                 shape.arrays[0],
                 true,
                 ff,
@@ -304,7 +316,7 @@ pub fn run_columns(
                     &signal,
                     &pos,
                     &valid,
-                    live,
+                    runs,
                     shape.arrays[1],
                     false,
                     ff,
@@ -325,7 +337,7 @@ pub fn run_columns(
                     &signal,
                     &pos,
                     &valid,
-                    live,
+                    runs,
                     shape.arrays[2],
                     false,
                     ff,
