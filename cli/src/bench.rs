@@ -374,26 +374,24 @@ fn sweep(
     log: &mut dyn FnMut(&str),
 ) -> Result<(String, usize, usize, usize)> {
     let budget_ms = buffer as f64 / RATE * 1e3;
-    let mut held = 0;
-    let mut held_sync = 0;
-    let mut missed = None;
+    let mut search = CapacitySearch::default();
     let mut streams = 1;
-    let mut bisections = 0;
-    while streams <= max_streams && streams > held {
+    while streams <= max_streams && streams > search.held {
         let mut batch = match make(streams) {
             Ok(batch) => batch,
             // A batch the device cannot hold (its histories past one buffer's limit) ends the
             // sweep there like a miss, so the table still prints; a first batch that cannot be
             // made is a real error.
-            Err(e) if held > 0 => {
+            Err(e) if search.held > 0 => {
                 log(&format!("{name} buffer {buffer}: {streams} streams do not fit: {e}"));
-                missed = Some(streams);
-                if bisections == 2 {
-                    break;
+                search.record(streams, false, false);
+                match search.next(streams) {
+                    Some(next) => {
+                        streams = next;
+                        continue;
+                    }
+                    None => break,
                 }
-                bisections += 1;
-                streams = (held + streams) / 2;
-                continue;
             }
             Err(e) => return Err(e),
         };
@@ -426,24 +424,53 @@ fn sweep(
             pipelined_p99_ms,
             holds_pipelined,
         });
-        if holds {
-            held_sync = held_sync.max(streams);
+        search.record(streams, holds, holds_pipelined);
+        match search.next(streams) {
+            Some(next) => streams = next,
+            None => break,
         }
-        if holds_pipelined || holds {
-            held = streams;
-        } else {
-            missed = Some(streams);
-        }
-        streams = match missed {
-            None => streams * 2,
-            Some(m) if bisections < 2 && held > 0 => {
-                bisections += 1;
-                (held + m) / 2
-            }
-            Some(_) => break,
-        };
     }
-    Ok((name.to_string(), buffer, held_sync, held))
+    Ok((name.to_string(), buffer, search.held_sync, search.held))
+}
+
+/// Where a capacity sweep stands: counts double from the first until one misses real time
+/// (synchronously and with two buffers in flight, the looser criterion deciding), then two
+/// bisection steps between the last count that held and the first that missed. The models'
+/// sweep and the rig bench's (`rig_bench`) both search with it.
+#[derive(Debug, Default)]
+pub struct CapacitySearch {
+    /// Largest count that held synchronously.
+    pub held_sync: usize,
+    /// Largest count that held either way (0: none yet).
+    pub held: usize,
+    missed: Option<usize>,
+    bisections: u32,
+}
+
+impl CapacitySearch {
+    /// What the count just measured did.
+    pub fn record(&mut self, count: usize, holds: bool, holds_pipelined: bool) {
+        if holds {
+            self.held_sync = self.held_sync.max(count);
+        }
+        if holds || holds_pipelined {
+            self.held = count;
+        } else {
+            self.missed = Some(count);
+        }
+    }
+
+    /// The count to try after `count`, or none once the search is over.
+    pub fn next(&mut self, count: usize) -> Option<usize> {
+        match self.missed {
+            None => Some(count * 2),
+            Some(m) if self.bisections < 2 && self.held > 0 => {
+                self.bisections += 1;
+                Some((self.held + m) / 2)
+            }
+            Some(_) => None,
+        }
+    }
 }
 
 impl BenchReport {
@@ -499,6 +526,34 @@ impl BenchReport {
 
 #[cfg(test)]
 mod tests {
+
+    /// Doubling until a miss, then two bisection steps; a count that held only with two
+    /// buffers in flight counts as held, not as held synchronously.
+    #[test]
+    fn capacity_search_doubles_then_bisects_twice() {
+        let mut search = super::CapacitySearch::default();
+        let mut tried = vec![];
+        let mut count = 1;
+        loop {
+            tried.push(count);
+            let (sync, piped) = match count {
+                1 | 2 => (true, true),
+                4 | 6 => (false, true),
+                _ => (false, false),
+            };
+            search.record(count, sync, piped);
+            match search.next(count) {
+                Some(n) => count = n,
+                None => break,
+            }
+        }
+        assert_eq!(tried, [1, 2, 4, 8, 6, 7]);
+        assert_eq!((search.held_sync, search.held), (2, 6));
+        // A first count that misses ends the search: nothing held to bisect from.
+        let mut first_miss = super::CapacitySearch::default();
+        first_miss.record(256, false, false);
+        assert_eq!(first_miss.next(256), None);
+    }
     use super::*;
 
     /// A batch that takes no time: every size it can be made at holds.

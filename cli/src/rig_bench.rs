@@ -24,6 +24,7 @@ use cubeaudio_runtime::graph::{CompiledGraph, GraphOptions, GraphSpec, Pending, 
 use cubeaudio_runtime::Engine;
 use cubecl::prelude::*;
 
+use crate::bench::CapacitySearch;
 use crate::error::{CliError, Result};
 use crate::host_spans::breakdown;
 
@@ -325,11 +326,9 @@ impl DeviceJob for RigBenchJob<'_> {
         let mut held = Vec::new();
         for &frames in &self.sweep.buffers {
             let budget_us = frames as f64 / RATE * 1e6;
-            let (mut best_sync, mut best) = (0, 0);
-            let mut missed: Option<usize> = None;
-            let mut bisections = 0;
+            let mut search = CapacitySearch::default();
             let mut instances = self.sweep.min_instances.max(1);
-            while instances <= self.sweep.max_instances && instances > best {
+            while instances <= self.sweep.max_instances && instances > search.held {
                 let mut graph = compile(frames, instances)?;
                 let (times, (queueing, waiting), launches) = time_split(&engine, &mut graph, frames, TIMED)?;
                 let piped = pipelined_intervals(&engine, &mut graph, frames, TIMED)?;
@@ -366,25 +365,14 @@ impl DeviceJob for RigBenchJob<'_> {
                     graph.unrolled_stream_stages(),
                 );
                 eprintln!("    host µs per buffer: {}", host_line(&point.host_us));
-                if point.holds {
-                    best_sync = best_sync.max(instances);
-                }
-                if point.holds || point.holds_pipelined {
-                    best = instances;
-                } else {
-                    missed = Some(instances);
-                }
+                search.record(instances, point.holds, point.holds_pipelined);
                 points.push(point);
-                instances = match missed {
-                    None => instances * 2,
-                    Some(m) if bisections < 2 && best > 0 => {
-                        bisections += 1;
-                        (best + m) / 2
-                    }
-                    Some(_) => break,
-                };
+                match search.next(instances) {
+                    Some(next) => instances = next,
+                    None => break,
+                }
             }
-            held.push((frames, best_sync, best));
+            held.push((frames, search.held_sync, search.held));
         }
         let mut phase_points = Vec::new();
         let mut phase_held = Vec::new();

@@ -21,7 +21,7 @@
 /// A trace span of a buffer's host work (target [`graph::HOST_SPANS`]), entered until dropped.
 macro_rules! host_span {
     ($name:literal) => {
-        tracing::trace_span!(target: "cubeaudio::host", $name).entered()
+        tracing::trace_span!(target: $crate::graph::HOST_SPANS, $name).entered()
     };
 }
 
