@@ -527,33 +527,6 @@ impl BenchReport {
 #[cfg(test)]
 mod tests {
 
-    /// Doubling until a miss, then two bisection steps; a count that held only with two
-    /// buffers in flight counts as held, not as held synchronously.
-    #[test]
-    fn capacity_search_doubles_then_bisects_twice() {
-        let mut search = super::CapacitySearch::default();
-        let mut tried = vec![];
-        let mut count = 1;
-        loop {
-            tried.push(count);
-            let (sync, piped) = match count {
-                1 | 2 => (true, true),
-                4 | 6 => (false, true),
-                _ => (false, false),
-            };
-            search.record(count, sync, piped);
-            match search.next(count) {
-                Some(n) => count = n,
-                None => break,
-            }
-        }
-        assert_eq!(tried, [1, 2, 4, 8, 6, 7]);
-        assert_eq!((search.held_sync, search.held), (2, 6));
-        // A first count that misses ends the search: nothing held to bisect from.
-        let mut first_miss = super::CapacitySearch::default();
-        first_miss.record(256, false, false);
-        assert_eq!(first_miss.next(256), None);
-    }
     use super::*;
 
     /// A batch that takes no time: every size it can be made at holds.
@@ -602,5 +575,33 @@ mod tests {
         let never =
             |_: usize| -> Result<Box<dyn StreamBatch>> { Err(cubeaudio_nam::NamError::Request("no".into()).into()) };
         assert!(sweep("m", 64, 1.0, 8, never, &mut Vec::new(), &mut |_| {}).is_err());
+    }
+
+    /// Doubling until a miss, then two bisection steps; a count that held only with two
+    /// buffers in flight counts as held, not as held synchronously.
+    #[test]
+    fn capacity_search_doubles_then_bisects_twice() {
+        let mut search = CapacitySearch::default();
+        let mut tried = vec![];
+        let mut count = 1;
+        loop {
+            tried.push(count);
+            let (sync, piped) = match count {
+                1 | 2 => (true, true),
+                4 | 6 => (false, true),
+                _ => (false, false),
+            };
+            search.record(count, sync, piped);
+            match search.next(count) {
+                Some(n) => count = n,
+                None => break,
+            }
+        }
+        assert_eq!(tried, [1, 2, 4, 8, 6, 7]);
+        assert_eq!((search.held_sync, search.held), (2, 6));
+        // A first count that misses ends the search: nothing held to bisect from.
+        let mut first_miss = CapacitySearch::default();
+        first_miss.record(256, false, false);
+        assert_eq!(first_miss.next(256), None);
     }
 }

@@ -18,8 +18,8 @@ use tracing_subscriber::Layer;
 #[derive(Default)]
 struct Clock {
     open: HashMap<Id, Instant>,
-    /// Per span name: total time inside, times entered.
-    totals: BTreeMap<&'static str, (Duration, u64)>,
+    /// Per span name: total time inside.
+    totals: BTreeMap<&'static str, Duration>,
 }
 
 /// Sums the time between entering and leaving each span.
@@ -38,9 +38,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SpanClock {
         let Some(name) = ctx.span(id).map(|s| s.name()) else { return };
         if let Ok(mut c) = self.0.lock() {
             if let Some(start) = c.open.remove(id) {
-                let total = c.totals.entry(name).or_default();
-                total.0 += now - start;
-                total.1 += 1;
+                *c.totals.entry(name).or_default() += now - start;
             }
         }
     }
@@ -56,10 +54,8 @@ pub fn breakdown<T>(buffers: usize, work: impl FnOnce() -> T) -> (T, Vec<(String
     let totals = clock.0.lock().map(|c| c.totals.clone()).unwrap_or_default();
     const ORDER: [&str; 9] = ["fill", "send", "params", "convert", "launch", "routes", "read_back", "wait", "copy_out"];
     let rank = |n: &str| ORDER.iter().position(|o| *o == n).unwrap_or(ORDER.len());
-    let mut spans: Vec<(String, f64)> = totals
-        .into_iter()
-        .map(|(name, (t, _))| (name.to_string(), t.as_secs_f64() * 1e6 / buffers.max(1) as f64))
-        .collect();
+    let mut spans: Vec<(String, f64)> =
+        totals.into_iter().map(|(name, t)| (name.to_string(), t.as_secs_f64() * 1e6 / buffers.max(1) as f64)).collect();
     spans.sort_by_key(|(n, _)| rank(n));
     (out, spans)
 }

@@ -30,6 +30,8 @@ use crate::host_spans::breakdown;
 
 /// Buffers timed per capacity point.
 const TIMED: usize = 200;
+/// Buffers run before the timed ones of every measurement (compilation settled, caches warm).
+const UNTIMED: usize = 20;
 /// Synchronous buffers traced for the host breakdown ([`RigPoint::host_us`]).
 const TRACED: usize = 100;
 /// Buffers queued two in flight for the device time per buffer.
@@ -150,8 +152,8 @@ pub struct RigBenchJob<'a> {
     pub sweep: &'a RigSweep,
 }
 
-/// Round trips of `count` buffers (after 20 untimed), sorted (µs), and the launches per
-/// buffer.
+/// Round trips of `count` buffers (after [`UNTIMED`] untimed), sorted (µs), and the launches
+/// per buffer.
 pub fn time_buffers<R: Runtime>(
     engine: &Engine<R>,
     graph: &mut CompiledGraph<R>,
@@ -176,13 +178,13 @@ fn time_split<R: Runtime>(
     let mut y = vec![vec![0.0f32; frames]; graph.output_channels()];
     let mut times = Vec::with_capacity(count);
     let (mut queueing, mut waiting) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    for k in 0..count + 20 {
+    for k in 0..count + UNTIMED {
         let start = Instant::now();
         let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
         let pending = graph.process_async(engine, &inputs)?;
         let queued = start.elapsed();
         pending.wait(&mut outs)?;
-        if k >= 20 {
+        if k >= UNTIMED {
             let total = start.elapsed();
             times.push(total.as_secs_f64() * 1e6);
             queueing.push(queued.as_secs_f64() * 1e6);
@@ -195,8 +197,8 @@ fn time_split<R: Runtime>(
     Ok((times, (queueing, waiting), graph.launches_per_buffer()))
 }
 
-/// Intervals between results (µs, sorted) of `count` buffers (after 20 untimed) with two in
-/// flight: buffer k+1 is filled and queued, then buffer k is read back.
+/// Intervals between results (µs, sorted) of `count` buffers (after [`UNTIMED`] untimed) with
+/// two in flight: buffer k+1 is filled and queued, then buffer k is read back.
 fn pipelined_intervals<R: Runtime>(
     engine: &Engine<R>,
     graph: &mut CompiledGraph<R>,
@@ -209,12 +211,12 @@ fn pipelined_intervals<R: Runtime>(
     let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|v| v.as_mut_slice()).collect();
     let mut times = Vec::with_capacity(count);
     let mut pending = graph.process_async(engine, &inputs)?;
-    for k in 0..count + 20 {
+    for k in 0..count + UNTIMED {
         let start = Instant::now();
         let next = graph.process_async(engine, &inputs)?;
         pending.wait(&mut outs)?;
         pending = next;
-        if k >= 20 {
+        if k >= UNTIMED {
             times.push(start.elapsed().as_secs_f64() * 1e6);
         }
     }
@@ -332,7 +334,7 @@ impl DeviceJob for RigBenchJob<'_> {
                 let mut graph = compile(frames, instances)?;
                 let (times, (queueing, waiting), launches) = time_split(&engine, &mut graph, frames, TIMED)?;
                 let piped = pipelined_intervals(&engine, &mut graph, frames, TIMED)?;
-                let (traced, host_us) = breakdown(TRACED + 20, || time_split(&engine, &mut graph, frames, TRACED));
+                let (traced, host_us) = breakdown(TRACED + UNTIMED, || time_split(&engine, &mut graph, frames, TRACED));
                 traced?;
                 let point = RigPoint {
                     buffer: frames,
@@ -380,8 +382,8 @@ impl DeviceJob for RigBenchJob<'_> {
             for &k in self.sweep.phase_groups.iter().filter(|&&k| k > 1) {
                 let budget_us = frames as f64 / RATE * 1e6;
                 // Phase groups are synchronous round trips: per group at most what held as one
-                // group synchronously; start from an even split of it and
-                // double while the groups hold, or halve until they do.
+                // group synchronously; start from an even split of it and double while the
+                // groups hold, or halve until they do.
                 let mut per_group = (best / k).max(1).next_power_of_two().min(best.max(1));
                 let mut most = 0;
                 let mut tried = std::collections::BTreeSet::new();
@@ -423,7 +425,7 @@ impl DeviceJob for RigBenchJob<'_> {
         let mut graph = compile(64, 1)?;
         let (times, (queueing, waiting), _) = time_split(&engine, &mut graph, 64, self.sweep.latency_buffers.max(100))?;
         let (traced, latency_host_us) =
-            breakdown(TRACED * 10 + 20, || time_split(&engine, &mut graph, 64, TRACED * 10));
+            breakdown(TRACED * 10 + UNTIMED, || time_split(&engine, &mut graph, 64, TRACED * 10));
         traced?;
         let latency = (times.len(), percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 0.999));
         let latency_split =
