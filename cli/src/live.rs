@@ -9,7 +9,7 @@
 //! client cleanly and prints a summary.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,17 +76,90 @@ pub struct LiveReport {
     pub underruns: u64,
     /// Why the instance ran on the CPU engine (a model), or why silence played (a rig).
     pub fallback: Option<String>,
+    /// How the OS scheduled JACK's audio thread, seen from its first callback.
+    pub scheduling: Scheduling,
+}
+
+/// The audio thread's scheduling: a JACK server started without real-time priority (or not
+/// allowed it: `jackd -R` needs CAP_SYS_NICE or an rtprio limit for its user) runs its clients'
+/// callbacks as ordinary threads, which the OS may preempt past the period on a loaded machine
+/// — xruns that no client's work caused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduling {
+    /// No callback ran yet (or the platform does not say).
+    Unknown,
+    /// An ordinary time-shared thread.
+    TimeShared,
+    /// SCHED_FIFO or SCHED_RR at this priority.
+    RealTime(i32),
+}
+
+impl std::fmt::Display for Scheduling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scheduling::Unknown => write!(f, "scheduling unknown"),
+            Scheduling::TimeShared => write!(f, "not real-time"),
+            Scheduling::RealTime(p) => write!(f, "real-time, priority {p}"),
+        }
+    }
+}
+
+const SCHEDULING_UNKNOWN: i32 = i32::MIN;
+const SCHEDULING_TIME_SHARED: i32 = -1;
+
+impl Scheduling {
+    fn from_code(code: i32) -> Self {
+        match code {
+            SCHEDULING_UNKNOWN => Scheduling::Unknown,
+            SCHEDULING_TIME_SHARED => Scheduling::TimeShared,
+            p => Scheduling::RealTime(p),
+        }
+    }
+}
+
+/// The calling thread's scheduling, coded for an atomic: its real-time priority, or
+/// `SCHEDULING_TIME_SHARED`. Two system calls, no allocation.
+#[cfg(target_os = "linux")]
+fn this_thread_scheduling() -> i32 {
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `param` is owned here.
+    let (policy, got_param) = unsafe { (libc::sched_getscheduler(0), libc::sched_getparam(0, &mut param) == 0) };
+    match policy {
+        libc::SCHED_FIFO | libc::SCHED_RR if got_param => param.sched_priority.max(0),
+        p if p >= 0 => SCHEDULING_TIME_SHARED,
+        _ => SCHEDULING_UNKNOWN,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn this_thread_scheduling() -> i32 {
+    SCHEDULING_UNKNOWN
 }
 
 /// Counters shared with the callbacks.
-#[derive(Default)]
 struct Counters {
     cycles: AtomicU64,
     frames: AtomicU64,
     xruns: AtomicU64,
     max_callback_ns: AtomicU64,
     max_callback_cpu_ns: AtomicU64,
+    /// `Scheduling` coded (see `from_code`); written by the first callback.
+    scheduling: AtomicI32,
     shutdown: AtomicBool,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            cycles: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
+            xruns: AtomicU64::new(0),
+            max_callback_ns: AtomicU64::new(0),
+            max_callback_cpu_ns: AtomicU64::new(0),
+            scheduling: AtomicI32::new(SCHEDULING_UNKNOWN),
+            shutdown: AtomicBool::new(false),
+        }
+    }
 }
 
 struct Notifications(Arc<Counters>);
@@ -271,6 +344,9 @@ fn play<P: Player>(
     let shared = counters.clone();
     let process = jack::contrib::ClosureProcessHandler::new(move |_: &jack::Client, ps: &jack::ProcessScope| {
         let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
+        if shared.cycles.load(Ordering::Relaxed) == 0 {
+            shared.scheduling.store(this_thread_scheduling(), Ordering::Relaxed);
+        }
         let mut xs: [&[f32]; MAX_RIG_CHANNELS] = [&[]; MAX_RIG_CHANNELS];
         let mut ys: [&mut [f32]; MAX_RIG_CHANNELS] = Default::default();
         for (x, p) in xs.iter_mut().zip(&inputs) {
@@ -314,6 +390,7 @@ fn play<P: Player>(
         max_callback_cpu_us: counters.max_callback_cpu_ns.load(Ordering::Relaxed) as f64 / 1e3,
         underruns: 0,
         fallback: None,
+        scheduling: Scheduling::from_code(counters.scheduling.load(Ordering::Relaxed)),
     };
     let limit = opts.seconds.map(|s| (s * rate as f64).ceil() as u64);
     let mut last_tick = Instant::now();

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 #[cfg(feature = "live")]
-use cubeaudio::live::{run_live, LiveOptions, Source};
+use cubeaudio::live::{run_live, LiveOptions, Scheduling, Source};
 use cubeaudio::render::{render_files, RenderOptions};
 use cubeaudio::{bench, info};
 use cubeaudio_kernels::device::Backend;
@@ -450,7 +450,7 @@ fn live(opts: LiveOptions) -> Result<()> {
         eprintln!("live: {why}");
     }
     println!(
-        "live: backend {} | {}-frame buffers at {} Hz, latency {} frames | {} cycles, longest callback {:.0} µs ({:.0} µs of CPU) | xruns: {}",
+        "live: backend {} | {}-frame buffers at {} Hz, latency {} frames | {} cycles, longest callback {:.0} µs ({:.0} µs of CPU) | audio thread {} | xruns: {}",
         report.backend,
         report.buffer,
         report.rate,
@@ -458,8 +458,14 @@ fn live(opts: LiveOptions) -> Result<()> {
         report.cycles,
         report.max_callback_us,
         report.max_callback_cpu_us,
+        report.scheduling,
         report.xruns
     );
+    if report.scheduling == Scheduling::TimeShared {
+        eprintln!(
+            "live: JACK's audio thread is not real-time: the OS may preempt it past the period on a busy machine (start jackd with -R, which needs CAP_SYS_NICE or an rtprio limit for its user)"
+        );
+    }
     Ok(())
 }
 
