@@ -39,9 +39,21 @@ if [ "${TESTS:-1}" = 1 ]; then
 /tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
 # The GPU NAM engines (nam/tests/gpu/): the core's references (convolutional and LSTM),
 # ConvNet/Linear/post-stack heads against the CPU engine, streams joining and leaving, faults.
+# The columns suite on CUDA compiles a kernel per shape and case (NVRTC, seconds each): it runs
+# as COLUMNS_SHARDS processes side by side (CUBEAUDIO_COLUMNS_SHARD=K/N; 0: not run, and said),
+# the rest of gpu-nam in one more; every process must pass.
 if packed gpu-nam; then
-CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 ${GPUNAM_ARGS:-} >"$out/gpu-nam.log" 2>&1 || status=1
-grep -E '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out/gpu-nam.log" | cut -c1-240
+shards="${COLUMNS_SHARDS:-4}"
+gpunam() { CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 "$@"; }
+pids=()
+[ "$shards" = 0 ] && echo "NOT RUN: gpu-nam columns::cuda::run (COLUMNS_SHARDS=0)" | tee -a "$out/not-run.txt"
+for k in $(seq 0 $((shards - 1))); do
+    CUBEAUDIO_COLUMNS_SHARD="$k/$shards" gpunam --exact columns::cuda::run >"$out/gpu-nam-columns-cuda-$k.log" 2>&1 &
+    pids+=($!)
+done
+gpunam --skip columns::cuda::run ${GPUNAM_ARGS:-} >"$out/gpu-nam.log" 2>&1 || status=1
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+grep -hE '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out"/gpu-nam*.log | cut -c1-240
 fi
 # Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
 # Vulkan, then the two example rigs through the CLI on CUDA (the tests that run the CLI binary

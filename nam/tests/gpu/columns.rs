@@ -83,6 +83,15 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     if software {
         eprintln!("[gpu-nam] {device}: columns kernel on the shapes of at most 4 channels only (software adapter)");
     }
+    let total = groups.len();
+    let (k, n) = shard();
+    let groups: Vec<_> = groups.into_iter().enumerate().filter(|(i, _)| i % n == k).map(|(_, g)| g).collect();
+    if n > 1 {
+        eprintln!(
+            "[gpu-nam] {device}: shard {k}/{n} of the columns suite ({CUBEAUDIO_COLUMNS_SHARD}): {} of {total} shapes; the other shards run the rest — this process alone is not the whole suite",
+            groups.len()
+        );
+    }
     let sms = client.properties().hardware.num_streaming_multiprocessors.unwrap_or(64) as usize;
     for group in &groups {
         // Few streams: rows split over threads (`gpu::row_split`) by default; unsplit forced.
@@ -104,7 +113,23 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
             check(client, device, group, 128, (4 * sms + 1).div_ceil(group.len()), Some(1), None);
         }
     }
-    switches_kernels(client, device, &groups[0]);
+    if k == 0 {
+        switches_kernels(client, device, &groups[0]);
+    }
+}
+
+/// Names the slice of the suite one process runs, `K/N` (shapes K, K + N, …): the suite compiles
+/// a kernel per shape and case (NVRTC, seconds each for the wide shapes), more than one device
+/// call holds in one process; scripts/device-test.sh runs the N shards side by side.
+const CUBEAUDIO_COLUMNS_SHARD: &str = "CUBEAUDIO_COLUMNS_SHARD";
+
+fn shard() -> (usize, usize) {
+    let Ok(text) = std::env::var(CUBEAUDIO_COLUMNS_SHARD) else { return (0, 1) };
+    let parsed = text.split_once('/').and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((k, n)) if k < n => (k, n),
+        _ => panic!("{CUBEAUDIO_COLUMNS_SHARD}={text}: expected K/N with K < N, e.g. 0/4"),
+    }
 }
 
 /// `group` repeated `copies` times as one batch in buffers of `buffer` frames against the core,
