@@ -124,7 +124,8 @@ fn this_thread_scheduling() -> i32 {
     let mut param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread; `param` is owned here.
     let (policy, got_param) = unsafe { (libc::sched_getscheduler(0), libc::sched_getparam(0, &mut param) == 0) };
-    match policy {
+    // A thread may carry SCHED_RESET_ON_FORK beside its policy.
+    match policy & !libc::SCHED_RESET_ON_FORK {
         libc::SCHED_FIFO | libc::SCHED_RR if got_param => param.sched_priority.max(0),
         p if p >= 0 => SCHEDULING_TIME_SHARED,
         _ => SCHEDULING_UNKNOWN,
@@ -430,4 +431,32 @@ fn thread_cpu_ns() -> Option<u64> {
 
 fn jack_error(e: jack::Error) -> CliError {
     CliError::Request(format!("JACK: {e}"))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// An ordinary thread reads as time-shared; one raised to SCHED_FIFO (where this process may:
+    /// CAP_SYS_NICE or an rtprio limit) as real-time at its priority, SCHED_RESET_ON_FORK or not.
+    #[test]
+    fn reads_the_calling_threads_scheduling() {
+        std::thread::spawn(|| {
+            assert_eq!(Scheduling::from_code(this_thread_scheduling()), Scheduling::TimeShared);
+            for flags in [0, libc::SCHED_RESET_ON_FORK] {
+                let param = libc::sched_param { sched_priority: 7 };
+                // SAFETY: this (spawned) thread's own policy; `param` is owned here.
+                if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO | flags, &param) } != 0 {
+                    eprintln!(
+                        "SKIPPED: this process may not make a thread real-time; the real-time case was not checked"
+                    );
+                    return;
+                }
+                assert_eq!(Scheduling::from_code(this_thread_scheduling()), Scheduling::RealTime(7));
+                assert_eq!(Scheduling::RealTime(7).to_string(), "real-time, priority 7");
+            }
+        })
+        .join()
+        .unwrap();
+    }
 }
