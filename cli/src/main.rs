@@ -22,7 +22,7 @@ struct Cli {
     command: Command,
 }
 
-/// `--backend` values: the names of [`Backend`], the one backend type of the workspace.
+/// `--nam-streams` values.
 fn parse_streams(s: &str) -> std::result::Result<StreamFusion, String> {
     match s {
         "auto" => Ok(StreamFusion::Auto),
@@ -32,8 +32,47 @@ fn parse_streams(s: &str) -> std::result::Result<StreamFusion, String> {
     }
 }
 
+/// `--backend` values: the names of [`Backend`], the one backend type of the workspace.
 fn parse_backend(s: &str) -> std::result::Result<Backend, String> {
     s.parse().map_err(|e: cubeaudio_kernels::device::DeviceError| e.to_string())
+}
+
+/// `live --seconds`: a positive, finite length of server time (NaN would stop at once,
+/// infinity never).
+fn parse_live_seconds(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number of seconds (leave --seconds out to play until Ctrl-C)")),
+    }
+}
+
+/// A whole number in `lo..=hi`: counts whose 0 (or excess) would break a measurement or hold
+/// memory without bound are refused before any work.
+fn count_in(
+    lo: usize,
+    hi: usize,
+) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s| match s.parse::<usize>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a whole number from {lo} to {hi}")),
+    }
+}
+
+/// The most streams or instances a bench sweep may try (a batch the device cannot hold ends the
+/// sweep like a miss; this bounds the host's side).
+const MAX_SWEEP_COUNT: usize = 1 << 20;
+
+/// The longest file `bench --single-file-seconds` renders: the signal and its output are held in
+/// memory (8 bytes a sample at 48 kHz: 1.4 GB at this length).
+const MAX_SINGLE_FILE_SECONDS: f64 = 3_600.0;
+
+fn parse_single_file_seconds(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=MAX_SINGLE_FILE_SECONDS).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a length from 0 (none) to {MAX_SINGLE_FILE_SECONDS} seconds (the file is rendered in memory)"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -144,39 +183,40 @@ enum Command {
         rig: Option<PathBuf>,
         /// Fewest rig instances tried (with --rig): the sweep doubles from here (e.g. to
         /// profile one large point without the small ones).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = count_in(1, MAX_SWEEP_COUNT))]
         min_instances: usize,
         /// Most rig instances tried (with --rig).
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, default_value_t = 4096, value_parser = count_in(1, MAX_SWEEP_COUNT))]
         max_instances: usize,
         /// Phase-group counts measured after the sweep (with --rig): instances split into K
         /// graphs whose buffers start 1/K of a buffer apart, paced in real time, as a service
-        /// hosting many independent streams can schedule them; empty for none.
-        #[arg(long, value_delimiter = ',', default_value = "2,4")]
+        /// hosting many independent streams can schedule them; 1 for none (one group is the
+        /// sweep itself).
+        #[arg(long, value_delimiter = ',', default_value = "2,4", value_parser = count_in(1, 256))]
         phase_groups: Vec<usize>,
         /// Where a rig's NAM models run (with --rig), as for `graph`.
         #[arg(long, default_value = "auto", value_parser = parse_streams, value_name = "auto|program|batch")]
         nam_streams: StreamFusion,
         /// Buffer sizes in samples.
-        #[arg(long, value_delimiter = ',', default_value = "64,128")]
+        #[arg(long, value_delimiter = ',', default_value = "64,128", value_parser = count_in(1, 65_536))]
         buffers: Vec<usize>,
         /// Largest stream count tried (counts double from 1 until one misses, then two
         /// bisection steps).
-        #[arg(long, default_value_t = 16_384)]
+        #[arg(long, default_value_t = 16_384, value_parser = count_in(1, MAX_SWEEP_COUNT))]
         max_streams: usize,
         /// Buffers timed for the latency percentiles.
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 100_000, value_parser = count_in(1, 100_000_000))]
         latency_buffers: usize,
         /// Folder for bench.md and bench.json.
         #[arg(long, default_value = "bench-out")]
         out: PathBuf,
         /// Also sweep streams of N distinct captures of the first model's shape (its weights
         /// scaled by a different factor near 1 per capture), cycled over the streams; 0: none.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = count_in(0, 65_536))]
         distinct: usize,
         /// Length in seconds of one long file of the first model rendered through the
         /// time-split renderer (what `render` does on a GPU); 0: none.
-        #[arg(long, default_value_t = 600.0)]
+        #[arg(long, default_value_t = 600.0, value_parser = parse_single_file_seconds)]
         single_file_seconds: f64,
     },
     /// Exact warp-alignment packing: reads {"warp_size", "warps", "counts", "costs"?} as JSON on
@@ -202,7 +242,7 @@ enum Command {
         #[arg(long, default_value = "cubeaudio")]
         name: String,
         /// Stop after this many seconds of server time (default: run until Ctrl-C).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_live_seconds)]
         seconds: Option<f64>,
         /// Connect this port to our input at start (e.g. system:capture_1).
         #[arg(long)]
@@ -496,15 +536,19 @@ fn main() -> ExitCode {
             out,
             ..
         } => {
-            let sweep = cubeaudio::rig_bench::RigSweep {
-                buffers,
-                min_instances,
-                max_instances,
-                phase_groups,
-                latency_buffers,
-                streams: nam_streams,
-            };
-            bench_rig(backend, &rig, &sweep, &out)
+            if min_instances > max_instances {
+                Err(anyhow::anyhow!("--min-instances {min_instances} is above --max-instances {max_instances}"))
+            } else {
+                let sweep = cubeaudio::rig_bench::RigSweep {
+                    buffers,
+                    min_instances,
+                    max_instances,
+                    phase_groups,
+                    latency_buffers,
+                    streams: nam_streams,
+                };
+                bench_rig(backend, &rig, &sweep, &out)
+            }
         }
         Command::Bench {
             backend,

@@ -285,3 +285,46 @@ fn absurd_sample_rates_are_refused_before_any_work() {
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("one-hertz.wav")]);
 }
+
+/// Lengths in seconds that are not numbers, not finite or past what the command can hold are
+/// refused by the parser, naming the value (NaN made `live` stop at once and `bench` skip its
+/// file; infinity made `bench` allocate without bound); so are the bench's counts whose 0 broke
+/// a measurement (`--latency-buffers 0` panicked on an empty percentile) or whose size is
+/// unbounded, and a sweep whose first count is past its last.
+#[test]
+fn lengths_and_counts_are_checked() {
+    let model = shared_nam().join("models/core_wavenet.nam");
+    let model = model.to_str().unwrap();
+    for value in ["nan", "inf", "1e12", "-5", "ten"] {
+        let flag = format!("--single-file-seconds={value}");
+        let (code, _, stderr) = cubeaudio(&["bench", "--model", model, &flag]);
+        assert_eq!(code, 2, "bench {flag}: {stderr}");
+        assert!(stderr.contains(&format!("`{value}` is not a length from 0 (none) to 3600 seconds")), "{stderr}");
+    }
+    for value in ["nan", "inf", "0", "-1", "ten"] {
+        let flag = format!("--seconds={value}");
+        let (code, _, stderr) = cubeaudio(&["live", "--model", model, &flag]);
+        assert_eq!(code, 2, "live {flag}: {stderr}");
+        assert!(stderr.contains(&format!("`{value}` is not a positive number of seconds")), "{stderr}");
+    }
+    let counts = [
+        ("--buffers", "64,0", "`0` is not a whole number from 1 to 65536"),
+        ("--buffers", "65537", "`65537` is not a whole number from 1 to 65536"),
+        ("--max-streams", "0", "`0` is not a whole number from 1 to 1048576"),
+        ("--latency-buffers", "0", "`0` is not a whole number from 1 to 100000000"),
+        ("--distinct", "70000", "`70000` is not a whole number from 0 to 65536"),
+        ("--min-instances", "0", "`0` is not a whole number from 1 to 1048576"),
+        ("--max-instances", "-3", "`-3` is not a whole number from 1 to 1048576"),
+        ("--phase-groups", "2,0", "`0` is not a whole number from 1 to 256"),
+    ];
+    for (flag, value, message) in counts {
+        let arg = format!("{flag}={value}");
+        let (code, _, stderr) = cubeaudio(&["bench", "--model", model, &arg]);
+        assert_eq!(code, 2, "bench {arg}: {stderr}");
+        assert!(stderr.contains(message), "bench {arg}: {stderr}");
+    }
+    let rig = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rigs/pedals.json");
+    let (code, _, stderr) = cubeaudio(&["bench", "--rig", rig, "--min-instances", "9", "--max-instances", "2"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("--min-instances 9 is above --max-instances 2"), "{stderr}");
+}
