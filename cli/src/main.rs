@@ -433,9 +433,13 @@ fn bench(
     let mut gpu_models = Vec::new();
     let mut cpu_models = Vec::new();
     for spec in models {
-        let (name, path) = spec.split_once('=').context("--model takes NAME=PATH[@SLIM]")?;
-        let (path, slim) = match path.split_once('@') {
-            Some((p, s)) => (p, Some(s.parse::<f64>().context("slim value after @")?)),
+        let (name, path) = spec
+            .split_once('=')
+            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+            .with_context(|| format!("--model {spec}: takes NAME=PATH[@SLIM], a name and a path"))?;
+        // The last `@` followed by a number is the slim value; a path may hold `@` itself.
+        let (path, slim) = match path.rsplit_once('@').and_then(|(p, s)| Some((p, s.parse::<f64>().ok()?))) {
+            Some((p, s)) => (p, Some(s)),
             None => (path, None),
         };
         let mut gpu = load_file(std::path::Path::new(path), LoadOptions::default())?;

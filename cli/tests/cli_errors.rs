@@ -323,6 +323,11 @@ fn lengths_and_counts_are_checked() {
         assert_eq!(code, 2, "bench {arg}: {stderr}");
         assert!(stderr.contains(message), "bench {arg}: {stderr}");
     }
+    for spec in ["nonsense", "=x.nam", "m="] {
+        let (code, _, stderr) = cubeaudio(&["bench", "--model", spec]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(&format!("--model {spec}: takes NAME=PATH[@SLIM], a name and a path")), "{stderr}");
+    }
     let rig = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rigs/pedals.json");
     let (code, _, stderr) = cubeaudio(&["bench", "--rig", rig, "--min-instances", "9", "--max-instances", "2"]);
     assert_eq!(code, 1, "{stderr}");
