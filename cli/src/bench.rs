@@ -526,7 +526,6 @@ impl BenchReport {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     /// A batch that takes no time: every size it can be made at holds.

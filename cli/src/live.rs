@@ -104,7 +104,9 @@ impl std::fmt::Display for Scheduling {
     }
 }
 
-const SCHEDULING_UNKNOWN: i32 = i32::MIN;
+/// Codes of the atomic beside real-time priorities, which Linux keeps in 1..=99: 0 is also the
+/// counters' default, before the first callback.
+const SCHEDULING_UNKNOWN: i32 = 0;
 const SCHEDULING_TIME_SHARED: i32 = -1;
 
 impl Scheduling {
@@ -126,7 +128,7 @@ fn this_thread_scheduling() -> i32 {
     let (policy, got_param) = unsafe { (libc::sched_getscheduler(0), libc::sched_getparam(0, &mut param) == 0) };
     // A thread may carry SCHED_RESET_ON_FORK beside its policy.
     match policy & !libc::SCHED_RESET_ON_FORK {
-        libc::SCHED_FIFO | libc::SCHED_RR if got_param => param.sched_priority.max(0),
+        libc::SCHED_FIFO | libc::SCHED_RR if got_param => param.sched_priority,
         p if p >= 0 => SCHEDULING_TIME_SHARED,
         _ => SCHEDULING_UNKNOWN,
     }
@@ -138,6 +140,7 @@ fn this_thread_scheduling() -> i32 {
 }
 
 /// Counters shared with the callbacks.
+#[derive(Default)]
 struct Counters {
     cycles: AtomicU64,
     frames: AtomicU64,
@@ -147,20 +150,6 @@ struct Counters {
     /// `Scheduling` coded (see `from_code`); written by the first callback.
     scheduling: AtomicI32,
     shutdown: AtomicBool,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Self {
-            cycles: AtomicU64::new(0),
-            frames: AtomicU64::new(0),
-            xruns: AtomicU64::new(0),
-            max_callback_ns: AtomicU64::new(0),
-            max_callback_cpu_ns: AtomicU64::new(0),
-            scheduling: AtomicI32::new(SCHEDULING_UNKNOWN),
-            shutdown: AtomicBool::new(false),
-        }
-    }
 }
 
 struct Notifications(Arc<Counters>);
