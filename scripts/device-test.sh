@@ -17,7 +17,7 @@ export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # xz through Python's lzma/tarfile: the GPU machine's image need not have xz-utils.
 unxz_to() { python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; }
 for f in .carry/*.xz; do unxz_to "$f" "/tmp/cubeaudio-bin/$(basename "$f" .xz)"; done
-tar xzf .carry/cuda-src.tgz -C /tmp/cubeaudio-bin
+[ -f .carry/cuda-src.tgz ] && tar xzf .carry/cuda-src.tgz -C /tmp/cubeaudio-bin
 # The core's references travel compressed; tests and benches read them from .carry/shared.
 [ -f .carry/shared.txz ] && python3 -c 'import sys,tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .carry/shared.txz .carry
 chmod +x /tmp/cubeaudio-bin/*
@@ -33,46 +33,80 @@ packed() {
 }
 # Both runtimes are required here: a missing device is a failure, not a skip.
 export CUBEAUDIO_REQUIRE=cuda,wgpu
-# TESTS=0 skips the test binaries (a benchmark-only call).
+# TESTS=0 skips the test binaries (a benchmark-only call). The suites are compile-bound (NVRTC
+# and the SPIR-V pipeline per kernel, on the host's cores), so they run as groups side by side;
+# each group's binaries in turn. TEST_LIMIT=S stops every group S seconds after the tests start
+# (the device call's own limit would otherwise kill the call and lose the logs): a group stopped
+# so is a failure and is named in timed-out.txt, never a pass.
 if [ "${TESTS:-1}" = 1 ]; then
-/tmp/cubeaudio-bin/suite-spirv --nocapture --test-threads=4 >"$out/suite-cuda-spirv.log" 2>&1 || status=1
-/tmp/cubeaudio-bin/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || status=1
+b=/tmp/cubeaudio-bin
+tests_start=$(date +%s)
+# Runs "$@" with what is left of TEST_LIMIT; a run stopped by it is recorded under $name.
+limited() {
+    local name=$1; shift
+    if [ -n "${TEST_LIMIT:-}" ]; then
+        local left=$(( TEST_LIMIT - ($(date +%s) - tests_start) ))
+        if [ "$left" -le 0 ]; then echo "TIMED OUT (not started): $name" | tee -a "$out/timed-out.txt"; return 1; fi
+        timeout "$left" "$@"; local rc=$?
+        [ "$rc" = 124 ] && echo "TIMED OUT after ${TEST_LIMIT} s: $name" | tee -a "$out/timed-out.txt"
+        return $rc
+    fi
+    "$@"
+}
+pids=()
+# The kernel suites: CUDA + Vulkan through SPIR-V, then Vulkan through WGSL.
+( s=0
+  packed suite-spirv && { limited suite-spirv $b/suite-spirv --nocapture --test-threads=4 >"$out/suite-cuda-spirv.log" 2>&1 || s=1; }
+  packed suite-wgsl && { limited suite-wgsl $b/suite-wgsl --nocapture --test-threads=4 >"$out/suite-wgsl.log" 2>&1 || s=1; }
+  exit $s ) &
+pids+=($!)
 # The GPU NAM engines (nam/tests/gpu/): the core's references (convolutional and LSTM),
 # ConvNet/Linear/post-stack heads against the CPU engine, streams joining and leaving, faults.
-# The columns suite on CUDA compiles a kernel per shape and case (NVRTC, seconds each): it runs
-# as COLUMNS_SHARDS processes side by side (CUBEAUDIO_COLUMNS_SHARD=K/N; 0: not run, and said),
-# the rest of gpu-nam in one more; every process must pass.
+# The columns suite compiles a kernel per shape and case (NVRTC or the Vulkan driver, up to
+# 145 s a case for the widest shapes): on each runtime it runs as COLUMNS_SHARDS processes
+# (CUBEAUDIO_COLUMNS_SHARD=K/N, shapes balanced by cost; 0: not run, and said), the rest of
+# gpu-nam in one more; every process must pass.
 if packed gpu-nam; then
-shards="${COLUMNS_SHARDS:-4}"
-gpunam() { CUBEAUDIO_SHARED="$PWD/.carry/shared" /tmp/cubeaudio-bin/gpu-nam --nocapture --test-threads=1 "$@"; }
-pids=()
-[ "$shards" = 0 ] && echo "NOT RUN: gpu-nam columns::cuda::run (COLUMNS_SHARDS=0)" | tee -a "$out/not-run.txt"
-for k in $(seq 0 $((shards - 1))); do
-    CUBEAUDIO_COLUMNS_SHARD="$k/$shards" gpunam --exact columns::cuda::run >"$out/gpu-nam-columns-cuda-$k.log" 2>&1 &
+    shards="${COLUMNS_SHARDS:-6}"
+    gpunam=(env CUBEAUDIO_SHARED="$PWD/.carry/shared" $b/gpu-nam --nocapture --test-threads=1)
+    [ "$shards" = 0 ] && echo "NOT RUN: gpu-nam columns::{cuda,wgpu}::run (COLUMNS_SHARDS=0)" | tee -a "$out/not-run.txt"
+    for rt in cuda wgpu; do
+        for k in $(seq 0 $((shards - 1))); do
+            CUBEAUDIO_COLUMNS_SHARD="$k/$shards" limited "gpu-nam columns $rt shard $k/$shards" "${gpunam[@]}" --exact columns::$rt::run >"$out/gpu-nam-columns-$rt-$k.log" 2>&1 &
+            pids+=($!)
+        done
+    done
+    limited gpu-nam "${gpunam[@]}" --skip columns::cuda::run --skip columns::wgpu::run ${GPUNAM_ARGS:-} >"$out/gpu-nam.log" 2>&1 &
     pids+=($!)
-done
-gpunam --skip columns::cuda::run ${GPUNAM_ARGS:-} >"$out/gpu-nam.log" 2>&1 || status=1
-for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-grep -hE '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out"/gpu-nam*.log | cut -c1-240
 fi
 # Processing graphs (runtime built-ins, the audio-thread bridge, NAM in a graph) on CUDA and
 # Vulkan, then the two example rigs through the CLI on CUDA (the tests that run the CLI binary
 # by its build path are skipped: it is not there; CI runs them on lavapipe).
-/tmp/cubeaudio-bin/graph-gpu --nocapture --test-threads=1 >"$out/graph-gpu.log" 2>&1 || status=1
-/tmp/cubeaudio-bin/graph-realtime --nocapture --test-threads=1 >"$out/graph-realtime.log" 2>&1 || status=1
-/tmp/cubeaudio-bin/ir-gpu --nocapture --test-threads=1 >"$out/ir-gpu.log" 2>&1 || status=1
-/tmp/cubeaudio-bin/pedals-gpu --nocapture --test-threads=1 >"$out/pedals-gpu.log" 2>&1 || status=1
-grep -hE '^\[device-test\]|^test result' "$out/graph-gpu.log" "$out/graph-realtime.log" "$out/ir-gpu.log" "$out/pedals-gpu.log"
-grep -hE '^\[(graph|pedals)-test\].*launches' "$out/graph-gpu.log" "$out/pedals-gpu.log" | cut -c1-200
-grep -hE '^\[close\]' "$out/ir-gpu.log"
-if packed nam-graph; then
-CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" /tmp/cubeaudio-bin/nam-graph --nocapture --test-threads=1 --skip example_rigs --skip an_overflow_inside_a_graph --skip rig_bench_runs_from_the_command_line >"$out/nam-graph.log" 2>&1 || status=1
-grep -hE '^\[device-test\]|^test result' "$out/nam-graph.log"
-fi
-packed cubeaudio && for rig in amp_cab dual_amp; do
-    /tmp/cubeaudio-bin/cubeaudio graph --config .carry/examples/rigs/$rig.json --input .carry/di_guitar.wav \
-        --output "/tmp/$rig.wav" 2>&1 | tail -1 | tee -a "$out/rigs.log"
-done
+( s=0
+  for t in graph-gpu graph-realtime ir-gpu pedals-gpu; do
+      packed $t && { limited $t $b/$t --nocapture --test-threads=1 >"$out/$t.log" 2>&1 || s=1; }
+  done
+  if packed nam-graph; then
+      CUBEAUDIO_SHARED="$PWD/.carry/shared" CUBEAUDIO_EXAMPLES="$PWD/.carry/examples" limited nam-graph $b/nam-graph --nocapture --test-threads=1 \
+          --skip example_rigs --skip an_overflow_inside_a_graph --skip rig_bench_runs_from_the_command_line >"$out/nam-graph.log" 2>&1 || s=1
+  fi
+  if packed cubeaudio; then
+      for rig in amp_cab dual_amp; do
+          limited "rig $rig" $b/cubeaudio graph --config .carry/examples/rigs/$rig.json --input .carry/di_guitar.wav \
+              --output "/tmp/$rig.wav" >"$out/rig-$rig.log" 2>&1 || s=1
+          tail -1 "$out/rig-$rig.log" >>"$out/rigs.log"
+      done
+  fi
+  exit $s ) &
+pids+=($!)
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+echo "tests took $(( $(date +%s) - tests_start )) s"
+grep -hE '^test result|panicked|FAILED' "$out"/suite-*.log 2>/dev/null
+grep -hE '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out"/gpu-nam*.log 2>/dev/null | cut -c1-240
+grep -hE '^\[device-test\]|^test result|panicked' "$out"/graph-gpu.log "$out"/graph-realtime.log "$out"/ir-gpu.log "$out"/pedals-gpu.log "$out"/nam-graph.log 2>/dev/null
+grep -hE '^\[(graph|pedals)-test\].*launches' "$out/graph-gpu.log" "$out/pedals-gpu.log" 2>/dev/null | cut -c1-200
+grep -hE '^\[close\]' "$out/ir-gpu.log" 2>/dev/null
+cat "$out/rigs.log" 2>/dev/null
 fi
 
 if [ "${NAMBENCH:-0}" = 1 ]; then
@@ -208,8 +242,13 @@ if [ "${BENCH:-0}" = 1 ]; then
 fi
 
 for log in "$out"/suite-*.log; do
+    [ -f "$log" ] || continue
     echo "== $(basename "$log")"
     grep -E '^test result|FAILED|panicked' "$log" | head -20
     grep -o 'runtime [^|]* | adapter [^(]*' "$log" | sort | uniq -c
 done
+# The device tool brings back only a few files of $out: everything goes back as one archive.
+if [ "${PACK_OUT:-1}" = 1 ]; then
+    tar czf /tmp/device-out.tgz -C "$out" . && find "$out" -mindepth 1 -delete && mv /tmp/device-out.tgz "$out/all.tgz"
+fi
 exit $status

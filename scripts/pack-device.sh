@@ -30,10 +30,11 @@ test_exe cubeaudio-runtime graph_gpu graph-gpu
 test_exe cubeaudio-runtime realtime graph-realtime
 test_exe cubeaudio-runtime ir_gpu ir-gpu
 test_exe cubeaudio-runtime pedals_gpu pedals-gpu
-# The IR convolution crossover, the graph fusion benchmarks, the kind-cost calibration and
-# the NAM host steps (small).
-cargo build --release -p cubeaudio-benches --bin ir_crossover --bin rig_fusion --bin host_steps --bin kind_costs
-cp "$CARGO_TARGET_DIR/release/ir_crossover" "$CARGO_TARGET_DIR/release/rig_fusion" "$CARGO_TARGET_DIR/release/host_steps" "$CARGO_TARGET_DIR/release/kind_costs" .carry/
+# The IR convolution crossover, the graph fusion benchmarks, the kind-cost calibration, the
+# NAM host steps and the barrier costs (small).
+benches="ir_crossover rig_fusion host_steps kind_costs barrier_cost"
+cargo build --release -p cubeaudio-benches $(printf -- '--bin %s ' $benches)
+for b in $benches; do cp "$CARGO_TARGET_DIR/release/$b" .carry/; done
 # KERNELS_ONLY=1: the kernel suites and the runtime's device tests only (a session that changed
 # kernels and runtime but not NAM, CLI or plugin; device-test.sh says which binaries are absent).
 if [ "${KERNELS_ONLY:-0}" = 1 ]; then

@@ -350,9 +350,15 @@ fn models_as_streams<R: Runtime>(
     if let Some(per_cube) = per_cube {
         assert_eq!(g.instances_per_cube(), [per_cube], "{names:?}");
     }
-    // One stage of amps: unrolled where asked and the amps run on the columns kernel.
+    // One stage of amps: unrolled where asked and the amps run on the columns kernel, unless
+    // the unrolled rounds' shared memory exceeds the device's (NVIDIA's Vulkan driver: 48 KiB).
     let columns = matches!(g.stream_steps().as_slice(), [StreamStep::Columns(_)]);
-    assert_eq!(g.unrolled_stream_stages(), [usize::from(unroll_streams && columns)], "{names:?}");
+    let declined = g.unroll_declined() == [true];
+    assert!(!declined || unroll_streams && columns, "{names:?}: declined what was not asked");
+    if declined {
+        println!("[graph-test] {names:?}, {instances} instances, {per_cube:?} per cube: unrolled rounds exceed the device's shared memory, streams in the loop");
+    }
+    assert_eq!(g.unrolled_stream_stages(), [usize::from(unroll_streams && columns && !declined)], "{names:?}");
     let x: Vec<f32> = di_signal().into_iter().take(2_400).collect();
     let inputs: Vec<Vec<f32>> =
         (0..instances).map(|i| x.iter().map(|v| v * [1.0, 0.3, -0.6][i % 3]).collect()).collect();

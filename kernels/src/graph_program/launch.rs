@@ -472,6 +472,17 @@ pub fn instances_per_cube(
     }
 }
 
+/// Whether a program's `unrolled` stages fit a cube's `max_shared_bytes` beside its `fixed`
+/// shared floats (scratch and local arena); a program with nothing unrolled always does.
+fn unrolled_fits(unrolled: &StreamStages, step: Option<StreamStep>, fixed: usize, max_shared_bytes: usize) -> bool {
+    match step {
+        Some(StreamStep::Columns(shape)) if unrolled.count > 0 => {
+            (fixed + unrolled.shared_floats(&shape)) * 4 <= max_shared_bytes
+        }
+        _ => true,
+    }
+}
+
 /// How a cube runs: its instances, units, shared arena floats and stream step.
 struct CubePlan {
     group: usize,
@@ -563,6 +574,8 @@ pub struct GraphProgram {
     step: Option<StreamStep>,
     /// The stages whose streams run outside the stage loop.
     unrolled: StreamStages,
+    /// Whether unrolled stages were asked for but their shared memory does not fit the device.
+    unroll_declined: bool,
     /// Bound where a program has no graph input or output (a stage inside a larger graph).
     unused: (Buffer, Buffer),
     /// Bound for the stream tables of a program without streams.
@@ -680,7 +693,17 @@ impl GraphProgram {
             spec.unroll_streams.unrolls(cubes, multiprocessors) && matches!(plan.step, Some(StreamStep::Columns(_)));
         let streams: Vec<usize> = if unroll { spec.streams.iter().map(Vec::len).collect() } else { Vec::new() };
         let convolutions: Vec<bool> = spec.convolutions.iter().map(|c| !c.is_empty()).collect();
-        let unrolled = StreamStages::of(&streams, &convolutions, plan.group, plan.slots());
+        let mut unrolled = StreamStages::of(&streams, &convolutions, plan.group, plan.slots());
+        // Every unrolled round inlines the columns body with shared arrays of its own (cubecl
+        // allocates each `SharedMemory::new` apart), where the loop has one set: unrolled, the
+        // program needs `rounds` sets. A device that cannot hold them (NVIDIA's Vulkan driver,
+        // 48 KiB a workgroup; CUDA opts in to 227 KiB) runs the streams in the loop instead —
+        // the same arithmetic in the same order — where the launch would otherwise be refused.
+        let max_shared = client.properties().hardware.max_shared_memory_size;
+        let unroll_declined = !unrolled_fits(&unrolled, plan.step, scratch + plan.local_arena, max_shared);
+        if unroll_declined {
+            unrolled = StreamStages::of(&[], &convolutions, plan.group, plan.slots());
+        }
         let CubePlan { group, units, local_arena, step } = plan;
         let dims = [
             stride,
@@ -723,6 +746,7 @@ impl GraphProgram {
             group,
             step,
             unrolled,
+            unroll_declined,
             unused: (Buffer::upload(client, &[0.0]), Buffer::upload(client, &[0.0])),
             no_streams: (IndexBuffer::upload(client, &[0]), Buffer::upload(client, &[0.0])),
             spec,
@@ -755,6 +779,12 @@ impl GraphProgram {
     /// Stages whose model streams run outside the stage loop ([`ProgramSpec::unroll_streams`]).
     pub fn unrolled_stages(&self) -> usize {
         self.unrolled.count
+    }
+
+    /// Whether the streams were to run unrolled but stay in the loop because the unrolled
+    /// rounds' shared memory exceeds what the device grants a cube.
+    pub fn unroll_declined(&self) -> bool {
+        self.unroll_declined
     }
 
     /// Whether each instance's arena sits in shared memory during a launch.
@@ -1001,5 +1031,26 @@ mod tests {
         // Narrow streams: as many as fit, at most MAX_INSTANCES_PER_CUBE.
         assert_eq!(instances_per_cube(columns(8, 1), 1, 1_000, 132, 256), MAX_INSTANCES_PER_CUBE);
         assert_eq!(instances_per_cube(None, 0, 1_000, 132, 256), 1, "no streams");
+    }
+
+    #[test]
+    fn unrolled_rounds_each_take_the_columns_shared_memory() {
+        // The standard model at 64 frames, two slots a cube: a stage of four streams is two rounds.
+        let Some(StreamStep::Columns(one)) = columns(32, 4) else { unreachable!() };
+        let shape = ColumnsShape { streams_per_cube: 2, ..one };
+        let step = Some(StreamStep::Columns(shape));
+        let stages = StreamStages::of(&[0, 2], &[false, false], 2, 2);
+        assert_eq!(stages.count, 1);
+        let per_round = shape.shared_floats() + 8;
+        assert_eq!(stages.shared_floats(&shape), 2 * per_round);
+        assert_eq!(StreamStages::of(&[], &[], 2, 2).shared_floats(&shape), 0, "nothing unrolled");
+        let unsplit = ColumnsShape { splits: 1, staged: false, ..shape };
+        assert_eq!(stages.shared_floats(&unsplit), 0, "the unsplit body has no shared arrays");
+        // Refused exactly past the device's limit; the loop (nothing unrolled) always fits.
+        let bytes = (100 + 2 * per_round) * 4;
+        assert!(unrolled_fits(&stages, step, 100, bytes));
+        assert!(!unrolled_fits(&stages, step, 100, bytes - 4));
+        assert!(unrolled_fits(&StreamStages::default(), step, 100, 0));
+        assert!(unrolled_fits(&stages, None, 100, 0), "no columns step");
     }
 }

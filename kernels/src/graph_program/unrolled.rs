@@ -1,6 +1,8 @@
 //! Which stages' model streams a graph program runs outside its stage loop (a compile-time
 //! parameter of the kernel; see `run_program`).
 
+use crate::wavenet_columns::ColumnsShape;
+
 /// Stages a program unrolls at most: one call each in the kernel's body.
 pub const MAX_UNROLLED_STAGES: usize = 4;
 /// Rounds of a stage's stream slots unrolled at most.
@@ -47,6 +49,15 @@ impl StreamStages {
         }
         this.tail_convolutions = convs_in(this.start(this.count), convolutions.len());
         this
+    }
+
+    /// Shared floats the unrolled rounds take with `shape`'s columns body: one set of its
+    /// arrays per round of every entry (none where nothing is unrolled), each array counted
+    /// with 4 floats of slack for the compilers' alignment.
+    pub fn shared_floats(&self, shape: &ColumnsShape) -> usize {
+        let rounds: usize = self.at[..self.count].iter().map(|e| e.rounds).sum();
+        let per_round = shape.shared_floats();
+        rounds * if per_round == 0 { 0 } else { per_round + 2 * 4 }
     }
 
     /// Entry `q`, if there is one.

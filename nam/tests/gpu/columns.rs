@@ -85,7 +85,8 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
     let total = groups.len();
     let (k, n) = shard();
-    let groups: Vec<_> = groups.into_iter().enumerate().filter(|(i, _)| i % n == k).map(|(_, g)| g).collect();
+    let shards = shards_by_cost(&groups.iter().map(|g| cost(g)).collect::<Vec<_>>(), n);
+    let groups: Vec<_> = groups.into_iter().zip(shards).filter(|&(_, s)| s == k).map(|(g, _)| g).collect();
     if n > 1 {
         eprintln!(
             "[gpu-nam] {device}: shard {k}/{n} of the columns suite ({CUBEAUDIO_COLUMNS_SHARD}): {} of {total} shapes; the other shards run the rest — this process alone is not the whole suite",
@@ -118,9 +119,48 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
 }
 
-/// Names the slice of the suite one process runs, `K/N` (shapes K, K + N, …): the suite compiles
-/// a kernel per shape and case (NVRTC, seconds each for the wide shapes), more than one device
-/// call holds in one process; scripts/device-test.sh runs the N shards side by side.
+/// What a shape's cases cost to compile and run, for balancing shards: the unrolled body grows
+/// with every layer's rows × channels (NVRTC took 5 s for a case of 4 channels, 40–145 s for
+/// the 32-channel shapes on the GPU machine, session 26).
+fn cost(group: &[Stream]) -> usize {
+    ModelPlan::build(group[0].model.dsp.as_ref()).ok().as_ref().and_then(arrays_of).map_or(1, |(arrays, count)| {
+        arrays[..count].iter().map(|a| a.layers * a.channels * (a.channels + a.gate_rows + a.bottleneck)).sum()
+    })
+}
+
+/// The shard of each of the groups costing `costs`, out of `n`: the costliest first, each to
+/// the least loaded shard (the lowest on a tie), so that no shard holds two of the widest shapes
+/// while another holds only small ones (round-robin put the two 32-channel shapes with two
+/// others each on shards 3 and 4 of 8, which alone ran past a device call).
+fn shards_by_cost(costs: &[usize], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(costs[i]));
+    let mut load = vec![0usize; n.max(1)];
+    let mut shard = vec![0; costs.len()];
+    for i in order {
+        let s = (0..load.len()).min_by_key(|&s| load[s]).unwrap_or(0);
+        load[s] += costs[i];
+        shard[i] = s;
+    }
+    shard
+}
+
+#[test]
+fn shards_balance_the_costliest_shapes() {
+    let costs = [1, 50, 2, 40, 3, 60, 4, 5];
+    let shards = shards_by_cost(&costs, 3);
+    // The three widest shapes on three shards, then each smaller one where the load is least.
+    assert_eq!((shards[5], shards[1], shards[3]), (0, 1, 2));
+    let load = |s: usize| costs.iter().zip(&shards).filter(|&(_, &k)| k == s).map(|(c, _)| c).sum::<usize>();
+    assert_eq!([load(0), load(1), load(2)], [60, 53, 52]);
+    assert!(shards_by_cost(&costs, 1).iter().all(|&s| s == 0), "one shard runs everything");
+    assert_eq!(shards_by_cost(&[], 4), Vec::<usize>::new());
+}
+
+/// Names the slice of the suite one process runs, `K/N` (shapes balanced by [`cost`] over the N
+/// shards): the suite compiles a kernel per shape and case (NVRTC, seconds each for the wide
+/// shapes), more than one device call holds in one process; scripts/device-test.sh runs the N
+/// shards side by side.
 const CUBEAUDIO_COLUMNS_SHARD: &str = "CUBEAUDIO_COLUMNS_SHARD";
 
 fn shard() -> (usize, usize) {

@@ -513,6 +513,12 @@ impl<R: Runtime> CompiledGraph<R> {
         self.programs().map(|p| p.unrolled_stages()).collect()
     }
 
+    /// Whether each graph program was to run its streams unrolled but keeps them in the loop,
+    /// the unrolled rounds' shared memory being more than the device grants a cube.
+    pub fn unroll_declined(&self) -> Vec<bool> {
+        self.programs().map(|p| p.unroll_declined()).collect()
+    }
+
     /// Launches the last buffer queued.
     pub fn launches_per_buffer(&self) -> u32 {
         self.launches

@@ -292,6 +292,11 @@ impl<R: Runtime> FusedProgram<R> {
         self.program.unrolled_stages()
     }
 
+    /// Whether unrolled streams were asked for but did not fit the device's shared memory.
+    pub fn unroll_declined(&self) -> bool {
+        self.program.unroll_declined()
+    }
+
     /// Applies `params`, then runs every stage over `frames` samples (one launch).
     pub fn process(
         &mut self,
