@@ -78,3 +78,11 @@ mkdir -p .carry/examples && cp -r cli/examples/models cli/examples/rigs .carry/e
 # Trainer-preset-shaped models (feather WaveNet, LSTM 3×18) for the benchmark.
 cargo run --release -q -p cubeaudio-benches --bin write_presets -- .carry/presets
 ls -la .carry
+# The device tool carries 64 MiB with the working tree: say what room is left, so that a call
+# carries a subset (e.g. `mkdir .carryA && cp -l .carry/{gpu-nam.xz,shared.txz} .carryA/`, carried
+# as `.carryA` and moved to `.carry` first thing on the GPU machine) when everything does not fit.
+tree=$(git ls-files -z | xargs -0 cat 2>/dev/null | wc -c)
+carry=$(du -sb .carry .gl 2>/dev/null | awk '{s += $1} END {print s}')
+limit=$((64 * 1024 * 1024))
+echo "carry: .carry + .gl $((carry / 1048576)) MiB, working tree $((tree / 1048576)) MiB, limit 64 MiB"
+[ $((tree + carry)) -le $limit ] || echo "WARNING: over the device tool's 64 MiB: carry a subset per call (docs/DEVICE.md)"
