@@ -101,7 +101,6 @@ fi
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 echo "tests took $(( $(date +%s) - tests_start )) s"
-grep -hE '^test result|panicked|FAILED' "$out"/suite-*.log 2>/dev/null
 grep -hE '^\[(gpu-(nam|arch|faults)|device-test)\]|^test result|panicked' "$out"/gpu-nam*.log 2>/dev/null | cut -c1-240
 grep -hE '^\[device-test\]|^test result|panicked' "$out"/graph-gpu.log "$out"/graph-realtime.log "$out"/ir-gpu.log "$out"/pedals-gpu.log "$out"/nam-graph.log 2>/dev/null
 grep -hE '^\[(graph|pedals)-test\].*launches' "$out/graph-gpu.log" "$out/pedals-gpu.log" 2>/dev/null | cut -c1-200

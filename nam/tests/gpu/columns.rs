@@ -7,7 +7,7 @@
 //! shader compiler takes minutes on the unrolled 16-channel kernel; hardware runs everything.
 
 use crate::common::{manifest, read_f32, real_manifest, relative_error, shared_nam};
-use cubeaudio_nam::gpu::columns::arrays_of;
+use cubeaudio_nam::gpu::columns::{arrays_of, ArrayShape};
 use cubeaudio_nam::gpu::plan::ModelPlan;
 use cubeaudio_nam::gpu::{GpuWaveNetBatch, KernelChoice};
 use cubeaudio_nam::{load_file, LoadOptions, LoadedModel};
@@ -20,8 +20,9 @@ struct Stream {
     expected: Vec<f32>,
 }
 
-/// Every reference and real capture the columns kernel runs, grouped by shape.
-fn groups(software: bool) -> Vec<Vec<Stream>> {
+/// Every reference and real capture the columns kernel runs, grouped by shape, each group with
+/// its shape's [`cost`].
+fn groups(software: bool) -> Vec<(usize, Vec<Stream>)> {
     let dir = shared_nam();
     let frames = if software { 12_000 } else { usize::MAX };
     let cut = |mut v: Vec<f32>| {
@@ -67,12 +68,12 @@ fn groups(software: bool) -> Vec<Vec<Stream>> {
             None => groups.push((shape, vec![s])),
         }
     }
-    groups.into_iter().map(|(_, g)| g).collect()
+    groups.into_iter().map(|((arrays, count), g)| (cost(&arrays[..count]), g)).collect()
 }
 
 fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     let software = device.contains("(software)");
-    let groups = groups(software);
+    let (costs, groups): (Vec<usize>, Vec<Vec<Stream>>) = groups(software).into_iter().unzip();
     let streams: usize = groups.iter().map(Vec::len).sum();
     let (want_groups, want_streams) = if software { (2, 6) } else { (12, 40) };
     assert!(
@@ -85,7 +86,7 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     }
     let total = groups.len();
     let (k, n) = shard();
-    let shards = shards_by_cost(&groups.iter().map(|g| cost(g)).collect::<Vec<_>>(), n);
+    let shards = shards_by_cost(&costs, n);
     let groups: Vec<_> = groups.into_iter().zip(shards).filter(|&(_, s)| s == k).map(|(g, _)| g).collect();
     if n > 1 {
         eprintln!(
@@ -122,10 +123,8 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
 /// What a shape's cases cost to compile and run, for balancing shards: the unrolled body grows
 /// with every layer's rows × channels (NVRTC took 5 s for a case of 4 channels, 40–145 s for
 /// the 32-channel shapes on the GPU machine, session 26).
-fn cost(group: &[Stream]) -> usize {
-    ModelPlan::build(group[0].model.dsp.as_ref()).ok().as_ref().and_then(arrays_of).map_or(1, |(arrays, count)| {
-        arrays[..count].iter().map(|a| a.layers * a.channels * (a.channels + a.gate_rows + a.bottleneck)).sum()
-    })
+fn cost(arrays: &[ArrayShape]) -> usize {
+    arrays.iter().map(|a| a.layers * a.channels * (a.channels + a.gate_rows + a.bottleneck)).sum()
 }
 
 /// The shard of each of the groups costing `costs`, out of `n`: the costliest first, each to
