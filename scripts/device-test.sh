@@ -64,7 +64,7 @@ pids+=($!)
 # ConvNet/Linear/post-stack heads against the CPU engine, streams joining and leaving, faults.
 # The columns suite compiles a kernel per shape and case (NVRTC or the Vulkan driver, up to
 # 145 s a case for the widest shapes): on each runtime it runs as COLUMNS_SHARDS processes
-# (CUBEAUDIO_COLUMNS_SHARD=K/N, shapes balanced by cost; 0: not run, and said), the rest of
+# (CUBEAUDIO_COLUMNS_SHARD=K/N, cases balanced by their shape's cost; 0: not run, and said), the rest of
 # gpu-nam in one more; every process must pass.
 if packed gpu-nam; then
     shards="${COLUMNS_SHARDS:-6}"

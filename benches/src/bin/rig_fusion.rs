@@ -8,7 +8,8 @@
 //! 2. The pedal stage alone (eight pedals of seven kinds, the blends and a level, as in
 //!    `pedals.json`) as one graph program, its stage laid out by the packer against creation
 //!    order, each instance's arena in device or in shared memory, for 1 and 1,000 instances in
-//!    the same launch: device time per launch with 200 launches queued.
+//!    the same launch: device time per launch with 200 launches queued, every layout's output
+//!    checked bit for bit against the first's of the same arena placement.
 //!
 //! `rig_fusion --runtime cuda --rigs a.json,b.json --out DIR` (built here, run on the GPU machine).
 
@@ -141,6 +142,8 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
     let (items, stages, params) = pedal_items();
     let n = args.buffer;
     let mut rows = Vec::new();
+    // (instances, arena, layout, output) of the first layout run.
+    let mut same: Vec<(usize, &str, &str, Vec<f32>)> = Vec::new();
     for instances in [1usize, 1000] {
         for ((fusion, name), local) in FUSIONS[..2].iter().flat_map(|f| [(f, false), (f, true)]) {
             let mut layouts = Vec::new();
@@ -189,6 +192,16 @@ fn stage_rows<R: Runtime>(client: &ComputeClient<R>, args: &Args) -> Result<Vec<
             }
             sync()?;
             let queued = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            // Every layout runs the same items on the same inputs: a layout that computed
+            // something else would be timed for nothing.
+            let got = output.read(client, "rig_fusion")?;
+            match same.iter().find(|(i, a, _, _)| *i == instances && *a == arena_in) {
+                None => same.push((instances, arena_in, name, got)),
+                Some((_, _, other, want)) => anyhow::ensure!(
+                    got.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "pedal program, {instances} instances, arena in {arena_in}: {name} and {other} differ"
+                ),
+            }
             println!(
                 "pedal program, {name:<15} {instances:>5} instances, arena in {arena_in:<6}: stage 1 {} warps ({} mixed, max cost {}), {queued:8.1} µs per launch",
                 stats.warps, stats.mixed_warps, stats.max_cost

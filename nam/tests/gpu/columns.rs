@@ -84,40 +84,71 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
     if software {
         eprintln!("[gpu-nam] {device}: columns kernel on the shapes of at most 4 channels only (software adapter)");
     }
-    let total = groups.len();
+    let sms = client.properties().hardware.num_streaming_multiprocessors.unwrap_or(64) as usize;
+    let all: Vec<(usize, Case)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, group)| cases(group.len(), sms, software).into_iter().map(move |c| (g, c)))
+        .collect();
+    let total = all.len();
     let (k, n) = shard();
-    let shards = shards_by_cost(&costs, n);
-    let groups: Vec<_> = groups.into_iter().zip(shards).filter(|&(_, s)| s == k).map(|(g, _)| g).collect();
+    // Cases, not shapes, are shared out: a wide shape's nine cases in one process (NVRTC
+    // 40–150 s each) outran a device call while the other shards idled (session 27).
+    let case_costs: Vec<usize> = all.iter().map(|&(g, _)| costs[g]).collect();
+    let shards = shards_by_cost(&case_costs, n);
+    let mut mine: Vec<(usize, Case)> = all.into_iter().zip(shards).filter(|&(_, s)| s == k).map(|(c, _)| c).collect();
+    if let Some((shape, case)) = only() {
+        mine.retain(|&(g, c)| {
+            groups[g][0].label.contains(&shape) && cases(groups[g].len(), sms, software).get(case) == Some(&c)
+        });
+        assert!(!mine.is_empty(), "{CUBEAUDIO_COLUMNS_ONLY}: no case {case} of a shape `{shape}` in this shard");
+        eprintln!("[gpu-nam] {device}: {CUBEAUDIO_COLUMNS_ONLY}: case {case} of `{shape}` alone — not the suite");
+    }
     if n > 1 {
         eprintln!(
-            "[gpu-nam] {device}: shard {k}/{n} of the columns suite ({CUBEAUDIO_COLUMNS_SHARD}): {} of {total} shapes; the other shards run the rest — this process alone is not the whole suite",
-            groups.len()
+            "[gpu-nam] {device}: shard {k}/{n} of the columns suite ({CUBEAUDIO_COLUMNS_SHARD}): {} of {total} cases; the other shards run the rest — this process alone is not the whole suite",
+            mine.len()
         );
     }
-    let sms = client.properties().hardware.num_streaming_multiprocessors.unwrap_or(64) as usize;
-    for group in &groups {
-        // Few streams: rows split over threads (`gpu::row_split`) by default; unsplit forced.
-        // Split rows stage each layer's weights in shared memory where they fit; also read from
-        // global memory (what shapes too wide to stage run).
-        for buffer in [64usize, 32, 128, 4096] {
-            check(client, device, group, buffer, 1, None, None);
-        }
-        check(client, device, group, 64, 1, None, Some(false));
-        check(client, device, group, 64, 1, Some(1), None);
-        check(client, device, group, 128, 2, Some(2), None);
-        // Past one stream per multiprocessor: more cubes, a partial last one.
-        check(client, device, group, 64, (sms + 1).div_ceil(group.len()), Some(1), None);
-        // Past one wave of 256-thread cubes at 128 frames (4 streams of 64 threads per cube),
-        // unsplit: wide shapes then take 512-thread cubes, whose launch bound caps nvcc's
-        // registers. (Split rows are one stream per cube at any batch size: the kernel checked
-        // above, in more cubes.)
-        if !software {
-            check(client, device, group, 128, (4 * sms + 1).div_ceil(group.len()), Some(1), None);
-        }
+    for (g, c) in mine {
+        check(client, device, &groups[g], c.buffer, c.copies, c.splits, c.staging);
     }
     if k == 0 {
         switches_kernels(client, device, &groups[0]);
     }
+}
+
+/// One batch of the suite: a shape's captures repeated `copies` times, in buffers of `buffer`
+/// frames, rows split as `splits` forces and weights staged as `staging` does (`None`: the
+/// engine's choice).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Case {
+    buffer: usize,
+    copies: usize,
+    splits: Option<usize>,
+    staging: Option<bool>,
+}
+
+/// The cases of a shape with `captures` captures on a device of `sms` multiprocessors.
+fn cases(captures: usize, sms: usize, software: bool) -> Vec<Case> {
+    let case = |buffer, copies, splits, staging| Case { buffer, copies, splits, staging };
+    // Few streams: rows split over threads (`gpu::row_split`) by default; unsplit forced.
+    // Split rows stage each layer's weights in shared memory where they fit; also read from
+    // global memory (what shapes too wide to stage run).
+    let mut all: Vec<Case> = [64usize, 32, 128, 4096].iter().map(|&b| case(b, 1, None, None)).collect();
+    all.push(case(64, 1, None, Some(false)));
+    all.push(case(64, 1, Some(1), None));
+    all.push(case(128, 2, Some(2), None));
+    // Past one stream per multiprocessor: more cubes, a partial last one.
+    all.push(case(64, (sms + 1).div_ceil(captures), Some(1), None));
+    // Past one wave of 256-thread cubes at 128 frames (4 streams of 64 threads per cube),
+    // unsplit: wide shapes then take 512-thread cubes, whose launch bound caps nvcc's
+    // registers. (Split rows are one stream per cube at any batch size: the kernel checked
+    // above, in more cubes.)
+    if !software {
+        all.push(case(128, (4 * sms + 1).div_ceil(captures), Some(1), None));
+    }
+    all
 }
 
 /// What a shape's cases cost to compile and run, for balancing shards: the unrolled body grows
@@ -127,9 +158,9 @@ fn cost(arrays: &[ArrayShape]) -> usize {
     arrays.iter().map(|a| a.layers * a.channels * (a.channels + a.gate_rows + a.bottleneck)).sum()
 }
 
-/// The shard of each of the groups costing `costs`, out of `n`: the costliest first, each to
-/// the least loaded shard (the lowest on a tie), so that no shard holds two of the widest shapes
-/// while another holds only small ones (round-robin put the two 32-channel shapes with two
+/// The shard of each of the items costing `costs`, out of `n`: the costliest first, each to
+/// the least loaded shard (the lowest on a tie), so that no shard holds two of the widest shapes'
+/// cases while another holds only small ones (round-robin put the two 32-channel shapes with two
 /// others each on shards 3 and 4 of 8, which alone ran past a device call).
 fn shards_by_cost(costs: &[usize], n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..costs.len()).collect();
@@ -156,11 +187,21 @@ fn shards_balance_the_costliest_shapes() {
     assert_eq!(shards_by_cost(&[], 4), Vec::<usize>::new());
 }
 
-/// Names the slice of the suite one process runs, `K/N` (shapes balanced by [`cost`] over the N
-/// shards): the suite compiles a kernel per shape and case (NVRTC, seconds each for the wide
+/// Names the slice of the suite one process runs, `K/N` (cases balanced by their shape's
+/// [`cost`] over the N shards): the suite compiles a kernel per shape and case (NVRTC, seconds each for the wide
 /// shapes), more than one device call holds in one process; scripts/device-test.sh runs the N
 /// shards side by side.
 const CUBEAUDIO_COLUMNS_SHARD: &str = "CUBEAUDIO_COLUMNS_SHARD";
+
+/// `SHAPE:K` runs case `K` (from 0, in [`cases`] order) of the shapes whose first capture's
+/// label contains `SHAPE` alone: a case a call's limits cut, run again by itself.
+const CUBEAUDIO_COLUMNS_ONLY: &str = "CUBEAUDIO_COLUMNS_ONLY";
+
+fn only() -> Option<(String, usize)> {
+    let text = std::env::var(CUBEAUDIO_COLUMNS_ONLY).ok()?;
+    let parsed = text.rsplit_once(':').and_then(|(s, k)| Some((s.to_string(), k.trim().parse().ok()?)));
+    Some(parsed.unwrap_or_else(|| panic!("{CUBEAUDIO_COLUMNS_ONLY}={text}: expected SHAPE:K, e.g. pel_w32x12:8")))
+}
 
 fn shard() -> (usize, usize) {
     let Ok(text) = std::env::var(CUBEAUDIO_COLUMNS_SHARD) else { return (0, 1) };

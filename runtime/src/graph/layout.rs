@@ -92,3 +92,22 @@ pub fn stage_layout(
     let slots = slots.into_iter().map(|(i, _)| i).collect();
     Ok((slots, stats))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_warps_hold_one_kind_each_and_creation_order_mixes_them() {
+        // Eight pedals of seven kinds (two of kind 5), as the pedal stage.
+        let ids: Vec<u32> = (0..8).collect();
+        let kinds = [0, 1, 2, 3, 4, 5, 5, 6];
+        let costs = [10; 7];
+        let (slots, stats) = stage_layout(Fusion::Packed, &ids, &kinds, &costs).unwrap();
+        assert_eq!((slots.len(), stats.warps, stats.mixed_warps, stats.max_cost), (7 * WARP, 7, 0, 10));
+        let pair = slots.chunks(WARP).find(|w| w.contains(&5)).unwrap();
+        assert_eq!(&pair[..3], [5, 6, IDLE], "a kind's items keep their order in its warp");
+        let (slots, stats) = stage_layout(Fusion::CreationOrder, &ids, &kinds, &costs).unwrap();
+        assert_eq!((&slots[..8], stats.warps, stats.mixed_warps, stats.max_cost), (&ids[..], 1, 1, 70));
+    }
+}
