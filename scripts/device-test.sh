@@ -67,7 +67,7 @@ pids+=($!)
 # (CUBEAUDIO_COLUMNS_SHARD=K/N, cases balanced by their shape's cost; 0: not run, and said), the rest of
 # gpu-nam in one more; every process must pass.
 if packed gpu-nam; then
-    shards="${COLUMNS_SHARDS:-6}"
+    shards="${COLUMNS_SHARDS:-8}"
     gpunam=(env CUBEAUDIO_SHARED="$PWD/.carry/shared" $b/gpu-nam --nocapture --test-threads=1)
     [ "$shards" = 0 ] && echo "NOT RUN: gpu-nam columns::{cuda,wgpu}::run (COLUMNS_SHARDS=0)" | tee -a "$out/not-run.txt"
     for rt in cuda wgpu; do
