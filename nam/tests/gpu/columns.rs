@@ -85,22 +85,22 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
         eprintln!("[gpu-nam] {device}: columns kernel on the shapes of at most 4 channels only (software adapter)");
     }
     let sms = client.properties().hardware.num_streaming_multiprocessors.unwrap_or(64) as usize;
-    let all: Vec<(usize, Case)> = groups
+    // (shape, the case's index in the shape's `cases`, the case)
+    let all: Vec<(usize, usize, Case)> = groups
         .iter()
         .enumerate()
-        .flat_map(|(g, group)| cases(group.len(), sms, software).into_iter().map(move |c| (g, c)))
+        .flat_map(|(g, group)| cases(group.len(), sms, software).into_iter().enumerate().map(move |(i, c)| (g, i, c)))
         .collect();
     let total = all.len();
     let (k, n) = shard();
     // Cases, not shapes, are shared out: a wide shape's nine cases in one process (NVRTC
     // 40–150 s each) outran a device call while the other shards idled (session 27).
-    let case_costs: Vec<usize> = all.iter().map(|&(g, _)| costs[g]).collect();
+    let case_costs: Vec<usize> = all.iter().map(|&(g, _, _)| costs[g]).collect();
     let shards = shards_by_cost(&case_costs, n);
-    let mut mine: Vec<(usize, Case)> = all.into_iter().zip(shards).filter(|&(_, s)| s == k).map(|(c, _)| c).collect();
+    let mut mine: Vec<(usize, usize, Case)> =
+        all.into_iter().zip(shards).filter(|&(_, s)| s == k).map(|(c, _)| c).collect();
     if let Some((shape, case)) = only() {
-        mine.retain(|&(g, c)| {
-            groups[g][0].label.contains(&shape) && cases(groups[g].len(), sms, software).get(case) == Some(&c)
-        });
+        mine.retain(|&(g, i, _)| i == case && groups[g][0].label.contains(&shape));
         assert!(!mine.is_empty(), "{CUBEAUDIO_COLUMNS_ONLY}: no case {case} of a shape `{shape}` in this shard");
         eprintln!("[gpu-nam] {device}: {CUBEAUDIO_COLUMNS_ONLY}: case {case} of `{shape}` alone — not the suite");
     }
@@ -110,7 +110,7 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
             mine.len()
         );
     }
-    for (g, c) in mine {
+    for (g, _, c) in mine {
         check(client, device, &groups[g], c.buffer, c.copies, c.splits, c.staging);
     }
     if k == 0 {
@@ -121,7 +121,7 @@ fn run<R: Runtime>(client: &ComputeClient<R>, device: &str) {
 /// One batch of the suite: a shape's captures repeated `copies` times, in buffers of `buffer`
 /// frames, rows split as `splits` forces and weights staged as `staging` does (`None`: the
 /// engine's choice).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 struct Case {
     buffer: usize,
     copies: usize,
